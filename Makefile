@@ -1,0 +1,51 @@
+# autodip — set-up, demo and tests. Everything goes into .venv on first use.
+#   make demo   restore the bundled sample with default settings -> demo-output/
+#   make test   install with dev extras and run the test suite (what CI runs)
+# A GPU user overrides the torch build, e.g. `make test TORCH_VERSION=2.13.0 TORCH_INDEX=--index-url=...`.
+
+PYTHON        ?= python3
+TORCH_VERSION ?= 2.13.0
+TORCH_INDEX   ?=
+VENV          := .venv
+BIN           := $(VENV)/bin
+STAMP         := $(VENV)/.installed
+DEV_STAMP     := $(VENV)/.installed-dev
+CONSTRAINTS   := $(VENV)/constraints.txt
+
+.PHONY: demo test test-slow lint bench-speed clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(CONSTRAINTS): $(BIN)/python
+	echo "torch==$(TORCH_VERSION)" > $@
+
+# torch first, pinned, so nothing later can pull another build.
+$(STAMP): pyproject.toml $(CONSTRAINTS)
+	$(BIN)/pip install --quiet $(TORCH_INDEX) "torch==$(TORCH_VERSION)"
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e .
+	touch $@
+
+$(DEV_STAMP): $(STAMP)
+	$(BIN)/pip install --quiet -c $(CONSTRAINTS) -e ".[dev]"
+	touch $@
+
+demo: $(STAMP)
+	$(BIN)/python -m autodip.demo demo-output
+
+test: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m "not slow" -q
+
+test-slow: $(DEV_STAMP)
+	$(BIN)/python -m pytest -m slow -q
+
+lint: $(DEV_STAMP)
+	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff format --check src tests benchmarks
+
+bench-speed: $(STAMP)
+	$(BIN)/python benchmarks/speed.py --out benchmarks/results/speed.md
+
+clean:
+	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache

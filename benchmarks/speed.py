@@ -1,0 +1,170 @@
+"""Seconds per DIP iteration, float32 against autodip's default precision, and what it costs in PSNR.
+
+For each network (``dip-skip`` default, ``hourglass`` 2 levels width 64) on the bundled 256×256 RGB
+sample (F16 crop, σ = 25):
+
+1. speed — seconds per iteration of float32 and of the default placement (bf16 autocast +
+   channels_last where the CPU supports it), measured in alternating blocks within one process so that
+   load on this shared machine hits both alike; the ratio is the figure of merit;
+2. throughput — FLOPs of one forward + backward pass (``torch.utils.flop_counter``) divided by the
+   measured time;
+3. quality — PSNR against the clean crop after ``--iters`` iterations from the same seed in both
+   precisions, for each of ``--seeds``; the per-seed difference and its mean.
+
+Every finished quality run is cached in ``--cache`` so an interrupted benchmark resumes. Usage::
+
+    python benchmarks/speed.py --out benchmarks/results/speed.md
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import platform
+import statistics
+import subprocess
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from autodip.io import image_to_tensor, read_image
+from autodip.metrics import psnr
+from autodip.nets import count_parameters, create_net
+from autodip.runner import FitConfig, fit, placement_for
+
+NETS = {"dip-skip": {}, "hourglass": {"depth": 2, "width": 64}}
+PRECISIONS = {"fp32": {"precision": "fp32", "channels_last": False}, "default": {}}
+
+
+def sample() -> tuple[torch.Tensor, torch.Tensor]:
+    data = resources.files("autodip") / "data"
+    noisy, _ = read_image(str(data / "f16_256_noisy_sigma25.png"))
+    clean, _ = read_image(str(data / "f16_256_clean.png"))
+    return image_to_tensor(noisy), image_to_tensor(clean)
+
+
+def cpu_model() -> str:
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def flops_per_iteration(net_name: str, y: torch.Tensor) -> int:
+    net = create_net(net_name, **NETS[net_name])
+    z = torch.rand(1, net.in_channels, *y.shape[-2:])
+    with FlopCounterMode(display=False) as counter:
+        torch.mean((net(z) - y) ** 2).backward()
+    return counter.get_total_flops()
+
+
+def seconds_per_iteration(net_name: str, y: torch.Tensor, steps: int, blocks: int) -> dict:
+    """Alternate timing blocks of each precision; return the median s/iter of each."""
+    times: dict[str, list[float]] = {name: [] for name in PRECISIONS}
+    warmup = 3
+    for _ in range(blocks):
+        for name, options in PRECISIONS.items():
+            cfg = FitConfig(max_iters=warmup + steps, monitor_every=1, device="cpu", **options)
+            result = fit(y, create_net(net_name, **NETS[net_name]), config=cfg)
+            t = {h["step"]: h["seconds"] for h in result.history}
+            times[name].append((t[warmup + steps] - t[warmup]) / steps)
+    return {name: statistics.median(values) for name, values in times.items()}
+
+
+def quality_run(net_name: str, precision: str, seed: int, iters: int, y, clean, cache: Path):
+    key = cache / f"{net_name}-{precision}-seed{seed}-iters{iters}.json"
+    if key.exists():
+        return json.loads(key.read_text())
+    cfg = FitConfig(
+        max_iters=iters, seed=seed, device="cpu", monitor_every=iters, **PRECISIONS[precision]
+    )
+    result = fit(y, create_net(net_name, **NETS[net_name]), config=cfg)
+    row = {"psnr": psnr(result.image, clean), "seconds": result.seconds}
+    key.parent.mkdir(parents=True, exist_ok=True)
+    key.write_text(json.dumps(row))
+    return row
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.md"))
+    parser.add_argument("--cache", type=Path, default=Path("benchmarks/cache/speed"))
+    parser.add_argument("--iters", type=int, default=300)
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--steps", type=int, default=5, help="timed iterations per block")
+    parser.add_argument("--blocks", type=int, default=3, help="alternating blocks per precision")
+    parser.add_argument("--nets", default=",".join(NETS))
+    args = parser.parse_args()
+    seeds = [int(s) for s in args.seeds.split(",")]
+    y, clean = sample()
+    default = placement_for(FitConfig(device="cpu"))
+    lines = [
+        "# Speed: float32 against the default precision",
+        "",
+        f"- date: {dt.date.today().isoformat()}; CPU: {cpu_model()}; "
+        f"threads: {torch.get_num_threads()}; torch {torch.__version__}",
+        f"- default placement on this CPU: precision={default.precision}, "
+        f"channels_last={default.channels_last}",
+        "- image: bundled 256×256 RGB sample (F16 crop, σ = 25); command: "
+        f"`python benchmarks/speed.py --iters {args.iters} --seeds {args.seeds} "
+        f"--steps {args.steps} --blocks {args.blocks}`",
+        "",
+        "| network | params | GFLOP/iter | fp32 s/iter | default s/iter | speed-up | "
+        "fp32 GFLOP/s | default GFLOP/s |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    quality = [
+        "",
+        f"## PSNR after {args.iters} iterations (same seed, both precisions)",
+        "",
+        "| network | seed | fp32 PSNR | default PSNR | difference (default − fp32) |",
+        "|---|---|---|---|---|",
+    ]
+    raw: dict = {"speed": {}, "quality": {}}
+    for net_name in args.nets.split(","):
+        gflop = flops_per_iteration(net_name, y) / 1e9
+        timing = seconds_per_iteration(net_name, y, args.steps, args.blocks)
+        params = count_parameters(create_net(net_name, **NETS[net_name]))
+        ratio = timing["fp32"] / timing["default"]
+        lines.append(
+            f"| {net_name} | {params:,} | {gflop:.1f} | {timing['fp32']:.3f} | "
+            f"{timing['default']:.3f} | {ratio:.2f}× | {gflop / timing['fp32']:.0f} | "
+            f"{gflop / timing['default']:.0f} |"
+        )
+        raw["speed"][net_name] = {"gflop": gflop, **timing, "ratio": ratio, "params": params}
+        print(lines[-1], flush=True)
+        diffs = []
+        for seed in seeds:
+            runs = {
+                p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache)
+                for p in PRECISIONS
+            }
+            diff = runs["default"]["psnr"] - runs["fp32"]["psnr"]
+            diffs.append(diff)
+            quality.append(
+                f"| {net_name} | {seed} | {runs['fp32']['psnr']:.3f} | "
+                f"{runs['default']['psnr']:.3f} | {diff:+.3f} |"
+            )
+            raw["quality"][f"{net_name}/seed{seed}"] = runs
+            print(quality[-1], flush=True)
+        quality.append(
+            f"| {net_name} | mean | | | **{np.mean(diffs):+.3f}** "
+            f"(|max| {np.max(np.abs(diffs)):.3f}) |"
+        )
+    text = "\n".join(lines + quality) + "\n"
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(text)
+    args.out.with_suffix(".json").write_text(json.dumps(raw, indent=2))
+    print(text)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,76 @@
+"""Choosing the device and the arithmetic precision a run uses.
+
+``device="auto"`` takes a CUDA GPU when one is visible, else the CPU. ``precision="auto"`` takes bf16
+autocast where the hardware does bf16 natively (CUDA GPUs that report bf16 support; CPUs with
+AVX-512 BF16 or AMX, as oneDNN reports), else float32. Weights, the loss and the optimiser stay in
+float32 either way; ``benchmarks/speed.py`` measures that the bf16 path costs no quality.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("auto", "fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class Placement:
+    """Where and how a run computes: ``device`` ("cpu"/"cuda[:n]"), ``precision`` ("fp32"/"bf16")
+    and whether activations use the channels-last memory layout.
+    """
+
+    device: str
+    precision: str
+    channels_last: bool
+
+    @property
+    def autocast_dtype(self) -> torch.dtype | None:
+        """The autocast dtype, or ``None`` for plain float32."""
+        return torch.bfloat16 if self.precision == "bf16" else None
+
+
+def cpu_has_native_bf16() -> bool:
+    """Whether oneDNN runs bf16 convolutions natively on this CPU (AVX-512 BF16 or AMX)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def resolve_device(device: str) -> str:
+    """Turn ``auto``/``cpu``/``cuda``/``cuda:N`` into a concrete device, or raise ``ValueError``."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cpu":
+        return "cpu"
+    if device.startswith("cuda"):
+        if not torch.cuda.is_available():
+            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available")
+        return device
+    raise ValueError(f"unknown device {device!r}; choose from auto, cpu, cuda, cuda:N")
+
+
+def resolve_precision(precision: str, device: str) -> str:
+    """Turn ``auto``/``fp32``/``bf16`` into ``fp32`` or ``bf16`` for ``device``."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
+    native = torch.cuda.is_bf16_supported() if device.startswith("cuda") else cpu_has_native_bf16()
+    if precision == "auto":
+        return "bf16" if native else "fp32"
+    return precision
+
+
+def placement(
+    device: str = "auto", precision: str = "auto", channels_last: bool | None = None
+) -> Placement:
+    """Resolve the run's placement. ``channels_last=None`` uses it with bf16 on the CPU, where
+    oneDNN's bf16 convolutions are fastest in that layout (measured by ``benchmarks/speed.py``).
+    """
+    dev = resolve_device(device)
+    prec = resolve_precision(precision, dev)
+    if channels_last is None:
+        channels_last = prec == "bf16" and dev == "cpu"
+    return Placement(dev, prec, channels_last)

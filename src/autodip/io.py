@@ -1,0 +1,862 @@
+"""Read and write images, and move them between numpy and torch.
+
+Conventions used everywhere in autodip:
+
+* An image in memory is a ``float32`` numpy array of shape C×H×W (channels first) with
+  values in [0, 1]. Colour channels only: an alpha plane is set aside in `ImageInfo`.
+* 8-bit files are scaled by 255 and 16-bit files by 65535, so a file read and written
+  back at the same bit depth is bit-exact.
+* Float data (``.npy``, float TIFF) already in [0, 1] is used as is. Float data outside
+  [0, 1] is min–max scaled into [0, 1]; the (lo, hi) used is kept in
+  `ImageInfo.value_range` so that `write_image` can scale the result back.
+* A network sees a 1×C×H×W ``float32`` tensor (`image_to_tensor`, `tensor_to_image`).
+
+Supported files: PNG (8 and 16 bit, gray/RGB, with or without alpha), JPEG, BMP, TIFF
+(8/16-bit integer and float) and ``.npy`` arrays. Reading looks at the file's content,
+not its extension; a few other formats Pillow knows (GIF, WebP, PPM, JPEG 2000) can be
+read but not written.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import secrets
+import stat
+import struct
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import tifffile
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+__all__ = [
+    "ImageInfo",
+    "ImageReadError",
+    "ImageWriteError",
+    "image_to_tensor",
+    "read_image",
+    "tensor_to_image",
+    "write_image",
+]
+
+#: Output extension (lower case) -> format name.
+_EXTENSIONS = {
+    ".png": "png",
+    ".jpg": "jpeg",
+    ".jpeg": "jpeg",
+    ".bmp": "bmp",
+    ".tif": "tiff",
+    ".tiff": "tiff",
+    ".npy": "npy",
+}
+#: Bit depths each output format can store; 32 means float32.
+_DEPTHS = {"png": (8, 16), "jpeg": (8,), "bmp": (8,), "tiff": (8, 16, 32), "npy": (8, 16, 32)}
+#: Output formats that can carry an alpha plane.
+_ALPHA_FORMATS = frozenset({"png", "tiff", "npy"})
+#: Formats Pillow is allowed to identify (its permissive plugins, e.g. TGA, accept junk).
+_PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM", "JPEG2000")
+#: Pillow format name -> our name, where they differ.
+_PILLOW_FORMAT_NAMES = {"MPO": "jpeg", "DIB": "bmp"}
+#: Most channels an image may have; also decides the axis order of 3-D arrays.
+_MAX_CHANNELS = 16
+_JPEG_QUALITY = 95
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_NPY_MAGIC = b"\x93NUMPY"
+_TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
+#: PNG colour type -> number of samples per pixel, for the colour types we decode ourselves.
+_PNG16_CHANNELS = {2: 3, 4: 2, 6: 4}
+_PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> colour type (for writing)
+_PNG_IDAT_SIZE = 1 << 20
+
+
+# --------------------------------------------------------------------------------------
+# Public types
+# --------------------------------------------------------------------------------------
+
+
+class _PathError(Exception):
+    """Base for errors whose message is ``cannot <verb> '<path>': <reason>``."""
+
+    _verb = "use"
+
+    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
+        self.path = os.fspath(path)
+        self.reason = reason
+        super().__init__(f"cannot {self._verb} '{self.path}': {reason}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.path, self.reason)
+
+
+class ImageReadError(_PathError):
+    """An image file could not be read.
+
+    The message is one line meant for the user: ``cannot read '<path>': <reason>``.
+    The two parts are also available as the attributes ``path`` and ``reason``.
+    """
+
+    _verb = "read"
+
+
+class ImageWriteError(_PathError):
+    """An image file could not be written.
+
+    The message is one line meant for the user: ``cannot write '<path>': <reason>``.
+    The two parts are also available as the attributes ``path`` and ``reason``.
+    """
+
+    _verb = "write"
+
+
+@dataclass(frozen=True)
+class ImageInfo:
+    """What `read_image` learnt about a file, so that `write_image` can mirror it.
+
+    Attributes
+    ----------
+    path : str
+        The path the image was read from.
+    format : str
+        ``"png"``, ``"jpeg"``, ``"bmp"``, ``"tiff"`` or ``"npy"`` (or ``"gif"``,
+        ``"webp"``, ``"ppm"``, ``"jpeg2000"`` for formats that can only be read).
+    bit_depth : int
+        8 or 16 for integer images; 32 for float data.
+    mode : str
+        ``"L"`` for one channel, ``"RGB"`` for three, ``"C<n>"`` for any other count.
+        Alpha is not counted.
+    alpha : numpy.ndarray or None
+        The H×W alpha plane with its original dtype and values, or None.
+    value_range : tuple of float, or None
+        For float data that was outside [0, 1]: the (lo, hi) mapped onto [0, 1], so that
+        a pixel ``p`` stands for ``lo + p * (hi - lo)``. None otherwise.
+    """
+
+    path: str
+    format: str
+    bit_depth: int
+    mode: str
+    alpha: np.ndarray | None = field(default=None, compare=False, repr=False)
+    value_range: tuple[float, float] | None = None
+
+
+class _DecodeError(Exception):
+    """Raised by the decoders; `read_image` turns it into an `ImageReadError`."""
+
+
+# --------------------------------------------------------------------------------------
+# Reading
+# --------------------------------------------------------------------------------------
+
+
+def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
+    """Read an image file as float32 C×H×W pixels in [0, 1].
+
+    The file type is recognised from its content, so the extension does not matter.
+    Orientation stored in EXIF is applied. Palette and bilevel images become RGB and
+    gray; an alpha channel is removed from the pixels and returned in ``info.alpha``.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file to read: PNG, JPEG, BMP, TIFF or ``.npy`` (also GIF, WebP, PPM and
+        JPEG 2000).
+
+    Returns
+    -------
+    pixels : numpy.ndarray
+        C×H×W ``float32`` in [0, 1], C-contiguous, colour channels only.
+    info : ImageInfo
+        Format, bit depth, mode, alpha plane and float value range of the file.
+
+    Raises
+    ------
+    ImageReadError
+        For every failure: missing, empty or unreadable file, a directory, content that
+        is not an image, an image of zero size, float data with NaN or infinity.
+
+    Notes
+    -----
+    Arrays (``.npy``) may be H×W, H×W×C or C×H×W: a 3-D array is channels-first when
+    ``shape[0] <= 16 < shape[-1]`` and channels-last when ``shape[-1] <= 16``. Leading
+    axes of length 1 are dropped (so a 1×C×H×W dump works). An array never has alpha.
+
+    In a TIFF the sample axis is the channel axis; a TIFF without one but with a single
+    extra leading axis (pages) uses that. The last sample is alpha when the ExtraSamples
+    tag says so (the alpha is not un-premultiplied).
+
+    16-bit PNGs with colour or alpha are decoded here, not by Pillow (which reduces them
+    to 8 bits); their EXIF orientation and ``tRNS`` chunk are ignored, and interlaced ones
+    are refused.
+    """
+    name = os.fspath(path)
+    data = _read_bytes(name)
+    try:
+        planes, alpha, fmt = _decode(data)
+        pixels, bit_depth, value_range = _to_unit_range(planes)
+    except _DecodeError as exc:
+        raise ImageReadError(name, str(exc)) from None
+    except Exception as exc:
+        raise ImageReadError(name, f"not a readable image ({_short_cause(exc)})") from exc
+    if alpha is not None:
+        alpha = np.ascontiguousarray(alpha.astype(alpha.dtype.newbyteorder("="), copy=False))
+    channels = pixels.shape[0]
+    info = ImageInfo(
+        path=name,
+        format=fmt,
+        bit_depth=bit_depth,
+        mode={1: "L", 3: "RGB"}.get(channels, f"C{channels}"),
+        alpha=alpha,
+        value_range=value_range,
+    )
+    return pixels, info
+
+
+def _read_bytes(name: str) -> bytes:
+    """Return the whole content of a regular, non-empty file."""
+    try:
+        st = os.stat(name)
+        if stat.S_ISDIR(st.st_mode):
+            raise ImageReadError(name, "is a directory, not an image")
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageReadError(name, "not a regular file")
+        if st.st_size == 0:
+            raise ImageReadError(name, "file is empty")
+        with open(name, "rb") as fh:
+            data = fh.read()
+    except (FileNotFoundError, NotADirectoryError):
+        raise ImageReadError(name, "no such file") from None
+    except OSError as exc:
+        raise ImageReadError(name, _os_reason(exc)) from None
+    except ValueError as exc:  # e.g. an embedded NUL character in the path
+        raise ImageReadError(name, f"invalid path ({exc})") from None
+    if not data:
+        raise ImageReadError(name, "file is empty")
+    return data
+
+
+def _decode(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Decode file content into (C×H×W planes in the file's dtype, alpha or None, format)."""
+    if data.startswith(_NPY_MAGIC):
+        return _read_npy(data)
+    if data[:4] in _TIFF_MAGICS:
+        return _read_tiff(data)
+    if _png_header_is(data, depths=(16,), colour_types=tuple(_PNG16_CHANNELS)):
+        return _read_png16(data)
+    return _read_pillow(data)
+
+
+def _png_header_is(data: bytes, depths: tuple[int, ...], colour_types: tuple[int, ...]) -> bool:
+    """Tell from the IHDR chunk whether a PNG has one of the given bit depths and colour types."""
+    if not data.startswith(_PNG_SIGNATURE) or len(data) < 29 or data[12:16] != b"IHDR":
+        return False
+    return data[24] in depths and data[25] in colour_types
+
+
+def _to_unit_range(planes: np.ndarray) -> tuple[np.ndarray, int, tuple[float, float] | None]:
+    """Scale C×H×W planes into float32 [0, 1]; return them with bit depth and value range."""
+    if planes.shape[0] == 0:
+        raise _DecodeError("image has no channels")
+    if planes.shape[1] == 0 or planes.shape[2] == 0:
+        raise _DecodeError("image has zero size")
+    kind, size = planes.dtype.kind, planes.dtype.itemsize
+    if kind == "b":
+        return np.ascontiguousarray(planes, dtype=np.float32), 8, None
+    if kind == "u" and size in (1, 2):
+        scale = np.float32(255 if size == 1 else 65535)
+        pixels = np.ascontiguousarray(planes, dtype=np.float32) / scale
+        return pixels, 8 * size, None
+    if kind not in "iuf":
+        raise _DecodeError(f"unsupported data type {planes.dtype}")
+    # Float data, and integers other than uint8/uint16, are treated as measurements.
+    if kind == "f" and not np.isfinite(planes).all():
+        raise _DecodeError("data contains NaN or infinite values")
+    lo, hi = float(planes.min()), float(planes.max())
+    if lo >= 0.0 and hi <= 1.0:
+        return np.ascontiguousarray(planes, dtype=np.float32), 32, None
+    span = hi - lo if hi > lo else 1.0
+    pixels = ((planes.astype(np.float64) - lo) / span).astype(np.float32)
+    return np.clip(pixels, 0.0, 1.0, out=pixels), 32, (lo, hi)
+
+
+def _read_npy(data: bytes) -> tuple[np.ndarray, None, str]:
+    """Decode a ``.npy`` file; see `read_image` for the axis rule."""
+    arr = np.load(io.BytesIO(data), allow_pickle=False)
+    while arr.ndim > 3 and arr.shape[0] == 1:
+        arr = arr[0]
+    if arr.ndim == 2:
+        planes = arr[np.newaxis]
+    elif arr.ndim == 3 and arr.shape[0] <= _MAX_CHANNELS < arr.shape[-1]:
+        planes = arr
+    elif arr.ndim == 3 and arr.shape[-1] <= _MAX_CHANNELS:
+        planes = np.moveaxis(arr, -1, 0)
+    elif arr.ndim == 3:
+        raise _DecodeError(
+            f"cannot tell the channel axis of an array of shape {arr.shape} "
+            f"(expected at most {_MAX_CHANNELS} channels, first or last)"
+        )
+    else:
+        raise _DecodeError(
+            f"an array of shape {arr.shape} is not an image (expected H×W, H×W×C or C×H×W)"
+        )
+    return planes, None, "npy"
+
+
+class _NeedsPillowError(Exception):
+    """The TIFF is valid but uses a layout that tifffile does not decode to pixels."""
+
+
+def _read_tiff(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Decode a TIFF with tifffile, falling back on Pillow (palette, CMYK, JPEG inside)."""
+    try:
+        return _read_tiff_tifffile(data)
+    except _DecodeError:
+        raise
+    except Exception as tiff_error:
+        try:
+            return _read_pillow(data)
+        except Exception:
+            raise tiff_error from None
+
+
+def _read_tiff_tifffile(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
+    photometric_kinds = (tifffile.PHOTOMETRIC.MINISBLACK, tifffile.PHOTOMETRIC.MINISWHITE)
+    with tifffile.TiffFile(io.BytesIO(data)) as tif:
+        page = tif.pages[0]
+        photometric = page.photometric
+        if photometric not in (*photometric_kinds, tifffile.PHOTOMETRIC.RGB):
+            raise _NeedsPillowError(f"photometric {photometric.name} is not supported")
+        extrasamples = tuple(page.extrasamples)
+        series = tif.series[0]
+        arr, axes = series.asarray(), series.axes
+    # Drop length-1 axes (except the spatial ones); one channel axis may remain.
+    keep = [
+        i for i, (ax, n) in enumerate(zip(axes, arr.shape, strict=True)) if n != 1 or ax in "YX"
+    ]
+    arr = arr.reshape([arr.shape[i] for i in keep])
+    axes = "".join(axes[i] for i in keep)
+    alpha = None
+    if arr.ndim == 2:
+        planes = arr[np.newaxis]
+    elif arr.ndim == 3:
+        channel_axis = axes.find("S")
+        if channel_axis < 0:
+            channel_axis = next(i for i, ax in enumerate(axes) if ax not in "YX")
+        planes = np.moveaxis(arr, channel_axis, 0)
+        is_alpha = (tifffile.EXTRASAMPLE.ASSOCALPHA, tifffile.EXTRASAMPLE.UNASSALPHA)
+        if "S" in axes and extrasamples and extrasamples[-1] in is_alpha:
+            planes, alpha = planes[:-1], planes[-1]
+    else:
+        raise _DecodeError(f"TIFF holds a {arr.ndim}-D array (axes {axes}), not one 2-D image")
+    if photometric == tifffile.PHOTOMETRIC.MINISWHITE:  # 0 means white: flip to 0 = black
+        if planes.dtype.kind == "b":
+            planes = ~planes
+        elif planes.dtype.kind in "ui":
+            planes = np.iinfo(planes.dtype).max - planes
+    return planes, alpha, "tiff"
+
+
+def _read_pillow(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Decode any format Pillow knows; apply EXIF orientation and normalise the mode."""
+    Image.init()
+    formats = [f for f in _PILLOW_FORMATS if f in Image.OPEN]
+    with Image.open(io.BytesIO(data), formats=formats) as opened:
+        opened.load()
+        fmt = _PILLOW_FORMAT_NAMES.get(opened.format or "", (opened.format or "").lower())
+        try:
+            im = ImageOps.exif_transpose(opened)
+        except Exception:  # a broken EXIF block should not make the pixels unreadable
+            im = opened.copy()
+    im = _normalise_pillow_mode(im)
+    arr = np.asarray(im)
+    planes = arr[np.newaxis] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
+    # Mode "I" is how some Pillow versions open 16-bit gray PNGs; keep 16 bits when it fits.
+    if im.mode == "I" and planes.size and planes.min() >= 0 and planes.max() <= 65535:
+        planes = planes.astype(np.uint16)
+    alpha = None
+    if im.mode in ("LA", "RGBA"):
+        planes, alpha = planes[:-1], planes[-1]
+    return planes, alpha, fmt
+
+
+def _normalise_pillow_mode(im: Image.Image) -> Image.Image:
+    """Convert a Pillow image to L, LA, RGB, RGBA, I;16*, I or F."""
+    mode = im.mode
+    transparent = "transparency" in im.info
+    if mode in ("P", "PA"):
+        return im.convert("RGBA" if mode == "PA" or transparent else "RGB")
+    if mode == "1":
+        return im.convert("L")
+    if mode in ("L", "RGB"):
+        return im.convert(mode + "A") if transparent else im
+    if mode in ("La", "RGBa"):
+        return im.convert(mode.upper())
+    if mode in ("LA", "RGBA", "I", "F") or mode.startswith("I;16"):
+        return im
+    return im.convert("RGB")  # CMYK, YCbCr, HSV, LAB, RGBX, ...
+
+
+def _read_png16(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """Decode a non-interlaced 16-bit PNG with colour and/or alpha (types 2, 4 and 6)."""
+    chunks = _png_chunks(data)
+    width, height, _depth, colour_type, compression, filter_method, interlace = struct.unpack(
+        ">IIBBBBB", chunks[0][1]
+    )
+    channels = _PNG16_CHANNELS[colour_type]
+    if interlace:
+        kind = "gray+alpha" if colour_type == 4 else "colour"
+        raise _DecodeError(f"interlaced 16-bit {kind} PNG is not supported")
+    if compression or filter_method:
+        raise _DecodeError("not a readable image (unknown PNG compression or filter method)")
+    if width == 0 or height == 0:
+        raise _DecodeError("image has zero size")
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and width * height > 2 * limit:
+        raise _DecodeError(f"image is too large ({width}×{height} pixels)")
+    bpp = 2 * channels  # bytes per pixel
+    stride = width * bpp
+    expected = height * (stride + 1)
+    idat = b"".join(body for kind, body in chunks if kind == b"IDAT")
+    try:
+        raw = zlib.decompressobj().decompress(idat, expected)
+    except zlib.error as exc:
+        raise _DecodeError(f"not a readable image (corrupt PNG data: {exc})") from None
+    if len(raw) < expected:
+        raise _DecodeError("not a readable image (PNG image data is truncated)")
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
+    pixels = _png_unfilter(rows[:, 0], rows[:, 1:], bpp)
+    arr = pixels.view(">u2").reshape(height, width, channels).astype(np.uint16)
+    planes = np.moveaxis(arr, -1, 0)
+    alpha = None
+    if channels in (2, 4):
+        planes, alpha = planes[:-1], planes[-1]
+    return planes, alpha, "png"
+
+
+def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Split a PNG into (type, body) chunks, checking lengths and CRCs; IHDR comes first."""
+    chunks = []
+    pos = len(_PNG_SIGNATURE)
+    while pos + 12 <= len(data):
+        (length,) = struct.unpack(">I", data[pos : pos + 4])
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        crc = data[pos + 8 + length : pos + 12 + length]
+        if len(crc) < 4:
+            raise _DecodeError("not a readable image (PNG file is truncated)")
+        if zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
+            name = kind.decode("latin-1")
+            raise _DecodeError(f"not a readable image (corrupt PNG: bad CRC in {name} chunk)")
+        chunks.append((kind, body))
+        if kind == b"IEND":
+            break
+        pos += 12 + length
+    if not chunks or chunks[0][0] != b"IHDR" or len(chunks[0][1]) != 13:
+        raise _DecodeError("not a readable image (PNG header is damaged)")
+    return chunks
+
+
+def _png_unfilter(types: np.ndarray, filtered: np.ndarray, bpp: int) -> np.ndarray:
+    """Undo PNG row filters.
+
+    Parameters
+    ----------
+    types : numpy.ndarray
+        Filter type of each row (0 None, 1 Sub, 2 Up, 3 Average, 4 Paeth).
+    filtered : numpy.ndarray
+        H×stride ``uint8`` filtered bytes, without the filter-type column.
+    bpp : int
+        Bytes per complete pixel: the distance to the "left" byte.
+
+    Returns
+    -------
+    numpy.ndarray
+        H×stride ``uint8`` reconstructed bytes.
+
+    Notes
+    -----
+    None, Sub and Up only look at the current and previous row, so they are undone one
+    row at a time (Sub as a wrapping cumulative sum). Average and Paeth need the byte to
+    the left already reconstructed; a pixel depends on its left, upper and upper-left
+    neighbours only, so all pixels on one anti-diagonal (constant row + column) are
+    reconstructed together: H + W - 1 vectorised steps instead of H×W scalar ones.
+    """
+    height, stride = filtered.shape
+    if height and int(types.max()) > 4:
+        raise _DecodeError(f"not a readable image (unknown PNG row filter {int(types.max())})")
+    if not types.any():
+        return filtered.copy()
+    if int(types.max()) <= 2:
+        out = np.empty_like(filtered)
+        prev = np.zeros(stride, dtype=np.uint8)
+        for r in range(height):
+            row = filtered[r]
+            if types[r] == 1:
+                row = np.cumsum(row.reshape(-1, bpp), axis=0, dtype=np.uint8).reshape(-1)
+            elif types[r] == 2:
+                row = row + prev
+            out[r] = row
+            prev = out[r]
+        return out
+    width = stride // bpp
+    src = filtered.reshape(height, width, bpp).astype(np.int16)
+    rec = np.zeros((height + 1, width + 1, bpp), dtype=np.int16)  # zero row/column padding
+    kinds = types.astype(np.intp)
+    for diag in range(height + width - 1):
+        r = np.arange(max(0, diag - width + 1), min(height - 1, diag) + 1)
+        x = diag - r
+        left, up, upleft = rec[r + 1, x], rec[r, x + 1], rec[r, x]
+        p = left + up - upleft
+        pa, pb, pc = np.abs(p - left), np.abs(p - up), np.abs(p - upleft)
+        paeth = np.where((pa <= pb) & (pa <= pc), left, np.where(pb <= pc, up, upleft))
+        t = kinds[r][:, np.newaxis]
+        predictor = np.select(
+            [t == 1, t == 2, t == 3, t == 4], [left, up, (left + up) >> 1, paeth], 0
+        )
+        rec[r + 1, x + 1] = (src[r, x] + predictor) & 0xFF
+    return rec[1:, 1:].astype(np.uint8).reshape(height, stride)
+
+
+# --------------------------------------------------------------------------------------
+# Writing
+# --------------------------------------------------------------------------------------
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    pixels: np.ndarray,
+    info: ImageInfo | None = None,
+    *,
+    bit_depth: int | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """Write C×H×W float pixels in [0, 1] to an image file, atomically.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The output file. Its extension picks the format: ``.png``, ``.jpg``/``.jpeg``,
+        ``.bmp``, ``.tif``/``.tiff`` or ``.npy``. Missing parent directories are created.
+    pixels : numpy.ndarray
+        C×H×W (or H×W) floating-point pixels; values outside [0, 1] are clipped.
+        PNG, JPEG and BMP hold 1 or 3 channels; TIFF and ``.npy`` any number.
+    info : ImageInfo, optional
+        Usually the info of the input image. Its bit depth is used when the format can
+        store it, its alpha plane is written back unchanged when the format can hold alpha
+        (PNG, TIFF, ``.npy``) and the plane matches the pixels' H×W, and for float output
+        its value range scales the pixels back out (``lo + p * (hi - lo)``).
+    bit_depth : int, optional
+        8 or 16 (PNG, TIFF, ``.npy``) or 32 for float32 (TIFF, ``.npy``); overrides
+        ``info``. Without either, PNG and TIFF get 8 bits, JPEG and BMP always 8 bits,
+        and ``.npy`` float32.
+    overwrite : bool, default False
+        Replace an existing file. Without it an existing file is left untouched.
+
+    Returns
+    -------
+    pathlib.Path
+        The path written.
+
+    Raises
+    ------
+    FileExistsError
+        If the file exists and ``overwrite`` is False.
+    ImageWriteError
+        For an unknown extension, a bit depth or channel count the format cannot store,
+        or an operating-system error (permissions, full disk, ...).
+    ValueError
+        If ``pixels`` is not a floating-point image array or contains NaN.
+
+    Notes
+    -----
+    The file is first written to a hidden temporary file (``.<name>.<random>.tmp``) in
+    the same directory and then renamed onto the target, so a reader never sees a partial
+    file; the temporary file is removed if anything fails. Integer output is rounded to
+    the nearest step (``round(p * 255)`` or ``round(p * 65535)``); an alpha plane of a
+    different dtype is converted to the output's depth. JPEG is written at quality 95
+    without chroma subsampling. ``.npy`` output is H×W or H×W×C (channels last), which
+    `read_image` reads back in the same orientation, alpha included as a last channel.
+    """
+    target = Path(path)
+    fmt = _EXTENSIONS.get(target.suffix.lower())
+    if fmt is None:
+        supported = ", ".join(sorted(_EXTENSIONS))
+        found = f"unknown extension '{target.suffix}'" if target.suffix else "no extension"
+        raise ImageWriteError(target, f"{found}; supported extensions are {supported}")
+    chw = _as_chw(pixels, "pixels")
+    if np.isnan(chw).any():
+        raise ValueError("pixels contain NaN values")
+    depth = _output_depth(target, fmt, bit_depth, info)
+    channels = chw.shape[0]
+    if fmt in ("png", "jpeg", "bmp") and channels not in (1, 3):
+        raise ImageWriteError(
+            target,
+            f"{fmt.upper()} holds 1 (gray) or 3 (RGB) colour channels, not {channels}; "
+            "write .tiff or .npy instead",
+        )
+    if target.is_dir():
+        raise ImageWriteError(target, "is a directory")
+    if not overwrite and target.exists():
+        raise _exists_error(target)
+
+    alpha = info.alpha if info is not None and fmt in _ALPHA_FORMATS else None
+    if alpha is not None and alpha.shape != chw.shape[1:]:
+        alpha = None  # the image was resized or cropped: its old alpha no longer fits
+    value_range = info.value_range if info is not None and depth == 32 else None
+    payload = _encode(fmt, _quantise(chw, depth, value_range), _convert_alpha(alpha, depth))
+
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ImageWriteError(
+            target, f"cannot create directory '{target.parent}': {_os_reason(exc)}"
+        ) from exc
+    try:
+        _replace_atomically(target, payload, overwrite)
+    except FileExistsError:  # the target appeared while we were writing
+        raise
+    except OSError as exc:
+        raise ImageWriteError(target, _os_reason(exc)) from exc
+    return target
+
+
+def _output_depth(target: Path, fmt: str, requested: int | None, info: ImageInfo | None) -> int:
+    """Choose the bit depth to write; see `write_image`."""
+    allowed = _DEPTHS[fmt]
+    if requested is not None:
+        if requested not in allowed:
+            choices = " or ".join(str(d) for d in allowed)
+            raise ImageWriteError(
+                target, f"{fmt.upper()} cannot store {requested}-bit data (use {choices})"
+            )
+        return requested
+    if fmt == "npy":
+        return 32
+    if info is not None and info.bit_depth in allowed:
+        return info.bit_depth
+    return 8
+
+
+def _quantise(chw: np.ndarray, depth: int, value_range: tuple[float, float] | None) -> np.ndarray:
+    """Clip to [0, 1] and convert to H×W×C of the output depth (uint8, uint16, float32)."""
+    unit = np.clip(chw.astype(np.float64), 0.0, 1.0)
+    if depth == 32:
+        if value_range is not None:
+            lo, hi = value_range
+            unit = lo + unit * (hi - lo)
+        out = unit.astype(np.float32)
+    else:
+        dtype = np.uint8 if depth == 8 else np.uint16
+        out = np.rint(unit * np.iinfo(dtype).max).astype(dtype)
+    return np.ascontiguousarray(np.moveaxis(out, 0, -1))
+
+
+def _convert_alpha(alpha: np.ndarray | None, depth: int) -> np.ndarray | None:
+    """Return an H×W alpha plane in the output's dtype; unchanged if it already matches."""
+    if alpha is None:
+        return None
+    target = {8: np.dtype(np.uint8), 16: np.dtype(np.uint16), 32: np.dtype(np.float32)}[depth]
+    if alpha.dtype == target or (depth == 32 and alpha.dtype.kind == "f"):
+        return alpha.astype(target)  # float alpha keeps its values (rounded to float32)
+    if alpha.dtype.kind == "b":
+        unit = alpha.astype(np.float64)
+    elif alpha.dtype.kind in "ui":
+        unit = alpha.astype(np.float64) / np.iinfo(alpha.dtype).max
+    else:
+        unit = alpha.astype(np.float64)
+    unit = np.clip(unit, 0.0, 1.0)
+    if depth == 32:
+        return unit.astype(np.float32)
+    return np.rint(unit * np.iinfo(target).max).astype(target)
+
+
+def _encode(fmt: str, hwc: np.ndarray, alpha: np.ndarray | None) -> bytes:
+    """Encode H×W×C samples (already of the output dtype) plus optional alpha into bytes."""
+    colour_channels = hwc.shape[-1]
+    if alpha is not None:
+        hwc = np.concatenate([hwc, alpha[..., np.newaxis]], axis=-1)
+    buffer = io.BytesIO()
+    if fmt == "npy":
+        np.save(buffer, hwc[..., 0] if hwc.shape[-1] == 1 else hwc, allow_pickle=False)
+    elif fmt == "tiff":
+        _write_tiff(buffer, hwc, colour_channels, has_alpha=alpha is not None)
+    elif fmt == "png" and hwc.dtype == np.uint16:
+        buffer.write(_encode_png16(hwc))
+    else:
+        image = Image.fromarray(hwc[..., 0] if hwc.shape[-1] == 1 else hwc)
+        if fmt == "jpeg":
+            image.save(buffer, format="JPEG", quality=_JPEG_QUALITY, subsampling=0)
+        else:
+            image.save(buffer, format=fmt.upper())
+    return buffer.getvalue()
+
+
+def _write_tiff(buffer: io.BytesIO, hwc: np.ndarray, colour_channels: int, has_alpha: bool) -> None:
+    """Write H×W×C samples as a zlib-compressed TIFF (RGB or gray, alpha as extra sample)."""
+    total = hwc.shape[-1]
+    photometric = "rgb" if colour_channels == 3 else "minisblack"
+    if total == 1:
+        tifffile.imwrite(buffer, hwc[..., 0], photometric=photometric, compression="zlib")
+        return
+    extra = total - (3 if photometric == "rgb" else 1)
+    extrasamples = ["unspecified"] * extra
+    if has_alpha:
+        extrasamples[-1] = "unassalpha"
+    tifffile.imwrite(
+        buffer,
+        hwc,
+        photometric=photometric,
+        planarconfig="contig",
+        extrasamples=extrasamples or None,
+        compression="zlib",
+    )
+
+
+def _encode_png16(hwc: np.ndarray) -> bytes:
+    """Encode H×W×C ``uint16`` (C = 1 to 4: gray, gray+alpha, RGB, RGBA) as a PNG.
+
+    Pillow cannot write 16-bit colour PNGs, and PNG is simple: an IHDR header chunk,
+    zlib-compressed IDAT chunks holding the rows (each prefixed by its filter type) as
+    big-endian samples, and an IEND chunk; every chunk carries a CRC-32. Rows use the Up
+    filter (the byte-wise difference to the row above), which is vectorised and helps
+    compression of smooth images.
+    """
+    height, width, channels = hwc.shape
+    samples = hwc.astype(">u2").view(np.uint8).reshape(height, width * channels * 2)
+    rows = np.empty((height, samples.shape[1] + 1), dtype=np.uint8)
+    rows[:, 0] = 2  # Up
+    rows[:, 1:] = samples
+    rows[1:, 1:] -= samples[:-1]  # uint8 arithmetic wraps modulo 256, as PNG wants
+    header = struct.pack(">IIBBBBB", width, height, 16, _PNG_COLOUR_TYPES[channels], 0, 0, 0)
+    compressed = zlib.compress(rows.tobytes(), 6)
+    parts = [_PNG_SIGNATURE, _png_chunk(b"IHDR", header)]
+    for start in range(0, len(compressed), _PNG_IDAT_SIZE):
+        parts.append(_png_chunk(b"IDAT", compressed[start : start + _PNG_IDAT_SIZE]))
+    parts.append(_png_chunk(b"IEND", b""))
+    return b"".join(parts)
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _replace_atomically(target: Path, payload: bytes, overwrite: bool) -> None:
+    """Write ``payload`` to a temporary file beside ``target``, then rename it onto it."""
+    tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any new file
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(payload)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if target.exists():
+            if not overwrite:  # it appeared while we were writing
+                raise _exists_error(target)
+            with contextlib.suppress(OSError):  # keep the replaced file's permissions
+                os.chmod(tmp, stat.S_IMODE(os.stat(target).st_mode))
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _exists_error(target: Path) -> FileExistsError:
+    return FileExistsError(f"'{target}' already exists (pass overwrite=True to replace it)")
+
+
+# --------------------------------------------------------------------------------------
+# numpy <-> torch
+# --------------------------------------------------------------------------------------
+
+
+def image_to_tensor(pixels: np.ndarray) -> torch.Tensor:
+    """Turn C×H×W float pixels into a 1×C×H×W float32 tensor for a network.
+
+    Parameters
+    ----------
+    pixels : numpy.ndarray
+        C×H×W (or H×W) floating-point image, normally from `read_image`.
+
+    Returns
+    -------
+    torch.Tensor
+        A new 1×C×H×W ``float32`` CPU tensor; it shares no memory with ``pixels``.
+
+    Raises
+    ------
+    ValueError
+        If ``pixels`` is not a 2-D or 3-D floating-point array.
+    """
+    chw = _as_chw(pixels, "pixels")
+    return torch.from_numpy(np.array(chw, dtype=np.float32, order="C", copy=True)).unsqueeze(0)
+
+
+def tensor_to_image(t: torch.Tensor) -> np.ndarray:
+    """Turn a network output back into C×H×W float32 pixels in [0, 1].
+
+    Parameters
+    ----------
+    t : torch.Tensor
+        1×C×H×W or C×H×W (or H×W) tensor on any device, of any floating dtype.
+
+    Returns
+    -------
+    numpy.ndarray
+        A new C×H×W ``float32`` array, detached from autograd, clipped to [0, 1].
+
+    Raises
+    ------
+    ValueError
+        If ``t`` has a batch of more than one image or not 2 to 4 dimensions.
+    """
+    if not isinstance(t, torch.Tensor):
+        raise TypeError(f"expected a torch.Tensor, got {type(t).__name__}")
+    x = t.detach()
+    if x.ndim == 4:
+        if x.shape[0] != 1:
+            raise ValueError(f"expected a batch of one image, got shape {tuple(x.shape)}")
+        x = x[0]
+    elif x.ndim == 2:
+        x = x.unsqueeze(0)
+    elif x.ndim != 3:
+        raise ValueError(f"expected a 1×C×H×W or C×H×W tensor, got shape {tuple(x.shape)}")
+    return x.float().clamp(0.0, 1.0).cpu().contiguous().numpy()
+
+
+# --------------------------------------------------------------------------------------
+# Small helpers
+# --------------------------------------------------------------------------------------
+
+
+def _as_chw(pixels: np.ndarray, what: str) -> np.ndarray:
+    """Check that ``pixels`` is a floating C×H×W (or H×W) array; return it as C×H×W."""
+    arr = np.asarray(pixels)
+    if arr.dtype.kind != "f":
+        raise ValueError(f"{what} must be floating point in [0, 1], got dtype {arr.dtype}")
+    if arr.ndim == 2:
+        arr = arr[np.newaxis]
+    if arr.ndim != 3 or 0 in arr.shape:
+        raise ValueError(f"{what} must be a non-empty C×H×W array, got shape {arr.shape}")
+    return arr
+
+
+def _os_reason(exc: OSError) -> str:
+    """Short lower-case reason for an OS error, e.g. ``permission denied``."""
+    text = exc.strerror or str(exc) or type(exc).__name__
+    return text[:1].lower() + text[1:]
+
+
+def _short_cause(exc: BaseException) -> str:
+    """One short line describing why a decoder failed."""
+    if isinstance(exc, UnidentifiedImageError):
+        return "unrecognised format"
+    lines = str(exc).strip().splitlines()
+    text = lines[0] if lines else type(exc).__name__
+    return text if len(text) <= 120 else text[:117] + "..."

@@ -1,0 +1,717 @@
+"""Tests for autodip.io: reading, writing, error messages and tensor conversion."""
+
+from __future__ import annotations
+
+import os
+import pickle
+import struct
+import zlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tifffile
+import torch
+from PIL import Image
+
+from autodip import io as aio
+from autodip.io import (
+    ImageInfo,
+    ImageReadError,
+    ImageWriteError,
+    image_to_tensor,
+    read_image,
+    tensor_to_image,
+    write_image,
+)
+
+H, W = 31, 37  # odd sizes catch row-stride and transpose mistakes
+MAXVAL = {8: 255, 16: 65535}
+DTYPE = {8: np.uint8, 16: np.uint16}
+
+
+def random_ints(shape: tuple[int, ...], depth: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, MAXVAL[depth] + 1, size=shape).astype(DTYPE[depth])
+
+
+def smooth_rgb(h: int = 64, w: int = 80) -> np.ndarray:
+    """A smooth float C×H×W image (JPEG-friendly)."""
+    y, x = np.mgrid[0:h, 0:w] / np.array([h, w])[:, None, None]
+    return np.stack([x, y, 0.5 + 0.4 * np.sin(3 * x + 2 * y)]).astype(np.float32)
+
+
+def as_ints(pixels: np.ndarray, depth: int) -> np.ndarray:
+    return np.rint(pixels.astype(np.float64) * MAXVAL[depth]).astype(DTYPE[depth])
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir() if p.name.endswith(".tmp"))
+
+
+# ----------------------------------------------------------------------------------------
+# Reference PNG encoder: scalar, byte by byte, straight from the PNG specification. It is
+# deliberately written differently from the vectorised decoder it checks.
+# ----------------------------------------------------------------------------------------
+
+
+def _paeth(a: int, b: int, c: int) -> int:
+    p = a + b - c
+    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+    if pa <= pb and pa <= pc:
+        return a
+    return b if pb <= pc else c
+
+
+def reference_png(hwc: np.ndarray, filters: list[int], interlace: int = 0) -> bytes:
+    """Encode a H×W×C uint16 array, row r using filter type filters[r % len(filters)]."""
+    height, width, channels = hwc.shape
+    bpp = 2 * channels
+    colour_type = {1: 0, 2: 4, 3: 2, 4: 6}[channels]
+    raw = bytearray()
+    prev = [0] * (width * bpp)
+    for r in range(height):
+        row = list(hwc[r].astype(">u2").tobytes())
+        kind = filters[r % len(filters)]
+        out = []
+        for i, value in enumerate(row):
+            a = row[i - bpp] if i >= bpp else 0
+            b = prev[i]
+            c = prev[i - bpp] if i >= bpp else 0
+            predictor = [0, a, b, (a + b) // 2, _paeth(a, b, c)][kind]
+            out.append((value - predictor) % 256)
+        raw.append(kind)
+        raw.extend(out)
+        prev = row
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        crc = zlib.crc32(kind + body)
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", crc)
+
+    header = struct.pack(">IIBBBBB", width, height, 16, colour_type, 0, 0, interlace)
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(bytes(raw)))
+        + chunk(b"IEND", b"")
+    )
+
+
+# ----------------------------------------------------------------------------------------
+# Round trips
+# ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("channels", [1, 3])
+@pytest.mark.parametrize("with_alpha", [False, True])
+def test_png_round_trip_is_exact(tmp_path, depth, channels, with_alpha):
+    ints = random_ints((channels, H, W), depth)
+    alpha = random_ints((H, W), depth, seed=1) if with_alpha else None
+    info = ImageInfo("in.png", "png", depth, "L" if channels == 1 else "RGB", alpha=alpha)
+    out = write_image(tmp_path / "out.png", ints / MAXVAL[depth], info)
+
+    pixels, got = read_image(out)
+
+    assert pixels.dtype == np.float32
+    assert pixels.shape == (channels, H, W)
+    assert pixels.flags.c_contiguous
+    np.testing.assert_array_equal(as_ints(pixels, depth), ints)
+    assert (got.format, got.bit_depth, got.mode) == ("png", depth, info.mode)
+    assert got.path == str(out)
+    assert got.value_range is None
+    if with_alpha:
+        assert got.alpha.dtype == DTYPE[depth]
+        np.testing.assert_array_equal(got.alpha, alpha)
+    else:
+        assert got.alpha is None
+
+
+@pytest.mark.parametrize("channels", [1, 2, 3, 4])
+def test_our_16bit_png_is_valid_for_pillow(tmp_path, channels):
+    """Pillow reads 16-bit colour PNGs as 8 bits (the high byte); gray keeps 16 bits.
+
+    (Pillow opens 16-bit gray+alpha as 8-bit RGBA.)
+    """
+    ints = random_ints((H, W, channels), 16)
+    alpha = ints[..., -1] if channels in (2, 4) else None
+    colour = ints[..., :-1] if alpha is not None else ints
+    info = ImageInfo("x", "png", 16, "?", alpha=alpha)
+    out = write_image(tmp_path / "o.png", np.moveaxis(colour, -1, 0) / 65535, info)
+    with Image.open(out) as im:
+        decoded = np.asarray(im)
+    if channels == 1:
+        np.testing.assert_array_equal(decoded, ints[..., 0])
+    elif channels == 2:
+        np.testing.assert_array_equal(decoded[..., [0, 3]], ints >> 8)
+    else:
+        np.testing.assert_array_equal(decoded.reshape(H, W, channels), ints >> 8)
+
+
+def test_reads_16bit_gray_png_written_by_pillow(tmp_path):
+    ints = random_ints((H, W), 16)
+    Image.fromarray(ints).save(tmp_path / "g.png")
+    pixels, info = read_image(tmp_path / "g.png")
+    assert (info.bit_depth, info.mode) == (16, "L")
+    np.testing.assert_array_equal(as_ints(pixels[0], 16), ints)
+
+
+@pytest.mark.parametrize(
+    ("channels", "filters"),
+    [(3, [0, 1, 2, 3, 4]), (4, [4, 3, 2, 1, 0]), (2, [3]), (4, [4]), (3, [1, 2, 0])],
+    ids=["rgb-all", "rgba-all", "la-average", "rgba-paeth", "rgb-simple"],
+)
+def test_png16_decoder_undoes_every_filter(tmp_path, channels, filters):
+    hwc = random_ints((9, 11, channels), 16, seed=3)
+    hwc[:, :5] //= 300  # mix small and large values so all predictor branches are taken
+    path = tmp_path / "ref.png"
+    path.write_bytes(reference_png(hwc, filters))
+    pixels, info = read_image(path)
+    colour = hwc[..., :3] if channels >= 3 else hwc[..., :1]
+    np.testing.assert_array_equal(as_ints(pixels, 16), np.moveaxis(colour, -1, 0))
+    if channels in (2, 4):
+        np.testing.assert_array_equal(info.alpha, hwc[..., -1])
+
+
+def test_unfilter_matches_pillow_on_adaptively_filtered_png():
+    """Pillow picks a filter per row; undoing them must give Pillow's own pixels."""
+    import io
+
+    rng = np.random.default_rng(5)
+    img = np.cumsum(rng.integers(0, 9, size=(40, 50, 4)), axis=0).astype(np.uint8)
+    img[:, ::7] = rng.integers(0, 256, size=img[:, ::7].shape)
+    buffer = io.BytesIO()
+    Image.fromarray(img).save(buffer, format="PNG")
+    chunks = aio._png_chunks(buffer.getvalue())
+    raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
+    rows = np.frombuffer(raw, dtype=np.uint8).reshape(40, -1)
+    assert len(set(rows[:, 0].tolist())) > 1  # several filter types really are used
+    unfiltered = aio._png_unfilter(rows[:, 0], rows[:, 1:], bpp=4)
+    np.testing.assert_array_equal(unfiltered.reshape(img.shape), img)
+
+
+@pytest.mark.parametrize("depth", [8, 16, 32])
+@pytest.mark.parametrize("channels", [1, 3, 5])
+def test_tiff_round_trip(tmp_path, depth, channels):
+    if depth == 32:
+        pixels_in = np.random.default_rng(0).random((channels, H, W), dtype=np.float32)
+    else:
+        pixels_in = (random_ints((channels, H, W), depth) / MAXVAL[depth]).astype(np.float32)
+    out = write_image(tmp_path / "o.tif", pixels_in, bit_depth=depth)
+    pixels, info = read_image(out)
+    assert (info.format, info.bit_depth) == ("tiff", depth)
+    assert info.mode == {1: "L", 3: "RGB"}.get(channels, f"C{channels}")
+    if depth == 32:
+        np.testing.assert_array_equal(pixels, pixels_in)
+    else:
+        np.testing.assert_array_equal(as_ints(pixels, depth), as_ints(pixels_in, depth))
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_tiff_alpha_round_trip(tmp_path, depth, channels):
+    ints = random_ints((channels, H, W), depth)
+    alpha = random_ints((H, W), depth, seed=2)
+    info = ImageInfo("in.tif", "tiff", depth, "?", alpha=alpha)
+    pixels, got = read_image(write_image(tmp_path / "o.tiff", ints / MAXVAL[depth], info))
+    np.testing.assert_array_equal(as_ints(pixels, depth), ints)
+    np.testing.assert_array_equal(got.alpha, alpha)
+    assert got.alpha.dtype == alpha.dtype
+
+
+def test_reads_tifffile_layouts(tmp_path):
+    rgb = random_ints((H, W, 3), 16)
+    tifffile.imwrite(tmp_path / "contig.tif", rgb, photometric="rgb")
+    planar = np.ascontiguousarray(np.moveaxis(rgb, -1, 0))
+    tifffile.imwrite(tmp_path / "planar.tif", planar, photometric="rgb", planarconfig="separate")
+    for name in ("contig.tif", "planar.tif"):
+        pixels, info = read_image(tmp_path / name)
+        assert (info.mode, info.bit_depth) == ("RGB", 16)
+        np.testing.assert_array_equal(as_ints(pixels, 16), planar)
+
+
+def test_float_tiff_outside_unit_range_is_scaled_and_restored(tmp_path):
+    data = np.random.default_rng(0).normal(100.0, 50.0, size=(H, W)).astype(np.float32)
+    tifffile.imwrite(tmp_path / "f.tif", data)
+    pixels, info = read_image(tmp_path / "f.tif")
+    assert info.bit_depth == 32
+    assert info.value_range == (float(data.min()), float(data.max()))
+    assert pixels.min() == 0.0 and pixels.max() == 1.0
+    out = write_image(tmp_path / "back.tif", pixels, info)
+    back = tifffile.imread(out)
+    assert back.dtype == np.float32
+    np.testing.assert_allclose(back, data, rtol=1e-6, atol=1e-6 * float(np.ptp(data)))
+
+
+@pytest.mark.parametrize(
+    ("save_kwargs", "convert"),
+    [({"compression": "jpeg"}, None), ({}, "P"), ({}, "CMYK")],
+    ids=["jpeg-compressed", "palette", "cmyk"],
+)
+def test_tiffs_tifffile_cannot_decode_fall_back_on_pillow(tmp_path, save_kwargs, convert):
+    im = Image.fromarray(np.moveaxis(as_ints(smooth_rgb(), 8), 0, -1))
+    (im.convert(convert) if convert else im).save(tmp_path / "x.tif", **save_kwargs)
+    pixels, info = read_image(tmp_path / "x.tif")
+    assert (info.format, info.mode, pixels.shape) == ("tiff", "RGB", (3, 64, 80))
+    with Image.open(tmp_path / "x.tif") as reference:
+        expected = np.asarray(reference.convert("RGB"))
+    np.testing.assert_array_equal(as_ints(pixels, 8), np.moveaxis(expected, -1, 0))
+
+
+def test_miniswhite_tiff_is_inverted(tmp_path):
+    tifffile.imwrite(tmp_path / "mw.tif", np.array([[0, 255]], np.uint8), photometric="miniswhite")
+    pixels, _ = read_image(tmp_path / "mw.tif")
+    np.testing.assert_array_equal(pixels, [[[1.0, 0.0]]])
+
+
+def test_tiff_stack_is_refused(tmp_path):
+    tifffile.imwrite(tmp_path / "stack.tif", np.zeros((2, 5, 6, 7), np.uint8))
+    with pytest.raises(ImageReadError, match="not one 2-D image"):
+        read_image(tmp_path / "stack.tif")
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_bmp_round_trip_is_exact(tmp_path, channels):
+    ints = random_ints((channels, H, W), 8)
+    pixels, info = read_image(write_image(tmp_path / "o.bmp", ints / 255))
+    assert (info.format, info.bit_depth, pixels.shape) == ("bmp", 8, (channels, H, W))
+    np.testing.assert_array_equal(as_ints(pixels, 8), ints)
+
+
+@pytest.mark.parametrize("channels", [1, 3])
+def test_jpeg_round_trip_is_close(tmp_path, channels):
+    original = smooth_rgb()[:channels]
+    pixels, info = read_image(write_image(tmp_path / "o.jpg", original))
+    assert (info.format, info.bit_depth, pixels.shape) == ("jpeg", 8, original.shape)
+    mse = float(np.mean((pixels.astype(np.float64) - original) ** 2))
+    assert 10 * np.log10(1.0 / mse) > 35
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_npy_float_in_unit_range_round_trips_exactly(tmp_path, dtype):
+    data = np.random.default_rng(0).random((H, W, 3)).astype(dtype)
+    np.save(tmp_path / "a.npy", data)
+    pixels, info = read_image(tmp_path / "a.npy")
+    assert (info.format, info.bit_depth, info.mode, info.value_range) == ("npy", 32, "RGB", None)
+    expected = np.moveaxis(data, -1, 0).astype(np.float32)
+    np.testing.assert_array_equal(pixels, expected)
+    out = write_image(tmp_path / "b.npy", pixels, info)
+    np.testing.assert_array_equal(np.load(out), data.astype(np.float32))
+
+
+def test_npy_float_outside_unit_range_is_scaled_and_written_back(tmp_path):
+    data = np.random.default_rng(1).uniform(-20.0, 300.0, size=(2, H, W)).astype(np.float32)
+    np.save(tmp_path / "a.npy", data)
+    pixels, info = read_image(tmp_path / "a.npy")
+    assert info.mode == "C2"
+    assert info.value_range == (float(data.min()), float(data.max()))
+    assert pixels.min() == 0.0 and pixels.max() == 1.0
+    back = np.load(write_image(tmp_path / "b.npy", pixels, info))
+    assert back.dtype == np.float32
+    back_chw = np.moveaxis(back, -1, 0)  # .npy is written channels-last
+    np.testing.assert_allclose(back_chw, data, rtol=1e-6, atol=1e-6 * float(np.ptp(data)))
+
+
+def test_constant_float_npy_outside_unit_range(tmp_path):
+    np.save(tmp_path / "c.npy", np.full((4, 5), 7.5))
+    pixels, info = read_image(tmp_path / "c.npy")
+    assert info.value_range == (7.5, 7.5)
+    np.testing.assert_array_equal(pixels, 0.0)
+    np.testing.assert_array_equal(np.load(write_image(tmp_path / "d.npy", pixels, info)), 7.5)
+
+
+@pytest.mark.parametrize(
+    ("array", "depth", "scale"),
+    [
+        (np.arange(20, dtype=np.uint8).reshape(4, 5) * 13, 8, 255),
+        (np.arange(20, dtype=np.uint16).reshape(4, 5) * 3000, 16, 65535),
+        (np.eye(4, 5, dtype=bool), 8, 1),
+    ],
+    ids=["uint8", "uint16", "bool"],
+)
+def test_npy_integer_dtypes(tmp_path, array, depth, scale):
+    np.save(tmp_path / "i.npy", array)
+    pixels, info = read_image(tmp_path / "i.npy")
+    assert (info.bit_depth, info.mode, pixels.shape) == (depth, "L", (1, 4, 5))
+    np.testing.assert_array_equal(pixels[0], array.astype(np.float32) / scale)
+
+
+@pytest.mark.parametrize(
+    ("shape", "expected"),
+    [
+        ((20, 30), (1, 20, 30)),
+        ((20, 30, 3), (3, 20, 30)),  # channels last
+        ((3, 20, 30), (3, 20, 30)),  # channels first: shape[0] <= 16 < shape[-1]
+        ((1, 4, 20, 30), (4, 20, 30)),  # a 1×C×H×W tensor dump
+        ((8, 8, 2), (2, 8, 8)),
+    ],
+)
+def test_npy_axis_rule(tmp_path, shape, expected):
+    data = np.random.default_rng(0).random(shape, dtype=np.float32)
+    np.save(tmp_path / "a.npy", data)
+    pixels, info = read_image(tmp_path / "a.npy")
+    assert pixels.shape == expected
+    assert info.alpha is None
+
+
+# ----------------------------------------------------------------------------------------
+# Pillow specifics: palette, EXIF, odd modes, content sniffing
+# ----------------------------------------------------------------------------------------
+
+
+def test_palette_png_reads_as_rgb_with_the_right_colours(tmp_path):
+    palette = [255, 0, 0, 0, 255, 0, 0, 0, 255, 10, 20, 30]
+    indices = (np.arange(H * W).reshape(H, W) % 4).astype(np.uint8)
+    im = Image.fromarray(indices, mode="P")
+    im.putpalette(palette)
+    im.save(tmp_path / "p.png")
+    pixels, info = read_image(tmp_path / "p.png")
+    assert (info.mode, info.bit_depth, info.alpha) == ("RGB", 8, None)
+    colours = np.array(palette, dtype=np.uint8).reshape(4, 3)
+    np.testing.assert_array_equal(as_ints(pixels, 8), np.moveaxis(colours[indices], -1, 0))
+
+
+def test_palette_png_with_transparency_gets_alpha(tmp_path):
+    im = Image.fromarray(np.array([[0, 1], [1, 0]], dtype=np.uint8), mode="P")
+    im.putpalette([255, 0, 0, 0, 0, 255])
+    im.save(tmp_path / "t.png", transparency=1)
+    pixels, info = read_image(tmp_path / "t.png")
+    assert info.mode == "RGB"
+    np.testing.assert_array_equal(as_ints(pixels[:, 0, 0], 8), [255, 0, 0])
+    np.testing.assert_array_equal(info.alpha, [[255, 0], [0, 255]])
+
+
+def test_gray_alpha_and_bilevel_pngs(tmp_path):
+    la = random_ints((H, W, 2), 8)
+    Image.fromarray(la, mode="LA").save(tmp_path / "la.png")
+    pixels, info = read_image(tmp_path / "la.png")
+    assert info.mode == "L"
+    np.testing.assert_array_equal(as_ints(pixels[0], 8), la[..., 0])
+    np.testing.assert_array_equal(info.alpha, la[..., 1])
+
+    Image.fromarray(la[..., 0] > 127).convert("1").save(tmp_path / "bw.png")
+    pixels, info = read_image(tmp_path / "bw.png")
+    assert info.mode == "L"
+    np.testing.assert_array_equal(pixels[0], (la[..., 0] > 127).astype(np.float32))
+
+
+def test_cmyk_jpeg_reads_as_rgb(tmp_path):
+    Image.new("CMYK", (W, H), (0, 255, 255, 0)).save(tmp_path / "cmyk.jpg")
+    pixels, info = read_image(tmp_path / "cmyk.jpg")
+    assert info.mode == "RGB"
+    assert pixels.shape == (3, H, W)
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    width, height = 40, 20
+    data = np.zeros((height, width, 3), dtype=np.uint8)
+    data[:, : width // 2] = (255, 0, 0)  # left half red
+    data[:, width // 2 :] = (0, 0, 255)  # right half blue
+    im = Image.fromarray(data)
+    exif = Image.Exif()
+    exif[0x0112] = 6  # Orientation: rotate 90° clockwise to display
+    im.save(tmp_path / "rot.jpg", exif=exif, quality=95)
+
+    pixels, _ = read_image(tmp_path / "rot.jpg")
+
+    assert pixels.shape == (3, width, height)
+    top, bottom = pixels[:, 5, height // 2], pixels[:, -5, height // 2]
+    assert top[0] > 0.9 and top[2] < 0.1  # the left side is now on top: red
+    assert bottom[2] > 0.9 and bottom[0] < 0.1
+
+
+def test_other_pillow_formats_can_be_read(tmp_path):
+    Image.fromarray(np.full((H, W, 3), 200, np.uint8)).save(tmp_path / "a.gif")
+    pixels, info = read_image(tmp_path / "a.gif")
+    assert (info.format, info.mode, pixels.shape) == ("gif", "RGB", (3, H, W))
+    np.testing.assert_array_equal(as_ints(pixels, 8), 200)
+
+
+def test_content_decides_not_the_extension(tmp_path):
+    ints = random_ints((H, W, 3), 8)
+    Image.fromarray(ints).save(tmp_path / "really_a_png.dat", format="PNG")
+    np.save(tmp_path / "array.bin.npy", ints)
+    (tmp_path / "array.img").write_bytes((tmp_path / "array.bin.npy").read_bytes())
+    for name, fmt in [("really_a_png.dat", "png"), ("array.img", "npy")]:
+        pixels, info = read_image(tmp_path / name)
+        assert info.format == fmt
+        np.testing.assert_array_equal(as_ints(pixels, 8), np.moveaxis(ints, -1, 0))
+
+
+# ----------------------------------------------------------------------------------------
+# Read errors
+# ----------------------------------------------------------------------------------------
+
+
+def _make_corrupt(p: Path) -> None:
+    p.write_bytes(b"this is not an image at all, just some text\n" * 3)
+
+
+def _make_truncated_png(p: Path) -> None:
+    Image.fromarray(random_ints((H, W, 3), 8)).save(p)
+    p.write_bytes(p.read_bytes()[:200])
+
+
+def _make_bad_crc_png16(p: Path) -> None:
+    data = bytearray(reference_png(random_ints((4, 5, 3), 16), [0]))
+    data[-20] ^= 0xFF  # inside the IDAT chunk
+    p.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize(
+    ("name", "make", "reason"),
+    [
+        ("missing.png", None, "no such file"),
+        ("a_dir.png", lambda p: p.mkdir(), "is a directory, not an image"),
+        ("empty.png", lambda p: p.write_bytes(b""), "file is empty"),
+        ("corrupt.png", _make_corrupt, "not a readable image"),
+        ("truncated.png", _make_truncated_png, "not a readable image"),
+        ("bad_crc.png", _make_bad_crc_png16, "bad CRC"),
+        ("zero.npy", lambda p: np.save(p, np.zeros((0, 5))), "image has zero size"),
+        ("nan.npy", lambda p: np.save(p, np.array([[0.5, np.nan]])), "NaN"),
+        ("inf.npy", lambda p: np.save(p, np.array([[0.5, np.inf]])), "infinite"),
+        ("cube.npy", lambda p: np.save(p, np.zeros((20, 20, 20))), "channel axis"),
+        ("line.npy", lambda p: np.save(p, np.zeros(7)), "not an image"),
+        ("text.npy", lambda p: np.save(p, np.array([["a"]])), "unsupported data type"),
+        (
+            "interlaced.png",
+            lambda p: p.write_bytes(reference_png(random_ints((4, 5, 3), 16), [0], 1)),
+            "interlaced 16-bit colour PNG is not supported",
+        ),
+    ],
+)
+def test_read_errors_name_the_path_and_the_reason(tmp_path, name, make, reason):
+    path = tmp_path / name
+    if make is not None:
+        make(path)
+    with pytest.raises(ImageReadError) as caught:
+        read_image(path)
+    message = str(caught.value)
+    assert message.startswith(f"cannot read '{path}': ")
+    assert reason in message
+    assert "\n" not in message
+    assert caught.value.path == str(path)
+
+
+@pytest.mark.skipif(os.name != "posix" or os.geteuid() == 0, reason="root can read anything")
+def test_read_error_permission_denied(tmp_path):
+    path = tmp_path / "secret.png"
+    Image.fromarray(random_ints((4, 4), 8)).save(path)
+    path.chmod(0)
+    try:
+        with pytest.raises(ImageReadError, match="permission denied"):
+            read_image(path)
+    finally:
+        path.chmod(0o644)
+
+
+def test_read_error_permission_denied_when_open_fails(tmp_path, monkeypatch):
+    """The same check for root, who is never refused by chmod."""
+    path = tmp_path / "secret.png"
+    Image.fromarray(random_ints((4, 4), 8)).save(path)
+
+    def refuse(*args, **kwargs):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(aio, "open", refuse, raising=False)
+    with pytest.raises(ImageReadError, match=r"cannot read '.*secret\.png': permission denied$"):
+        read_image(path)
+
+
+def test_read_error_survives_pickling():
+    error = ImageReadError("/x/y.png", "file is empty")
+    again = pickle.loads(pickle.dumps(error))
+    assert str(again) == str(error) == "cannot read '/x/y.png': file is empty"
+
+
+# ----------------------------------------------------------------------------------------
+# Writing rules
+# ----------------------------------------------------------------------------------------
+
+
+def test_write_refuses_to_overwrite(tmp_path):
+    target = tmp_path / "o.png"
+    target.write_bytes(b"precious")
+    with pytest.raises(FileExistsError, match="overwrite=True"):
+        write_image(target, smooth_rgb())
+    assert target.read_bytes() == b"precious"
+    assert leftovers(tmp_path) == []
+
+    assert write_image(target, smooth_rgb(), overwrite=True) == target
+    assert read_image(target)[0].shape == (3, 64, 80)
+    assert leftovers(tmp_path) == []
+
+
+def test_write_creates_parent_directories_and_leaves_no_temp_files(tmp_path):
+    target = tmp_path / "a" / "b" / "c.tiff"
+    assert write_image(target, smooth_rgb()) == target
+    assert target.is_file()
+    assert [p.name for p in target.parent.iterdir()] == ["c.tiff"]
+
+
+def test_failed_write_cleans_up_and_keeps_the_old_file(tmp_path, monkeypatch):
+    target = tmp_path / "o.png"
+    target.write_bytes(b"old")
+
+    def broken_replace(src, dst):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(aio.os, "replace", broken_replace)
+    with pytest.raises(ImageWriteError, match="no space left on device") as caught:
+        write_image(target, smooth_rgb(), overwrite=True)
+    assert str(caught.value).startswith(f"cannot write '{target}': ")
+    assert target.read_bytes() == b"old"
+    assert leftovers(tmp_path) == []
+
+
+def test_temporary_file_is_hidden_and_in_the_target_directory(tmp_path, monkeypatch):
+    seen = []
+    real_replace = os.replace
+
+    def spy(src, dst):
+        seen.append((Path(src), Path(dst)))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(aio.os, "replace", spy)
+    write_image(tmp_path / "o.npy", smooth_rgb())
+    [(src, dst)] = seen
+    assert src.parent == dst.parent == tmp_path
+    assert src.name.startswith(".") and src.name.endswith(".tmp")
+
+
+@pytest.mark.parametrize("name", ["o.gif", "o.PNGX", "no_extension"])
+def test_unknown_output_extension(tmp_path, name):
+    with pytest.raises(ImageWriteError, match=r"\.png.*\.tiff") as caught:
+        write_image(tmp_path / name, smooth_rgb())
+    assert ".jpg" in str(caught.value) and ".npy" in str(caught.value)
+    assert not (tmp_path / name).exists()
+
+
+def test_extension_is_case_insensitive(tmp_path):
+    _, info = read_image(write_image(tmp_path / "O.PNG", smooth_rgb()))
+    assert info.format == "png"
+
+
+@pytest.mark.parametrize(
+    ("name", "info_depth", "explicit", "expected"),
+    [
+        ("o.png", None, None, 8),
+        ("o.png", 16, None, 16),
+        ("o.png", 32, None, 8),  # PNG cannot hold float: falls back to 8
+        ("o.png", 16, 8, 8),  # explicit wins
+        ("o.jpg", 16, None, 8),
+        ("o.bmp", 16, None, 8),
+        ("o.tif", 16, None, 16),
+        ("o.tif", 32, None, 32),
+        ("o.npy", 8, None, 32),  # .npy is float32 unless asked otherwise
+        ("o.npy", None, 16, 16),
+    ],
+)
+def test_output_bit_depth(tmp_path, name, info_depth, explicit, expected):
+    info = None if info_depth is None else ImageInfo("in", "png", info_depth, "RGB")
+    out = write_image(tmp_path / name, smooth_rgb(), info, bit_depth=explicit)
+    assert read_image(out)[1].bit_depth == expected
+
+
+@pytest.mark.parametrize(("name", "depth"), [("o.jpg", 16), ("o.png", 32), ("o.bmp", 12)])
+def test_unsupported_explicit_bit_depth(tmp_path, name, depth):
+    with pytest.raises(ImageWriteError, match=f"cannot store {depth}-bit"):
+        write_image(tmp_path / name, smooth_rgb(), bit_depth=depth)
+
+
+@pytest.mark.parametrize("name", ["o.png", "o.jpg", "o.bmp"])
+def test_formats_limited_to_gray_or_rgb_refuse_other_channel_counts(tmp_path, name):
+    with pytest.raises(ImageWriteError, match="1 \\(gray\\) or 3 \\(RGB\\)"):
+        write_image(tmp_path / name, np.zeros((4, 8, 8), np.float32))
+
+
+def test_alpha_is_converted_when_the_depth_changes(tmp_path):
+    alpha16 = random_ints((H, W), 16)
+    info = ImageInfo("in.png", "png", 16, "RGB", alpha=alpha16)
+    out = write_image(tmp_path / "o.png", np.zeros((3, H, W), np.float32), info, bit_depth=8)
+    _, got = read_image(out)
+    assert got.alpha.dtype == np.uint8
+    np.testing.assert_array_equal(got.alpha, np.rint(alpha16 / 257).astype(np.uint8))
+
+
+def test_alpha_is_dropped_when_it_does_not_fit(tmp_path):
+    info = ImageInfo("in.png", "png", 8, "RGB", alpha=np.zeros((5, 5), np.uint8))
+    _, got = read_image(write_image(tmp_path / "o.png", np.zeros((3, 6, 6), np.float32), info))
+    assert got.alpha is None
+    info = ImageInfo("in.png", "png", 8, "RGB", alpha=np.zeros((6, 6), np.uint8))
+    _, got = read_image(write_image(tmp_path / "o.jpg", np.zeros((3, 6, 6), np.float32), info))
+    assert got.alpha is None
+
+
+def test_values_are_clipped_and_pixels_not_modified(tmp_path):
+    pixels = np.array([[[-0.5, 0.25, 1.7]]], dtype=np.float32)
+    before = pixels.copy()
+    got, _ = read_image(write_image(tmp_path / "o.png", pixels))
+    np.testing.assert_array_equal(as_ints(got, 8), [[[0, 64, 255]]])
+    np.testing.assert_array_equal(pixels, before)
+
+
+@pytest.mark.parametrize(
+    "pixels",
+    [np.zeros((3, 4, 4), np.uint8), np.zeros((1, 3, 4, 4), np.float32), np.zeros((3, 0, 4))],
+    ids=["integer", "4-d", "empty"],
+)
+def test_write_rejects_arrays_that_are_not_float_images(tmp_path, pixels):
+    with pytest.raises(ValueError):
+        write_image(tmp_path / "o.png", pixels)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_write_rejects_nan(tmp_path):
+    with pytest.raises(ValueError, match="NaN"):
+        write_image(tmp_path / "o.tif", np.full((1, 2, 2), np.nan, np.float32))
+
+
+def test_image_info_compares_without_alpha_and_is_hashable():
+    a = ImageInfo("p", "png", 8, "RGB", alpha=np.zeros((2, 2), np.uint8))
+    b = ImageInfo("p", "png", 8, "RGB", alpha=np.ones((2, 2), np.uint8))
+    assert a == b
+    assert hash(a) == hash(b)
+
+
+# ----------------------------------------------------------------------------------------
+# numpy <-> torch
+# ----------------------------------------------------------------------------------------
+
+
+def test_image_to_tensor_shape_dtype_and_copy():
+    pixels = smooth_rgb().astype(np.float64)
+    before = pixels.copy()
+    t = image_to_tensor(pixels)
+    assert t.shape == (1, 3, 64, 80)
+    assert t.dtype == torch.float32
+    t.fill_(0.0)
+    np.testing.assert_array_equal(pixels, before)
+    assert image_to_tensor(pixels[0]).shape == (1, 1, 64, 80)
+
+
+def test_image_to_tensor_rejects_integers():
+    with pytest.raises(ValueError, match="floating point"):
+        image_to_tensor(np.zeros((3, 4, 4), np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(1, 3, 5, 6), (3, 5, 6)])
+def test_tensor_to_image_shape_dtype_and_clipping(shape):
+    t = torch.linspace(-1.0, 2.0, int(np.prod(shape)), dtype=torch.float64).reshape(shape)
+    t.requires_grad_(True)
+    pixels = tensor_to_image(t * 1)
+    assert pixels.shape == (3, 5, 6)
+    assert pixels.dtype == np.float32
+    assert pixels.min() == 0.0 and pixels.max() == 1.0
+    pixels[:] = 0.5  # writable, and not a view of the tensor
+    assert t.detach().min() == -1.0
+
+
+def test_tensor_round_trip_is_exact():
+    pixels = smooth_rgb()
+    np.testing.assert_array_equal(tensor_to_image(image_to_tensor(pixels)), pixels)
+
+
+def test_tensor_to_image_rejects_batches():
+    with pytest.raises(ValueError, match="batch of one"):
+        tensor_to_image(torch.zeros(2, 3, 4, 4))
