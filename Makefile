@@ -35,7 +35,7 @@ demo: $(STAMP)
 	$(BIN)/python -m autodip.demo demo-output
 
 test: $(DEV_STAMP)
-	$(BIN)/python -m pytest -m "not slow" -q
+	$(BIN)/python -m pytest -m "not slow" -q --doctest-modules src/autodip tests
 
 test-slow: $(DEV_STAMP)
 	$(BIN)/python -m pytest -m slow -q

@@ -129,7 +129,9 @@ def main() -> None:
         "|---|---|---|---|---|",
     ]
     raw: dict = {"speed": {}, "quality": {}}
-    for net_name in args.nets.split(","):
+    nets = args.nets.split(",")
+    # Timing first, for every network, so that it happens while the machine is quietest.
+    for net_name in nets:
         gflop = flops_per_iteration(net_name, y) / 1e9
         timing = seconds_per_iteration(net_name, y, args.steps, args.blocks)
         params = count_parameters(create_net(net_name, **NETS[net_name]))
@@ -141,24 +143,19 @@ def main() -> None:
         )
         raw["speed"][net_name] = {"gflop": gflop, **timing, "ratio": ratio, "params": params}
         print(lines[-1], flush=True)
+    for net_name in nets:
         diffs = []
         for seed in seeds:
-            runs = {
-                p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache)
-                for p in PRECISIONS
-            }
+            runs = {p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache)
+                    for p in PRECISIONS}
             diff = runs["default"]["psnr"] - runs["fp32"]["psnr"]
             diffs.append(diff)
-            quality.append(
-                f"| {net_name} | {seed} | {runs['fp32']['psnr']:.3f} | "
-                f"{runs['default']['psnr']:.3f} | {diff:+.3f} |"
-            )
+            quality.append(f"| {net_name} | {seed} | {runs['fp32']['psnr']:.3f} | "
+                           f"{runs['default']['psnr']:.3f} | {diff:+.3f} |")
             raw["quality"][f"{net_name}/seed{seed}"] = runs
             print(quality[-1], flush=True)
-        quality.append(
-            f"| {net_name} | mean | | | **{np.mean(diffs):+.3f}** "
-            f"(|max| {np.max(np.abs(diffs)):.3f}) |"
-        )
+        quality.append(f"| {net_name} | mean | | | **{np.mean(diffs):+.3f}** "
+                       f"(|max| {np.max(np.abs(diffs)):.3f}) |")
     text = "\n".join(lines + quality) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

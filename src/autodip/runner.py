@@ -25,6 +25,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -127,6 +128,11 @@ class Result:
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def pixels(self) -> np.ndarray:
+        """The restored image as a ``C×H×W`` float32 NumPy array in [0, 1]."""
+        return self.image[0].numpy()
 
     @property
     def iterations_per_second(self) -> float:

@@ -1,0 +1,298 @@
+"""The ``autodip`` command line: parse, call the library, print. Nothing here computes.
+
+``main(argv) -> int`` is callable from tests; exit codes: 0 success, 1 unexpected failure, 2 bad
+input or usage (one clear line, no traceback), 130 interrupted (the estimate so far is still written).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+
+
+class UsageError(Exception):
+    """A problem with the user's input that deserves one line and exit code 2."""
+
+
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Show defaults, except for options whose default is 'unset' or a flag's False."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False, argparse.SUPPRESS):
+            return action.help
+        return super()._get_help_string(action)
+
+
+def _number(text: str) -> float:
+    """A float, also written as a fraction such as ``1/30``."""
+    try:
+        if "/" in text:
+            num, den = text.split("/", 1)
+            return float(num) / float(den)
+        return float(text)
+    except (ValueError, ZeroDivisionError):
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``autodip`` command."""
+    parser = argparse.ArgumentParser(
+        prog="autodip",
+        description="Restore a degraded image with a Deep Image Prior: no training data, no tuning.",
+        epilog="Example: autodip denoise noisy.png -o clean.png --report run/",
+    )
+    from autodip import __version__
+
+    parser.add_argument("--version", action="version", version=f"autodip {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    denoise = commands.add_parser(
+        "denoise",
+        help="remove noise from an image",
+        description="Remove noise from an image by fitting a Deep Image Prior to it.",
+        formatter_class=_HelpFormatter,
+    )
+    denoise.add_argument("input", type=Path, help="noisy image (PNG, JPEG, BMP, TIFF or .npy)")
+    denoise.add_argument("-o", "--output", type=Path, required=True,
+                         help="where to write the result; its extension picks the format")
+    from autodip.restore import DEFAULT_ITERS, DEFAULT_NET
+
+    net = denoise.add_argument_group("network")
+    net.add_argument("--net", default=DEFAULT_NET, help="network (see `autodip list nets`)")
+    net.add_argument("--width", type=_positive_int,
+                     help="channels per scale (default: the network's own)")
+    net.add_argument("--depth", type=_positive_int,
+                     help="number of scales (default: the network's own)")
+    run = denoise.add_argument_group("optimisation")
+    run.add_argument("--iters", type=_positive_int, default=DEFAULT_ITERS,
+                     help="number of iterations")
+    run.add_argument("--lr", type=_number, default="0.01", help="Adam learning rate")
+    run.add_argument("--reg-noise-std", type=_number, default="1/30",
+                     help="std of the per-step perturbation of the network input")
+    run.add_argument("--exp-weight", type=_number, default="0.99",
+                     help="weight of the moving average of outputs (0 turns it off)")
+    run.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
+    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
+                     help="arithmetic; auto = bf16 where the hardware does it natively")
+    run.add_argument("--monitor-every", type=_positive_int, default=10,
+                     help="steps between history records")
+    out = denoise.add_argument_group("output")
+    out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
+    out.add_argument("--report", type=Path, metavar="DIR",
+                     help="write report.json and curves.png into DIR")
+    out.add_argument("--bit-depth", type=int, choices=(8, 16),
+                     help="bit depth of the output (default: the input's where the format allows)")
+    out.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    lister = commands.add_parser("list", help="list registered components")
+    lister.add_argument("what", choices=("nets",), help="what to list")
+    return parser
+
+
+def _check_writable(paths: list[Path], force: bool) -> None:
+    existing = [f"'{p}'" for p in paths if p.exists()]
+    if existing and not force:
+        verb = "exists" if len(existing) == 1 else "exist"
+        raise UsageError(f"{', '.join(existing)} {verb}; pass --force to overwrite")
+    for path in paths:
+        if path.is_dir():
+            raise UsageError(f"'{path}' is a directory, not a file")
+
+
+def _read(path: Path, what: str) -> tuple[Any, Any]:
+    from autodip.io import ImageReadError, read_image
+
+    try:
+        return read_image(path)
+    except ImageReadError as error:
+        raise UsageError(f"{what}: {error}") from None
+
+
+class _Progress:
+    """A rich progress bar: step, loss, iterations/s and time left, on stderr."""
+
+    def __init__(self, total: int, enabled: bool) -> None:
+        self.enabled = enabled
+        if not enabled:
+            return
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self.progress = Progress(
+            TextColumn("[bold]denoising"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]:.2e}"),
+            TextColumn("{task.fields[rate]:.1f} it/s"),
+            TimeElapsedColumn(),
+            TextColumn("left"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self.task = self.progress.add_task("fit", total=total, loss=float("nan"), rate=0.0)
+        self.start = time.perf_counter()
+
+    def __enter__(self) -> _Progress:
+        if self.enabled:
+            self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.enabled:
+            self.progress.stop()
+
+    def __call__(self, step: int, loss: float) -> None:
+        if self.enabled:
+            rate = step / max(time.perf_counter() - self.start, 1e-9)
+            self.progress.update(self.task, completed=step, loss=loss, rate=rate)
+
+
+def _denoise(args: argparse.Namespace) -> int:
+    from autodip.io import ImageWriteError, write_image
+    from autodip.metrics import psnr, ssim
+    from autodip.report import REPORT_FILES, environment, plot_curves, write_json
+    from autodip.restore import denoise
+
+    from autodip.nets import list_nets
+
+    started = time.perf_counter()
+    if args.net not in list_nets():
+        from difflib import get_close_matches
+
+        close = get_close_matches(args.net, list_nets(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"unknown network {args.net!r}{hint}; see `autodip list nets`")
+    report_paths = [args.report / name for name in REPORT_FILES] if args.report else []
+    _check_writable([args.output, *report_paths], args.force)
+    if args.report is not None and args.report.exists() and not args.report.is_dir():
+        raise UsageError(f"--report '{args.report}' exists and is not a directory")
+    noisy, info = _read(args.input, "input")
+    reference = None
+    if args.reference is not None:
+        reference, _ = _read(args.reference, "reference")
+        if reference.shape != noisy.shape:
+            raise UsageError(
+                f"reference '{args.reference}' has shape {reference.shape}, the input "
+                f"{noisy.shape} (C×H×W); they must match"
+            )
+    print(f"autodip: denoising {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
+          f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}) with {args.net}",
+          file=sys.stderr)
+    fit_options = {"lr": args.lr, "reg_noise_std": args.reg_noise_std,
+                   "exp_weight": args.exp_weight, "monitor_every": args.monitor_every}
+    try:
+        with _Progress(args.iters, enabled=not args.quiet) as progress:
+            result = denoise(
+                noisy, net=args.net, iters=args.iters, seed=args.seed, device=args.device,
+                precision=args.precision, reference=reference, on_step=progress,
+                fit_options=fit_options, width=args.width, depth=args.depth,
+            )
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from None
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+
+    try:
+        written = write_image(args.output, result.pixels, info, bit_depth=args.bit_depth,
+                              overwrite=args.force)
+    except (ImageWriteError, FileExistsError) as error:
+        raise UsageError(str(error)) from None
+    place = result.config["placement"]
+    print(f"autodip: {result.reason}; {result.iterations} iterations in {result.seconds:.1f} s "
+          f"({result.iterations_per_second:.1f} it/s, {place['device']}, {place['precision']})",
+          file=sys.stderr)
+    metrics: dict[str, float] = {}
+    if reference is not None:
+        metrics = {
+            "psnr_input": psnr(noisy, reference),
+            "psnr": psnr(result.pixels, reference),
+            "ssim_input": ssim(noisy, reference),
+            "ssim": ssim(result.pixels, reference),
+        }
+        print(f"PSNR {metrics['psnr']:.2f} dB (input {metrics['psnr_input']:.2f} dB), "
+              f"SSIM {metrics['ssim']:.4f} (input {metrics['ssim_input']:.4f})")
+    if result.interrupted:
+        print(f"autodip: interrupted — wrote the estimate after {result.iterations} "
+              f"iterations to {written}", file=sys.stderr)
+    else:
+        print(f"autodip: wrote {written}", file=sys.stderr)
+    if args.report is not None:
+        record = {
+            "command": "denoise",
+            "argv": sys.argv,
+            "input": {"path": str(args.input), "shape_chw": list(noisy.shape),
+                      "format": info.format, "bit_depth": info.bit_depth, "mode": info.mode},
+            "output": str(written),
+            "reference": str(args.reference) if args.reference else None,
+            "config": result.config,
+            "environment": environment(),
+            "timings": {"total_seconds": time.perf_counter() - started,
+                        "fit_seconds": result.seconds,
+                        "iterations_per_second": result.iterations_per_second},
+            "result": {"iterations": result.iterations, "reason": result.reason,
+                       "interrupted": result.interrupted},
+            "metrics": metrics,
+            "history": result.history,
+        }
+        write_json(args.report / "report.json", record)
+        plot_curves(args.report / "curves.png", result.history,
+                    title=f"{args.input.name} — {args.net}")
+        print(f"autodip: report in {args.report}/", file=sys.stderr)
+    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+
+def _list(args: argparse.Namespace) -> int:
+    from autodip.nets import count_parameters, create_net, list_nets
+
+    for name, summary in list_nets().items():
+        params = count_parameters(create_net(name))
+        print(f"{name:12s} {params:>10,} params  {summary}")
+    return EXIT_OK
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exit_:
+        return int(exit_.code or 0)
+    handlers = {"denoise": _denoise, "list": _list}
+    try:
+        return handlers[args.command](args)
+    except UsageError as error:
+        print(f"autodip: error: {error}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("autodip: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())
