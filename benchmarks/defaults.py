@@ -1,10 +1,10 @@
 """PSNR against iterations for autodip's default network: evidence for the default budget.
 
-Runs ``autodip.restore.denoise`` with its defaults (network, precision) for ``--iters`` steps on a few
-256×256 crops with Gaussian noise σ = 25 (seeded), recording PSNR every 50 steps. Each finished image
-is cached, so an interrupted run resumes. The report lists PSNR at several budgets, the peak and the
-time per image; the default ``--iters`` is then read off it (the smallest budget within 0.3 dB of the
-best over the budgets, on average). Usage::
+Runs ``autodip.restore.denoise`` with its defaults (network, precision) for ``--iters`` steps on a
+few 256×256 crops with Gaussian noise σ = 25 (seeded), recording PSNR every 50 steps. Each finished
+image is cached, so an interrupted run resumes. The report lists PSNR at several budgets, the peak
+and the time per image; the default ``--iters`` is then read off it (the smallest budget within
+0.3 dB of the best over the budgets, on average). Usage::
 
     python benchmarks/defaults.py --out benchmarks/results/defaults.md
 """
@@ -51,8 +51,7 @@ def curve(name: str, args: argparse.Namespace) -> dict:
         return json.loads(key.read_text())
     clean = clean_crop(name, args.size)
     noisy = add_gaussian_noise(clean, args.sigma, seed=0)
-    result = denoise(noisy, iters=args.iters, reference=clean,
-                     fit_options={"monitor_every": 50})
+    result = denoise(noisy, iters=args.iters, reference=clean, fit_options={"monitor_every": 50})
     row = {
         "image": name,
         "psnr_input": psnr(noisy, clean),
@@ -79,33 +78,39 @@ def main() -> None:
     for name in IMAGES:
         rows.append(curve(name, args))
         print(f"{name}: done in {rows[-1]['seconds']:.0f} s", flush=True)
-    table = ["| image | input | " + " | ".join(f"{b}" for b in budgets) + " | peak (step) | s |",
-             "|---|---|" + "---|" * len(budgets) + "---|---|"]
+    table = [
+        "| image | input | " + " | ".join(f"{b}" for b in budgets) + " | peak (step) | s |",
+        "|---|---|" + "---|" * len(budgets) + "---|---|",
+    ]
     at = np.zeros((len(rows), len(budgets)))
     for i, row in enumerate(rows):
         lookup = dict(zip(row["steps"], row["psnr"], strict=True))
         at[i] = [lookup[b] for b in budgets]
         peak = int(np.argmax(row["psnr"]))
-        table.append(f"| {row['image']} | {row['psnr_input']:.2f} | "
-                     + " | ".join(f"{v:.2f}" for v in at[i])
-                     + f" | {row['psnr'][peak]:.2f} ({row['steps'][peak]}) | "
-                     f"{row['seconds']:.0f} |")
+        table.append(
+            f"| {row['image']} | {row['psnr_input']:.2f} | "
+            + " | ".join(f"{v:.2f}" for v in at[i])
+            + f" | {row['psnr'][peak]:.2f} ({row['steps'][peak]}) | "
+            f"{row['seconds']:.0f} |"
+        )
     mean = at.mean(axis=0)
     table.append("| **mean** | | " + " | ".join(f"**{v:.2f}**" for v in mean) + " | | |")
     chosen = next(b for b, v in zip(budgets, mean, strict=True) if v >= mean.max() - 0.3)
-    text = "\n".join([
-        f"# PSNR (dB) against iterations: `{DEFAULT_NET}` defaults, σ = {args.sigma:g}",
-        "",
-        f"- date: {dt.date.today().isoformat()}; placement: {rows[0]['placement']}",
-        f"- {args.size}×{args.size} centre crops; noise seed 0; command: "
-        f"`python benchmarks/defaults.py --iters {args.iters} --sigma {args.sigma:g} "
-        f"--size {args.size}`",
-        "",
-        *table,
-        "",
-        f"Smallest budget within 0.3 dB of the best mean: **{chosen}** iterations.",
-        "",
-    ])
+    text = "\n".join(
+        [
+            f"# PSNR (dB) against iterations: `{DEFAULT_NET}` defaults, σ = {args.sigma:g}",
+            "",
+            f"- date: {dt.date.today().isoformat()}; placement: {rows[0]['placement']}",
+            f"- {args.size}×{args.size} centre crops; noise seed 0; command: "
+            f"`python benchmarks/defaults.py --iters {args.iters} --sigma {args.sigma:g} "
+            f"--size {args.size}`",
+            "",
+            *table,
+            "",
+            f"Smallest budget within 0.3 dB of the best mean: **{chosen}** iterations.",
+            "",
+        ]
+    )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)
     args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))

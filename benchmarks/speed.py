@@ -1,11 +1,12 @@
-"""Seconds per DIP iteration, float32 against autodip's default precision, and what it costs in PSNR.
+"""Seconds per DIP iteration, float32 against autodip's default precision,
+and what it costs in PSNR.
 
 For each network (``dip-skip`` default, ``hourglass`` 2 levels width 64) on the bundled 256×256 RGB
 sample (F16 crop, σ = 25):
 
 1. speed — seconds per iteration of float32 and of the default placement (bf16 autocast +
-   channels_last where the CPU supports it), measured in alternating blocks within one process so that
-   load on this shared machine hits both alike; the ratio is the figure of merit;
+   channels_last where the CPU supports it), measured in alternating blocks within one process so
+   that load on this shared machine hits both alike; the ratio is the figure of merit;
 2. throughput — FLOPs of one forward + backward pass (``torch.utils.flop_counter``) divided by the
    measured time;
 3. quality — PSNR against the clean crop after ``--iters`` iterations from the same seed in both
@@ -146,16 +147,22 @@ def main() -> None:
     for net_name in nets:
         diffs = []
         for seed in seeds:
-            runs = {p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache)
-                    for p in PRECISIONS}
+            runs = {
+                p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache)
+                for p in PRECISIONS
+            }
             diff = runs["default"]["psnr"] - runs["fp32"]["psnr"]
             diffs.append(diff)
-            quality.append(f"| {net_name} | {seed} | {runs['fp32']['psnr']:.3f} | "
-                           f"{runs['default']['psnr']:.3f} | {diff:+.3f} |")
+            quality.append(
+                f"| {net_name} | {seed} | {runs['fp32']['psnr']:.3f} | "
+                f"{runs['default']['psnr']:.3f} | {diff:+.3f} |"
+            )
             raw["quality"][f"{net_name}/seed{seed}"] = runs
             print(quality[-1], flush=True)
-        quality.append(f"| {net_name} | mean | | | **{np.mean(diffs):+.3f}** "
-                       f"(|max| {np.max(np.abs(diffs)):.3f}) |")
+        quality.append(
+            f"| {net_name} | mean | | | **{np.mean(diffs):+.3f}** "
+            f"(|max| {np.max(np.abs(diffs)):.3f}) |"
+        )
     text = "\n".join(lines + quality) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(text)

@@ -13,8 +13,9 @@ FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--quiet", "--de
 @pytest.fixture
 def tiny_png(tmp_path, sample_noisy):
     path = tmp_path / "noisy.png"
-    Image.fromarray((sample_noisy[:, :24, :20] * 255).round().astype(np.uint8).transpose(1, 2, 0)
-                    ).save(path)
+    Image.fromarray(
+        (sample_noisy[:, :24, :20] * 255).round().astype(np.uint8).transpose(1, 2, 0)
+    ).save(path)
     return path
 
 
@@ -85,8 +86,9 @@ def test_existing_report_is_protected_too(tmp_path, tiny_png, capsys):
     report = tmp_path / "rep"
     report.mkdir()
     (report / "report.json").write_text("{}")
-    code, _, stderr = run(["denoise", tiny_png, "-o", tmp_path / "o.png", "--report", report,
-                           *FAST], capsys)
+    code, _, stderr = run(
+        ["denoise", tiny_png, "-o", tmp_path / "o.png", "--report", report, *FAST], capsys
+    )
     assert code == 2 and "report.json" in stderr
     assert not (tmp_path / "o.png").exists()
 
@@ -105,8 +107,7 @@ def _bad_inputs(tmp_path):
     }
 
 
-@pytest.mark.parametrize("name", ["missing.png", "empty.png", "corrupt.png", "zero.npy",
-                                  "folder"])
+@pytest.mark.parametrize("name", ["missing.png", "empty.png", "corrupt.png", "zero.npy", "folder"])
 def test_unreadable_inputs_give_one_line_and_exit_2(tmp_path, capsys, name):
     reasons = _bad_inputs(tmp_path)
     code, _, stderr = run(["denoise", tmp_path / name, "-o", tmp_path / "o.png", *FAST], capsys)
@@ -121,22 +122,26 @@ def test_unreadable_inputs_give_one_line_and_exit_2(tmp_path, capsys, name):
 def test_too_small_image_says_the_minimum(tmp_path, capsys):
     src = tmp_path / "small.png"
     Image.fromarray(np.zeros((8, 8), np.uint8)).save(src)
-    code, _, stderr = run(["denoise", src, "-o", tmp_path / "o.png", "--net", "dip-skip",
-                           "--quiet", "--iters", "2"], capsys)
+    code, _, stderr = run(
+        ["denoise", src, "-o", tmp_path / "o.png", "--net", "dip-skip", "--quiet", "--iters", "2"],
+        capsys,
+    )
     assert code == 2 and "at least 32×32" in stderr and "Traceback" not in stderr
 
 
 def test_unknown_network_is_a_usage_error(tmp_path, tiny_png, capsys):
-    code, _, stderr = run(["denoise", tiny_png, "-o", tmp_path / "o.png", "--net", "hourglas"],
-                          capsys)
+    code, _, stderr = run(
+        ["denoise", tiny_png, "-o", tmp_path / "o.png", "--net", "hourglas"], capsys
+    )
     assert code == 2 and "did you mean 'hourglass'" in stderr
 
 
 def test_reference_of_another_size_is_rejected(tmp_path, tiny_png, capsys):
     ref = tmp_path / "ref.png"
     Image.fromarray(np.zeros((10, 10, 3), np.uint8)).save(ref)
-    code, _, stderr = run(["denoise", tiny_png, "-o", tmp_path / "o.png", "--reference", ref,
-                           *FAST], capsys)
+    code, _, stderr = run(
+        ["denoise", tiny_png, "-o", tmp_path / "o.png", "--reference", ref, *FAST], capsys
+    )
     assert code == 2 and "must match" in stderr
 
 

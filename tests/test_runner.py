@@ -57,8 +57,9 @@ def test_output_has_the_input_size_and_input_is_untouched():
 
 def test_history_records_every_monitored_step_with_metrics():
     y = tiny()
-    result = fit(y, create_net("hourglass", width=8), config=cfg(max_iters=7, monitor_every=3),
-                 reference=y)
+    result = fit(
+        y, create_net("hourglass", width=8), config=cfg(max_iters=7, monitor_every=3), reference=y
+    )
     assert [h["step"] for h in result.history] == [3, 6, 7]
     assert all({"loss", "seconds", "psnr", "ssim"} <= h.keys() for h in result.history)
     assert result.iterations == 7 and "max_iters" in result.reason
@@ -68,8 +69,12 @@ def test_a_monitor_can_stop_the_run_with_a_reason():
     def stop_at_four(report):
         return "enough" if report.step >= 4 else None
 
-    result = fit(tiny(), create_net("hourglass", width=8),
-                 config=cfg(max_iters=50, monitor_every=2), monitors=[stop_at_four])
+    result = fit(
+        tiny(),
+        create_net("hourglass", width=8),
+        config=cfg(max_iters=50, monitor_every=2),
+        monitors=[stop_at_four],
+    )
     assert result.iterations == 4 and result.reason == "enough"
 
 
@@ -78,8 +83,9 @@ def test_ctrl_c_returns_the_estimate_so_far():
         if step == 3:
             raise KeyboardInterrupt
 
-    result = fit(tiny(), create_net("hourglass", width=8), config=cfg(max_iters=50),
-                 on_step=interrupt)
+    result = fit(
+        tiny(), create_net("hourglass", width=8), config=cfg(max_iters=50), on_step=interrupt
+    )
     assert result.interrupted and result.iterations == 3
     assert "interrupted" in result.reason
     assert torch.isfinite(result.image).all()
@@ -120,8 +126,16 @@ def test_channel_mismatch_is_reported():
         fit(tiny(channels=1), create_net("hourglass", width=8), config=cfg())
 
 
-@pytest.mark.parametrize("field, value", [("max_iters", 0), ("lr", 0), ("exp_weight", 1.0),
-                                          ("input_kind", "grid"), ("monitor_every", 0)])
+@pytest.mark.parametrize(
+    "field, value",
+    [
+        ("max_iters", 0),
+        ("lr", 0),
+        ("exp_weight", 1.0),
+        ("input_kind", "grid"),
+        ("monitor_every", 0),
+    ],
+)
 def test_invalid_config_is_rejected(field, value):
     with pytest.raises(ValueError, match=field):
         FitConfig(**{field: value})
@@ -129,7 +143,7 @@ def test_invalid_config_is_rejected(field, value):
 
 def test_input_code_ranges():
     z = make_input("noise", 4, 8, 8, scale=0.1, generator=torch.Generator().manual_seed(0))
-    assert z.shape == (1, 4, 8, 8) and 0 <= z.min() and z.max() < 0.1
+    assert z.shape == (1, 4, 8, 8) and z.min() >= 0 and z.max() < 0.1
     grid = make_input("meshgrid", 2, 5, 7)
     assert np.allclose(grid[0, 0, 0].numpy(), np.linspace(0, 1, 7))
     assert np.allclose(grid[0, 1, :, 0].numpy(), np.linspace(0, 1, 5))

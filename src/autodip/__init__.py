@@ -1,4 +1,5 @@
-"""autodip: Deep Image Prior restoration that decides by itself when to stop and which network to use.
+"""autodip: Deep Image Prior restoration that decides by itself when to stop
+and which network to use.
 
 Importing :mod:`autodip` is cheap: the names below load their modules (and PyTorch) on first use.
 

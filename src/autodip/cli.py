@@ -1,7 +1,8 @@
 """The ``autodip`` command line: parse, call the library, print. Nothing here computes.
 
-``main(argv) -> int`` is callable from tests; exit codes: 0 success, 1 unexpected failure, 2 bad
-input or usage (one clear line, no traceback), 130 interrupted (the estimate so far is still written).
+``main(argv) -> int`` is callable from tests; exit codes: 0 success, 1 unexpected failure,
+2 bad input or usage (one clear line, no traceback), 130 interrupted (the estimate so far
+is still written).
 """
 
 from __future__ import annotations
@@ -53,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``autodip`` command."""
     parser = argparse.ArgumentParser(
         prog="autodip",
-        description="Restore a degraded image with a Deep Image Prior: no training data, no tuning.",
+        description=(
+            "Restore a degraded image with a Deep Image Prior: no training data, no tuning."
+        ),
         epilog="Example: autodip denoise noisy.png -o clean.png --report run/",
     )
     from autodip import __version__
@@ -68,36 +71,62 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     denoise.add_argument("input", type=Path, help="noisy image (PNG, JPEG, BMP, TIFF or .npy)")
-    denoise.add_argument("-o", "--output", type=Path, required=True,
-                         help="where to write the result; its extension picks the format")
+    denoise.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="where to write the result; its extension picks the format",
+    )
     from autodip.restore import DEFAULT_ITERS, DEFAULT_NET
 
     net = denoise.add_argument_group("network")
     net.add_argument("--net", default=DEFAULT_NET, help="network (see `autodip list nets`)")
-    net.add_argument("--width", type=_positive_int,
-                     help="channels per scale (default: the network's own)")
-    net.add_argument("--depth", type=_positive_int,
-                     help="number of scales (default: the network's own)")
+    net.add_argument(
+        "--width", type=_positive_int, help="channels per scale (default: the network's own)"
+    )
+    net.add_argument(
+        "--depth", type=_positive_int, help="number of scales (default: the network's own)"
+    )
     run = denoise.add_argument_group("optimisation")
-    run.add_argument("--iters", type=_positive_int, default=DEFAULT_ITERS,
-                     help="number of iterations")
+    run.add_argument(
+        "--iters", type=_positive_int, default=DEFAULT_ITERS, help="number of iterations"
+    )
     run.add_argument("--lr", type=_number, default="0.01", help="Adam learning rate")
-    run.add_argument("--reg-noise-std", type=_number, default="1/30",
-                     help="std of the per-step perturbation of the network input")
-    run.add_argument("--exp-weight", type=_number, default="0.99",
-                     help="weight of the moving average of outputs (0 turns it off)")
+    run.add_argument(
+        "--reg-noise-std",
+        type=_number,
+        default="1/30",
+        help="std of the per-step perturbation of the network input",
+    )
+    run.add_argument(
+        "--exp-weight",
+        type=_number,
+        default="0.99",
+        help="weight of the moving average of outputs (0 turns it off)",
+    )
     run.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    run.add_argument("--precision", default="auto", choices=("auto", "fp32", "bf16"),
-                     help="arithmetic; auto = bf16 where the hardware does it natively")
-    run.add_argument("--monitor-every", type=_positive_int, default=10,
-                     help="steps between history records")
+    run.add_argument(
+        "--precision",
+        default="auto",
+        choices=("auto", "fp32", "bf16"),
+        help="arithmetic; auto = bf16 where the hardware does it natively",
+    )
+    run.add_argument(
+        "--monitor-every", type=_positive_int, default=10, help="steps between history records"
+    )
     out = denoise.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
-    out.add_argument("--report", type=Path, metavar="DIR",
-                     help="write report.json and curves.png into DIR")
-    out.add_argument("--bit-depth", type=int, choices=(8, 16),
-                     help="bit depth of the output (default: the input's where the format allows)")
+    out.add_argument(
+        "--report", type=Path, metavar="DIR", help="write report.json and curves.png into DIR"
+    )
+    out.add_argument(
+        "--bit-depth",
+        type=int,
+        choices=(8, 16),
+        help="bit depth of the output (default: the input's where the format allows)",
+    )
     out.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
@@ -175,10 +204,9 @@ class _Progress:
 def _denoise(args: argparse.Namespace) -> int:
     from autodip.io import ImageWriteError, write_image
     from autodip.metrics import psnr, ssim
+    from autodip.nets import list_nets
     from autodip.report import REPORT_FILES, environment, plot_curves, write_json
     from autodip.restore import denoise
-
-    from autodip.nets import list_nets
 
     started = time.perf_counter()
     if args.net not in list_nets():
@@ -200,17 +228,31 @@ def _denoise(args: argparse.Namespace) -> int:
                 f"reference '{args.reference}' has shape {reference.shape}, the input "
                 f"{noisy.shape} (C×H×W); they must match"
             )
-    print(f"autodip: denoising {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
-          f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}) with {args.net}",
-          file=sys.stderr)
-    fit_options = {"lr": args.lr, "reg_noise_std": args.reg_noise_std,
-                   "exp_weight": args.exp_weight, "monitor_every": args.monitor_every}
+    print(
+        f"autodip: denoising {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
+        f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}) with {args.net}",
+        file=sys.stderr,
+    )
+    fit_options = {
+        "lr": args.lr,
+        "reg_noise_std": args.reg_noise_std,
+        "exp_weight": args.exp_weight,
+        "monitor_every": args.monitor_every,
+    }
     try:
         with _Progress(args.iters, enabled=not args.quiet) as progress:
             result = denoise(
-                noisy, net=args.net, iters=args.iters, seed=args.seed, device=args.device,
-                precision=args.precision, reference=reference, on_step=progress,
-                fit_options=fit_options, width=args.width, depth=args.depth,
+                noisy,
+                net=args.net,
+                iters=args.iters,
+                seed=args.seed,
+                device=args.device,
+                precision=args.precision,
+                reference=reference,
+                on_step=progress,
+                fit_options=fit_options,
+                width=args.width,
+                depth=args.depth,
             )
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
@@ -218,14 +260,17 @@ def _denoise(args: argparse.Namespace) -> int:
         raise UsageError(str(error)) from None
 
     try:
-        written = write_image(args.output, result.pixels, info, bit_depth=args.bit_depth,
-                              overwrite=args.force)
+        written = write_image(
+            args.output, result.pixels, info, bit_depth=args.bit_depth, overwrite=args.force
+        )
     except (ImageWriteError, FileExistsError) as error:
         raise UsageError(str(error)) from None
     place = result.config["placement"]
-    print(f"autodip: {result.reason}; {result.iterations} iterations in {result.seconds:.1f} s "
-          f"({result.iterations_per_second:.1f} it/s, {place['device']}, {place['precision']})",
-          file=sys.stderr)
+    print(
+        f"autodip: {result.reason}; {result.iterations} iterations in {result.seconds:.1f} s "
+        f"({result.iterations_per_second:.1f} it/s, {place['device']}, {place['precision']})",
+        file=sys.stderr,
+    )
     metrics: dict[str, float] = {}
     if reference is not None:
         metrics = {
@@ -234,34 +279,50 @@ def _denoise(args: argparse.Namespace) -> int:
             "ssim_input": ssim(noisy, reference),
             "ssim": ssim(result.pixels, reference),
         }
-        print(f"PSNR {metrics['psnr']:.2f} dB (input {metrics['psnr_input']:.2f} dB), "
-              f"SSIM {metrics['ssim']:.4f} (input {metrics['ssim_input']:.4f})")
+        print(
+            f"PSNR {metrics['psnr']:.2f} dB (input {metrics['psnr_input']:.2f} dB), "
+            f"SSIM {metrics['ssim']:.4f} (input {metrics['ssim_input']:.4f})"
+        )
     if result.interrupted:
-        print(f"autodip: interrupted — wrote the estimate after {result.iterations} "
-              f"iterations to {written}", file=sys.stderr)
+        print(
+            f"autodip: interrupted — wrote the estimate after {result.iterations} "
+            f"iterations to {written}",
+            file=sys.stderr,
+        )
     else:
         print(f"autodip: wrote {written}", file=sys.stderr)
     if args.report is not None:
         record = {
             "command": "denoise",
             "argv": sys.argv,
-            "input": {"path": str(args.input), "shape_chw": list(noisy.shape),
-                      "format": info.format, "bit_depth": info.bit_depth, "mode": info.mode},
+            "input": {
+                "path": str(args.input),
+                "shape_chw": list(noisy.shape),
+                "format": info.format,
+                "bit_depth": info.bit_depth,
+                "mode": info.mode,
+            },
             "output": str(written),
             "reference": str(args.reference) if args.reference else None,
             "config": result.config,
             "environment": environment(),
-            "timings": {"total_seconds": time.perf_counter() - started,
-                        "fit_seconds": result.seconds,
-                        "iterations_per_second": result.iterations_per_second},
-            "result": {"iterations": result.iterations, "reason": result.reason,
-                       "interrupted": result.interrupted},
+            "timings": {
+                "total_seconds": time.perf_counter() - started,
+                "fit_seconds": result.seconds,
+                "iterations_per_second": result.iterations_per_second,
+            },
+            "result": {
+                "iterations": result.iterations,
+                "reason": result.reason,
+                "interrupted": result.interrupted,
+            },
             "metrics": metrics,
             "history": result.history,
         }
         write_json(args.report / "report.json", record)
-        plot_curves(args.report / "curves.png", result.history,
-                    title=f"{args.input.name} — {args.net}")
+        plot_curves(
+            args.report / "curves.png", result.history, title=f"{args.input.name} — {args.net}"
+        )
         print(f"autodip: report in {args.report}/", file=sys.stderr)
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
 

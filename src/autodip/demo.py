@@ -27,10 +27,19 @@ def main(argv: list[str] | None = None) -> int:
         resources.as_file(data / "f16_256_clean.png") as clean,
     ):
         out.mkdir(parents=True, exist_ok=True)
-        return cli.main([
-            "denoise", str(noisy), "-o", str(out / "f16_denoised.png"),
-            "--reference", str(clean), "--report", str(out), "--force",
-        ])
+        return cli.main(
+            [
+                "denoise",
+                str(noisy),
+                "-o",
+                str(out / "f16_denoised.png"),
+                "--reference",
+                str(clean),
+                "--report",
+                str(out),
+                "--force",
+            ]
+        )
 
 
 if __name__ == "__main__":

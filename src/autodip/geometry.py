@@ -1,9 +1,9 @@
 """Padding images to the size a network needs, and cropping back without losing a pixel.
 
-An hourglass with ``k`` down-samplings needs heights and widths divisible by ``2**k``. The original DIP
-code crops the image to such a size and so loses border pixels; autodip instead pads the image (by
-reflection, or by replication where a side is too short to reflect) to the next multiple, fits the
-padded image, and crops the result back to the input's exact size.
+An hourglass with ``k`` down-samplings needs heights and widths divisible by ``2**k``. The original
+DIP code crops the image to such a size and so loses border pixels; autodip instead pads the image
+(by reflection, or by replication where a side is too short to reflect) to the next multiple, fits
+the padded image, and crops the result back to the input's exact size.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Choosing the device and the arithmetic precision a run uses.
 
-``device="auto"`` takes a CUDA GPU when one is visible, else the CPU. ``precision="auto"`` takes bf16
-autocast where the hardware does bf16 natively (CUDA GPUs that report bf16 support; CPUs with
+``device="auto"`` takes a CUDA GPU when one is visible, else the CPU. ``precision="auto"`` takes
+bf16 autocast where the hardware does bf16 natively (CUDA GPUs that report bf16 support; CPUs with
 AVX-512 BF16 or AMX, as oneDNN reports), else float32. Weights, the loss and the optimiser stay in
 float32 either way; ``benchmarks/speed.py`` measures that the bf16 path costs no quality.
 """

@@ -28,7 +28,9 @@ def add_gaussian_noise(image: np.ndarray, sigma: float, seed: int = 0) -> np.nda
 
 
 def add_poisson_noise(image: np.ndarray, scale: float, seed: int = 0) -> np.ndarray:
-    """Return ``clip(Poisson(image / scale) · scale, 0, 1)`` as float32 (smaller scale, less noise)."""
+    """Return ``clip(Poisson(image / scale) · scale, 0, 1)`` as float32
+    (smaller scale, less noise).
+    """
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     rng = np.random.default_rng(seed)

@@ -1,8 +1,8 @@
 r"""Degradation operators ``A``: the runner fits :math:`\min_\theta \|A(f_\theta(z)) - y\|^2`.
 
 An operator maps a clean image estimate ``x`` (B×C×H×W) to the measurement space of ``y``. Linear
-operators also provide the adjoint ``A_adjoint``. This release ships :class:`Denoise`; inpainting and
-super-resolution follow the same interface.
+operators also provide the adjoint ``A_adjoint``. This release ships :class:`Denoise`; inpainting
+and super-resolution follow the same interface.
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ import torch
 
 
 class Operator:
-    """Base class: ``A(x)`` maps an image to its measurement; ``linear`` says whether it is linear."""
+    """Base class: ``A(x)`` maps an image to its measurement;
+    ``linear`` says whether it is linear.
+    """
 
     name = "operator"
     linear = True

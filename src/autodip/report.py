@@ -1,7 +1,7 @@
 """The run report: ``report.json`` (plain data) and ``curves.png`` (loss and PSNR per step).
 
-Everything in the report is JSON-able — configuration, versions, timings, the per-step history — so a
-run can be compared, plotted or re-analysed later without autodip's objects.
+Everything in the report is JSON-able — configuration, versions, timings, the per-step history — so
+a run can be compared, plotted or re-analysed later without autodip's objects.
 """
 
 from __future__ import annotations
@@ -65,7 +65,9 @@ def _finite(value: Any) -> Any:
 
 
 def plot_curves(path: Path, history: list[dict[str, float]], title: str = "") -> None:
-    """Plot the loss (log scale) and, when recorded, PSNR against the step; write a PNG atomically."""
+    """Plot the loss (log scale) and, when recorded, PSNR against the step;
+    write a PNG atomically.
+    """
     import io
 
     import matplotlib
@@ -75,8 +77,9 @@ def plot_curves(path: Path, history: list[dict[str, float]], title: str = "") ->
 
     steps = [h["step"] for h in history]
     has_psnr = any("psnr" in h for h in history)
-    fig, axes = plt.subplots(1, 2 if has_psnr else 1, figsize=(10 if has_psnr else 5.5, 3.6),
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        1, 2 if has_psnr else 1, figsize=(10 if has_psnr else 5.5, 3.6), squeeze=False
+    )
     ax = axes[0, 0]
     ax.semilogy(steps, [h["loss"] for h in history], color="tab:blue")
     ax.set_xlabel("step")

@@ -89,8 +89,9 @@ def denoise(
     y = as_image_tensor(image)
     ref = as_image_tensor(reference) if reference is not None else None
     network = create_net(net, out_channels=y.shape[1], **net_options)
-    config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision,
-                       **(fit_options or {}))
+    config = FitConfig(
+        max_iters=iters, seed=seed, device=device, precision=precision, **(fit_options or {})
+    )
     result = fit(y, network, Denoise(), config, reference=ref, monitors=monitors, on_step=on_step)
     result.config["net"] = {
         "name": net,

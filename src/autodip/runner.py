@@ -1,7 +1,7 @@
 r"""The one optimisation loop of autodip.
 
-Deep Image Prior (Ulyanov et al., CVPR 2018) restores an image ``y`` by fitting a randomly initialised
-network to it through the degradation ``A``:
+Deep Image Prior (Ulyanov et al., CVPR 2018) restores an image ``y`` by fitting a randomly
+initialised network to it through the degradation ``A``:
 
 .. math::
 
@@ -48,11 +48,13 @@ class FitConfig:
     lr : float
         Adam learning rate (DIP: 0.01).
     reg_noise_std : float
-        Std of the Gaussian perturbation of ``z`` at each step (DIP: 1/30 for σ = 25, 1/20 for σ = 50).
+        Std of the Gaussian perturbation of ``z`` at each step
+        (DIP: 1/30 for σ = 25, 1/20 for σ = 50).
     exp_weight : float
         Weight ``w`` of the output moving average; 0 turns it off (DIP: 0.99).
     input_kind : str
-        ``"noise"``: ``z ~ U[0, input_scale)``; ``"meshgrid"``: two channels of coordinates in [0, 1].
+        ``"noise"``: ``z ~ U[0, input_scale)``;
+        ``"meshgrid"``: two channels of coordinates in [0, 1].
     input_scale : float
         Range of the uniform code (DIP: 0.1).
     seed : int

@@ -5,8 +5,8 @@
   parameters for 32 input and 3 output channels.
 * ``hourglass`` — the "Devil is in the Upsampling" recipe (Liu et al., seed 003, their
   ``DIP_2_scaled``): ``depth`` scales of ``width`` channels, skip connections (4 channels) on the
-  ``skips`` deepest scales only, bilinear up-sampling, and an input code with as many channels as the
-  width. With the defaults (2 scales, no skips) widths 32/64/128 give 58,339 / 231,363 / 921,475
+  ``skips`` deepest scales only, bilinear up-sampling, and an input code with as many channels as
+  the width. With the defaults (2 scales, no skips) widths 32/64/128 give 58,339 / 231,363 / 921,475
   parameters, the paper's 58k / 231k / 921k.
 """
 
@@ -64,7 +64,8 @@ def hourglass(
     out_channels: int = 3,
     **options: Any,
 ) -> SkipNet:
-    """Hourglass of ``depth`` scales of ``width`` channels with skips on the ``skips`` deepest scales.
+    """Hourglass of ``depth`` scales of ``width`` channels
+    with skips on the ``skips`` deepest scales.
 
     ``in_channels`` defaults to ``width`` (the recipe of seed 003's code); other keyword options are
     :class:`~autodip.nets.skip.SkipConfig` fields.

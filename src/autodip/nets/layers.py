@@ -1,8 +1,8 @@
 """Building blocks shared by the network families.
 
 Each factory maps a configuration string to a module, so a family is described by plain data
-(``pad="reflection"``, ``act="leaky_relu"``, ``downsample="stride"``) and every option of the original
-Deep Image Prior code (Ulyanov et al., CVPR 2018) is one keyword away.
+(``pad="reflection"``, ``act="leaky_relu"``, ``downsample="stride"``) and every option of the
+original Deep Image Prior code (Ulyanov et al., CVPR 2018) is one keyword away.
 """
 
 from __future__ import annotations
@@ -56,8 +56,8 @@ def conv(
     stride
         1, or 2 to halve the resolution.
     pad
-        ``"reflection"`` pads with :class:`~torch.nn.ReflectionPad2d` before an unpadded convolution;
-        ``"zero"`` lets the convolution zero-pad.
+        ``"reflection"`` pads with :class:`~torch.nn.ReflectionPad2d` before an unpadded
+        convolution; ``"zero"`` lets the convolution zero-pad.
     downsample
         How ``stride=2`` is realised: ``"stride"`` (strided convolution), or ``"avg"`` / ``"max"``
         (stride-1 convolution followed by 2×2 pooling).

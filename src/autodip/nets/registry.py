@@ -1,7 +1,7 @@
 """Registry of network builders: ``create_net(name, **overrides)``, ``list_nets()``.
 
-Modelled on timm's ``register_model`` / ``create_model``: each builder is a plain function that takes
-keyword overrides and returns an ``nn.Module`` exposing ``in_channels``, ``out_channels`` and
+Modelled on timm's ``register_model`` / ``create_model``: each builder is a plain function that
+takes keyword overrides and returns an ``nn.Module`` exposing ``in_channels``, ``out_channels`` and
 ``size_multiple``. Overrides whose value is ``None`` are ignored, so unset command-line flags never
 clobber a builder's defaults.
 """

@@ -1,14 +1,14 @@
 r"""The encoder-decoder ("hourglass") network of Deep Image Prior, with optional skip connections.
 
-Ulyanov, Vedaldi and Lempitsky, *Deep Image Prior*, CVPR 2018 (supplementary material, Fig. 2). Scale
-``i`` (0 = full resolution) maps its input :math:`u_i` to
+Ulyanov, Vedaldi and Lempitsky, *Deep Image Prior*, CVPR 2018 (supplementary material, Fig. 2).
+Scale ``i`` (0 = full resolution) maps its input :math:`u_i` to
 
 .. math::
 
     d_i &= \mathrm{act}(\mathrm{BN}(\mathrm{conv}(\mathrm{act}(\mathrm{BN}(
             \mathrm{conv}_{\downarrow 2}(u_i)))))) \\
-    e_i &= \mathrm{up}_{\times 2}(\mathrm{level}_{i+1}(d_i)) \quad (e_i = \mathrm{up}_{\times 2}(d_i)
-            \text{ at the deepest scale}) \\
+    e_i &= \mathrm{up}_{\times 2}(\mathrm{level}_{i+1}(d_i)) \quad
+            (e_i = \mathrm{up}_{\times 2}(d_i) \text{ at the deepest scale}) \\
     s_i &= \mathrm{act}(\mathrm{BN}(\mathrm{conv}_{1\times 1}(u_i))) \quad
             \text{(only if scale } i \text{ has skip channels)} \\
     \mathrm{level}_i(u_i) &= \mathrm{act}(\mathrm{BN}(\mathrm{conv}_{1\times 1}(
@@ -34,10 +34,10 @@ from autodip.nets.upsample import upsampler
 class SkipConfig:
     """Every option of the DIP hourglass; one entry per scale in the per-scale lists.
 
-    The defaults are the published denoising network (``dip-skip``): five scales of 128 channels down
-    and up, 4 skip channels (1×1) per scale, 3×3 filters, strided down-sampling, bilinear up-sampling,
-    reflection padding, LeakyReLU(0.2), BatchNorm, 1×1 up convolutions and a sigmoid output —
-    2,217,831 parameters for 32 input and 3 output channels.
+    The defaults are the published denoising network (``dip-skip``): five scales of 128 channels
+    down and up, 4 skip channels (1×1) per scale, 3×3 filters, strided down-sampling, bilinear
+    up-sampling, reflection padding, LeakyReLU(0.2), BatchNorm, 1×1 up convolutions and a sigmoid
+    output — 2,217,831 parameters for 32 input and 3 output channels.
     """
 
     in_channels: int = 32
@@ -61,7 +61,8 @@ class SkipConfig:
         if n == 0 or len(self.channels_up) != n or len(self.channels_skip) != n:
             raise ValueError(
                 "channels_down, channels_up and channels_skip need one entry per scale "
-                f"(got {len(self.channels_down)}, {len(self.channels_up)}, {len(self.channels_skip)})"
+                f"(got {len(self.channels_down)}, {len(self.channels_up)}, "
+                f"{len(self.channels_skip)})"
             )
         if min(self.channels_down) < 1 or min(self.channels_up) < 1 or min(self.channels_skip) < 0:
             raise ValueError("channel counts must be positive (skip channels may be 0)")
@@ -167,7 +168,9 @@ class SkipNet(nn.Module):
         self.output = nn.Sigmoid() if self.config.sigmoid else nn.Identity()
 
     def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """Map the code ``z`` (B×in_channels×H×W, H and W multiples of ``size_multiple``) to an image."""
+        """Map the code ``z`` (B×in_channels×H×W, H and W multiples of ``size_multiple``)
+        to an image.
+        """
         features = self.body(z)
         # The 1×1 head and the sigmoid run in float32 even under bf16 autocast: they cost almost
         # nothing, and a bf16 output would round the image to 8 significant bits.

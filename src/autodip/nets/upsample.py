@@ -1,8 +1,9 @@
 """Upsamplers: the ×2 resolution step of every decoder.
 
-Deep Image Prior's behaviour depends strongly on how the decoder upsamples (Liu et al., "The Devil is
-in the Upsampling", seed 003): interpolating upsamplers act as fixed low-pass filters. This module is the
-one place that turns an upsampler name into a module; new upsamplers are added to :data:`UPSAMPLERS`.
+Deep Image Prior's behaviour depends strongly on how the decoder upsamples (Liu et al., "The Devil
+is in the Upsampling", seed 003): interpolating upsamplers act as fixed low-pass filters. This
+module is the one place that turns an upsampler name into a module; new upsamplers are added
+to :data:`UPSAMPLERS`.
 """
 
 from __future__ import annotations
