@@ -33,6 +33,7 @@ from autodip.geometry import check_min_size, pad_to_multiple
 from autodip.hardware import Placement, placement
 from autodip.metrics import psnr, ssim
 from autodip.operators import Denoise, Operator
+from autodip.stopping.stopper import Stopper, context_for
 
 INPUT_KINDS = ("noise", "meshgrid")
 
@@ -130,6 +131,10 @@ class Result:
     seconds: float
     history: list[dict[str, float]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    stop_step: int | None = None
+    confirmed: bool | None = None
+    criteria: dict[str, Any] = field(default_factory=dict)
+    monitor_seconds: float = 0.0
 
     @property
     def pixels(self) -> np.ndarray:
@@ -150,6 +155,10 @@ class Result:
             "seconds": self.seconds,
             "iterations_per_second": self.iterations_per_second,
             "config": self.config,
+            "stop_step": self.stop_step,
+            "confirmed": self.confirmed,
+            "monitor_seconds": self.monitor_seconds,
+            "criteria": self.criteria,
             "history": self.history,
         }
 
@@ -209,6 +218,7 @@ def fit(
     *,
     reference: torch.Tensor | None = None,
     monitors: Sequence[Monitor] = (),
+    stopper: Stopper | None = None,
     on_step: Callable[[int, float], None] | None = None,
 ) -> Result:
     """Fit ``net`` to ``y`` through ``operator`` and return the restored image.
@@ -268,8 +278,11 @@ def fit(
             torch.manual_seed(cfg.seed)
             _reset_parameters(net)
 
-    target, padding = pad_to_multiple(y.float(), multiple)
-    target = target.to(device)
+    measured = y.float().to(device)
+    ref = reference.float().to(device) if reference is not None else None
+    offset = stopper.start(measured, cfg.seed, ref) if stopper is not None else None
+    fitted = measured if offset is None else measured + offset
+    target, padding = pad_to_multiple(fitted, multiple)
     z = make_input(
         cfg.input_kind,
         net.in_channels,
@@ -289,7 +302,6 @@ def fit(
     else:
         noise_buffer = noise_view = torch.empty_like(z)
     code_buffer = torch.empty_like(z)
-    ref = reference.float().to(device) if reference is not None else None
 
     optimizer = torch.optim.Adam(net.parameters(), lr=cfg.lr)
     autocast = (
@@ -344,7 +356,13 @@ def fit(
                     record["psnr"] = psnr(estimate, ref)
                     record["ssim"] = ssim(estimate, ref)
                 history.append(record)
-                stop = next((r for r in (m(report) for m in monitors) if r), None)
+                stop = None
+                if stopper is not None:
+                    context = context_for(
+                        report.output, measured, operator, loss_value, cfg.max_iters, ref
+                    )
+                    stop = stopper.observe(step, estimate, context)
+                stop = stop or next((r for r in (m(report) for m in monitors) if r), None)
                 if stop:
                     reason = stop
                     break
@@ -355,8 +373,15 @@ def fit(
         reason = f"interrupted by the user after step {completed}"
     seconds = time.perf_counter() - start
 
-    final = average if average is not None else output.detach()
-    image = padding.crop(final).float().cpu().clamp_(0, 1).contiguous()
+    final = padding.crop(average if average is not None else output.detach())
+    stop_step = confirmed = None
+    if stopper is not None and stopper.primary is not None:
+        confirmed = stopper.confirmed
+        if stopper.best_image is not None:
+            final, stop_step = stopper.best_image, stopper.best_step
+        if not confirmed and not interrupted and reason.startswith("reached max_iters"):
+            reason = stopper.unconfirmed_reason(completed)
+    image = final.float().cpu().clamp_(0, 1).contiguous()
     return Result(
         image=image,
         iterations=completed,
@@ -364,6 +389,10 @@ def fit(
         interrupted=interrupted,
         seconds=seconds,
         history=history,
+        stop_step=stop_step,
+        confirmed=confirmed,
+        criteria=stopper.summary(completed) if stopper is not None else {},
+        monitor_seconds=sum(t.seconds for t in stopper.tracks) if stopper is not None else 0.0,
         config={**asdict(cfg), "placement": asdict(where), "operator": operator.describe()},
     )
 

@@ -1,0 +1,131 @@
+r"""CIFS: the compressed-image-file-size criterion (Takagi, Ishizaki, Maeda, ICIP 2023, seed 000).
+
+As DIP starts reproducing the noise, the JPEG file of its output grows. CIFS balances the fit against
+that growth:
+
+.. math::
+
+    E_t = \lambda\,\mathrm{MSE}(A(x_t), y) + \frac{C(x_t)^2}{H W},
+
+with :math:`C` the size in bytes of :math:`x_t` encoded as JPEG at quality 95 with 4:2:0 chroma
+subsampling (OpenCV's default, :func:`autodip.compression.jpeg_size`). The paper fits
+:math:`\lambda(\sigma)` per noise level; autodip ships such a table (``data/cifs_lambda.json``, made by
+``autodip calibrate-cifs``), estimates σ from the input (:func:`autodip.noise_level.estimate_sigma`)
+and interpolates :math:`\log\lambda` linearly in σ (clamped at the table's ends).
+
+``cifs-raw`` is the JPEG size alone.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import cache
+from importlib import resources
+from typing import Any
+
+import numpy as np
+import torch
+
+from autodip.stopping.base import Context, Criterion, register_criterion
+
+LAMBDA_TABLE = "cifs_lambda.json"
+
+
+@cache
+def shipped_lambda_table() -> dict[str, Any] | None:
+    """The λ(σ) table shipped with the package, or ``None`` if none is installed."""
+    path = resources.files("autodip") / "data" / LAMBDA_TABLE
+    if not path.is_file():
+        return None
+    return json.loads(path.read_text())
+
+
+def interpolate_lambda(sigma: float, table: dict[str, Any]) -> float:
+    """λ at noise level ``sigma`` (0–255 scale): linear in log λ, clamped to the table's range.
+
+    Examples
+    --------
+    >>> round(interpolate_lambda(20, {"sigmas": [10, 30], "lambdas": [100.0, 10000.0]}), 6)
+    1000.0
+    """
+    sigmas = np.asarray(table["sigmas"], dtype=float)
+    logs = np.log(np.asarray(table["lambdas"], dtype=float))
+    order = np.argsort(sigmas)
+    return float(np.exp(np.interp(sigma, sigmas[order], logs[order])))
+
+
+def _chw(x: torch.Tensor) -> np.ndarray:
+    return x.detach().float().cpu().numpy()[0]
+
+
+@register_criterion
+class CompressedSizeRaw(Criterion):
+    """``cifs-raw``: the JPEG size (bytes) of the estimate, quality 95, 4:2:0."""
+
+    name = "cifs-raw"
+    default_patience = 500
+
+    def __init__(self, quality: int = 95) -> None:
+        self.quality = quality
+
+    def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
+        """Return the JPEG size of ``output`` in bytes."""
+        from autodip.compression import jpeg_size
+
+        return float(jpeg_size(_chw(output), self.quality))
+
+    def describe(self) -> dict[str, Any]:
+        """Name and JPEG quality."""
+        return {"name": self.name, "quality": self.quality}
+
+
+@register_criterion
+class CompressedSize(Criterion):
+    """``cifs``: ``λ·MSE(A x, y) + C(x)²/(H·W)`` with λ from the noise level (or given)."""
+
+    name = "cifs"
+    default_patience = 500
+
+    def __init__(
+        self, lam: float | None = None, quality: int = 95, sigma: float | None = None
+    ) -> None:
+        if lam is not None and lam < 0:
+            raise ValueError(f"lam must be non-negative, got {lam}")
+        self.fixed_lam = lam
+        self.fixed_sigma = sigma
+        self.quality = quality
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the noise estimate and λ of the previous run."""
+        self.lam: float | None = self.fixed_lam
+        self.sigma: float | None = self.fixed_sigma
+
+    def _resolve_lambda(self, target: torch.Tensor) -> float:
+        if self.lam is not None:
+            return self.lam
+        from autodip.noise_level import estimate_sigma
+
+        if self.sigma is None:
+            self.sigma = estimate_sigma(_chw(target))
+        table = shipped_lambda_table()
+        if table is None:
+            raise ValueError(
+                "no CIFS λ table is installed; pass lam=... or run `autodip calibrate-cifs`"
+            )
+        self.lam = interpolate_lambda(self.sigma, table)
+        return self.lam
+
+    def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
+        """Return ``λ·MSE + size²/(H·W)`` for ``output``."""
+        from autodip.compression import jpeg_size
+
+        lam = self._resolve_lambda(context.target)
+        mse = float(torch.mean((context.operator.A(output) - context.target) ** 2))
+        height, width = output.shape[-2:]
+        size = jpeg_size(_chw(output), self.quality)
+        return lam * mse + size**2 / (height * width)
+
+    def describe(self) -> dict[str, Any]:
+        """Name, λ, the σ it came from, and the JPEG quality."""
+        return {"name": self.name, "lam": self.lam, "sigma": self.sigma, "quality": self.quality}

@@ -1,0 +1,134 @@
+r"""OSC: the orthogonal stopping criterion (*Towards the Automation of Deep Image Prior*, seed 001).
+
+A fixed pseudo-noise :math:`p \sim \mathcal N(0, (1/25)^2)` is added to the measurement and the
+network fits :math:`y + p`. Being orthogonal to the image and to the real corruption, :math:`p` is
+reproduced only once the network starts fitting noise. The projection coefficient
+
+.. math::
+
+    c_t = \frac{\langle A(x_t),\, p\rangle}{\langle p, p\rangle}
+
+rises from about 0 towards 1 as that happens; the stop is the point of maximum curvature of the
+curve :math:`(t, c_t)` — its knee, where growth starts.
+
+Curvature, as autodip reads the paper (whose equations were lost in extraction; see SPEC): the step
+axis is normalised by the iteration budget (``x = t / max_iters``; :math:`c_t` already runs over
+[0, 1]). At each sample :math:`t`, the points over :math:`[t-L, t+L]` are expressed in the frame whose
+first axis runs along the chord from the point at :math:`t-L` to the point at :math:`t+L`; a parabola
+:math:`v = a u^2 + b u + c` is fitted and :math:`a` (positive where the curve bends upwards) is the
+curvature. It is averaged over ``window`` steps, and that average is the score (higher is better). A
+score is known ``L + window/2`` steps after the step it belongs to (``lag``); the shared candidate rule
+then confirms the maximum once ``L + window`` further steps bring nothing higher — together, the stop
+comes once the peak is ``L + window`` steps behind the scores.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from autodip.stopping.base import Context, Criterion, register_criterion
+
+
+def chord_frame_curvature(x: np.ndarray, y: np.ndarray) -> float:
+    """Quadratic coefficient of a parabola fitted to ``(x, y)`` in the frame of its end chord.
+
+    The points are translated to the first one and rotated so that the chord from the first to the
+    last point is the first axis; the second axis points to its left. A curve that bends upwards
+    (convex) lies below its chord and gives a positive coefficient.
+
+    Examples
+    --------
+    >>> u = np.linspace(-1, 1, 21)
+    >>> chord_frame_curvature(u, u**2) > 0, chord_frame_curvature(u, -(u**2)) < 0
+    (True, True)
+    """
+    dx, dy = x[-1] - x[0], y[-1] - y[0]
+    length = float(np.hypot(dx, dy))
+    if length == 0.0 or len(x) < 3:
+        return 0.0
+    ex, ey = dx / length, dy / length
+    px, py = x - x[0], y - y[0]
+    u = px * ex + py * ey
+    v = -px * ey + py * ex
+    return float(np.polyfit(u, v, 2)[0])
+
+
+@register_criterion
+class OrthogonalStopping(Criterion):
+    """OSC with pseudo-noise std ``std``, curvature half-length ``L`` and averaging ``window``.
+
+    ``half_length`` and ``window`` are in optimisation steps; they are rounded to whole monitored
+    samples.
+    """
+
+    name = "osc"
+    lower_is_better = False
+    changes_objective = True
+
+    def __init__(self, std: float = 1 / 25, half_length: int = 300, window: int = 100) -> None:
+        if std <= 0:
+            raise ValueError(f"std must be positive, got {std}")
+        if half_length < 1 or window < 0:
+            raise ValueError("half_length must be ≥ 1 step and window ≥ 0 steps")
+        self.std = std
+        self.half_length = half_length
+        self.window = window
+        self.default_patience = half_length + window
+        self.noise: torch.Tensor | None = None
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the curve (the pseudo-noise stays until :meth:`objective_offset` is called)."""
+        self.steps: list[int] = []
+        self.coefficients: list[float] = []
+        self.curvatures: list[float] = []
+        self._scored_step = -1
+        self.lag = self.half_length + self.window // 2
+
+    def objective_offset(self, target: torch.Tensor, seed: int) -> torch.Tensor:
+        """Draw the pseudo-noise ``p`` (seeded) for a measurement like ``target``."""
+        generator = torch.Generator().manual_seed(seed + 7919)
+        noise = torch.randn(target.shape, generator=generator) * self.std
+        self.noise = noise.to(target.device)
+        return self.noise
+
+    def score_step(self, step: int) -> int:
+        """The step the latest score belongs to."""
+        return self._scored_step
+
+    def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
+        """Record ``c_t``; return the averaged curvature of the step ``lag`` steps back, if known."""
+        if self.noise is None:
+            raise ValueError("OSC needs its pseudo-noise in the objective (objective_offset)")
+        measured = context.operator.A(output.float())
+        p = self.noise
+        self.coefficients.append(float((measured * p).sum() / (p * p).sum()))
+        self.steps.append(step)
+        if len(self.steps) < 2:
+            return None
+        spacing = self.steps[1] - self.steps[0]
+        k = max(1, round(self.half_length / spacing))
+        h = round(self.window / (2 * spacing))
+        self.lag = (k + h) * spacing
+        centre = len(self.steps) - 1 - k
+        if centre >= k:
+            x = np.asarray(self.steps[centre - k : centre + k + 1], float) / context.max_iters
+            y = np.asarray(self.coefficients[centre - k : centre + k + 1])
+            self.curvatures.append(chord_frame_curvature(x, y))
+        # curvatures[j] belongs to sample j + k; average 2h + 1 of them around sample j + k + h.
+        if len(self.curvatures) < 2 * h + 1:
+            return None
+        self._scored_step = self.steps[len(self.curvatures) - 1 - h + k]
+        return float(np.mean(self.curvatures[-(2 * h + 1) :]))
+
+    def describe(self) -> dict[str, Any]:
+        """Name and parameters."""
+        return {
+            "name": self.name,
+            "std": self.std,
+            "half_length": self.half_length,
+            "window": self.window,
+        }

@@ -1,0 +1,51 @@
+"""Reference criteria: a fixed iteration count, and the oracle PSNR (benchmarks only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+
+from autodip.metrics import psnr
+from autodip.stopping.base import Context, Criterion, register_criterion
+
+
+@register_criterion
+class FixedIterations(Criterion):
+    """Stop at step ``at``: the score ``−min(step, at)`` falls until ``at`` and is flat after it.
+
+    Through the shared candidate rule (patience 1 by default) the run stops at the first monitored
+    step after ``at`` and returns the estimate at ``at``.
+    """
+
+    name = "fixed"
+    default_patience = 1
+
+    def __init__(self, at: int = 3000) -> None:
+        if at < 1:
+            raise ValueError(f"'at' must be a positive step, got {at}")
+        self.at = at
+
+    def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
+        """Return ``-min(step, at)``."""
+        return -float(min(step, self.at))
+
+    def describe(self) -> dict[str, Any]:
+        """Name and stop step."""
+        return {"name": self.name, "at": self.at}
+
+
+@register_criterion
+class OraclePSNR(Criterion):
+    """PSNR of the estimate against the clean reference — the unattainable best, for benchmarks."""
+
+    name = "oracle"
+    lower_is_better = False
+    needs_reference = True
+    default_patience = 1000
+
+    def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
+        """Return the PSNR (dB) of ``output`` against ``context.reference``."""
+        if context.reference is None:
+            raise ValueError("the oracle criterion needs a clean reference image")
+        return psnr(output, context.reference)

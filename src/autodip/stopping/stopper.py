@@ -1,0 +1,199 @@
+"""The stopper: feeds the criteria, applies the candidate rule, keeps the best image.
+
+The runner calls :meth:`Stopper.observe` at every monitored step. One *primary* criterion decides when
+to stop; any number of *monitored* criteria are scored on the same trajectory so that they can be
+compared (their candidate steps are reported, they never stop the run). The stopper keeps a copy of
+the estimate at the primary criterion's running best — a copy, because the estimate tensor keeps
+changing — and, for criteria whose scores lag (OSC), the few recent estimates needed to fetch it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from autodip.operators import Operator
+from autodip.stopping.base import CandidateRule, Context, Criterion
+
+
+@dataclass
+class Track:
+    """One criterion's record on a run: its scores, its rule and the time it cost."""
+
+    criterion: Criterion
+    rule: CandidateRule
+    steps: list[int] = field(default_factory=list)
+    scores: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def summary(self, step: int) -> dict[str, Any]:
+        """Plain-data account: options, patience, candidate step, confirmation, scores, cost."""
+        verdict = self.rule.decision(step)
+        return {
+            **self.criterion.describe(),
+            "patience": self.rule.patience,
+            "lower_is_better": self.criterion.lower_is_better,
+            "candidate_step": verdict.best_step if verdict else None,
+            "confirmed": bool(verdict and verdict.confirmed),
+            "seconds": self.seconds,
+            "steps": self.steps,
+            "scores": self.scores,
+        }
+
+
+class Stopper:
+    """Decide when a run stops, from a primary criterion and the shared candidate rule.
+
+    Parameters
+    ----------
+    primary
+        The criterion that stops the run, or ``None`` to run to ``max_iters`` (criteria are still
+        recorded).
+    monitored
+        Further criteria scored on the same trajectory. None of them may change the objective
+        (OSC): the network would then fit another target than the primary's.
+    patience
+        The rule's ``S`` in steps for every criterion; ``None`` uses each criterion's default.
+    """
+
+    def __init__(
+        self,
+        primary: Criterion | None,
+        monitored: Sequence[Criterion] = (),
+        patience: int | None = None,
+    ) -> None:
+        for criterion in monitored:
+            if criterion.changes_objective:
+                raise ValueError(
+                    f"{criterion.name} changes the objective (the network fits y + pseudo-noise), "
+                    f"so it cannot be monitored inside another criterion's run; use it as the "
+                    f"primary criterion instead"
+                )
+        names = [c.name for c in ([primary] if primary else []) + list(monitored)]
+        if len(set(names)) != len(names):
+            raise ValueError(f"a criterion is listed twice: {', '.join(names)}")
+        self.primary = primary
+        self.tracks = [
+            Track(
+                c,
+                CandidateRule(
+                    c.default_patience if patience is None else patience, c.lower_is_better
+                ),
+            )
+            for c in ([primary] if primary else []) + list(monitored)
+        ]
+        self.best_image: torch.Tensor | None = None
+        self.best_step: int | None = None
+        self.confirmed = False
+        self._recent: deque[tuple[int, torch.Tensor]] = deque()
+
+    @property
+    def criteria(self) -> list[Criterion]:
+        """All criteria, the primary first."""
+        return [t.criterion for t in self.tracks]
+
+    def start(
+        self, target: torch.Tensor, seed: int, reference: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        """Reset for a run on ``target``; return the primary's objective offset, if any."""
+        for track in self.tracks:
+            if track.criterion.needs_reference and reference is None:
+                raise ValueError(
+                    f"criterion {track.criterion.name!r} needs a clean reference "
+                    f"image (benchmarks only)"
+                )
+            track.criterion.reset()
+            track.rule.reset()
+            track.steps.clear()
+            track.scores.clear()
+            track.seconds = 0.0
+        self.best_image, self.best_step, self.confirmed = None, None, False
+        self._recent.clear()
+        if self.primary is not None and self.primary.changes_objective:
+            return self.primary.objective_offset(target, seed)
+        return None
+
+    def observe(self, step: int, estimate: torch.Tensor, context: Context) -> str | None:
+        """Score ``estimate`` with every criterion; return a stop reason when the primary confirms."""
+        if self.primary is not None and self.primary.lag:
+            self._recent.append((step, estimate.detach().clone()))
+        for index, track in enumerate(self.tracks):
+            started = time.perf_counter()
+            score = track.criterion.update(step, estimate, context)
+            if score is not None:
+                scored = track.criterion.score_step(step)
+                if not score == score:  # NaN: say which criterion and where
+                    raise ValueError(f"criterion {track.criterion.name!r} gave NaN at step {step}")
+                new_best = track.rule.observe(scored, score)
+                track.steps.append(scored)
+                track.scores.append(score)
+                if index == 0 and self.primary is not None and new_best:
+                    self.best_step = scored
+                    self.best_image = self._image_at(scored, estimate)
+            track.seconds += time.perf_counter() - started
+        if self.primary is not None and self.primary.lag:
+            while self._recent and self._recent[0][0] < step - self.primary.lag:
+                self._recent.popleft()
+        return self._verdict(step)
+
+    def _image_at(self, step: int, estimate: torch.Tensor) -> torch.Tensor:
+        for recorded, image in self._recent:
+            if recorded == step:
+                return image.clone()
+        return estimate.detach().clone()
+
+    def _verdict(self, step: int) -> str | None:
+        if self.primary is None:
+            return None
+        verdict = self.tracks[0].rule.decision(step)
+        if verdict is None or not verdict.confirmed:
+            return None
+        self.confirmed = True
+        patience = self.tracks[0].rule.patience
+        better = "minimum" if self.primary.lower_is_better else "maximum"
+        return (
+            f"{self.primary.name}: no new {better} in {patience} steps after step "
+            f"{verdict.best_step}"
+        )
+
+    def unconfirmed_reason(self, step: int) -> str:
+        """Why the run ended without the primary confirming a stop."""
+        if self.primary is None:
+            return ""
+        if self.best_step is None:
+            return (
+                f"{self.primary.name} gave no score before step {step}; returning the last estimate"
+            )
+        return (
+            f"{self.primary.name}: not confirmed — fewer than {self.tracks[0].rule.patience} "
+            f"steps without a better score followed the best step {self.best_step} before the "
+            f"run ended at step {step}; returning the best so far"
+        )
+
+    def summary(self, step: int) -> dict[str, Any]:
+        """Every criterion's record, keyed by name."""
+        return {t.criterion.name: t.summary(step) for t in self.tracks}
+
+
+def context_for(
+    raw: torch.Tensor,
+    target: torch.Tensor,
+    operator: Operator,
+    loss: float,
+    max_iters: int,
+    reference: torch.Tensor | None,
+) -> Context:
+    """Build the :class:`~autodip.stopping.base.Context` a criterion sees."""
+    return Context(
+        raw=raw,
+        target=target,
+        operator=operator,
+        loss=loss,
+        max_iters=max_iters,
+        reference=reference,
+    )

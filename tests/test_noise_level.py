@@ -1,0 +1,108 @@
+from importlib import resources
+
+import numpy as np
+import pytest
+
+from autodip.io import read_image
+from autodip.noise import add_gaussian_noise
+from autodip.noise_level import _haar_hh, estimate_sigma
+
+
+@pytest.fixture(scope="module")
+def f16() -> np.ndarray:
+    pixels, _ = read_image(str(resources.files("autodip") / "data" / "f16_256_clean.png"))
+    return pixels
+
+
+@pytest.mark.parametrize("sigma", [5, 25, 50])
+def test_flat_image_estimate_within_five_percent(sigma):
+    flat = np.full((1, 128, 128), 0.5, dtype=np.float32)
+    assert estimate_sigma(add_gaussian_noise(flat, sigma, seed=0)) == pytest.approx(sigma, rel=0.05)
+
+
+def test_colour_is_the_mean_of_the_channel_estimates():
+    flat = np.full((3, 64, 64), 0.5, dtype=np.float32)
+    noisy = add_gaussian_noise(flat, 20, seed=2)
+    per_channel = [estimate_sigma(channel) for channel in noisy]
+    assert estimate_sigma(noisy) == pytest.approx(np.mean(per_channel))
+    assert estimate_sigma(noisy[:1]) == pytest.approx(per_channel[0])  # 1×H×W == H×W
+
+
+def test_smooth_sample_at_sigma_25_within_fifteen_percent(f16):
+    noisy = add_gaussian_noise(f16, 25, seed=0)
+    assert estimate_sigma(noisy) == pytest.approx(25, rel=0.15)
+    assert estimate_sigma(noisy, clip_correction=True) == pytest.approx(25, rel=0.15)
+
+
+def test_estimate_is_monotone_in_sigma(f16):
+    crop = f16[:, :128, :128]
+    sigmas = [0, 5, 10, 25, 50, 75]
+    for correction in (False, True):
+        estimates = [
+            estimate_sigma(add_gaussian_noise(crop, s, seed=0), clip_correction=correction)
+            for s in sigmas
+        ]
+        assert np.all(np.diff(estimates) > 0), estimates
+
+
+def test_clip_correction_reduces_the_clipping_bias(f16):
+    noisy = add_gaussian_noise(f16[:, :128, :128], 75, seed=0)
+    plain, corrected = estimate_sigma(noisy), estimate_sigma(noisy, clip_correction=True)
+    assert plain < 0.9 * 75  # clipping lowers the plain estimate
+    assert abs(corrected - 75) < abs(plain - 75)
+
+
+def test_clip_correction_with_fewer_than_64_usable_blocks_keeps_the_plain_estimate():
+    small = add_gaussian_noise(np.full((1, 14, 14), 0.5, dtype=np.float32), 25, seed=0)  # 49
+    assert estimate_sigma(small, clip_correction=True) == estimate_sigma(small)
+    black = np.zeros((1, 64, 64), dtype=np.float32)  # no block mean is above the margin
+    assert estimate_sigma(black, clip_correction=True) == estimate_sigma(black) == 0
+
+
+def test_haar_hh_is_the_orthonormal_diagonal_band():
+    x = np.arange(20, dtype=np.float64).reshape(4, 5) ** 2  # odd width: last column dropped
+    expected = np.array(
+        [
+            [(x[i, j] - x[i, j + 1] - x[i + 1, j] + x[i + 1, j + 1]) / 2 for j in (0, 2)]
+            for i in (0, 2)
+        ]
+    )
+    np.testing.assert_allclose(_haar_hh(x), expected)
+    # a linear ramp has no diagonal detail; a 2×2 checkerboard is all diagonal detail
+    assert np.allclose(_haar_hh(np.add.outer(np.arange(6.0), np.arange(6.0))), 0)
+    checker = np.indices((4, 4)).sum(axis=0) % 2 * 1.0
+    assert np.allclose(np.abs(_haar_hh(checker)), 1.0)
+
+
+def test_input_is_not_modified_and_float64_works():
+    noisy = add_gaussian_noise(np.full((1, 16, 16), 0.5, dtype=np.float32), 25, seed=0)
+    copy = noisy.copy()
+    assert estimate_sigma(noisy.astype(np.float64)) == pytest.approx(estimate_sigma(noisy))
+    assert np.array_equal(noisy, copy)
+
+
+def test_two_by_two_is_the_smallest_image():
+    assert estimate_sigma(np.array([[0.0, 1.0], [1.0, 0.0]])) == pytest.approx(
+        255 / 0.6745, rel=1e-3
+    )
+
+
+@pytest.mark.parametrize(
+    ("image", "message"),
+    [
+        ([[0.5, 0.5], [0.5, 0.5]], "numpy array"),
+        (np.zeros((4, 4), dtype=np.uint8), "floating point"),
+        (np.zeros((4, 4), dtype=bool), "floating point"),
+        (np.zeros(16), "H×W or C×H×W"),
+        (np.zeros((1, 1, 4, 4)), "H×W or C×H×W"),
+        (np.zeros((64, 64, 3)), "channels-last"),
+        (np.zeros((0, 4, 4)), "1 ≤ C"),
+        (np.zeros((1, 1, 8)), "at least 2×2"),
+        (np.zeros((8, 1)), "at least 2×2"),
+        (np.array([[0.0, np.nan], [0.0, 0.0]]), "NaN or infinity"),
+        (np.array([[0.0, np.inf], [0.0, 0.0]]), "NaN or infinity"),
+    ],
+)
+def test_bad_input_raises_value_error(image, message):
+    with pytest.raises(ValueError, match=message):
+        estimate_sigma(image)
