@@ -78,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         required=True,
         help="where to write the result; its extension picks the format",
     )
-    from autodip.restore import DEFAULT_ITERS, DEFAULT_NET
+    from autodip.restore import DEFAULT_ITERS, DEFAULT_NET, DEFAULT_STOP
 
     net = denoise.add_argument_group("network")
     net.add_argument("--net", default=DEFAULT_NET, help="network (see `autodip list nets`)")
@@ -116,6 +116,17 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--monitor-every", type=_positive_int, default=10, help="steps between history records"
     )
+    stopping = denoise.add_argument_group("stopping")
+    stopping.add_argument("--stop", default=DEFAULT_STOP or "none", metavar="CRITERION",
+                          help="criterion that stops the run (see `autodip list criteria`); "
+                          "'none' runs all --iters steps")
+    stopping.add_argument("--monitor", default="", metavar="A,B,...",
+                          help="further criteria to record on the same run")
+    stopping.add_argument("--no-early-stop", action="store_true",
+                          help="run all --iters steps, recording --stop and --monitor criteria")
+    stopping.add_argument("--patience", type=_positive_int,
+                          help="steps without a better score that confirm a stop "
+                          "(default: each criterion's own)")
     out = denoise.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
     out.add_argument(
@@ -131,7 +142,7 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
 
     lister = commands.add_parser("list", help="list registered components")
-    lister.add_argument("what", choices=("nets",), help="what to list")
+    lister.add_argument("what", choices=("nets", "criteria"), help="what to list")
     return parser
 
 
@@ -215,6 +226,7 @@ def _denoise(args: argparse.Namespace) -> int:
         close = get_close_matches(args.net, list_nets(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UsageError(f"unknown network {args.net!r}{hint}; see `autodip list nets`")
+    stop, monitor = _resolve_stopping(args)
     report_paths = [args.report / name for name in REPORT_FILES] if args.report else []
     _check_writable([args.output, *report_paths], args.force)
     if args.report is not None and args.report.exists() and not args.report.is_dir():
@@ -251,6 +263,9 @@ def _denoise(args: argparse.Namespace) -> int:
                 reference=reference,
                 on_step=progress,
                 fit_options=fit_options,
+                stop=stop,
+                monitor=monitor,
+                patience=args.patience,
                 width=args.width,
                 depth=args.depth,
             )
@@ -265,6 +280,12 @@ def _denoise(args: argparse.Namespace) -> int:
         )
     except (ImageWriteError, FileExistsError) as error:
         raise UsageError(str(error)) from None
+    if result.stop_step is not None:
+        print(f"autodip: returning the estimate at step {result.stop_step}", file=sys.stderr)
+    for name, crit in result.criteria.items():
+        if name != stop:
+            print(f"autodip: {name}: candidate step {crit['candidate_step']}"
+                  f"{'' if crit['confirmed'] else ' (not confirmed)'}", file=sys.stderr)
     place = result.config["placement"]
     print(
         f"autodip: {result.reason}; {result.iterations} iterations in {result.seconds:.1f} s "
@@ -315,21 +336,68 @@ def _denoise(args: argparse.Namespace) -> int:
                 "iterations": result.iterations,
                 "reason": result.reason,
                 "interrupted": result.interrupted,
+                "stop_step": result.stop_step,
+                "confirmed": result.confirmed,
+                "monitor_seconds": result.monitor_seconds,
             },
+            "criteria": result.criteria,
             "metrics": metrics,
             "history": result.history,
         }
         write_json(args.report / "report.json", record)
-        plot_curves(
-            args.report / "curves.png", result.history, title=f"{args.input.name} — {args.net}"
-        )
+        plot_curves(args.report / "curves.png", result.history,
+                    title=f"{args.input.name} — {args.net}", criteria=result.criteria,
+                    stop_step=result.stop_step)
         print(f"autodip: report in {args.report}/", file=sys.stderr)
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
+
+
+def _resolve_stopping(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+    from autodip.stopping import list_criteria
+
+    known = list_criteria()
+    stop = None if args.stop in ("none", "") else args.stop
+    monitor = [m.strip() for m in args.monitor.split(",") if m.strip()]
+    for name in ([stop] if stop else []) + monitor:
+        if name not in known:
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"unknown criterion {name!r}{hint}; see `autodip list criteria`")
+    for name in monitor:
+        if known[name].changes_objective and name != stop:
+            raise UsageError(
+                f"{name} changes the objective (the network fits y + pseudo-noise), so it cannot "
+                f"be monitored inside another criterion's run; use --stop {name}"
+            )
+    needs_ref = [n for n in ([stop] if stop else []) + monitor if known[n].needs_reference]
+    if needs_ref and args.reference is None:
+        raise UsageError(f"{', '.join(needs_ref)} needs a clean image: pass --reference")
+    if args.no_early_stop:
+        if stop and known[stop].changes_objective:
+            raise UsageError(f"--no-early-stop cannot record {stop}: it changes the objective; "
+                             f"run --stop {stop} instead")
+        monitor = ([stop] if stop and stop not in monitor else []) + monitor
+        stop = None
+    return stop, monitor
 
 
 def _list(args: argparse.Namespace) -> int:
     from autodip.nets import count_parameters, create_net, list_nets
 
+    if args.what == "criteria":
+        from autodip.stopping import list_criteria
+
+        for name, cls in list_criteria().items():
+            notes = [("lower" if cls.lower_is_better else "higher") + " is better"]
+            if cls.needs_reference:
+                notes.append("needs --reference")
+            if cls.changes_objective:
+                notes.append("changes the objective")
+            summary = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
+            print(f"{name:9s} {summary}  [{'; '.join(notes)}]")
+        return EXIT_OK
     for name, summary in list_nets().items():
         params = count_parameters(create_net(name))
         print(f"{name:12s} {params:>10,} params  {summary}")

@@ -64,9 +64,13 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def plot_curves(path: Path, history: list[dict[str, float]], title: str = "") -> None:
-    """Plot the loss (log scale) and, when recorded, PSNR against the step;
-    write a PNG atomically.
+def plot_curves(path: Path, history: list[dict[str, float]], title: str = "",
+                criteria: dict[str, Any] | None = None, stop_step: int | None = None) -> None:
+    """Plot loss, PSNR (when recorded) and the criteria's normalised scores with their stops.
+
+    Each criterion's scores are rescaled to [0, 1] (min–max; higher-is-better ones flipped so that
+    the stop is always at a minimum) and its candidate step is marked with a dashed line; the step
+    the run returned is the black line. The PNG is written atomically.
     """
     import io
 
@@ -75,24 +79,43 @@ def plot_curves(path: Path, history: list[dict[str, float]], title: str = "") ->
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    criteria = {k: v for k, v in (criteria or {}).items() if v.get("scores")}
     steps = [h["step"] for h in history]
     has_psnr = any("psnr" in h for h in history)
-    fig, axes = plt.subplots(
-        1, 2 if has_psnr else 1, figsize=(10 if has_psnr else 5.5, 3.6), squeeze=False
-    )
-    ax = axes[0, 0]
+    panels = 1 + has_psnr + bool(criteria)
+    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
+    free = list(axes[0])
+    ax = free.pop(0)
     ax.semilogy(steps, [h["loss"] for h in history], color="tab:blue")
-    ax.set_xlabel("step")
     ax.set_ylabel("loss  ‖A f(z) − y‖² / N")
-    ax.grid(alpha=0.3)
+    used = [ax]
     if has_psnr:
-        ax = axes[0, 1]
+        ax = free.pop(0)
         ax.plot(steps, [h.get("psnr", float("nan")) for h in history], color="tab:green")
-        ax.set_xlabel("step")
         ax.set_ylabel("PSNR against the reference (dB)")
+        used.append(ax)
+    if criteria:
+        ax = free.pop(0)
+        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        for index, (name, record) in enumerate(criteria.items()):
+            colour = colours[index % len(colours)]
+            sign = 1.0 if record.get("lower_is_better", True) else -1.0
+            values = [sign * v for v in record["scores"]]
+            lo, hi = min(values), max(values)
+            scale = (hi - lo) or 1.0
+            ax.plot(record["steps"], [(v - lo) / scale for v in values], color=colour, label=name)
+            if record.get("candidate_step") is not None:
+                ax.axvline(record["candidate_step"], color=colour, linestyle="--", linewidth=1)
+        ax.set_ylabel("score, normalised (stop at minimum)")
+        ax.legend(fontsize=8)
+        used.append(ax)
+    for ax in used:
+        ax.set_xlabel("step")
         ax.grid(alpha=0.3)
+        if stop_step is not None:
+            ax.axvline(stop_step, color="black", linewidth=1.5)
     if title:
-        fig.suptitle(title)
+        fig.suptitle(title + (f" — returned step {stop_step}" if stop_step is not None else ""))
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

@@ -16,12 +16,30 @@ from autodip.io import image_to_tensor
 from autodip.nets import count_parameters, create_net
 from autodip.operators import Denoise
 from autodip.runner import FitConfig, Monitor, Result, fit
+from autodip.stopping import Stopper, create_criterion
 
 #: Defaults of ``autodip denoise``: the 2-level, width-64 hourglass of seed 003 (about 4× fewer
 #: FLOPs than ``dip-skip`` at equal quality in that paper's Table 2) and an iteration budget chosen
 #: on the bundled sample (see ``benchmarks/results/defaults.md``).
 DEFAULT_NET = "hourglass"
 DEFAULT_ITERS = 1000
+#: The criterion that stops ``denoise`` by default; ``None`` runs all ``iters`` steps.
+DEFAULT_STOP: str | None = None
+
+
+def build_stopper(stop: str | None, monitor: Sequence[str] = (), patience: int | None = None,
+                  options: dict[str, dict[str, Any]] | None = None) -> Stopper | None:
+    """A :class:`~autodip.stopping.Stopper` for criterion names, or ``None`` if there are none.
+
+    ``options`` maps a criterion name to its constructor options.
+    """
+    options = options or {}
+    names = [n for n in monitor if n != stop]
+    if stop is None and not names:
+        return None
+    primary = create_criterion(stop, **options.get(stop, {})) if stop else None
+    monitored = [create_criterion(n, **options.get(n, {})) for n in names]
+    return Stopper(primary, monitored, patience)
 
 
 def as_image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -48,6 +66,10 @@ def denoise(
     device: str = "auto",
     precision: str = "auto",
     reference: np.ndarray | torch.Tensor | None = None,
+    stop: str | None = DEFAULT_STOP,
+    monitor: Sequence[str] = (),
+    patience: int | None = None,
+    criterion_options: dict[str, dict[str, Any]] | None = None,
     monitors: Sequence[Monitor] = (),
     on_step: Callable[[int, float], None] | None = None,
     fit_options: dict[str, Any] | None = None,
@@ -66,6 +88,16 @@ def denoise(
         See :class:`autodip.runner.FitConfig`.
     reference
         Optional clean image; PSNR and SSIM are then recorded in the history.
+    stop
+        The criterion that stops the run early (:func:`autodip.stopping.list_criteria`), or
+        ``None`` to run ``iters`` steps; the result is then the estimate at the criterion's best
+        step.
+    monitor
+        Further criteria to record on the same run (their candidate steps are reported).
+    patience
+        The candidate rule's ``S`` in steps; ``None`` uses each criterion's default.
+    criterion_options
+        Options per criterion name, e.g. ``{"osc": {"half_length": 200}}``.
     monitors, on_step
         Passed to :func:`autodip.runner.fit`.
     fit_options
@@ -92,7 +124,9 @@ def denoise(
     config = FitConfig(
         max_iters=iters, seed=seed, device=device, precision=precision, **(fit_options or {})
     )
-    result = fit(y, network, Denoise(), config, reference=ref, monitors=monitors, on_step=on_step)
+    stopper = build_stopper(stop, monitor, patience, criterion_options)
+    result = fit(y, network, Denoise(), config, reference=ref, monitors=monitors,
+                 on_step=on_step, stopper=stopper)
     result.config["net"] = {
         "name": net,
         "options": {k: v for k, v in net_options.items() if v is not None},
