@@ -72,7 +72,12 @@ def main() -> None:
     parser.add_argument("--iters", type=int, default=3000)
     parser.add_argument("--sigma", type=float, default=25)
     parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (0 = default)")
     args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
     budgets = [b for b in BUDGETS if b <= args.iters]
     rows = []
     for name in IMAGES:

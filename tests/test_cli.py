@@ -176,3 +176,54 @@ def test_help_and_bad_flags(capsys):
     code, _, stderr = run(["denoise", "x.png", "-o", "y.png", "--iters", "0"], capsys)
     assert code == 2 and "positive" in stderr
     assert run([], capsys)[0] == 2
+
+
+def test_stop_and_monitor_end_to_end(tmp_path, tiny_png, capsys):
+    report = tmp_path / "rep"
+    argv = ["denoise", tiny_png, "-o", tmp_path / "o.png", "--stop", "fixed", "--monitor",
+            "wmv,emv,cifs-raw", "--criterion-option", "fixed.at=20", "--reference", tiny_png,
+            "--report", report, "--iters", "40", "--width", "8", "--monitor-every", "5",
+            "--quiet", "--device", "cpu"]
+    code, _, stderr = run(argv, capsys)
+    assert code == 0, stderr
+    data = json.loads((report / "report.json").read_text())
+    assert data["result"]["stop_step"] == 20 and data["result"]["confirmed"] is True
+    assert data["result"]["iterations"] == 25  # confirmed at the next monitored step
+    assert set(data["criteria"]) == {"fixed", "wmv", "emv", "cifs-raw"}
+    assert data["criteria"]["cifs-raw"]["scores"]
+    assert "fixed: no new minimum" in data["result"]["reason"]
+    assert "returning the estimate at step 20" in stderr
+
+
+def test_no_early_stop_records_the_stop_criterion_too(tmp_path, tiny_png, capsys):
+    report = tmp_path / "rep"
+    code, _, stderr = run(["denoise", tiny_png, "-o", tmp_path / "o.png", "--stop", "wmv",
+                           "--no-early-stop", "--report", report, *FAST], capsys)
+    assert code == 0, stderr
+    data = json.loads((report / "report.json").read_text())
+    assert data["result"]["iterations"] == 6 and data["result"]["stop_step"] is None
+    assert "wmv" in data["criteria"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--monitor", "osc"], "cannot be monitored"),
+        (["--stop", "oracle"], "needs a clean image"),
+        (["--stop", "cifz"], "did you mean 'cifs'"),
+        (["--stop", "osc", "--no-early-stop"], "changes the objective"),
+        (["--criterion-option", "osc"], "NAME.KEY=VALUE"),
+        (["--stop", "wmv", "--criterion-option", "wmv.size=3"], "size"),
+    ],
+)
+def test_stopping_usage_errors(tmp_path, tiny_png, capsys, flags, message):
+    code, _, stderr = run(["denoise", tiny_png, "-o", tmp_path / "o.png", *flags, *FAST], capsys)
+    assert code == 2 and message in stderr and "Traceback" not in stderr
+
+
+def test_list_criteria(capsys):
+    code, stdout, _ = run(["list", "criteria"], capsys)
+    assert code == 0
+    for name in ("cifs", "osc", "wmv", "oracle"):
+        assert name in stdout
+    assert "changes the objective" in stdout and "``" not in stdout

@@ -127,6 +127,9 @@ def build_parser() -> argparse.ArgumentParser:
     stopping.add_argument("--patience", type=_positive_int,
                           help="steps without a better score that confirm a stop "
                           "(default: each criterion's own)")
+    stopping.add_argument("--criterion-option", action="append", default=[],
+                          metavar="NAME.KEY=VALUE",
+                          help="an option of a criterion, e.g. osc.half_length=200 (repeatable)")
     out = denoise.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
     out.add_argument(
@@ -140,6 +143,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+    cal = commands.add_parser(
+        "calibrate-cifs",
+        help="fit CIFS's λ(σ) table on clean images",
+        description="Run DIP on clean images with synthetic noise, record MSE, JPEG size and PSNR "
+        "per step, and pick for each σ the λ that maximises the mean PSNR at the CIFS stop "
+        "(from the recorded histories, without re-running).",
+        formatter_class=_HelpFormatter,
+    )
+    cal.add_argument("--images", type=Path, required=True, help="folder of clean images")
+    cal.add_argument("--select", choices=("even", "odd", "all"), default="even",
+                     help="files at even (0, 2, …) or odd positions in name order, or all")
+    cal.add_argument("--limit", type=_positive_int, help="use only the first N selected images")
+    cal.add_argument("--sigmas", default="5,10,15,20,25,30,35,40,45,50,55,60,65,70,75",
+                     help="noise levels (0–255 scale)")
+    cal.add_argument("--iters", type=_positive_int, default=1500, help="iterations per run")
+    cal.add_argument("--crop", type=_positive_int, default=128, help="centre crop size")
+    cal.add_argument("--patience", type=_positive_int, default=500, help="candidate-rule S")
+    cal.add_argument("--cache", type=Path, default=Path("calibration-cache"),
+                     help="folder of recorded trajectories (resumable)")
+    cal.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    cal.add_argument("-o", "--out", type=Path, default=Path("cifs_lambda.json"),
+                     help="where to write the table")
+    cal.add_argument("-f", "--force", action="store_true", help="overwrite --out")
 
     lister = commands.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=("nets", "criteria"), help="what to list")
@@ -266,6 +293,7 @@ def _denoise(args: argparse.Namespace) -> int:
                 stop=stop,
                 monitor=monitor,
                 patience=args.patience,
+                criterion_options=_criterion_options(args.criterion_option),
                 width=args.width,
                 depth=args.depth,
             )
@@ -383,6 +411,50 @@ def _resolve_stopping(args: argparse.Namespace) -> tuple[str | None, list[str]]:
     return stop, monitor
 
 
+def _calibrate_cifs(args: argparse.Namespace) -> int:
+    from autodip.calibrate import calibrate, select_images
+    from autodip.report import write_json
+
+    _check_writable([args.out], args.force)
+    if not args.images.is_dir():
+        raise UsageError(f"--images '{args.images}' is not a folder")
+    try:
+        sigmas = [float(s) for s in args.sigmas.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--sigmas must be numbers separated by commas, got {args.sigmas!r}")
+    images = select_images(args.images, args.select, args.limit)
+    if not images:
+        raise UsageError(f"no images selected in '{args.images}'")
+    print(f"autodip: calibrating CIFS on {len(images)} images × {len(sigmas)} noise levels, "
+          f"{args.iters} iterations on {args.crop}² crops", file=sys.stderr)
+    table = calibrate(images, sigmas, iters=args.iters, crop=args.crop, patience=args.patience,
+                      cache=args.cache, device=args.device,
+                      log=lambda line: print(f"autodip: {line}", file=sys.stderr))
+    table["made_with"]["command"] = "autodip " + " ".join(sys.argv[1:])
+    write_json(args.out, table)
+    print(f"autodip: wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _criterion_options(items: list[str]) -> dict[str, dict[str, Any]]:
+    """Parse ``NAME.KEY=VALUE`` items into ``{name: {key: value}}`` (numbers where they parse)."""
+    options: dict[str, dict[str, Any]] = {}
+    for item in items:
+        head, sep, text = item.partition("=")
+        name, dot, key = head.partition(".")
+        if not (sep and dot and name and key):
+            raise UsageError(f"--criterion-option wants NAME.KEY=VALUE, got {item!r}")
+        value: Any = text
+        for convert in (int, _number):
+            try:
+                value = convert(text)
+                break
+            except (ValueError, argparse.ArgumentTypeError):
+                continue
+        options.setdefault(name, {})[key] = value
+    return options
+
+
 def _list(args: argparse.Namespace) -> int:
     from autodip.nets import count_parameters, create_net, list_nets
 
@@ -411,7 +483,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    handlers = {"denoise": _denoise, "list": _list}
+    handlers = {"denoise": _denoise, "list": _list, "calibrate-cifs": _calibrate_cifs}
     try:
         return handlers[args.command](args)
     except UsageError as error:

@@ -11,7 +11,8 @@ with :math:`C` the size in bytes of :math:`x_t` encoded as JPEG at quality 95 wi
 subsampling (OpenCV's default, :func:`autodip.compression.jpeg_size`). The paper fits
 :math:`\lambda(\sigma)` per noise level; autodip ships such a table (``data/cifs_lambda.json``, made by
 ``autodip calibrate-cifs``), estimates σ from the input (:func:`autodip.noise_level.estimate_sigma`)
-and interpolates :math:`\log\lambda` linearly in σ (clamped at the table's ends).
+and interpolates :math:`\log\lambda` linearly in σ (clamped at the table's ends), scaled by the ratio of
+the image's pixel count to the calibration's (:mod:`autodip.calibrate` explains why).
 
 ``cifs-raw`` is the JPEG size alone.
 """
@@ -113,7 +114,11 @@ class CompressedSize(Criterion):
             raise ValueError(
                 "no CIFS λ table is installed; pass lam=... or run `autodip calibrate-cifs`"
             )
-        self.lam = interpolate_lambda(self.sigma, table)
+        # R = C²/(HW) grows with the pixel count while the MSE does not: scale λ from the
+        # calibration's pixel count to this image's (see autodip.calibrate).
+        pixels = target.shape[-2] * target.shape[-1]
+        scale = pixels / table["pixels"] if table.get("pixels") else 1.0
+        self.lam = interpolate_lambda(self.sigma, table) * scale
         return self.lam
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
