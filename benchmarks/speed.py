@@ -103,14 +103,23 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=5, help="timed iterations per block")
     parser.add_argument("--blocks", type=int, default=3, help="alternating blocks per precision")
     parser.add_argument("--nets", default=",".join(NETS))
-    parser.add_argument("--quality-seeds", default="dip-skip:0",
-                        help="per-network seed override, e.g. 'dip-skip:0' (the 2.2M-parameter "
-                        "network costs ~9 CPU-minutes per seed)")
-    parser.add_argument("--quality-threads", type=int, default=0,
-                        help="torch threads for the quality runs (0 = default); timing always "
-                        "uses the default")
-    parser.add_argument("--retime", action="store_true",
-                        help="measure speed again instead of reusing the cached timing")
+    parser.add_argument(
+        "--quality-seeds",
+        default="dip-skip:0",
+        help="per-network seed override, e.g. 'dip-skip:0' (the 2.2M-parameter "
+        "network costs ~9 CPU-minutes per seed)",
+    )
+    parser.add_argument(
+        "--quality-threads",
+        type=int,
+        default=0,
+        help="torch threads for the quality runs (0 = default); timing always uses the default",
+    )
+    parser.add_argument(
+        "--retime",
+        action="store_true",
+        help="measure speed again instead of reusing the cached timing",
+    )
     args = parser.parse_args()
     overrides = dict(item.split(":", 1) for item in args.quality_seeds.split(",") if item)
     seeds = [int(s) for s in args.seeds.split(",")]
@@ -166,7 +175,9 @@ def main() -> None:
         torch.set_num_threads(args.quality_threads)
     for net_name in nets:
         diffs = []
-        net_seeds = [int(s) for s in overrides[net_name].split("+")] if net_name in overrides else seeds
+        net_seeds = (
+            [int(s) for s in overrides[net_name].split("+")] if net_name in overrides else seeds
+        )
         for seed in net_seeds:
             runs = {
                 p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache)

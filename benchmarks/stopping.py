@@ -3,8 +3,8 @@
 For each image (256² Set9 images and CBSD68 images at odd positions in name order, centre-cropped to
 ``--crop``) and each σ, two runs of the default network record at every monitored step:
 
-* run A (plain DIP, ``--no-early-stop``): PSNR/SSIM against the clean image, the MSE of the estimate to
-  the noisy input and the JPEG size (for CIFS with any λ), and the scores of ``wmv``, ``emv``,
+* run A (plain DIP, ``--no-early-stop``): PSNR/SSIM against the clean image, the MSE of the estimate
+  to the noisy input and the JPEG size (for CIFS with any λ), and the scores of ``wmv``, ``emv``,
   ``brisque``, ``niqe``;
 * run B (DIP fitting ``y + p``): the OSC curvature score and the PSNR, for OSC's stop and accuracy.
 
@@ -46,8 +46,7 @@ CRITERIA = ["cifs", "cifs-raw", *MONITORED, "osc"]
 
 
 def images(count_cbsd: int) -> list[Path]:
-    return [SHARED / "set9" / n for n in SET9] + select_images(SHARED / "cbsd68", "odd",
-                                                                  count_cbsd)
+    return [SHARED / "set9" / n for n in SET9] + select_images(SHARED / "cbsd68", "odd", count_cbsd)
 
 
 def run_a(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
@@ -62,16 +61,35 @@ def run_a(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
         extra["size"].append(jpeg_size(estimate[0].numpy()))
         extra["seconds"] += time.perf_counter() - started
 
-    result = denoise(noisy, iters=args.iters, seed=args.seed, reference=clean, stop=None,
-                     monitor=MONITORED, monitors=[watch],
-                     fit_options={"monitor_every": args.monitor_every})
-    return {"history": result.history, "criteria": result.criteria, "extra": extra,
-            "seconds": result.seconds, "placement": result.config["placement"]}
+    result = denoise(
+        noisy,
+        iters=args.iters,
+        seed=args.seed,
+        reference=clean,
+        stop=None,
+        monitor=MONITORED,
+        monitors=[watch],
+        fit_options={"monitor_every": args.monitor_every},
+    )
+    return {
+        "history": result.history,
+        "criteria": result.criteria,
+        "extra": extra,
+        "seconds": result.seconds,
+        "placement": result.config["placement"],
+    }
 
 
 def run_b(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
-    result = denoise(noisy, iters=args.iters, seed=args.seed, reference=clean, stop="osc",
-                     patience=10**9, fit_options={"monitor_every": args.monitor_every})
+    result = denoise(
+        noisy,
+        iters=args.iters,
+        seed=args.seed,
+        reference=clean,
+        stop="osc",
+        patience=10**9,
+        fit_options={"monitor_every": args.monitor_every},
+    )
     return {"history": result.history, "criteria": result.criteria, "seconds": result.seconds}
 
 
@@ -89,8 +107,11 @@ def stop_of(steps, scores, patience, lower_is_better, psnr_by_step) -> dict[str,
     if verdict is None:  # no score at all: online, the run returns its last estimate
         last = max(psnr_by_step)
         return {"stop": last, "psnr": psnr_by_step[last], "confirmed": False}
-    return {"stop": verdict.best_step, "psnr": psnr_by_step[verdict.best_step],
-            "confirmed": verdict.confirmed}
+    return {
+        "stop": verdict.best_step,
+        "psnr": psnr_by_step[verdict.best_step],
+        "confirmed": verdict.confirmed,
+    }
 
 
 def analyse(run: dict, osc_run: dict, sigma_hat: float, patience: int | None) -> dict[str, Any]:
@@ -109,8 +130,11 @@ def analyse(run: dict, osc_run: dict, sigma_hat: float, patience: int | None) ->
             s = patience if patience is not None else record["window"] + record["half_length"]
             got = stop_of(record["steps"], record["scores"], s, False, psnr_b)
             peak_b = max(psnr_b.values())
-            got.update(peak=peak_b, accuracy=got["psnr"] / peak_b,
-                       overhead=record["seconds"] / osc_run["seconds"])
+            got.update(
+                peak=peak_b,
+                accuracy=got["psnr"] / peak_b,
+                overhead=record["seconds"] / osc_run["seconds"],
+            )
         elif name in ("cifs", "cifs-raw"):
             size = np.asarray(extra["size"], float)
             if name == "cifs":
@@ -163,14 +187,29 @@ def main() -> None:
             run["pixels"] = args.crop * args.crop
             sigma_hat = estimate_sigma(noisy)
             psnrs = [h["psnr"] for h in run["history"]]
-            base = {"image": path.name, "sigma": sigma, "sigma_hat": sigma_hat,
-                    "peak": max(psnrs), "peak_step": run["history"][int(np.argmax(psnrs))]["step"],
-                    "last": psnrs[-1], "seconds": run["seconds"], "osc_seconds": osc_run["seconds"]}
+            base = {
+                "image": path.name,
+                "sigma": sigma,
+                "sigma_hat": sigma_hat,
+                "peak": max(psnrs),
+                "peak_step": run["history"][int(np.argmax(psnrs))]["step"],
+                "last": psnrs[-1],
+                "seconds": run["seconds"],
+                "osc_seconds": osc_run["seconds"],
+            }
             for s in [None] + [int(p) for p in args.patience.split(",") if p]:
-                rows.append({**base, "S": s if s is not None else "default",
-                             "criteria": analyse(run, osc_run, sigma_hat, s)})
-            print(f"{path.name} σ={sigma:g}: peak {base['peak']:.2f} dB at {base['peak_step']}, "
-                  f"last {base['last']:.2f}", flush=True)
+                rows.append(
+                    {
+                        **base,
+                        "S": s if s is not None else "default",
+                        "criteria": analyse(run, osc_run, sigma_hat, s),
+                    }
+                )
+            print(
+                f"{path.name} σ={sigma:g}: peak {base['peak']:.2f} dB at {base['peak_step']}, "
+                f"last {base['last']:.2f}",
+                flush=True,
+            )
     write_report(rows, args)
 
 
@@ -181,7 +220,8 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
         "",
         f"- date: {dt.date.today().isoformat()}; machine: {platform.machine()}, "
         f"{torch.get_num_threads()} torch thread(s); network: `{DEFAULT_NET}` defaults",
-        f"- {len({r['image'] for r in rows})} images ({', '.join(sorted({r['image'] for r in rows}))}),"
+        f"- {len({r['image'] for r in rows})} images "
+        f"({', '.join(sorted({r['image'] for r in rows}))}),"
         f" {args.crop}² centre crops, {args.iters} iterations, monitored every "
         f"{args.monitor_every} steps, σ ∈ {{{args.sigmas}}}",
         f"- command: `python benchmarks/stopping.py --crop {args.crop} --iters {args.iters} "
@@ -194,8 +234,11 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
     ]
     for s_label in dict.fromkeys(r["S"] for r in rows):
         subset = [r for r in rows if r["S"] == s_label]
-        lines += [f"## Patience S = {s_label}" + (" (each criterion's own)" if s_label == "default"
-                                                     else " steps"), ""]
+        lines += [
+            f"## Patience S = {s_label}"
+            + (" (each criterion's own)" if s_label == "default" else " steps"),
+            "",
+        ]
         lines.append("| σ | " + " | ".join(names) + " | Peak | No-ES |")
         lines.append("|---|" + "---|" * (len(names) + 2))
         for sigma in dict.fromkeys(r["sigma"] for r in subset):
@@ -206,36 +249,60 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
                 cells.append(f"{np.mean(vals):.2f} ± {np.std(vals):.2f}")
             peak = [r["peak"] for r in group]
             last = [r["last"] for r in group]
-            lines.append(f"| {sigma:g} | " + " | ".join(cells) +
-                         f" | {np.mean(peak):.2f} ± {np.std(peak):.2f} | "
-                         f"{np.mean(last):.2f} ± {np.std(last):.2f} |")
-        lines += ["", "Mean gap to the peak (dB) and mean stop step:", "",
-                  "| σ | " + " | ".join(names) + " | peak step |",
-                  "|---|" + "---|" * (len(names) + 1)]
+            lines.append(
+                f"| {sigma:g} | "
+                + " | ".join(cells)
+                + f" | {np.mean(peak):.2f} ± {np.std(peak):.2f} | "
+                f"{np.mean(last):.2f} ± {np.std(last):.2f} |"
+            )
+        lines += [
+            "",
+            "Mean gap to the peak (dB) and mean stop step:",
+            "",
+            "| σ | " + " | ".join(names) + " | peak step |",
+            "|---|" + "---|" * (len(names) + 1),
+        ]
         for sigma in dict.fromkeys(r["sigma"] for r in subset):
             group = [r for r in subset if r["sigma"] == sigma]
             cells = []
             for n in names:
-                gaps = [(r["criteria"][n].get("peak", r["peak"]) - r["criteria"][n]["psnr"])
-                        for r in group if n in r["criteria"]]
+                gaps = [
+                    (r["criteria"][n].get("peak", r["peak"]) - r["criteria"][n]["psnr"])
+                    for r in group
+                    if n in r["criteria"]
+                ]
                 stops = [r["criteria"][n]["stop"] for r in group if n in r["criteria"]]
                 cells.append(f"{np.mean(gaps):.2f} @ {np.mean(stops):.0f}")
-            lines.append(f"| {sigma:g} | " + " | ".join(cells) +
-                         f" | {np.mean([r['peak_step'] for r in group]):.0f} |")
+            lines.append(
+                f"| {sigma:g} | "
+                + " | ".join(cells)
+                + f" | {np.mean([r['peak_step'] for r in group]):.0f} |"
+            )
         lines.append("")
     default = [r for r in rows if r["S"] == "default"]
     if default:
-        lines += ["## Monitoring overhead (% of run time) and OSC accuracy", "",
-                  "| criterion | overhead % |", "|---|---|"]
+        lines += [
+            "## Monitoring overhead (% of run time) and OSC accuracy",
+            "",
+            "| criterion | overhead % |",
+            "|---|---|",
+        ]
         for n in names:
-            vals = [100 * r["criteria"][n].get("overhead", float("nan")) for r in default
-                    if n in r["criteria"]]
+            vals = [
+                100 * r["criteria"][n].get("overhead", float("nan"))
+                for r in default
+                if n in r["criteria"]
+            ]
             lines.append(f"| {n} | {np.nanmean(vals):.2f} |")
         acc = [r["criteria"]["osc"]["accuracy"] for r in default if "osc" in r["criteria"]]
         if acc:
-            lines += ["", f"OSC accuracy: mean {100 * np.mean(acc):.1f} %, "
-                      f"{sum(a > 0.95 for a in acc)} of {len(acc)} runs above 95 % "
-                      "(seed 001 reports 38 of 40).", ""]
+            lines += [
+                "",
+                f"OSC accuracy: mean {100 * np.mean(acc):.1f} %, "
+                f"{sum(a > 0.95 for a in acc)} of {len(acc)} runs above 95 % "
+                "(seed 001 reports 38 of 40).",
+                "",
+            ]
     lines += ["The σ estimator's error table: [sigma_estimator.md](sigma_estimator.md).", ""]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text("\n".join(lines))

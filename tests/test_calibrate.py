@@ -15,8 +15,14 @@ def synthetic_trajectory(peak_step: int, pixels: int = 1024) -> dict:
     mse = 0.01 * np.exp(-t / 200) + 0.002
     size = 600 + 400 / (1 + np.exp(-(t - peak_step) / 40))
     psnr = 30 - ((t - peak_step) / 150) ** 2
-    return {"steps": steps, "mse": list(mse), "size": list(size), "psnr": list(psnr),
-            "pixels": pixels, "sigma_hat": 25.0}
+    return {
+        "steps": steps,
+        "mse": list(mse),
+        "size": list(size),
+        "psnr": list(psnr),
+        "pixels": pixels,
+        "sigma_hat": 25.0,
+    }
 
 
 def test_psnr_at_stop_follows_the_candidate_rule():
@@ -67,9 +73,25 @@ def test_calibrate_cifs_command_end_to_end(tmp_path, sample_clean, capsys):
             folder / f"{index}.png"
         )
     out = tmp_path / "table.json"
-    argv = ["calibrate-cifs", "--images", folder, "--sigmas", "25,50", "--iters", "30",
-            "--crop", "32", "--patience", "10", "--cache", tmp_path / "cache", "-o", out,
-            "--device", "cpu"]
+    argv = [
+        "calibrate-cifs",
+        "--images",
+        folder,
+        "--sigmas",
+        "25,50",
+        "--iters",
+        "30",
+        "--crop",
+        "32",
+        "--patience",
+        "10",
+        "--cache",
+        tmp_path / "cache",
+        "-o",
+        out,
+        "--device",
+        "cpu",
+    ]
     assert cli.main([str(a) for a in argv]) == 0, capsys.readouterr().err
     table = json.loads(out.read_text())
     assert table["made_with"]["images"] == ["0.png", "2.png"]  # even positions

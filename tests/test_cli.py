@@ -180,10 +180,31 @@ def test_help_and_bad_flags(capsys):
 
 def test_stop_and_monitor_end_to_end(tmp_path, tiny_png, capsys):
     report = tmp_path / "rep"
-    argv = ["denoise", tiny_png, "-o", tmp_path / "o.png", "--stop", "fixed", "--monitor",
-            "wmv,emv,cifs-raw", "--criterion-option", "fixed.at=20", "--reference", tiny_png,
-            "--report", report, "--iters", "40", "--width", "8", "--monitor-every", "5",
-            "--quiet", "--device", "cpu"]
+    argv = [
+        "denoise",
+        tiny_png,
+        "-o",
+        tmp_path / "o.png",
+        "--stop",
+        "fixed",
+        "--monitor",
+        "wmv,emv,cifs-raw",
+        "--criterion-option",
+        "fixed.at=20",
+        "--reference",
+        tiny_png,
+        "--report",
+        report,
+        "--iters",
+        "40",
+        "--width",
+        "8",
+        "--monitor-every",
+        "5",
+        "--quiet",
+        "--device",
+        "cpu",
+    ]
     code, _, stderr = run(argv, capsys)
     assert code == 0, stderr
     data = json.loads((report / "report.json").read_text())
@@ -197,8 +218,21 @@ def test_stop_and_monitor_end_to_end(tmp_path, tiny_png, capsys):
 
 def test_no_early_stop_records_the_stop_criterion_too(tmp_path, tiny_png, capsys):
     report = tmp_path / "rep"
-    code, _, stderr = run(["denoise", tiny_png, "-o", tmp_path / "o.png", "--stop", "wmv",
-                           "--no-early-stop", "--report", report, *FAST], capsys)
+    code, _, stderr = run(
+        [
+            "denoise",
+            tiny_png,
+            "-o",
+            tmp_path / "o.png",
+            "--stop",
+            "wmv",
+            "--no-early-stop",
+            "--report",
+            report,
+            *FAST,
+        ],
+        capsys,
+    )
     assert code == 0, stderr
     data = json.loads((report / "report.json").read_text())
     assert data["result"]["iterations"] == 6 and data["result"]["stop_step"] is None

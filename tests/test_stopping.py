@@ -1,3 +1,4 @@
+import itertools
 import math
 
 import numpy as np
@@ -131,7 +132,7 @@ def test_jpeg_size_score_grows_with_noise(sample_clean):
     for sigma in (0, 10, 25, 50):
         x = image_to_tensor(add_gaussian_noise(sample_clean, sigma, seed=0))
         sizes.append(crit.update(1, x, context(x)))
-    assert all(a < b for a, b in zip(sizes, sizes[1:], strict=False))
+    assert all(a < b for a, b in itertools.pairwise(sizes))
 
 
 def test_cifs_balances_fit_and_size(sample_clean, sample_noisy):

@@ -2,10 +2,10 @@ r"""Calibration of CIFS's balance λ(σ) (Takagi et al., ICIP 2023, Sec. 3.2).
 
 For clean training images with synthetic Gaussian noise of level σ, DIP runs to a fixed budget while
 the mean squared error to the noisy input, the JPEG size of the estimate and the PSNR against the
-clean image are recorded at every monitored step. From these trajectories alone — nothing is re-run —
-each λ of a grid gives, per image, the stop of the candidate rule applied to
-:math:`E_t = \lambda\,\mathrm{MSE}_t + C_t^2/(HW)`, and so a PSNR at the stop; the λ with the highest
-mean PSNR at the stop is kept for σ:
+clean image are recorded at every monitored step. From these trajectories alone — nothing is
+re-run — each λ of a grid gives, per image, the stop of the candidate rule applied to
+:math:`E_t = \lambda\,\mathrm{MSE}_t + C_t^2/(HW)`, and so a PSNR at the stop; the λ with the
+highest mean PSNR at the stop is kept for σ:
 
 .. math::
 
@@ -52,7 +52,9 @@ def centre_crop(image: np.ndarray, size: int | None) -> np.ndarray:
 
 
 def select_images(folder: Path, select: str = "even", limit: int | None = None) -> list[Path]:
-    """Image files of ``folder`` in name order; ``even``/``odd`` keep positions 0, 2, … / 1, 3, …."""
+    """Image files of ``folder`` in name order; ``even``/``odd`` keep positions 0, 2, … /
+    1, 3, ….
+    """
     suffixes = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff"}
     files = sorted(p for p in folder.iterdir() if p.suffix.lower() in suffixes)
     if select == "even":
@@ -64,9 +66,16 @@ def select_images(folder: Path, select: str = "even", limit: int | None = None) 
     return files[:limit] if limit else files
 
 
-def record_trajectory(clean: np.ndarray, sigma: float, *, seed: int, iters: int,
-                      monitor_every: int = 10, net: str | None = None,
-                      device: str = "auto") -> dict[str, Any]:
+def record_trajectory(
+    clean: np.ndarray,
+    sigma: float,
+    *,
+    seed: int,
+    iters: int,
+    monitor_every: int = 10,
+    net: str | None = None,
+    device: str = "auto",
+) -> dict[str, Any]:
     """Run DIP on ``clean`` + σ noise and record MSE to the input, JPEG size and PSNR per step."""
     from autodip.restore import DEFAULT_NET, denoise
 
@@ -81,8 +90,15 @@ def record_trajectory(clean: np.ndarray, sigma: float, *, seed: int, iters: int,
         record["size"].append(jpeg_size(estimate[0].numpy()))
         record["psnr"].append(psnr(estimate, clean))
 
-    result = denoise(noisy, net=net or DEFAULT_NET, iters=iters, seed=seed, device=device,
-                     monitors=[watch], fit_options={"monitor_every": monitor_every})
+    result = denoise(
+        noisy,
+        net=net or DEFAULT_NET,
+        iters=iters,
+        seed=seed,
+        device=device,
+        monitors=[watch],
+        fit_options={"monitor_every": monitor_every},
+    )
     return {
         **record,
         "sigma": sigma,
@@ -101,15 +117,17 @@ def psnr_at_stop(trajectory: dict[str, Any], lam: float, patience: int) -> tuple
     return trajectory["psnr"][index], verdict.best_step
 
 
-def choose_lambda(trajectories: Sequence[dict[str, Any]], patience: int,
-                  grid: np.ndarray = LAMBDA_GRID) -> dict[str, Any]:
+def choose_lambda(
+    trajectories: Sequence[dict[str, Any]], patience: int, grid: np.ndarray = LAMBDA_GRID
+) -> dict[str, Any]:
     """The λ of ``grid`` with the highest mean PSNR at the stop over ``trajectories``.
 
     Where several λ tie within 0.01 dB of the best mean, the geometric middle of that run of the
     grid is taken, so the choice does not sit on the edge of a plateau.
     """
-    means = np.array([np.mean([psnr_at_stop(t, lam, patience)[0] for t in trajectories])
-                      for lam in grid])
+    means = np.array(
+        [np.mean([psnr_at_stop(t, lam, patience)[0] for t in trajectories]) for lam in grid]
+    )
     best = int(np.argmax(means))
     low = high = best
     while low > 0 and means[low - 1] >= means[best] - 0.01:
@@ -126,9 +144,18 @@ def choose_lambda(trajectories: Sequence[dict[str, Any]], patience: int,
     }
 
 
-def calibrate(images: Sequence[Path], sigmas: Sequence[float], *, iters: int, crop: int | None,
-              patience: int, cache: Path, monitor_every: int = 10, device: str = "auto",
-              log: Callable[[str], None] = print) -> dict[str, Any]:
+def calibrate(
+    images: Sequence[Path],
+    sigmas: Sequence[float],
+    *,
+    iters: int,
+    crop: int | None,
+    patience: int,
+    cache: Path,
+    monitor_every: int = 10,
+    device: str = "auto",
+    log: Callable[[str], None] = print,
+) -> dict[str, Any]:
     """Record (or load from ``cache``) every trajectory and build the λ(σ̂) table."""
     cache.mkdir(parents=True, exist_ok=True)
     rows = []
@@ -141,17 +168,26 @@ def calibrate(images: Sequence[Path], sigmas: Sequence[float], *, iters: int, cr
                 continue
             clean, _ = read_image(path)
             clean = centre_crop(clean, crop)
-            trajectory = record_trajectory(clean, sigma, seed=1000 * index + int(sigma),
-                                           iters=iters, monitor_every=monitor_every,
-                                           device=device)
+            trajectory = record_trajectory(
+                clean,
+                sigma,
+                seed=1000 * index + int(sigma),
+                iters=iters,
+                monitor_every=monitor_every,
+                device=device,
+            )
             trajectory["image"] = path.name
             key.write_text(json.dumps(trajectory))
             trajectories.append(trajectory)
-            log(f"σ={sigma:g} {path.name}: {trajectory['seconds']:.0f} s, peak "
-                f"{max(trajectory['psnr']):.2f} dB")
+            log(
+                f"σ={sigma:g} {path.name}: {trajectory['seconds']:.0f} s, peak "
+                f"{max(trajectory['psnr']):.2f} dB"
+            )
         rows.append({"sigma": float(sigma), **choose_lambda(trajectories, patience)})
-        log(f"σ={sigma:g}: λ={rows[-1]['lambda']:.3g}, PSNR at stop "
-            f"{rows[-1]['mean_psnr_at_stop']:.2f} dB (peak {rows[-1]['mean_peak_psnr']:.2f})")
+        log(
+            f"σ={sigma:g}: λ={rows[-1]['lambda']:.3g}, PSNR at stop "
+            f"{rows[-1]['mean_psnr_at_stop']:.2f} dB (peak {rows[-1]['mean_peak_psnr']:.2f})"
+        )
     return {
         "sigmas": [r["sigma_hat"] for r in rows],
         "lambdas": [r["lambda"] for r in rows],

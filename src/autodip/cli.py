@@ -117,19 +117,36 @@ def build_parser() -> argparse.ArgumentParser:
         "--monitor-every", type=_positive_int, default=10, help="steps between history records"
     )
     stopping = denoise.add_argument_group("stopping")
-    stopping.add_argument("--stop", default=DEFAULT_STOP or "none", metavar="CRITERION",
-                          help="criterion that stops the run (see `autodip list criteria`); "
-                          "'none' runs all --iters steps")
-    stopping.add_argument("--monitor", default="", metavar="A,B,...",
-                          help="further criteria to record on the same run")
-    stopping.add_argument("--no-early-stop", action="store_true",
-                          help="run all --iters steps, recording --stop and --monitor criteria")
-    stopping.add_argument("--patience", type=_positive_int,
-                          help="steps without a better score that confirm a stop "
-                          "(default: each criterion's own)")
-    stopping.add_argument("--criterion-option", action="append", default=[],
-                          metavar="NAME.KEY=VALUE",
-                          help="an option of a criterion, e.g. osc.half_length=200 (repeatable)")
+    stopping.add_argument(
+        "--stop",
+        default=DEFAULT_STOP or "none",
+        metavar="CRITERION",
+        help="criterion that stops the run (see `autodip list criteria`); "
+        "'none' runs all --iters steps",
+    )
+    stopping.add_argument(
+        "--monitor",
+        default="",
+        metavar="A,B,...",
+        help="further criteria to record on the same run",
+    )
+    stopping.add_argument(
+        "--no-early-stop",
+        action="store_true",
+        help="run all --iters steps, recording --stop and --monitor criteria",
+    )
+    stopping.add_argument(
+        "--patience",
+        type=_positive_int,
+        help="steps without a better score that confirm a stop (default: each criterion's own)",
+    )
+    stopping.add_argument(
+        "--criterion-option",
+        action="append",
+        default=[],
+        metavar="NAME.KEY=VALUE",
+        help="an option of a criterion, e.g. osc.half_length=200 (repeatable)",
+    )
     out = denoise.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
     out.add_argument(
@@ -153,19 +170,31 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=_HelpFormatter,
     )
     cal.add_argument("--images", type=Path, required=True, help="folder of clean images")
-    cal.add_argument("--select", choices=("even", "odd", "all"), default="even",
-                     help="files at even (0, 2, …) or odd positions in name order, or all")
+    cal.add_argument(
+        "--select",
+        choices=("even", "odd", "all"),
+        default="even",
+        help="files at even (0, 2, …) or odd positions in name order, or all",
+    )
     cal.add_argument("--limit", type=_positive_int, help="use only the first N selected images")
-    cal.add_argument("--sigmas", default="5,10,15,20,25,30,35,40,45,50,55,60,65,70,75",
-                     help="noise levels (0–255 scale)")
+    cal.add_argument(
+        "--sigmas",
+        default="5,10,15,20,25,30,35,40,45,50,55,60,65,70,75",
+        help="noise levels (0–255 scale)",
+    )
     cal.add_argument("--iters", type=_positive_int, default=1500, help="iterations per run")
     cal.add_argument("--crop", type=_positive_int, default=128, help="centre crop size")
     cal.add_argument("--patience", type=_positive_int, default=500, help="candidate-rule S")
-    cal.add_argument("--cache", type=Path, default=Path("calibration-cache"),
-                     help="folder of recorded trajectories (resumable)")
+    cal.add_argument(
+        "--cache",
+        type=Path,
+        default=Path("calibration-cache"),
+        help="folder of recorded trajectories (resumable)",
+    )
     cal.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    cal.add_argument("-o", "--out", type=Path, default=Path("cifs_lambda.json"),
-                     help="where to write the table")
+    cal.add_argument(
+        "-o", "--out", type=Path, default=Path("cifs_lambda.json"), help="where to write the table"
+    )
     cal.add_argument("-f", "--force", action="store_true", help="overwrite --out")
 
     lister = commands.add_parser("list", help="list registered components")
@@ -312,8 +341,11 @@ def _denoise(args: argparse.Namespace) -> int:
         print(f"autodip: returning the estimate at step {result.stop_step}", file=sys.stderr)
     for name, crit in result.criteria.items():
         if name != stop:
-            print(f"autodip: {name}: candidate step {crit['candidate_step']}"
-                  f"{'' if crit['confirmed'] else ' (not confirmed)'}", file=sys.stderr)
+            print(
+                f"autodip: {name}: candidate step {crit['candidate_step']}"
+                f"{'' if crit['confirmed'] else ' (not confirmed)'}",
+                file=sys.stderr,
+            )
     place = result.config["placement"]
     print(
         f"autodip: {result.reason}; {result.iterations} iterations in {result.seconds:.1f} s "
@@ -373,9 +405,13 @@ def _denoise(args: argparse.Namespace) -> int:
             "history": result.history,
         }
         write_json(args.report / "report.json", record)
-        plot_curves(args.report / "curves.png", result.history,
-                    title=f"{args.input.name} — {args.net}", criteria=result.criteria,
-                    stop_step=result.stop_step)
+        plot_curves(
+            args.report / "curves.png",
+            result.history,
+            title=f"{args.input.name} — {args.net}",
+            criteria=result.criteria,
+            stop_step=result.stop_step,
+        )
         print(f"autodip: report in {args.report}/", file=sys.stderr)
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
 
@@ -404,8 +440,10 @@ def _resolve_stopping(args: argparse.Namespace) -> tuple[str | None, list[str]]:
         raise UsageError(f"{', '.join(needs_ref)} needs a clean image: pass --reference")
     if args.no_early_stop:
         if stop and known[stop].changes_objective:
-            raise UsageError(f"--no-early-stop cannot record {stop}: it changes the objective; "
-                             f"run --stop {stop} instead")
+            raise UsageError(
+                f"--no-early-stop cannot record {stop}: it changes the objective; "
+                f"run --stop {stop} instead"
+            )
         monitor = ([stop] if stop and stop not in monitor else []) + monitor
         stop = None
     return stop, monitor
@@ -421,15 +459,27 @@ def _calibrate_cifs(args: argparse.Namespace) -> int:
     try:
         sigmas = [float(s) for s in args.sigmas.split(",") if s.strip()]
     except ValueError:
-        raise UsageError(f"--sigmas must be numbers separated by commas, got {args.sigmas!r}")
+        raise UsageError(
+            f"--sigmas must be numbers separated by commas, got {args.sigmas!r}"
+        ) from None
     images = select_images(args.images, args.select, args.limit)
     if not images:
         raise UsageError(f"no images selected in '{args.images}'")
-    print(f"autodip: calibrating CIFS on {len(images)} images × {len(sigmas)} noise levels, "
-          f"{args.iters} iterations on {args.crop}² crops", file=sys.stderr)
-    table = calibrate(images, sigmas, iters=args.iters, crop=args.crop, patience=args.patience,
-                      cache=args.cache, device=args.device,
-                      log=lambda line: print(f"autodip: {line}", file=sys.stderr))
+    print(
+        f"autodip: calibrating CIFS on {len(images)} images × {len(sigmas)} noise levels, "
+        f"{args.iters} iterations on {args.crop}² crops",
+        file=sys.stderr,
+    )
+    table = calibrate(
+        images,
+        sigmas,
+        iters=args.iters,
+        crop=args.crop,
+        patience=args.patience,
+        cache=args.cache,
+        device=args.device,
+        log=lambda line: print(f"autodip: {line}", file=sys.stderr),
+    )
     table["made_with"]["command"] = "autodip " + " ".join(sys.argv[1:])
     write_json(args.out, table)
     print(f"autodip: wrote {args.out}", file=sys.stderr)

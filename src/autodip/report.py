@@ -64,8 +64,13 @@ def _finite(value: Any) -> Any:
     return value
 
 
-def plot_curves(path: Path, history: list[dict[str, float]], title: str = "",
-                criteria: dict[str, Any] | None = None, stop_step: int | None = None) -> None:
+def plot_curves(
+    path: Path,
+    history: list[dict[str, float]],
+    title: str = "",
+    criteria: dict[str, Any] | None = None,
+    stop_step: int | None = None,
+) -> None:
     """Plot loss, PSNR (when recorded) and the criteria's normalised scores with their stops.
 
     Each criterion's scores are rescaled to [0, 1] (min–max; higher-is-better ones flipped so that

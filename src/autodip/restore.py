@@ -27,8 +27,12 @@ DEFAULT_ITERS = 1000
 DEFAULT_STOP: str | None = None
 
 
-def build_stopper(stop: str | None, monitor: Sequence[str] = (), patience: int | None = None,
-                  options: dict[str, dict[str, Any]] | None = None) -> Stopper | None:
+def build_stopper(
+    stop: str | None,
+    monitor: Sequence[str] = (),
+    patience: int | None = None,
+    options: dict[str, dict[str, Any]] | None = None,
+) -> Stopper | None:
     """A :class:`~autodip.stopping.Stopper` for criterion names, or ``None`` if there are none.
 
     ``options`` maps a criterion name to its constructor options.
@@ -125,8 +129,16 @@ def denoise(
         max_iters=iters, seed=seed, device=device, precision=precision, **(fit_options or {})
     )
     stopper = build_stopper(stop, monitor, patience, criterion_options)
-    result = fit(y, network, Denoise(), config, reference=ref, monitors=monitors,
-                 on_step=on_step, stopper=stopper)
+    result = fit(
+        y,
+        network,
+        Denoise(),
+        config,
+        reference=ref,
+        monitors=monitors,
+        on_step=on_step,
+        stopper=stopper,
+    )
     result.config["net"] = {
         "name": net,
         "options": {k: v for k, v in net_options.items() if v is not None},

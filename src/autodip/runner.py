@@ -239,6 +239,10 @@ def fit(
     monitors
         Called at every monitored step with a :class:`StepReport`; the first that returns a string
         stops the run with that reason.
+    stopper
+        Decides when to stop from a primary criterion and records further criteria
+        (:class:`~autodip.stopping.Stopper`); the result is then the estimate at the primary's best
+        step.
     on_step
         Called after every step with ``(step, last recorded loss)``, e.g. for a progress bar.
 

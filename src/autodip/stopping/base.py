@@ -1,15 +1,16 @@
 r"""The stopping-criterion interface, the shared candidate rule, and the criterion registry.
 
-A criterion turns the run into a *score* :math:`M_t` at each monitored step; it never decides. One rule,
-shared by all criteria, turns scores into a decision (Takagi et al., ICIP 2023, Eq. 4, after ES-WMV):
+A criterion turns the run into a *score* :math:`M_t` at each monitored step; it never decides. One
+rule, shared by all criteria, turns scores into a decision (Takagi et al., ICIP 2023, Eq. 4, after
+ES-WMV):
 
 .. math::
 
     t \text{ is a candidate} \iff M_t \le M_\tau \quad \forall \tau \in (t, t + S],
 
-and the stop is the first candidate. Online this is a running minimum: when ``S`` further steps bring
-no strictly lower score, the step of the minimum is confirmed (:class:`CandidateRule`). Higher-is-better
-scores (e.g. the oracle PSNR) are negated before the rule sees them.
+and the stop is the first candidate. Online this is a running minimum: when ``S`` further steps
+bring no strictly lower score, the step of the minimum is confirmed (:class:`CandidateRule`).
+Higher-is-better scores (e.g. the oracle PSNR) are negated before the rule sees them.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ class Criterion:
 
     Subclasses set the class metadata and implement :meth:`update` (and :meth:`reset` when they keep
     state). ``lag`` is the number of steps by which a score trails the step it is reported at (OSC
-    needs future points to measure curvature): a score returned at step ``s`` belongs to ``s - lag``.
+    needs future points to measure curvature): a score returned at step ``s`` belongs to
+    ``s - lag``.
     """
 
     name: ClassVar[str] = "criterion"
@@ -72,7 +74,9 @@ class Criterion:
         """Forget all state, ready for a new run."""
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
-        """Score the estimate ``output`` (``1×C×H×W``) at ``step``; ``None`` while a window fills."""
+        """Score the estimate ``output`` (``1×C×H×W``) at ``step``; ``None`` while a window
+        fills.
+        """
         raise NotImplementedError
 
     def score_step(self, step: int) -> int:

@@ -1,7 +1,7 @@
 r"""CIFS: the compressed-image-file-size criterion (Takagi, Ishizaki, Maeda, ICIP 2023, seed 000).
 
-As DIP starts reproducing the noise, the JPEG file of its output grows. CIFS balances the fit against
-that growth:
+As DIP starts reproducing the noise, the JPEG file of its output grows. CIFS balances the fit
+against that growth:
 
 .. math::
 
@@ -9,10 +9,11 @@ that growth:
 
 with :math:`C` the size in bytes of :math:`x_t` encoded as JPEG at quality 95 with 4:2:0 chroma
 subsampling (OpenCV's default, :func:`autodip.compression.jpeg_size`). The paper fits
-:math:`\lambda(\sigma)` per noise level; autodip ships such a table (``data/cifs_lambda.json``, made by
-``autodip calibrate-cifs``), estimates σ from the input (:func:`autodip.noise_level.estimate_sigma`)
-and interpolates :math:`\log\lambda` linearly in σ (clamped at the table's ends), scaled by the ratio of
-the image's pixel count to the calibration's (:mod:`autodip.calibrate` explains why).
+:math:`\lambda(\sigma)` per noise level; autodip ships such a table (``data/cifs_lambda.json``, made
+by ``autodip calibrate-cifs``), estimates σ from the input
+(:func:`autodip.noise_level.estimate_sigma`) and interpolates :math:`\log\lambda` linearly in σ
+(clamped at the table's ends), scaled by the ratio of the image's pixel count to the calibration's
+(:mod:`autodip.calibrate` explains why).
 
 ``cifs-raw`` is the JPEG size alone.
 """

@@ -13,13 +13,13 @@ curve :math:`(t, c_t)` — its knee, where growth starts.
 
 Curvature, as autodip reads the paper (whose equations were lost in extraction; see SPEC): the step
 axis is normalised by the iteration budget (``x = t / max_iters``; :math:`c_t` already runs over
-[0, 1]). At each sample :math:`t`, the points over :math:`[t-L, t+L]` are expressed in the frame whose
-first axis runs along the chord from the point at :math:`t-L` to the point at :math:`t+L`; a parabola
-:math:`v = a u^2 + b u + c` is fitted and :math:`a` (positive where the curve bends upwards) is the
-curvature. It is averaged over ``window`` steps, and that average is the score (higher is better). A
-score is known ``L + window/2`` steps after the step it belongs to (``lag``); the shared candidate rule
-then confirms the maximum once ``L + window`` further steps bring nothing higher — together, the stop
-comes once the peak is ``L + window`` steps behind the scores.
+[0, 1]). At each sample :math:`t`, the points over :math:`[t-L, t+L]` are expressed in the frame
+whose first axis runs along the chord from the point at :math:`t-L` to the point at :math:`t+L`; a
+parabola :math:`v = a u^2 + b u + c` is fitted and :math:`a` (positive where the curve bends
+upwards) is the curvature. It is averaged over ``window`` steps, and that average is the score
+(higher is better). A score is known ``L + window/2`` steps after the step it belongs to (``lag``);
+the shared candidate rule then confirms the maximum once ``L + window`` further steps bring nothing
+higher — together, the stop comes once the peak is ``L + window`` steps behind the scores.
 """
 
 from __future__ import annotations
@@ -100,7 +100,9 @@ class OrthogonalStopping(Criterion):
         return self._scored_step
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
-        """Record ``c_t``; return the averaged curvature of the step ``lag`` steps back, if known."""
+        """Record ``c_t``; return the averaged curvature of the step ``lag`` steps back, if
+        known.
+        """
         if self.noise is None:
             raise ValueError("OSC needs its pseudo-noise in the objective (objective_offset)")
         measured = context.operator.A(output.float())

@@ -1,9 +1,9 @@
 """The stopper: feeds the criteria, applies the candidate rule, keeps the best image.
 
-The runner calls :meth:`Stopper.observe` at every monitored step. One *primary* criterion decides when
-to stop; any number of *monitored* criteria are scored on the same trajectory so that they can be
-compared (their candidate steps are reported, they never stop the run). The stopper keeps a copy of
-the estimate at the primary criterion's running best — a copy, because the estimate tensor keeps
+The runner calls :meth:`Stopper.observe` at every monitored step. One *primary* criterion decides
+when to stop; any number of *monitored* criteria are scored on the same trajectory so that they can
+be compared (their candidate steps are reported, they never stop the run). The stopper keeps a copy
+of the estimate at the primary criterion's running best — a copy, because the estimate tensor keeps
 changing — and, for criteria whose scores lag (OSC), the few recent estimates needed to fetch it.
 """
 
@@ -119,7 +119,9 @@ class Stopper:
         return None
 
     def observe(self, step: int, estimate: torch.Tensor, context: Context) -> str | None:
-        """Score ``estimate`` with every criterion; return a stop reason when the primary confirms."""
+        """Score ``estimate`` with every criterion; return a stop reason when the primary
+        confirms.
+        """
         if self.primary is not None and self.primary.lag:
             self._recent.append((step, estimate.detach().clone()))
         for index, track in enumerate(self.tracks):

@@ -1,4 +1,5 @@
-r"""Output-variance criteria of ES-WMV (Wang, Li, Zhuang, Sun, "Early Stopping for Deep Image Prior").
+r"""Output-variance criteria of ES-WMV (Wang, Li, Zhuang, Sun, "Early Stopping for Deep Image
+Prior").
 
 DIP's outputs change fast at first, settle as the image forms, and start drifting again as the
 network fits the noise; the variance of recent outputs therefore has a minimum near the best
