@@ -92,8 +92,60 @@ def test_ctrl_c_returns_the_estimate_so_far():
 
 
 def test_without_ema_the_estimate_is_the_raw_output():
-    result = fit(tiny(), create_net("hourglass", width=8), config=cfg(exp_weight=0))
-    assert result.image.shape == (1, 3, 16, 16)
+    seen = []
+    result = fit(
+        tiny(),
+        create_net("hourglass", width=8),
+        config=cfg(exp_weight=0),
+        monitors=[lambda report: seen.append(report.output.clone())],
+    )
+    assert torch.equal(result.image, seen[-1].clamp(0, 1))
+
+
+def test_with_ema_the_estimate_averages_the_outputs():
+    outputs, estimates = [], []
+
+    def watch(report):
+        outputs.append(report.output.clone())
+        estimates.append(report.estimate.clone())
+
+    fit(
+        tiny(),
+        create_net("hourglass", width=8),
+        config=cfg(max_iters=2, monitor_every=1, exp_weight=0.9),
+        monitors=[watch],
+    )
+    assert torch.equal(estimates[0], outputs[0])  # the average starts at the first output
+    assert torch.allclose(estimates[1], 0.9 * outputs[0] + 0.1 * outputs[1], atol=1e-6)
+
+
+def test_divergence_returns_the_last_finite_estimate():
+    seen = {}
+    result = fit(
+        tiny(),
+        create_net("hourglass", width=8),
+        config=cfg(max_iters=40, monitor_every=1, lr=1e30, exp_weight=0),
+        monitors=[lambda r: seen.__setitem__(r.step, r.estimate.clone())],
+    )
+    assert "loss became" in result.reason and "lower --lr" in result.reason
+    assert torch.isfinite(result.image).all()
+    last_good = max(seen)
+    assert torch.equal(result.image, seen[last_good].clamp(0, 1))
+
+
+def test_ctrl_c_before_the_first_step_is_not_swallowed():
+    class Boom(torch.nn.Module):
+        in_channels, out_channels, size_multiple = 2, 3, 1
+
+        def __init__(self):
+            super().__init__()
+            self.weight = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, z):
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(tiny(), Boom(), config=cfg(input_kind="meshgrid", reinit=False))
 
 
 def test_grayscale_and_meshgrid_input():

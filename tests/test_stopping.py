@@ -1,4 +1,5 @@
 import itertools
+import json
 import math
 
 import numpy as np
@@ -163,7 +164,18 @@ def test_cifs_takes_lambda_from_the_estimated_noise_level(sample_noisy):
     crit = create_criterion("cifs")
     crit.update(1, y, context(y))
     assert 15 < crit.sigma < 35  # σ = 25 noise
-    assert crit.lam == pytest.approx(interpolate_lambda(crit.sigma, table))
+    scale = 64 * 64 / table["pixels"]  # λ follows the pixel count (see autodip.calibrate)
+    assert crit.lam == pytest.approx(interpolate_lambda(crit.sigma, table) * scale)
+
+
+def test_cifs_reads_a_given_table(tmp_path, sample_noisy):
+    table = {"sigmas": [10.0, 40.0], "lambdas": [1e4, 1e6], "pixels": 32 * 32}
+    path = tmp_path / "t.json"
+    path.write_text(json.dumps(table))
+    y = image_to_tensor(sample_noisy)
+    crit = create_criterion("cifs", table=str(path), sigma=25.0)
+    crit.update(1, y, context(y))
+    assert crit.lam == pytest.approx(1e5 * 4)  # geometric middle, times 64²/32²
 
 
 @pytest.mark.parametrize("name, options", [("wmv", {"window": 30}), ("emv", {})])
@@ -196,31 +208,36 @@ def test_chord_frame_curvature_sign_and_scale():
     assert chord_frame_curvature(u, u**2) > 0 > chord_frame_curvature(u, np.sqrt(u))
 
 
-def test_osc_stops_at_the_knee_of_a_sigmoid():
-    """Feed outputs whose projection on the pseudo-noise follows a logistic curve; the stop must
-    land at the curve's point of maximum curvature (computed analytically) within 100 steps."""
-    max_iters, centre, width = 3000, 1500.0, 150.0
+def sigmoid_stop(max_iters: int, centre: float = 1500.0, width: float = 150.0, **osc):
+    """Drive a Stopper with outputs whose projection on the pseudo-noise is a logistic curve."""
     target = torch.zeros(1, 1, 16, 16)
-    crit = create_criterion("osc", half_length=300, window=100)
-    p = crit.objective_offset(target, seed=0)
-    rule = CandidateRule(crit.default_patience, lower_is_better=False)
-    stop = None
+    stopper = Stopper(create_criterion("osc", **osc))
+    p = stopper.start(target, seed=0, reference=None)
     for step in range(10, max_iters + 1, 10):
         c = 1 / (1 + math.exp(-(step - centre) / width))
-        score = crit.update(step, c * p, context(c * p, target, max_iters))
-        if score is not None:
-            rule.observe(crit.score_step(step), score)
-            verdict = rule.decision(step - crit.lag)
-            if verdict.confirmed:
-                stop = verdict.best_step
-                break
-    t = np.linspace(0, max_iters, 30001)
-    x, y = t / max_iters, 1 / (1 + np.exp(-(t - centre) / width))
+        if stopper.observe(step, c * p, context(c * p, target, max_iters)):
+            return stopper.best_step, step
+    return None, max_iters
+
+
+def test_osc_stops_at_the_knee_of_a_sigmoid():
+    """The stop must land at the logistic curve's point of maximum curvature (computed
+    analytically in the criterion's normalised frame) within 100 steps, and the run must end
+    L + window steps after it."""
+    stop, ended = sigmoid_stop(3000, half_length=300, window=100)
+    t = np.linspace(0, 3000, 30001)
+    x, y = t / 3000, 1 / (1 + np.exp(-(t - 1500) / 150))
     dy, d2y = np.gradient(y, x), np.gradient(np.gradient(y, x), x)
     knee = t[np.argmax(d2y / (1 + dy**2) ** 1.5)]
     assert stop is not None
     assert abs(stop - knee) <= 100, (stop, knee)
-    assert stop < centre  # the knee is where growth starts, before the midpoint
+    assert stop < 1500  # the knee is where growth starts, before the midpoint
+    assert ended - stop == 300 + 100
+
+
+def test_osc_stop_does_not_depend_on_the_iteration_budget():
+    stops = {iters: sigmoid_stop(iters)[0] for iters in (2500, 3000, 6000)}
+    assert len(set(stops.values())) == 1, stops
 
 
 def test_osc_projection_counts_the_pseudo_noise_once():

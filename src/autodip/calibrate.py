@@ -35,6 +35,7 @@ from autodip.io import image_to_tensor, read_image
 from autodip.metrics import psnr
 from autodip.noise import add_gaussian_noise
 from autodip.noise_level import estimate_sigma
+from autodip.report import write_json
 from autodip.stopping.base import first_candidate
 
 LAMBDA_GRID = np.logspace(2, 10, 161)
@@ -99,6 +100,8 @@ def record_trajectory(
         monitors=[watch],
         fit_options={"monitor_every": monitor_every},
     )
+    if result.interrupted:  # a partial trajectory must not be cached as if complete
+        raise KeyboardInterrupt
     return {
         **record,
         "sigma": sigma,
@@ -156,13 +159,22 @@ def calibrate(
     device: str = "auto",
     log: Callable[[str], None] = print,
 ) -> dict[str, Any]:
-    """Record (or load from ``cache``) every trajectory and build the λ(σ̂) table."""
+    """Record (or load from ``cache``) every trajectory and build the λ(σ̂) table.
+
+    The noise of image ``i`` (in ``images`` order) at level σ is seeded with ``1000·i + int(σ)``.
+    """
+    from autodip.restore import DEFAULT_NET
+
     cache.mkdir(parents=True, exist_ok=True)
     rows = []
     for sigma in sigmas:
         trajectories = []
         for index, path in enumerate(images):
-            key = cache / f"{path.stem}-c{crop}-s{sigma:g}-i{iters}-m{monitor_every}.json"
+            seed = 1000 * index + int(sigma)
+            key = cache / (
+                f"{path.stem}-c{crop}-s{sigma:g}-i{iters}-m{monitor_every}-seed{seed}"
+                f"-{DEFAULT_NET}.json"
+            )
             if key.exists():
                 trajectories.append(json.loads(key.read_text()))
                 continue
@@ -171,13 +183,13 @@ def calibrate(
             trajectory = record_trajectory(
                 clean,
                 sigma,
-                seed=1000 * index + int(sigma),
+                seed=seed,
                 iters=iters,
                 monitor_every=monitor_every,
                 device=device,
             )
             trajectory["image"] = path.name
-            key.write_text(json.dumps(trajectory))
+            write_json(key, trajectory)  # atomic: an interrupted write leaves no partial file
             trajectories.append(trajectory)
             log(
                 f"σ={sigma:g} {path.name}: {trajectory['seconds']:.0f} s, peak "

@@ -20,6 +20,17 @@ class UsageError(Exception):
     """A problem with the user's input that deserves one line and exit code 2."""
 
 
+class RunError(Exception):
+    """A run that failed for a reason worth one line (exit code 1), e.g. divergence."""
+
+
+def torch_out_of_memory() -> type[BaseException]:
+    """PyTorch's out-of-memory error class (imported lazily)."""
+    import torch
+
+    return torch.cuda.OutOfMemoryError
+
+
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show defaults, except for options whose default is 'unset' or a flag's False."""
 
@@ -269,7 +280,7 @@ class _Progress:
 
 
 def _denoise(args: argparse.Namespace) -> int:
-    from autodip.io import ImageWriteError, write_image
+    from autodip.io import ImageWriteError, check_output, write_image
     from autodip.metrics import psnr, ssim
     from autodip.nets import list_nets
     from autodip.report import REPORT_FILES, environment, plot_curves, write_json
@@ -296,6 +307,10 @@ def _denoise(args: argparse.Namespace) -> int:
                 f"reference '{args.reference}' has shape {reference.shape}, the input "
                 f"{noisy.shape} (C×H×W); they must match"
             )
+    try:
+        check_output(args.output, noisy.shape[0], info, bit_depth=args.bit_depth)
+    except ImageWriteError as error:
+        raise UsageError(str(error)) from None
     print(
         f"autodip: denoising {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
         f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}) with {args.net}",
@@ -330,12 +345,19 @@ def _denoise(args: argparse.Namespace) -> int:
         raise UsageError(str(error.args[0])) from None
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
+    except FloatingPointError as error:
+        raise RunError(str(error)) from None
+    except torch_out_of_memory() as error:
+        raise RunError(
+            f"out of GPU memory ({str(error).splitlines()[0]}); try a smaller --width or "
+            "--device cpu"
+        ) from None
 
     try:
         written = write_image(
             args.output, result.pixels, info, bit_depth=args.bit_depth, overwrite=args.force
         )
-    except (ImageWriteError, FileExistsError) as error:
+    except (ImageWriteError, FileExistsError, ValueError) as error:
         raise UsageError(str(error)) from None
     if result.stop_step is not None:
         print(f"autodip: returning the estimate at step {result.stop_step}", file=sys.stderr)
@@ -462,6 +484,8 @@ def _calibrate_cifs(args: argparse.Namespace) -> int:
         raise UsageError(
             f"--sigmas must be numbers separated by commas, got {args.sigmas!r}"
         ) from None
+    if not sigmas:
+        raise UsageError("--sigmas is empty")
     images = select_images(args.images, args.select, args.limit)
     if not images:
         raise UsageError(f"no images selected in '{args.images}'")
@@ -470,16 +494,21 @@ def _calibrate_cifs(args: argparse.Namespace) -> int:
         f"{args.iters} iterations on {args.crop}² crops",
         file=sys.stderr,
     )
-    table = calibrate(
-        images,
-        sigmas,
-        iters=args.iters,
-        crop=args.crop,
-        patience=args.patience,
-        cache=args.cache,
-        device=args.device,
-        log=lambda line: print(f"autodip: {line}", file=sys.stderr),
-    )
+    from autodip.io import ImageReadError
+
+    try:
+        table = calibrate(
+            images,
+            sigmas,
+            iters=args.iters,
+            crop=args.crop,
+            patience=args.patience,
+            cache=args.cache,
+            device=args.device,
+            log=lambda line: print(f"autodip: {line}", file=sys.stderr),
+        )
+    except (ImageReadError, ValueError) as error:
+        raise UsageError(str(error)) from None
     table["made_with"]["command"] = "autodip " + " ".join(sys.argv[1:])
     write_json(args.out, table)
     print(f"autodip: wrote {args.out}", file=sys.stderr)
@@ -539,6 +568,9 @@ def main(argv: list[str] | None = None) -> int:
     except UsageError as error:
         print(f"autodip: error: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except RunError as error:
+        print(f"autodip: error: {error}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("autodip: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED

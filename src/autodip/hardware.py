@@ -46,21 +46,35 @@ def resolve_device(device: str) -> str:
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device == "cpu":
         return "cpu"
-    if device.startswith("cuda"):
+    if device == "cuda" or device.startswith("cuda:"):
         if not torch.cuda.is_available():
-            raise ValueError("device 'cuda' was asked for but no CUDA GPU is available")
+            raise ValueError(f"device {device!r} was asked for but no CUDA GPU is available")
+        index = device.partition(":")[2]
+        if index and (not index.isdigit() or int(index) >= torch.cuda.device_count()):
+            raise ValueError(
+                f"no GPU {device!r}: {torch.cuda.device_count()} CUDA device(s) are visible"
+            )
         return device
     raise ValueError(f"unknown device {device!r}; choose from auto, cpu, cuda, cuda:N")
+
+
+def cuda_has_native_bf16(device: str) -> bool:
+    """Whether the GPU ``device`` does bf16 natively (compute capability 8.0+, Ampere and later).
+
+    ``torch.cuda.is_bf16_supported()`` also answers yes for emulated bf16 on older GPUs, where it
+    is slower than float32.
+    """
+    return torch.cuda.get_device_capability(torch.device(device))[0] >= 8
 
 
 def resolve_precision(precision: str, device: str) -> str:
     """Turn ``auto``/``fp32``/``bf16`` into ``fp32`` or ``bf16`` for ``device``."""
     if precision not in PRECISIONS:
         raise ValueError(f"unknown precision {precision!r}; choose from {', '.join(PRECISIONS)}")
-    native = torch.cuda.is_bf16_supported() if device.startswith("cuda") else cpu_has_native_bf16()
-    if precision == "auto":
-        return "bf16" if native else "fp32"
-    return precision
+    if precision != "auto":
+        return precision
+    native = cuda_has_native_bf16(device) if device.startswith("cuda") else cpu_has_native_bf16()
+    return "bf16" if native else "fp32"
 
 
 def placement(

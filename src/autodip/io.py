@@ -583,22 +583,10 @@ def write_image(
     `read_image` reads back in the same orientation, alpha included as a last channel.
     """
     target = Path(path)
-    fmt = _EXTENSIONS.get(target.suffix.lower())
-    if fmt is None:
-        supported = ", ".join(sorted(_EXTENSIONS))
-        found = f"unknown extension '{target.suffix}'" if target.suffix else "no extension"
-        raise ImageWriteError(target, f"{found}; supported extensions are {supported}")
     chw = _as_chw(pixels, "pixels")
     if np.isnan(chw).any():
         raise ValueError("pixels contain NaN values")
-    depth = _output_depth(target, fmt, bit_depth, info)
-    channels = chw.shape[0]
-    if fmt in ("png", "jpeg", "bmp") and channels not in (1, 3):
-        raise ImageWriteError(
-            target,
-            f"{fmt.upper()} holds 1 (gray) or 3 (RGB) colour channels, not {channels}; "
-            "write .tiff or .npy instead",
-        )
+    fmt, depth = check_output(target, chw.shape[0], info, bit_depth=bit_depth)
     if target.is_dir():
         raise ImageWriteError(target, "is a directory")
     if not overwrite and target.exists():
@@ -623,6 +611,39 @@ def write_image(
     except OSError as exc:
         raise ImageWriteError(target, _os_reason(exc)) from exc
     return target
+
+
+def check_output(
+    path: str | os.PathLike[str],
+    channels: int,
+    info: ImageInfo | None = None,
+    *,
+    bit_depth: int | None = None,
+) -> tuple[str, int]:
+    """Check that an image of ``channels`` channels can be written to ``path``; return its format
+    and bit depth.
+
+    Call it before a long computation so that a bad output name fails at once.
+
+    Raises
+    ------
+    ImageWriteError
+        For an unknown extension, or a bit depth or channel count the format cannot store.
+    """
+    target = Path(path)
+    fmt = _EXTENSIONS.get(target.suffix.lower())
+    if fmt is None:
+        supported = ", ".join(sorted(_EXTENSIONS))
+        found = f"unknown extension '{target.suffix}'" if target.suffix else "no extension"
+        raise ImageWriteError(target, f"{found}; supported extensions are {supported}")
+    depth = _output_depth(target, fmt, bit_depth, info)
+    if fmt in ("png", "jpeg", "bmp") and channels not in (1, 3):
+        raise ImageWriteError(
+            target,
+            f"{fmt.upper()} holds 1 (gray) or 3 (RGB) colour channels, not {channels}; "
+            "write .tiff or .npy instead",
+        )
+    return fmt, depth
 
 
 def _output_depth(target: Path, fmt: str, requested: int | None, info: ImageInfo | None) -> int:

@@ -79,16 +79,18 @@ def plot_curves(
     """
     import io
 
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib import rcParams
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
     criteria = {k: v for k, v in (criteria or {}).items() if v.get("scores")}
     steps = [h["step"] for h in history]
     has_psnr = any("psnr" in h for h in history)
     panels = 1 + has_psnr + bool(criteria)
-    fig, axes = plt.subplots(1, panels, figsize=(5.2 * panels, 3.8), squeeze=False)
+    # A Figure of its own (not pyplot): no global backend switch for notebook users.
+    fig = Figure(figsize=(5.2 * panels, 3.8))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(1, panels, squeeze=False)
     free = list(axes[0])
     ax = free.pop(0)
     ax.semilogy(steps, [h["loss"] for h in history], color="tab:blue")
@@ -101,7 +103,7 @@ def plot_curves(
         used.append(ax)
     if criteria:
         ax = free.pop(0)
-        colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+        colours = rcParams["axes.prop_cycle"].by_key()["color"]
         for index, (name, record) in enumerate(criteria.items()):
             colour = colours[index % len(colours)]
             sign = 1.0 if record.get("lower_is_better", True) else -1.0
@@ -124,5 +126,4 @@ def plot_curves(
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)
-    plt.close(fig)
     _atomic_write_bytes(path, buffer.getvalue())

@@ -60,7 +60,8 @@ class FitConfig:
         Range of the uniform code (DIP: 0.1).
     seed : int
         Seeds the network's initialisation, ``z`` and the perturbations: same seed and device, same
-        result.
+        result on the CPU. On CUDA some kernels (bilinear up-sampling's backward pass) are not
+        deterministic, so GPU runs with one seed agree closely but not bit for bit.
     device, precision : str
         See :mod:`autodip.hardware`.
     channels_last : bool or None
@@ -103,7 +104,8 @@ class FitConfig:
 @dataclass
 class StepReport:
     """What a monitor sees at a monitored step. ``estimate`` is cropped to the image's size, on the
-    run's device, float32; monitors must not modify it.
+    run's device, float32; it is a view of a buffer that the run updates in place, so a monitor
+    that keeps it must copy it (``estimate.clone()``), and must not modify it.
     """
 
     step: int
@@ -278,7 +280,11 @@ def fit(
     device = torch.device(where.device)
     generator = torch.Generator().manual_seed(cfg.seed)
     if cfg.reinit:
-        with torch.random.fork_rng(devices=[]):
+        # Initialise on the CPU under a forked, seeded generator: the same weights whatever the
+        # device, and the caller's random state (CPU and CUDA) is left untouched.
+        net.cpu()
+        cuda_devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+        with torch.random.fork_rng(devices=cuda_devices):
             torch.manual_seed(cfg.seed)
             _reset_parameters(net)
 
@@ -320,6 +326,9 @@ def fit(
     reason = f"reached max_iters={cfg.max_iters}"
     interrupted = False
     completed = 0
+    diverged = False
+    last_good: torch.Tensor | None = None
+    last_good_step = 0
     start = time.perf_counter()
     try:
         for step in range(1, cfg.max_iters + 1):
@@ -349,9 +358,14 @@ def fit(
             if step % cfg.monitor_every == 0 or step == cfg.max_iters:
                 loss_value = float(loss.detach())
                 if not math.isfinite(loss_value):
-                    reason = f"loss became {loss_value} at step {step}"
+                    diverged = True
+                    reason = (
+                        f"loss became {loss_value} at step {step}; returning the estimate of "
+                        f"step {last_good_step} (try a lower --lr)"
+                    )
                     break
                 estimate = padding.crop(average if average is not None else current)
+                last_good, last_good_step = estimate.detach().clone(), step
                 report = StepReport(
                     step, estimate, padding.crop(current), loss_value, time.perf_counter() - start
                 )
@@ -373,11 +387,20 @@ def fit(
             if on_step is not None:
                 on_step(step, loss_value)
     except KeyboardInterrupt:
+        if completed == 0:
+            raise  # nothing to return yet: let the caller handle Ctrl-C
         interrupted = True
         reason = f"interrupted by the user after step {completed}"
     seconds = time.perf_counter() - start
 
     final = padding.crop(average if average is not None else output.detach())
+    if diverged:
+        if last_good is None:
+            raise FloatingPointError(
+                f"the loss became non-finite before the first monitored step ({reason}); "
+                "try a lower --lr"
+            )
+        final = last_good
     stop_step = confirmed = None
     if stopper is not None and stopper.primary is not None:
         confirmed = stopper.confirmed
@@ -385,7 +408,7 @@ def fit(
             final, stop_step = stopper.best_image, stopper.best_step
         if not confirmed and not interrupted and reason.startswith("reached max_iters"):
             reason = stopper.unconfirmed_reason(completed)
-    image = final.float().cpu().clamp_(0, 1).contiguous()
+    image = final.float().cpu().clamp(0, 1).contiguous()
     return Result(
         image=image,
         iterations=completed,

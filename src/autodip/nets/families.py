@@ -52,7 +52,8 @@ def dip_skip(
 
 
 @register_net(
-    "hourglass", "Devil-paper hourglass: depth 2, width 64, skips on deepest scales (231k)"
+    "hourglass",
+    "Devil-paper hourglass: depth 2, width 64, skips on deepest (default 0) scales (231k)",
 )
 def hourglass(
     *,

@@ -56,6 +56,15 @@ def interpolate_lambda(sigma: float, table: dict[str, Any]) -> float:
     return float(np.exp(np.interp(sigma, sigmas[order], logs[order])))
 
 
+def load_lambda_table(path: str | None) -> dict[str, Any] | None:
+    """The λ table at ``path``, or the shipped one when ``path`` is ``None``."""
+    if path is None:
+        return shipped_lambda_table()
+    from pathlib import Path
+
+    return json.loads(Path(path).read_text())
+
+
 def _chw(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().cpu().numpy()[0]
 
@@ -83,16 +92,25 @@ class CompressedSizeRaw(Criterion):
 
 @register_criterion
 class CompressedSize(Criterion):
-    """``cifs``: ``λ·MSE(A x, y) + C(x)²/(H·W)`` with λ from the noise level (or given)."""
+    """``cifs``: ``λ·MSE(A x, y) + C(x)²/(H·W)`` with λ from the noise level (or given).
+
+    ``table`` is the path of a λ table made by ``autodip calibrate-cifs`` (default: the shipped
+    one), e.g. ``--criterion-option cifs.table=my_table.json``.
+    """
 
     name = "cifs"
     default_patience = 500
 
     def __init__(
-        self, lam: float | None = None, quality: int = 95, sigma: float | None = None
+        self,
+        lam: float | None = None,
+        quality: int = 95,
+        sigma: float | None = None,
+        table: str | None = None,
     ) -> None:
         if lam is not None and lam < 0:
             raise ValueError(f"lam must be non-negative, got {lam}")
+        self.table_path = table
         self.fixed_lam = lam
         self.fixed_sigma = sigma
         self.quality = quality
@@ -110,10 +128,11 @@ class CompressedSize(Criterion):
 
         if self.sigma is None:
             self.sigma = estimate_sigma(_chw(target))
-        table = shipped_lambda_table()
+        table = load_lambda_table(self.table_path)
         if table is None:
             raise ValueError(
-                "no CIFS λ table is installed; pass lam=... or run `autodip calibrate-cifs`"
+                "no CIFS λ table is installed; pass lam=..., or table=PATH with a table made by "
+                "`autodip calibrate-cifs`"
             )
         # R = C²/(HW) grows with the pixel count while the MSE does not: scale λ from the
         # calibration's pixel count to this image's (see autodip.calibrate).

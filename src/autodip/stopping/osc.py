@@ -11,15 +11,18 @@ reproduced only once the network starts fitting noise. The projection coefficien
 rises from about 0 towards 1 as that happens; the stop is the point of maximum curvature of the
 curve :math:`(t, c_t)` — its knee, where growth starts.
 
-Curvature, as autodip reads the paper (whose equations were lost in extraction; see SPEC): the step
-axis is normalised by the iteration budget (``x = t / max_iters``; :math:`c_t` already runs over
-[0, 1]). At each sample :math:`t`, the points over :math:`[t-L, t+L]` are expressed in the frame
-whose first axis runs along the chord from the point at :math:`t-L` to the point at :math:`t+L`; a
-parabola :math:`v = a u^2 + b u + c` is fitted and :math:`a` (positive where the curve bends
-upwards) is the curvature. It is averaged over ``window`` steps, and that average is the score
+Curvature, as autodip reads the paper (whose equations were lost in extraction; see SPEC): the
+paper normalises both axes of the curve; :math:`c_t` already runs over [0, 1], and the step axis is
+divided by a fixed ``time_scale`` (3000 steps, DIP's denoising budget, on which the paper ran) —
+not by the run's own budget, so that the stop does not depend on ``--iters``. At each sample
+:math:`t`, the points over :math:`[t-L, t+L]` are expressed in the frame whose first axis runs
+along the chord from the point at :math:`t-L` to the point at :math:`t+L`; a parabola
+:math:`v = a u^2 + b u + c` is fitted and :math:`a` (positive where the curve bends upwards) is the
+curvature. It is averaged over ``window`` steps, and that average is the score
 (higher is better). A score is known ``L + window/2`` steps after the step it belongs to (``lag``);
-the shared candidate rule then confirms the maximum once ``L + window`` further steps bring nothing
-higher — together, the stop comes once the peak is ``L + window`` steps behind the scores.
+the shared candidate rule, counting patience in scored steps, confirms the maximum once ``window/2``
+more scored steps bring nothing higher — so the run stops once the peak is ``L + window`` steps
+behind, as the paper's online use requires.
 """
 
 from __future__ import annotations
@@ -68,7 +71,13 @@ class OrthogonalStopping(Criterion):
     lower_is_better = False
     changes_objective = True
 
-    def __init__(self, std: float = 1 / 25, half_length: int = 300, window: int = 100) -> None:
+    def __init__(
+        self,
+        std: float = 1 / 25,
+        half_length: int = 300,
+        window: int = 100,
+        time_scale: float = 3000.0,
+    ) -> None:
         if std <= 0:
             raise ValueError(f"std must be positive, got {std}")
         if half_length < 1 or window < 0:
@@ -76,7 +85,11 @@ class OrthogonalStopping(Criterion):
         self.std = std
         self.half_length = half_length
         self.window = window
-        self.default_patience = half_length + window
+        if time_scale <= 0:
+            raise ValueError(f"time_scale must be positive, got {time_scale}")
+        self.time_scale = time_scale
+        # patience counts scored steps, which trail by ``lag``: L + window/2 + window/2 in all
+        self.default_patience = max(1, window // 2)
         self.noise: torch.Tensor | None = None
         self.reset()
 
@@ -117,7 +130,7 @@ class OrthogonalStopping(Criterion):
         self.lag = (k + h) * spacing
         centre = len(self.steps) - 1 - k
         if centre >= k:
-            x = np.asarray(self.steps[centre - k : centre + k + 1], float) / context.max_iters
+            x = np.asarray(self.steps[centre - k : centre + k + 1], float) / self.time_scale
             y = np.asarray(self.coefficients[centre - k : centre + k + 1])
             self.curvatures.append(chord_frame_curvature(x, y))
         # curvatures[j] belongs to sample j + k; average 2h + 1 of them around sample j + k + h.
@@ -133,4 +146,5 @@ class OrthogonalStopping(Criterion):
             "std": self.std,
             "half_length": self.half_length,
             "window": self.window,
+            "time_scale": self.time_scale,
         }

@@ -14,8 +14,10 @@ from autodip.stopping.base import Context, Criterion, register_criterion
 class FixedIterations(Criterion):
     """Stop at step ``at``: the score ``−min(step, at)`` falls until ``at`` and is flat after it.
 
-    Through the shared candidate rule (patience 1 by default) the run stops at the first monitored
-    step after ``at`` and returns the estimate at ``at``.
+    Through the shared candidate rule (patience 1 by default) the best step is the first monitored
+    step at or after ``at`` (``at`` itself when it is a multiple of ``monitor_every``); the run
+    stops one monitored step later and returns the estimate of the best step. With ``at`` equal
+    to ``max_iters`` the rule has no step left to confirm with, and the result says so.
     """
 
     name = "fixed"

@@ -33,7 +33,8 @@ class Track:
 
     def summary(self, step: int) -> dict[str, Any]:
         """Plain-data account: options, patience, candidate step, confirmation, scores, cost."""
-        verdict = self.rule.decision(step)
+        last = self.rule.last_step
+        verdict = self.rule.decision(last) if last is not None else None
         return {
             **self.criterion.describe(),
             "patience": self.rule.patience,
@@ -152,7 +153,10 @@ class Stopper:
     def _verdict(self, step: int) -> str | None:
         if self.primary is None:
             return None
-        verdict = self.tracks[0].rule.decision(step)
+        # Patience counts scored steps: a lagging criterion (OSC) confirms only once enough of its
+        # own scores have come in after the best, not merely once the run has moved on.
+        rule = self.tracks[0].rule
+        verdict = rule.decision(rule.last_step) if rule.last_step is not None else None
         if verdict is None or not verdict.confirmed:
             return None
         self.confirmed = True
