@@ -19,12 +19,14 @@ from pathlib import Path
 
 import numpy as np
 
+from autodip.calibrate import centre_crop
 from autodip.io import read_image
 from autodip.metrics import psnr
 from autodip.noise import add_gaussian_noise
 from autodip.restore import DEFAULT_NET, denoise
+from common import SHARED_DATA, cached
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+SHARED = SHARED_DATA
 IMAGES = {
     "f16-sample": None,  # the bundled sample's clean crop
     "house": SHARED / "set9" / "image_House256rgb.png",
@@ -40,29 +42,27 @@ def clean_crop(name: str, size: int) -> np.ndarray:
         pixels, _ = read_image(str(path))
     else:
         pixels, _ = read_image(IMAGES[name])
-    _, h, w = pixels.shape
-    top, left = (h - size) // 2, (w - size) // 2
-    return np.ascontiguousarray(pixels[:, top : top + size, left : left + size])
+    return centre_crop(pixels, size)
 
 
 def curve(name: str, args: argparse.Namespace) -> dict:
+    def run() -> dict:
+        clean = clean_crop(name, args.size)
+        noisy = add_gaussian_noise(clean, args.sigma, seed=0)
+        result = denoise(
+            noisy, iters=args.iters, reference=clean, fit_options={"monitor_every": 50}
+        )
+        return {
+            "image": name,
+            "psnr_input": psnr(noisy, clean),
+            "steps": [h["step"] for h in result.history],
+            "psnr": [h["psnr"] for h in result.history],
+            "seconds": result.seconds,
+            "placement": result.config["placement"],
+        }
+
     key = args.cache / f"{name}-s{args.sigma}-{args.size}-{DEFAULT_NET}-{args.iters}.json"
-    if key.exists():
-        return json.loads(key.read_text())
-    clean = clean_crop(name, args.size)
-    noisy = add_gaussian_noise(clean, args.sigma, seed=0)
-    result = denoise(noisy, iters=args.iters, reference=clean, fit_options={"monitor_every": 50})
-    row = {
-        "image": name,
-        "psnr_input": psnr(noisy, clean),
-        "steps": [h["step"] for h in result.history],
-        "psnr": [h["psnr"] for h in result.history],
-        "seconds": result.seconds,
-        "placement": result.config["placement"],
-    }
-    key.parent.mkdir(parents=True, exist_ok=True)
-    key.write_text(json.dumps(row))
-    return row
+    return cached(key, run)
 
 
 def main() -> None:

@@ -17,20 +17,20 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import numpy as np
 
+from autodip.calibrate import centre_crop
 from autodip.io import read_image
 from autodip.noise import add_gaussian_noise
 from autodip.noise_level import estimate_sigma
+from common import SHARED_DATA, cpu_model
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DATA = SHARED_DATA
 IMAGES = {
     "House": "set9/image_House256rgb.png",
     "F16": "set9/image_F16_512rgb.png",
@@ -44,27 +44,8 @@ CROP = 256
 SEED = 0
 
 
-def centre_crop(pixels: np.ndarray, size: int = CROP) -> np.ndarray:
-    _, h, w = pixels.shape
-    if h < size or w < size:
-        raise ValueError(f"image {h}×{w} is smaller than the {size}×{size} crop")
-    top, left = (h - size) // 2, (w - size) // 2
-    return np.ascontiguousarray(pixels[:, top : top + size, left : left + size])
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
-
-
 def measure() -> dict:
-    crops = {name: centre_crop(read_image(DATA / rel)[0]) for name, rel in IMAGES.items()}
+    crops = {name: centre_crop(read_image(DATA / rel)[0], CROP) for name, rel in IMAGES.items()}
     rows = []
     for name, clean in crops.items():
         for sigma in SIGMAS:

@@ -22,9 +22,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import platform
 import statistics
-import subprocess
 from importlib import resources
 from pathlib import Path
 
@@ -36,6 +34,7 @@ from autodip.io import image_to_tensor, read_image
 from autodip.metrics import psnr
 from autodip.nets import count_parameters, create_net
 from autodip.runner import FitConfig, fit, placement_for
+from common import cached, cpu_model
 
 NETS = {"dip-skip": {}, "hourglass": {"depth": 2, "width": 64}}
 PRECISIONS = {"fp32": {"precision": "fp32", "channels_last": False}, "default": {}}
@@ -46,17 +45,6 @@ def sample() -> tuple[torch.Tensor, torch.Tensor]:
     noisy, _ = read_image(str(data / "f16_256_noisy_sigma25.png"))
     clean, _ = read_image(str(data / "f16_256_clean.png"))
     return image_to_tensor(noisy), image_to_tensor(clean)
-
-
-def cpu_model() -> str:
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def flops_per_iteration(net_name: str, y: torch.Tensor) -> int:
@@ -81,17 +69,14 @@ def seconds_per_iteration(net_name: str, y: torch.Tensor, steps: int, blocks: in
 
 
 def quality_run(net_name: str, precision: str, seed: int, iters: int, y, clean, cache: Path):
-    key = cache / f"{net_name}-{precision}-seed{seed}-iters{iters}.json"
-    if key.exists():
-        return json.loads(key.read_text())
-    cfg = FitConfig(
-        max_iters=iters, seed=seed, device="cpu", monitor_every=iters, **PRECISIONS[precision]
-    )
-    result = fit(y, create_net(net_name, **NETS[net_name]), config=cfg)
-    row = {"psnr": psnr(result.image, clean), "seconds": result.seconds}
-    key.parent.mkdir(parents=True, exist_ok=True)
-    key.write_text(json.dumps(row))
-    return row
+    def run() -> dict:
+        cfg = FitConfig(
+            max_iters=iters, seed=seed, device="cpu", monitor_every=iters, **PRECISIONS[precision]
+        )
+        result = fit(y, create_net(net_name, **NETS[net_name]), config=cfg)
+        return {"psnr": psnr(result.image, clean), "seconds": result.seconds}
+
+    return cached(cache / f"{net_name}-{precision}-seed{seed}-iters{iters}.json", run)
 
 
 def main() -> None:

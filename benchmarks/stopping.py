@@ -38,8 +38,9 @@ from autodip.noise_level import estimate_sigma
 from autodip.restore import DEFAULT_NET, denoise
 from autodip.stopping import first_candidate, list_criteria
 from autodip.stopping.cifs import interpolate_lambda, shipped_lambda_table
+from common import SHARED_DATA, cached
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
+SHARED = SHARED_DATA
 SET9 = ["image_House256rgb.png", "image_F16_512rgb.png", "kodim03.png"]
 MONITORED = ["wmv", "emv", "brisque", "niqe"]
 CRITERIA = ["cifs", "cifs-raw", *MONITORED, "osc"]
@@ -91,15 +92,6 @@ def run_b(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
         fit_options={"monitor_every": args.monitor_every},
     )
     return {"history": result.history, "criteria": result.criteria, "seconds": result.seconds}
-
-
-def cached(path: Path, make) -> dict[str, Any]:
-    if path.exists():
-        return json.loads(path.read_text())
-    data = make()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(data))
-    return data
 
 
 def stop_of(steps, scores, patience, lower_is_better, psnr_by_step) -> dict[str, Any]:

@@ -33,7 +33,8 @@ from autodip.geometry import check_min_size, pad_to_multiple
 from autodip.hardware import Placement, placement
 from autodip.metrics import psnr, ssim
 from autodip.operators import Denoise, Operator
-from autodip.stopping.stopper import Stopper, context_for
+from autodip.stopping.base import Context
+from autodip.stopping.stopper import Stopper
 
 INPUT_KINDS = ("noise", "meshgrid")
 
@@ -376,8 +377,13 @@ def fit(
                 history.append(record)
                 stop = None
                 if stopper is not None:
-                    context = context_for(
-                        report.output, measured, operator, loss_value, cfg.max_iters, ref
+                    context = Context(
+                        raw=report.output,
+                        target=measured,
+                        operator=operator,
+                        loss=loss_value,
+                        max_iters=cfg.max_iters,
+                        reference=ref,
                     )
                     stop = stopper.observe(step, estimate, context)
                 stop = stop or next((r for r in (m(report) for m in monitors) if r), None)

@@ -17,7 +17,6 @@ from typing import Any
 
 import torch
 
-from autodip.operators import Operator
 from autodip.stopping.base import CandidateRule, Context, Criterion
 
 
@@ -184,22 +183,3 @@ class Stopper:
     def summary(self, step: int) -> dict[str, Any]:
         """Every criterion's record, keyed by name."""
         return {t.criterion.name: t.summary(step) for t in self.tracks}
-
-
-def context_for(
-    raw: torch.Tensor,
-    target: torch.Tensor,
-    operator: Operator,
-    loss: float,
-    max_iters: int,
-    reference: torch.Tensor | None,
-) -> Context:
-    """Build the :class:`~autodip.stopping.base.Context` a criterion sees."""
-    return Context(
-        raw=raw,
-        target=target,
-        operator=operator,
-        loss=loss,
-        max_iters=max_iters,
-        reference=reference,
-    )

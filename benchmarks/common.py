@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmark scripts: machine description, result caching, shared data."""
+
+from __future__ import annotations
+
+import json
+import platform
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+#: The project's shared data folder (``../shared/data`` beside the repository).
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+
+
+def cpu_model() -> str:
+    """The CPU's model name as ``lscpu`` reports it (or what Python knows)."""
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown"
+
+
+def cached(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """Load ``path`` if a finished run left it there, else run ``make`` and store its result.
+
+    The file is written atomically, so an interrupted benchmark never leaves a partial entry and
+    a rerun resumes where it stopped.
+    """
+    if path.exists():
+        return json.loads(path.read_text())
+    from autodip.report import write_json
+
+    data = make()
+    write_json(path, data)
+    return data
