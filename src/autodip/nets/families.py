@@ -8,12 +8,26 @@
   ``skips`` deepest scales only, bilinear up-sampling, and an input code with as many channels as
   the width. With the defaults (2 scales, no skips) widths 32/64/128 give 58,339 / 231,363 / 921,475
   parameters, the paper's 58k / 231k / 921k.
+* ``hourglass-w32``, ``hourglass-w64``, ``hourglass-w128`` — that recipe at the three widths the
+  seed-003 texture classifier chooses from.
+* ``deepdecoder`` — the Deep Decoder (Heckel and Hand, ICLR 2019) in its public denoising setting:
+  6 bias-free 1×1 layers of 128 channels, 5 bilinear ×2 upsamplings (a 16×16 code for a 512×512
+  image), 100,224 parameters (seed 003's Table 2 lists "0.1M").
+* ``convdecoder`` — the ConvDecoder (Darestani and Heckel 2021) as seed 003 runs it for denoising
+  (its ``cd_lpf.sh``: ``num_layers 6``, ``dim 128``, ``in_size 16 16``, zero padding): 6 3×3
+  layers of 128 channels, 5 ×2 nearest upsamplings (the public code's mode; seed 003 also runs
+  bilinear and the fixed filters), 887,427 parameters (Table 2: "0.89M"). The MRI paper's
+  own public code uses wider settings (e.g. 256 channels); they are one override away.
+
+Every builder takes ``upsample=`` with any name of :data:`autodip.nets.upsample.UPSAMPLERS`
+(interpolation, transposed convolution, or zero insertion + a fixed low-pass filter).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from autodip.nets.decoders import ConvDecoder, DeepDecoder
 from autodip.nets.registry import register_net
 from autodip.nets.skip import SkipConfig, SkipNet, per_scale
 
@@ -34,8 +48,9 @@ def dip_skip(
 ) -> SkipNet:
     """Original DIP hourglass; ``depth``/``width`` shorthand sets all scales at once.
 
-    Other keyword options are :class:`~autodip.nets.skip.SkipConfig` fields (``upsample``, ``pad``,
-    ``act``, ``downsample``, ``filter_size_down``, ...).
+    Other keyword options are :class:`~autodip.nets.skip.SkipConfig` fields (``upsample`` — any
+    name of :data:`~autodip.nets.upsample.UPSAMPLERS` —, ``pad``, ``act``, ``downsample``,
+    ``filter_size_down``, ...).
     """
     scales = depth if depth is not None else 5
     if width is not None:
@@ -69,7 +84,8 @@ def hourglass(
     with skips on the ``skips`` deepest scales.
 
     ``in_channels`` defaults to ``width`` (the recipe of seed 003's code); other keyword options are
-    :class:`~autodip.nets.skip.SkipConfig` fields.
+    :class:`~autodip.nets.skip.SkipConfig` fields, e.g. ``upsample="lpf60"`` (any name of
+    :data:`~autodip.nets.upsample.UPSAMPLERS`).
     """
     if depth < 1:
         raise ValueError(f"depth must be at least 1, got {depth}")
@@ -84,3 +100,87 @@ def hourglass(
         **options,
     )
     return SkipNet(config)
+
+
+def _hourglass_preset(width: int) -> None:
+    def build(**options: Any) -> SkipNet:
+        if options.get("width", width) != width:
+            raise ValueError(
+                f"hourglass-w{width} has width {width}; for width {options['width']} use "
+                f"hourglass-w{options['width']} or hourglass with width={options['width']}"
+            )
+        options.pop("width", None)
+        return hourglass(width=width, **options)
+
+    build.__doc__ = (
+        f"The seed-003 2-level hourglass at width {width}; options as :func:`hourglass`."
+    )
+    register_net(
+        f"hourglass-w{width}",
+        f"Devil-paper 2-level hourglass, width {width}, bilinear, no skips",
+    )(build)
+
+
+for _width in (32, 64, 128):
+    _hourglass_preset(_width)
+
+
+def _decoder_size(
+    channels: int | None, width: int | None, layers: int | None, depth: int | None
+) -> tuple[int, int]:
+    """Resolve the shared ``width``/``depth`` vocabulary of the command line for a decoder.
+
+    ``width`` is another name for ``channels``; ``depth`` counts the ×2 upsamplings, as the
+    hourglass's ``depth`` counts its scales (``size_multiple == 2 ** depth`` for both), so it
+    means ``layers = depth + 1``.
+    """
+    if channels is not None and width is not None and channels != width:
+        raise ValueError(f"give channels or width, not both (got {channels} and {width})")
+    if layers is not None and depth is not None and layers != depth + 1:
+        raise ValueError(f"depth={depth} means layers={depth + 1}, but layers={layers} was given")
+    resolved_channels = channels if channels is not None else width
+    resolved_layers = layers if layers is not None else (None if depth is None else depth + 1)
+    return (
+        128 if resolved_channels is None else resolved_channels,
+        6 if resolved_layers is None else resolved_layers,
+    )
+
+
+@register_net(
+    "deepdecoder", "Deep Decoder: 6 layers of 1x1 conv + bilinear x2 + ReLU + BN, 128 ch (100k)"
+)
+def deepdecoder(
+    *,
+    channels: int | None = None,
+    layers: int | None = None,
+    width: int | None = None,
+    depth: int | None = None,
+    **options: Any,
+) -> DeepDecoder:
+    """Deep Decoder with the public denoising defaults (128 channels, 6 layers).
+
+    ``width`` is an alias of ``channels`` and ``depth`` (the number of upsamplings) of
+    ``layers - 1``; other options as :class:`~autodip.nets.decoders.DeepDecoder`.
+    """
+    channels, layers = _decoder_size(channels, width, layers, depth)
+    return DeepDecoder(channels=channels, layers=layers, **options)
+
+
+@register_net(
+    "convdecoder", "ConvDecoder: 6 layers of x2 nearest + 3x3 conv + ReLU + BN, 128 ch (887k)"
+)
+def convdecoder(
+    *,
+    channels: int | None = None,
+    layers: int | None = None,
+    width: int | None = None,
+    depth: int | None = None,
+    **options: Any,
+) -> ConvDecoder:
+    """ConvDecoder as seed 003 runs it (128 channels, 6 layers).
+
+    ``width`` is an alias of ``channels`` and ``depth`` (the number of upsamplings) of
+    ``layers - 1``; other options as :class:`~autodip.nets.decoders.ConvDecoder`.
+    """
+    channels, layers = _decoder_size(channels, width, layers, depth)
+    return ConvDecoder(channels=channels, layers=layers, **options)
