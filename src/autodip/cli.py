@@ -92,7 +92,12 @@ def build_parser() -> argparse.ArgumentParser:
     from autodip.restore import DEFAULT_ITERS, DEFAULT_NET, DEFAULT_STOP
 
     net = denoise.add_argument_group("network")
-    net.add_argument("--net", default=DEFAULT_NET, help="network (see `autodip list nets`)")
+    net.add_argument(
+        "--net",
+        default=DEFAULT_NET,
+        help="network (see `autodip list nets`), or 'auto': a 2-level bilinear hourglass whose "
+        "width (32, 64 or 128) is predicted from the input's texture (see `autodip inspect`)",
+    )
     net.add_argument(
         "--width", type=_positive_int, help="channels per scale (default: the network's own)"
     )
@@ -208,6 +213,50 @@ def build_parser() -> argparse.ArgumentParser:
     )
     cal.add_argument("-f", "--force", action="store_true", help="overwrite --out")
 
+    inspect = commands.add_parser(
+        "inspect",
+        help="show an image's texture features and the width --net auto would choose",
+        description="Compute the noise-robust texture features of an image (GLCM and power "
+        "spectrum, after a pre-filter scaled by the estimated noise level) and the width "
+        "probabilities of the hourglass that `autodip denoise --net auto` runs.",
+        formatter_class=_HelpFormatter,
+    )
+    inspect.add_argument("input", type=Path, help="image (PNG, JPEG, BMP, TIFF or .npy)")
+    inspect.add_argument("--json", action="store_true", help="print JSON instead of text")
+    inspect.add_argument(
+        "--model", type=Path, help="width model file (default: the one shipped with autodip)"
+    )
+
+    train = commands.add_parser(
+        "train-width",
+        help="train the width predictor of --net auto on labelled images",
+        description="Fit the width classifier (multinomial logistic regression on noise-robust "
+        "texture features) to the NoRepeat labels of a Texture-DIP label file; every image is "
+        "used clean and with Gaussian noise at each --sigmas level.",
+        epilog="Example: autodip train-width --labels ../shared/data/texture_dip_width_labels.csv "
+        "--data ../shared/data -o src/autodip/data/width_predictor.json",
+        formatter_class=_HelpFormatter,
+    )
+    train.add_argument(
+        "--labels", type=Path, required=True, help="CSV with variant,width_label,image columns"
+    )
+    train.add_argument(
+        "--data", type=Path, required=True, help="folder the CSV's image paths are relative to"
+    )
+    train.add_argument("-o", "--out", type=Path, required=True, help="model file to write (JSON)")
+    from autodip.width_predictor import DEFAULT_ALPHA, TRAIN_SIGMAS
+
+    train.add_argument(
+        "--sigmas",
+        default=",".join(f"{s:g}" for s in TRAIN_SIGMAS),
+        help="noise levels of the training copies (0–255 scale; 0 = the clean image)",
+    )
+    train.add_argument(
+        "--alpha", type=_number, default=str(DEFAULT_ALPHA), help="L2 penalty on the weights"
+    )
+    train.add_argument("--seed", type=int, default=0, help="seed of the training noise")
+    train.add_argument("-f", "--force", action="store_true", help="overwrite --out")
+
     lister = commands.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=("nets", "criteria"), help="what to list")
     return parser
@@ -287,7 +336,13 @@ def _denoise(args: argparse.Namespace) -> int:
     from autodip.restore import denoise
 
     started = time.perf_counter()
-    if args.net not in list_nets():
+    auto = args.net == "auto"
+    if auto and (args.width is not None or args.depth is not None):
+        raise UsageError(
+            "--net auto chooses the width and depth itself; drop --width/--depth, or pick "
+            "them with --net hourglass"
+        )
+    if not auto and args.net not in list_nets():
         from difflib import get_close_matches
 
         close = get_close_matches(args.net, list_nets(), n=1)
@@ -311,9 +366,15 @@ def _denoise(args: argparse.Namespace) -> int:
         check_output(args.output, noisy.shape[0], info, bit_depth=args.bit_depth)
     except ImageWriteError as error:
         raise UsageError(str(error)) from None
+    net, net_options = args.net, {"width": args.width, "depth": args.depth}
+    architecture = None
+    if auto:
+        architecture = _choose_architecture(noisy, None)
+        net, net_options = architecture["net"], architecture["options"]
+        print(f"autodip: --net auto: {_describe_choice(architecture)}", file=sys.stderr)
     print(
         f"autodip: denoising {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
-        f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}) with {args.net}",
+        f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}) with {net}",
         file=sys.stderr,
     )
     fit_options = {
@@ -326,7 +387,7 @@ def _denoise(args: argparse.Namespace) -> int:
         with _Progress(args.iters, enabled=not args.quiet) as progress:
             result = denoise(
                 noisy,
-                net=args.net,
+                net=net,
                 iters=args.iters,
                 seed=args.seed,
                 device=args.device,
@@ -338,8 +399,7 @@ def _denoise(args: argparse.Namespace) -> int:
                 monitor=monitor,
                 patience=args.patience,
                 criterion_options=_criterion_options(args.criterion_option),
-                width=args.width,
-                depth=args.depth,
+                **net_options,
             )
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
@@ -423,6 +483,7 @@ def _denoise(args: argparse.Namespace) -> int:
                 "monitor_seconds": result.monitor_seconds,
             },
             "criteria": result.criteria,
+            **({"architecture": architecture} if architecture is not None else {}),
             "metrics": metrics,
             "history": result.history,
         }
@@ -430,7 +491,8 @@ def _denoise(args: argparse.Namespace) -> int:
         plot_curves(
             args.report / "curves.png",
             result.history,
-            title=f"{args.input.name} — {args.net}",
+            title=f"{args.input.name} — {net}"
+            + (f" (auto, width {architecture['width']})" if architecture else ""),
             criteria=result.criteria,
             stop_step=result.stop_step,
         )
@@ -515,6 +577,95 @@ def _calibrate_cifs(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _choose_architecture(image: Any, model: Path | None) -> dict[str, Any]:
+    from autodip.width_predictor import choose_architecture
+
+    try:
+        return choose_architecture(image, model_path=model)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+
+
+def _describe_choice(architecture: dict[str, Any]) -> str:
+    """One line: the chosen hourglass, the probabilities and the noise level behind them."""
+    options = architecture["options"]
+    probabilities = "/".join(f"{p:.2f}" for p in architecture["probabilities"].values())
+    return (
+        f"{architecture['net']} width {options['width']} (depth {options['depth']}, "
+        f"{options['upsample']}); P(width {'/'.join(architecture['probabilities'])}) = "
+        f"{probabilities}; σ̂ = {architecture['features']['noise_sigma']:.1f}"
+    )
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    import json
+
+    image, _ = _read(args.input, "input")
+    architecture = _choose_architecture(image, args.model)
+    if args.json:
+        record = {"input": str(args.input), "shape_chw": list(image.shape), **architecture}
+        print(json.dumps(record, indent=2))
+        return EXIT_OK
+    print(f"{args.input}: {image.shape[2]}×{image.shape[1]}, {image.shape[0]} channel(s)")
+    features = architecture["features"]
+    print(
+        f"noise σ̂ {features['noise_sigma']:.2f} (0–255 scale) -> pre-filter "
+        f"{features['prefilter_px']:.2f} px"
+    )
+    print("texture features:")
+    for name, value in features.items():
+        if name not in ("noise_sigma", "prefilter_px"):
+            print(f"  {name:21s} {value:.6g}")
+    print("probabilities:")
+    for width, p in architecture["probabilities"].items():
+        print(f"  width {width:>3s}  {p:.3f}")
+    print(f"chosen: {_describe_choice(architecture).split(';')[0]}")
+    return EXIT_OK
+
+
+def _train_width(args: argparse.Namespace) -> int:
+    from autodip.report import write_json
+    from autodip.width_predictor import read_width_labels, train_width_model
+
+    _check_writable([args.out], args.force)
+    try:
+        sigmas = [float(s) for s in args.sigmas.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(
+            f"--sigmas must be numbers separated by commas, got {args.sigmas!r}"
+        ) from None
+    if not sigmas or any(s < 0 for s in sigmas):
+        raise UsageError(f"--sigmas must be non-negative numbers, got {args.sigmas!r}")
+    if not args.data.is_dir():
+        raise UsageError(f"--data '{args.data}' is not a folder")
+    from autodip.io import ImageReadError
+
+    try:
+        count = len(read_width_labels(args.labels, args.data))
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    print(
+        f"autodip: training the width predictor on {count} images of {args.labels} "
+        f"(NoRepeat labels), clean and at noise levels {args.sigmas}",
+        file=sys.stderr,
+    )
+    try:
+        model = train_width_model(
+            args.labels,
+            args.data,
+            sigmas=sigmas,
+            alpha=args.alpha,
+            seed=args.seed,
+            command="autodip " + " ".join(sys.argv[1:]),
+            log=lambda line: print(f"autodip: {line}", file=sys.stderr),
+        )
+    except (ImageReadError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    write_json(args.out, model.to_dict())
+    print(f"autodip: wrote {args.out}", file=sys.stderr)
+    return EXIT_OK
+
+
 def _criterion_options(items: list[str]) -> dict[str, dict[str, Any]]:
     """Parse ``NAME.KEY=VALUE`` items into ``{name: {key: value}}`` (numbers where they parse)."""
     options: dict[str, dict[str, Any]] = {}
@@ -551,7 +702,7 @@ def _list(args: argparse.Namespace) -> int:
         return EXIT_OK
     for name, summary in list_nets().items():
         params = count_parameters(create_net(name))
-        print(f"{name:12s} {params:>10,} params  {summary}")
+        print(f"{name:16s} {params:>10,} params  {summary}")
     return EXIT_OK
 
 
@@ -562,7 +713,13 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_args(argv)
     except SystemExit as exit_:
         return int(exit_.code or 0)
-    handlers = {"denoise": _denoise, "list": _list, "calibrate-cifs": _calibrate_cifs}
+    handlers = {
+        "denoise": _denoise,
+        "list": _list,
+        "calibrate-cifs": _calibrate_cifs,
+        "inspect": _inspect,
+        "train-width": _train_width,
+    }
     try:
         return handlers[args.command](args)
     except UsageError as error:

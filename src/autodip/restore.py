@@ -87,7 +87,9 @@ def denoise(
         The noisy image in [0, 1]: ``H×W``, ``C×H×W`` or ``1×C×H×W``.
     net
         A registered network name (:func:`autodip.nets.list_nets`); its output channels follow the
-        image's.
+        image's. ``"auto"`` runs the 2-level bilinear ``hourglass`` with the width predicted from
+        the image's texture (:func:`autodip.width_predictor.choose_architecture`); the choice and
+        its evidence are in ``result.config["architecture"]``.
     iters, seed, device, precision
         See :class:`autodip.runner.FitConfig`.
     reference
@@ -124,6 +126,9 @@ def denoise(
     """
     y = as_image_tensor(image)
     ref = as_image_tensor(reference) if reference is not None else None
+    architecture = None
+    if net == "auto":
+        net, net_options, architecture = _auto_architecture(y, net_options)
     network = create_net(net, out_channels=y.shape[1], **net_options)
     config = FitConfig(
         max_iters=iters, seed=seed, device=device, precision=precision, **(fit_options or {})
@@ -144,4 +149,21 @@ def denoise(
         "options": {k: v for k, v in net_options.items() if v is not None},
         "parameters": count_parameters(network),
     }
+    if architecture is not None:
+        result.config["architecture"] = architecture
     return result
+
+
+def _auto_architecture(
+    y: torch.Tensor, net_options: dict[str, Any]
+) -> tuple[str, dict[str, Any], dict[str, Any]]:
+    """Resolve ``net="auto"``: the predicted hourglass, its options and the evidence."""
+    from autodip.width_predictor import choose_architecture
+
+    clash = sorted(k for k in ("width", "depth", "upsample") if net_options.get(k) is not None)
+    if clash:
+        raise ValueError(
+            f"net='auto' chooses {', '.join(clash)} itself; pass net='hourglass' to set them"
+        )
+    architecture = choose_architecture(y[0].detach().float().cpu().numpy())
+    return architecture["net"], {**net_options, **architecture["options"]}, architecture
