@@ -23,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import statistics
+import sys
 from importlib import resources
 from pathlib import Path
 
@@ -38,6 +39,10 @@ from common import cached, cpu_model
 
 NETS = {"dip-skip": {}, "hourglass": {"depth": 2, "width": 64}}
 PRECISIONS = {"fp32": {"precision": "fp32", "channels_last": False}, "default": {}}
+#: The noise floor: float32 again, in the channels-last layout. The arithmetic is the same up to
+#: the order of floating-point sums, so its PSNR difference to "fp32" is how far two equivalent
+#: runs drift apart — what a precision's difference should be compared with.
+NOISE_FLOOR = {"fp32-cl": {"precision": "fp32", "channels_last": True}}
 
 
 def sample() -> tuple[torch.Tensor, torch.Tensor]:
@@ -71,7 +76,11 @@ def seconds_per_iteration(net_name: str, y: torch.Tensor, steps: int, blocks: in
 def quality_run(net_name: str, precision: str, seed: int, iters: int, y, clean, cache: Path):
     def run() -> dict:
         cfg = FitConfig(
-            max_iters=iters, seed=seed, device="cpu", monitor_every=iters, **PRECISIONS[precision]
+            max_iters=iters,
+            seed=seed,
+            device="cpu",
+            monitor_every=iters,
+            **{**PRECISIONS, **NOISE_FLOOR}[precision],
         )
         result = fit(y, create_net(net_name, **NETS[net_name]), config=cfg)
         return {"psnr": psnr(result.image, clean), "seconds": result.seconds}
@@ -101,6 +110,12 @@ def main() -> None:
         help="torch threads for the quality runs (0 = default); timing always uses the default",
     )
     parser.add_argument(
+        "--noise-floor",
+        action="store_true",
+        help="also run float32 in the channels-last layout: the PSNR drift between two "
+        "equivalent float32 runs, to compare the precision's difference with",
+    )
+    parser.add_argument(
         "--retime",
         action="store_true",
         help="measure speed again instead of reusing the cached timing",
@@ -118,9 +133,7 @@ def main() -> None:
         f"- default placement on this CPU: precision={default.precision}, "
         f"channels_last={default.channels_last}",
         "- image: bundled 256×256 RGB sample (F16 crop, σ = 25); command: "
-        f"`python benchmarks/speed.py --iters {args.iters} --seeds {args.seeds} "
-        f"--quality-seeds {args.quality_seeds} "
-        f"--steps {args.steps} --blocks {args.blocks}`",
+        f"`python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
         "",
         "| network | params | GFLOP/iter | fp32 s/iter | default s/iter | speed-up | "
         "fp32 GFLOP/s | default GFLOP/s |",
@@ -130,8 +143,9 @@ def main() -> None:
         "",
         f"## PSNR after {args.iters} iterations (same seed, both precisions)",
         "",
-        "| network | seed | fp32 PSNR | default PSNR | difference (default − fp32) |",
-        "|---|---|---|---|---|",
+        "| network | seed | fp32 PSNR | default PSNR | difference (default − fp32) | "
+        "noise floor (fp32 channels-last − fp32) |",
+        "|---|---|---|---|---|---|",
     ]
     raw: dict = {"speed": {}, "quality": {}}
     nets = args.nets.split(",")
@@ -159,26 +173,34 @@ def main() -> None:
     if args.quality_threads:
         torch.set_num_threads(args.quality_threads)
     for net_name in nets:
-        diffs = []
+        diffs: list[float] = []
+        floors: list[float] = []
         net_seeds = (
             [int(s) for s in overrides[net_name].split("+")] if net_name in overrides else seeds
         )
         for seed in net_seeds:
+            arms = [*PRECISIONS, *(NOISE_FLOOR if args.noise_floor else {})]
             runs = {
-                p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache)
-                for p in PRECISIONS
+                p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache) for p in arms
             }
             diff = runs["default"]["psnr"] - runs["fp32"]["psnr"]
             diffs.append(diff)
+            floor = "—"
+            if "fp32-cl" in runs:
+                floors.append(runs["fp32-cl"]["psnr"] - runs["fp32"]["psnr"])
+                floor = f"{floors[-1]:+.3f}"
             quality.append(
                 f"| {net_name} | {seed} | {runs['fp32']['psnr']:.3f} | "
-                f"{runs['default']['psnr']:.3f} | {diff:+.3f} |"
+                f"{runs['default']['psnr']:.3f} | {diff:+.3f} | {floor} |"
             )
             raw["quality"][f"{net_name}/seed{seed}"] = runs
             print(quality[-1], flush=True)
+        floor_mean = "—"
+        if floors:
+            floor_mean = f"{np.mean(floors):+.3f} (|max| {np.max(np.abs(floors)):.3f})"
         quality.append(
             f"| {net_name} | mean | | | **{np.mean(diffs):+.3f}** "
-            f"(|max| {np.max(np.abs(diffs)):.3f}) |"
+            f"(|max| {np.max(np.abs(diffs)):.3f}) | {floor_mean} |"
         )
     text = "\n".join(lines + quality) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
