@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
 import time
 from functools import partial
@@ -92,6 +93,20 @@ def run_b(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
         fit_options={"monitor_every": args.monitor_every},
     )
     return {"history": result.history, "criteria": result.criteria, "seconds": result.seconds}
+
+
+def claim(lock: Path) -> bool:
+    """Take ``lock`` for this process (False if another benchmark instance holds it).
+
+    Several instances can share one sweep: each runs the pairs it claims, the cache collects the
+    results, and a last ``--analyse-only`` pass writes the report from all of them.
+    """
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True
 
 
 def stop_of(steps, scores, patience, lower_is_better, psnr_by_step) -> dict[str, Any]:
@@ -172,8 +187,9 @@ def main() -> None:
             tag = f"{path.stem}-c{args.crop}-s{sigma:g}-i{args.iters}-m{args.monitor_every}"
             noisy = add_gaussian_noise(clean, sigma, seed=args.seed + int(sigma))
             key_a, key_b = args.cache / f"{tag}-A.json", args.cache / f"{tag}-B.json"
-            if args.analyse_only and not (key_a.exists() and key_b.exists()):
-                continue
+            finished = key_a.exists() and key_b.exists()
+            if not finished and (args.analyse_only or not claim(args.cache / f"{tag}.lock")):
+                continue  # not run yet, or another instance is running it
             run = cached(key_a, partial(run_a, clean, noisy, args))
             osc_run = cached(key_b, partial(run_b, clean, noisy, args))
             run["pixels"] = args.crop * args.crop
