@@ -111,9 +111,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--noise-floor",
-        action="store_true",
-        help="also run float32 in the channels-last layout: the PSNR drift between two "
-        "equivalent float32 runs, to compare the precision's difference with",
+        default="",
+        metavar="NETS",
+        help="networks (comma-separated) for which float32 also runs in the channels-last layout: "
+        "the PSNR drift between two equivalent float32 runs, to compare the precision's "
+        "difference with",
     )
     parser.add_argument(
         "--retime",
@@ -179,7 +181,8 @@ def main() -> None:
             [int(s) for s in overrides[net_name].split("+")] if net_name in overrides else seeds
         )
         for seed in net_seeds:
-            arms = [*PRECISIONS, *(NOISE_FLOOR if args.noise_floor else {})]
+            floor_nets = args.noise_floor.split(",")
+            arms = [*PRECISIONS, *(NOISE_FLOOR if net_name in floor_nets else {})]
             runs = {
                 p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache) for p in arms
             }
