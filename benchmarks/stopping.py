@@ -265,7 +265,8 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
             )
         lines += [
             "",
-            "Mean gap to the peak (dB) and mean stop step:",
+            "Mean gap to the peak (dB) @ mean stop step (runs where the rule confirmed the stop "
+            "within the budget / runs; an unconfirmed stop is the best step so far, as online):",
             "",
             "| σ | " + " | ".join(names) + " | peak step |",
             "|---|" + "---|" * (len(names) + 1),
@@ -280,7 +281,8 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
                     if n in r["criteria"]
                 ]
                 stops = [r["criteria"][n]["stop"] for r in group if n in r["criteria"]]
-                cells.append(f"{np.mean(gaps):.2f} @ {np.mean(stops):.0f}")
+                sure = sum(r["criteria"][n]["confirmed"] for r in group if n in r["criteria"])
+                cells.append(f"{np.mean(gaps):.2f} @ {np.mean(stops):.0f} ({sure}/{len(stops)})")
             lines.append(
                 f"| {sigma:g} | "
                 + " | ".join(cells)
