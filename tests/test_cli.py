@@ -261,3 +261,15 @@ def test_list_criteria(capsys):
     for name in ("cifs", "osc", "wmv", "oracle"):
         assert name in stdout
     assert "changes the objective" in stdout and "``" not in stdout
+
+
+def test_denoise_stops_with_cifs_by_default(tmp_path, tiny_png, capsys):
+    report = tmp_path / "rep"
+    code, _, stderr = run(
+        ["denoise", tiny_png, "-o", tmp_path / "o.png", "--report", report, *FAST], capsys
+    )
+    assert code == 0, stderr
+    data = json.loads((report / "report.json").read_text())
+    assert list(data["criteria"]) == ["cifs"]
+    assert data["criteria"]["cifs"]["lam"] > 0 and data["criteria"]["cifs"]["sigma"] > 0
+    assert data["result"]["stop_step"] is not None
