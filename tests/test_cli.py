@@ -273,3 +273,16 @@ def test_denoise_stops_with_cifs_by_default(tmp_path, tiny_png, capsys):
     assert list(data["criteria"]) == ["cifs"]
     assert data["criteria"]["cifs"]["lam"] > 0 and data["criteria"]["cifs"]["sigma"] > 0
     assert data["result"]["stop_step"] is not None
+
+
+def test_demo_writes_its_input_reference_and_result(tmp_path, monkeypatch):
+    from autodip import demo
+
+    real_main = cli.main
+    monkeypatch.setattr(demo.cli, "main", lambda argv: real_main([*argv, *FAST]))
+    assert demo.main([str(tmp_path / "out")]) == 0
+    out = tmp_path / "out"
+    noisy, _ = read_image(out / "noisy.png")
+    assert noisy.shape == (3, demo.CROP, demo.CROP)
+    assert read_image(out / "denoised.png")[0].shape == noisy.shape
+    assert (out / "clean.png").exists() and (out / "report.json").exists()

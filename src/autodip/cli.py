@@ -304,6 +304,7 @@ class _Progress:
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.2e}"),
             TextColumn("{task.fields[rate]:.1f} it/s"),
+            TextColumn("elapsed"),
             TimeElapsedColumn(),
             TextColumn("left"),
             TimeRemainingColumn(),
