@@ -24,8 +24,9 @@ from autodip.stopping import Stopper, create_criterion
 DEFAULT_NET = "hourglass"
 DEFAULT_ITERS = 1000
 #: The criterion that stops ``denoise`` by default; ``None`` runs all ``iters`` steps. CIFS with
-#: its calibrated λ(σ) and patience 500 had the smallest gap to the peak of every criterion in
-#: ``benchmarks/results/stopping.md`` (0.45 / 0.32 / 0.07 dB at σ = 15 / 25 / 50).
+#: its calibrated λ(σ) and patience 500: gap to the peak 0.41 / 0.47 / 0.12 dB at σ = 15 / 25 / 50
+#: in ``benchmarks/results/stopping.md``, the best of the criteria that confirm their stops
+#: (EMV's 0.30 mean needs patience 1000, where it rarely confirms).
 DEFAULT_STOP: str | None = "cifs"
 
 
