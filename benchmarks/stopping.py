@@ -23,7 +23,6 @@ import datetime as dt
 import json
 import os
 import platform
-import time
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,8 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autodip.calibrate import centre_crop, select_images
-from autodip.compression import jpeg_size
+from autodip.calibrate import CifsTrace, centre_crop, select_images
 from autodip.io import image_to_tensor, read_image
 from autodip.noise import add_gaussian_noise
 from autodip.noise_level import estimate_sigma
@@ -52,17 +50,7 @@ def images(count_cbsd: int) -> list[Path]:
 
 
 def run_a(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dict[str, Any]:
-    y = image_to_tensor(noisy)
-    extra: dict[str, Any] = {"steps": [], "mse": [], "size": [], "seconds": 0.0}
-
-    def watch(report: Any) -> None:
-        started = time.perf_counter()
-        estimate = report.estimate.detach().float().cpu()
-        extra["steps"].append(report.step)
-        extra["mse"].append(float(((estimate - y) ** 2).mean()))
-        extra["size"].append(jpeg_size(estimate[0].numpy()))
-        extra["seconds"] += time.perf_counter() - started
-
+    trace = CifsTrace(image_to_tensor(noisy))
     result = denoise(
         noisy,
         iters=args.iters,
@@ -70,13 +58,13 @@ def run_a(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
         reference=clean,
         stop=None,
         monitor=MONITORED,
-        monitors=[watch],
+        monitors=[trace],
         fit_options={"monitor_every": args.monitor_every},
     )
     return {
         "history": result.history,
         "criteria": result.criteria,
-        "extra": extra,
+        "extra": trace.as_dict(),
         "seconds": result.seconds,
         "placement": result.config["placement"],
     }

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from autodip.compression import jpeg_size
 from autodip.io import image_to_tensor, read_image
@@ -67,6 +69,40 @@ def select_images(folder: Path, select: str = "even", limit: int | None = None) 
     return files[:limit] if limit else files
 
 
+class CifsTrace:
+    """A run monitor that records what CIFS needs for any λ, at every monitored step.
+
+    Per step: the MSE of the estimate to the noisy input ``y``, the estimate's JPEG size, and —
+    when ``clean`` is given — its PSNR. ``seconds`` is the time the recording took.
+    """
+
+    def __init__(self, y: torch.Tensor, clean: np.ndarray | None = None) -> None:
+        self.y, self.clean = y, clean
+        self.steps: list[int] = []
+        self.mse: list[float] = []
+        self.size: list[int] = []
+        self.psnr: list[float] = []
+        self.seconds = 0.0
+
+    def __call__(self, report: Any) -> None:
+        """Record one monitored step of the run."""
+        started = time.perf_counter()
+        estimate = report.estimate.detach().float().cpu()
+        self.steps.append(report.step)
+        self.mse.append(float(((estimate - self.y) ** 2).mean()))
+        self.size.append(jpeg_size(estimate[0].numpy()))
+        if self.clean is not None:
+            self.psnr.append(psnr(estimate, self.clean))
+        self.seconds += time.perf_counter() - started
+
+    def as_dict(self) -> dict[str, Any]:
+        """The recorded trace as plain data."""
+        trace: dict[str, Any] = {"steps": self.steps, "mse": self.mse, "size": self.size}
+        if self.clean is not None:
+            trace["psnr"] = self.psnr
+        return {**trace, "seconds": self.seconds}
+
+
 def record_trajectory(
     clean: np.ndarray,
     sigma: float,
@@ -81,29 +117,20 @@ def record_trajectory(
     from autodip.restore import DEFAULT_NET, denoise
 
     noisy = add_gaussian_noise(clean, sigma, seed=seed)
-    y = image_to_tensor(noisy)
-    record: dict[str, list[float]] = {"steps": [], "mse": [], "size": [], "psnr": []}
-
-    def watch(report: Any) -> None:
-        estimate = report.estimate.detach().float().cpu()
-        record["steps"].append(report.step)
-        record["mse"].append(float(((estimate - y) ** 2).mean()))
-        record["size"].append(jpeg_size(estimate[0].numpy()))
-        record["psnr"].append(psnr(estimate, clean))
-
+    trace = CifsTrace(image_to_tensor(noisy), clean)
     result = denoise(
         noisy,
         net=net or DEFAULT_NET,
         iters=iters,
         seed=seed,
         device=device,
-        monitors=[watch],
+        monitors=[trace],
         fit_options={"monitor_every": monitor_every},
     )
     if result.interrupted:  # a partial trajectory must not be cached as if complete
         raise KeyboardInterrupt
     return {
-        **record,
+        **trace.as_dict(),
         "sigma": sigma,
         "sigma_hat": estimate_sigma(noisy),
         "pixels": int(clean.shape[1] * clean.shape[2]),

@@ -605,7 +605,7 @@ def write_image(
             target, f"cannot create directory '{target.parent}': {_os_reason(exc)}"
         ) from exc
     try:
-        _replace_atomically(target, payload, overwrite)
+        replace_atomically(target, payload, overwrite)
     except FileExistsError:  # the target appeared while we were writing
         raise
     except OSError as exc:
@@ -766,8 +766,12 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _replace_atomically(target: Path, payload: bytes, overwrite: bool) -> None:
-    """Write ``payload`` to a temporary file beside ``target``, then rename it onto it."""
+def replace_atomically(target: Path, payload: bytes, overwrite: bool) -> None:
+    """Write ``payload`` to a temporary file beside ``target``, then rename it onto it.
+
+    The temporary file gets the umask's permissions (an overwritten file keeps its own) and is
+    flushed to disk before the rename, so a reader never sees a partial file.
+    """
     tmp = target.parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
     fd = os.open(tmp, flags, 0o666)  # the umask applies, as for any new file

@@ -7,10 +7,8 @@ a run can be compared, plotted or re-analysed later without autodip's objects.
 from __future__ import annotations
 
 import json
-import os
 import platform
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -37,18 +35,10 @@ def environment() -> dict[str, str]:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
+    from autodip.io import replace_atomically
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file ordinary permissions
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    replace_atomically(path, data, overwrite=True)
 
 
 def write_json(path: Path, data: dict[str, Any]) -> None:

@@ -129,9 +129,10 @@ class Stopper:
             score = track.criterion.update(step, estimate, context)
             if score is not None:
                 scored = track.criterion.score_step(step)
-                if not score == score:  # NaN: say which criterion and where
-                    raise ValueError(f"criterion {track.criterion.name!r} gave NaN at step {step}")
-                new_best = track.rule.observe(scored, score)
+                try:
+                    new_best = track.rule.observe(scored, score)
+                except ValueError as error:  # say which criterion gave the bad score
+                    raise ValueError(f"criterion {track.criterion.name!r}: {error}") from None
                 track.steps.append(scored)
                 track.scores.append(score)
                 if index == 0 and self.primary is not None and new_best:
