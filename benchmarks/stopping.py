@@ -276,6 +276,17 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
                 + " | ".join(cells)
                 + f" | {np.mean([r['peak_step'] for r in group]):.0f} |"
             )
+        cells = []
+        for n in names:
+            got = [r["criteria"][n] for r in subset if n in r["criteria"]]
+            gaps = [
+                r["criteria"][n].get("peak", r["peak"]) - r["criteria"][n]["psnr"]
+                for r in subset
+                if n in r["criteria"]
+            ]
+            sure = sum(g["confirmed"] for g in got)
+            cells.append(f"**{np.mean(gaps):.2f}** ({sure}/{len(got)})")
+        lines.append("| all σ | " + " | ".join(cells) + " | |")
         lines.append("")
     default = [r for r in rows if r["S"] == "default"]
     if default:
