@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import platform
 import subprocess
 from collections.abc import Callable
@@ -38,3 +39,17 @@ def cached(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     data = make()
     write_json(path, data)
     return data
+
+
+def claim(lock: Path) -> bool:
+    """Take ``lock`` for this process (False if another benchmark instance holds it).
+
+    Several instances can share one sweep: each runs the items it claims, the cache collects the
+    results, and a last ``--analyse-only`` pass writes the report from all of them.
+    """
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+    except FileExistsError:
+        return False
+    return True

@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import platform
 from functools import partial
 from pathlib import Path
@@ -37,7 +36,7 @@ from autodip.noise_level import estimate_sigma
 from autodip.restore import DEFAULT_NET, denoise
 from autodip.stopping import first_candidate, list_criteria
 from autodip.stopping.cifs import interpolate_lambda, shipped_lambda_table
-from common import SHARED_DATA, cached
+from common import SHARED_DATA, cached, claim
 
 SHARED = SHARED_DATA
 SET9 = ["image_House256rgb.png", "image_F16_512rgb.png", "kodim03.png"]
@@ -81,20 +80,6 @@ def run_b(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
         fit_options={"monitor_every": args.monitor_every},
     )
     return {"history": result.history, "criteria": result.criteria, "seconds": result.seconds}
-
-
-def claim(lock: Path) -> bool:
-    """Take ``lock`` for this process (False if another benchmark instance holds it).
-
-    Several instances can share one sweep: each runs the pairs it claims, the cache collects the
-    results, and a last ``--analyse-only`` pass writes the report from all of them.
-    """
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
-    return True
 
 
 def stop_of(steps, scores, patience, lower_is_better, psnr_by_step) -> dict[str, Any]:
