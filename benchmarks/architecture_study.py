@@ -1,4 +1,4 @@
-"""Upsampler × width study in the spirit of seed 003's Fig. 4 / Table 1, on a coarse and a fine image.
+"""Upsampler × width study after seed 003's Fig. 4 / Table 1, on a coarse and a fine image.
 
 Seed 003 (Liu et al., *The Devil is in the Upsampling*) finds that DIP's denoising is driven by the
 upsampler's low-pass filter and that the best width of a 2-level hourglass depends on the texture
@@ -61,9 +61,7 @@ def one_run(
     """Fit the hourglass once with ``--no-early-stop`` and keep the PSNR curve."""
     net = create_net("hourglass", width=width, upsample=upsample)
     config = FitConfig(max_iters=args.iters, seed=args.seed, monitor_every=args.every)
-    result = fit(
-        image_to_tensor(noisy), net, config=config, reference=image_to_tensor(clean)
-    )
+    result = fit(image_to_tensor(noisy), net, config=config, reference=image_to_tensor(clean))
     return {
         "params": count_parameters(net),
         "seconds": result.seconds,
@@ -98,7 +96,8 @@ def cv_section() -> str:
 
 
 def report(rows: list[dict[str, Any]], args: argparse.Namespace, machine: str) -> str:
-    command = "python benchmarks/architecture_study.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    quoted = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = f"python benchmarks/architecture_study.py {quoted}"
     lines = [
         "# Architectures: upsamplers, widths and the width predictor (seed 003)",
         "",
@@ -208,8 +207,15 @@ def main(argv: list[str] | None = None) -> int:
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(report(rows, args, machine), encoding="utf-8")
     args.out.with_suffix(".json").write_text(
-        json.dumps({"machine": machine, "args": vars(args) | {"cache": str(args.cache),
-                    "out": str(args.out)}, "rows": rows}, indent=2) + "\n"
+        json.dumps(
+            {
+                "machine": machine,
+                "args": vars(args) | {"cache": str(args.cache), "out": str(args.out)},
+                "rows": rows,
+            },
+            indent=2,
+        )
+        + "\n"
     )
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
