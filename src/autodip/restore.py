@@ -1,12 +1,15 @@
 """One-call restoration: build the network, fit it, return the result.
 
-:func:`denoise` is what the command line and most users call; researchers who want to swap parts
-call :func:`autodip.runner.fit` with their own network, operator and monitors.
+:func:`denoise`, :func:`inpaint` and :func:`super_resolve` are what the command line and most users
+call; all three are :func:`restore` with a task's operator and defaults (:data:`TASK_DEFAULTS`).
+Researchers who want to swap parts call :func:`autodip.runner.fit` with their own network,
+operator and monitors.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -14,7 +17,7 @@ import torch
 
 from autodip.io import image_to_tensor
 from autodip.nets import count_parameters, create_net
-from autodip.operators import Denoise
+from autodip.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
 from autodip.runner import FitConfig, Monitor, Result, fit
 from autodip.stopping import Stopper, create_criterion
 
@@ -28,6 +31,46 @@ DEFAULT_ITERS = 1000
 #: in ``benchmarks/results/stopping.md``, the best of the criteria that confirm their stops
 #: (EMV's 0.30 mean needs patience 1000, where it rarely confirms).
 DEFAULT_STOP: str | None = "cifs"
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    """Defaults of one task: iteration budget, stopping criterion and the input perturbation."""
+
+    iters: int
+    stop: str | None
+    reg_noise_std: float
+    why: str
+
+
+#: Per task (operator name). Inpainting and super-resolution run the original DIP paper's
+#: iteration counts and ``reg_noise_std`` (SPEC's reference facts) without early stopping: CIFS is
+#: calibrated for denoising only, and ``benchmarks/results/tasks.md`` measures what OSC and the
+#: other criteria give on these tasks.
+TASK_DEFAULTS = {
+    "denoise": TaskDefaults(
+        DEFAULT_ITERS, DEFAULT_STOP, 1.0 / 30.0, "benchmarks/results/defaults.md, stopping.md"
+    ),
+    "inpaint": TaskDefaults(
+        3000, None, 0.03, "DIP (Ulyanov et al.) inpainting: 3000 iterations, reg-noise 0.03"
+    ),
+    "sr": TaskDefaults(
+        2000,
+        None,
+        0.03,
+        "DIP (Ulyanov et al.) super-resolution x4: 2000 iterations, reg-noise 0.03",
+    ),
+}
+
+
+def task_defaults(operator: Operator) -> TaskDefaults:
+    """The defaults for ``operator``'s task (×8 super-resolution: 4000 steps, reg-noise 0.05)."""
+    base = TASK_DEFAULTS.get(operator.name, TASK_DEFAULTS["denoise"])
+    if isinstance(operator, SuperResolve) and operator.factor > 4:
+        iters = published_iterations(operator)
+        noise = 0.05 if operator.factor >= 8 else 0.03
+        return TaskDefaults(iters, None, noise, "DIP super-resolution: x8 uses 4000 and 0.05")
+    return base
 
 
 def build_stopper(
@@ -64,16 +107,20 @@ def as_image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
     return image.float()
 
 
-def denoise(
+_UNSET: Any = object()
+
+
+def restore(
     image: np.ndarray | torch.Tensor,
+    operator: Operator,
     *,
     net: str = DEFAULT_NET,
-    iters: int = DEFAULT_ITERS,
+    iters: int | None = None,
     seed: int = 0,
     device: str = "auto",
     precision: str = "auto",
     reference: np.ndarray | torch.Tensor | None = None,
-    stop: str | None = DEFAULT_STOP,
+    stop: str | None = _UNSET,
     monitor: Sequence[str] = (),
     patience: int | None = None,
     criterion_options: dict[str, dict[str, Any]] | None = None,
@@ -82,25 +129,30 @@ def denoise(
     fit_options: dict[str, Any] | None = None,
     **net_options: Any,
 ) -> Result:
-    """Restore a noisy image with a Deep Image Prior.
+    """Restore a degraded image ``y = A(x) + noise`` with a Deep Image Prior.
 
     Parameters
     ----------
     image
-        The noisy image in [0, 1]: ``H×W``, ``C×H×W`` or ``1×C×H×W``.
+        The measurement in [0, 1]: ``H×W``, ``C×H×W`` or ``1×C×H×W``.
+    operator
+        The degradation ``A`` (:mod:`autodip.operators`); it also picks the task's defaults
+        (:func:`task_defaults`).
     net
         A registered network name (:func:`autodip.nets.list_nets`); its output channels follow the
         image's. ``"auto"`` runs the 2-level bilinear ``hourglass`` with the width predicted from
         the image's texture (:func:`autodip.width_predictor.choose_architecture`); the choice and
         its evidence are in ``result.config["architecture"]``.
-    iters, seed, device, precision
+    iters
+        Iteration budget; ``None`` takes the task's default.
+    seed, device, precision
         See :class:`autodip.runner.FitConfig`.
     reference
-        Optional clean image; PSNR and SSIM are then recorded in the history.
+        Optional clean image of the estimate's size; PSNR and SSIM are then recorded.
     stop
-        The criterion that stops the run early (:func:`autodip.stopping.list_criteria`), or
-        ``None`` to run ``iters`` steps; the result is then the estimate at the criterion's best
-        step.
+        The criterion that stops the run early (:func:`autodip.stopping.list_criteria`), ``None``
+        to run ``iters`` steps, or omitted for the task's default; with a criterion, the result is
+        the estimate at the criterion's best step.
     monitor
         Further criteria to record on the same run (their candidate steps are reported).
     patience
@@ -110,37 +162,33 @@ def denoise(
     monitors, on_step
         Passed to :func:`autodip.runner.fit`.
     fit_options
-        Further :class:`~autodip.runner.FitConfig` fields (``lr``, ``reg_noise_std``, ...).
+        Further :class:`~autodip.runner.FitConfig` fields (``lr``, ``reg_noise_std``,
+        ``tv_weight``, ``two_stage``, ...); ``reg_noise_std`` defaults to the task's.
     **net_options
         Overrides for the network builder (``width``, ``depth``, ...); ``None`` values are ignored.
 
     Returns
     -------
     Result
-        ``result.pixels`` is the restored ``C×H×W`` array.
-
-    Examples
-    --------
-    >>> rng = np.random.default_rng(0)
-    >>> noisy = np.clip(0.5 + 0.1 * rng.standard_normal((3, 32, 32)), 0, 1).astype(np.float32)
-    >>> result = denoise(noisy, iters=3, width=8, device="cpu")
-    >>> result.pixels.shape
-    (3, 32, 32)
+        ``result.pixels`` is the restored ``C×H×W`` array; ``result.config["task"]`` records the
+        task defaults that applied.
     """
+    defaults = task_defaults(operator)
+    iters = defaults.iters if iters is None else iters
+    stop = defaults.stop if stop is _UNSET else stop
     y = as_image_tensor(image)
     ref = as_image_tensor(reference) if reference is not None else None
     architecture = None
     if net == "auto":
         net, net_options, architecture = _auto_architecture(y, net_options)
     network = create_net(net, out_channels=y.shape[1], **net_options)
-    config = FitConfig(
-        max_iters=iters, seed=seed, device=device, precision=precision, **(fit_options or {})
-    )
+    options = {"reg_noise_std": defaults.reg_noise_std, **(fit_options or {})}
+    config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
     stopper = build_stopper(stop, monitor, patience, criterion_options)
     result = fit(
         y,
         network,
-        Denoise(),
+        operator,
         config,
         reference=ref,
         monitors=monitors,
@@ -152,9 +200,65 @@ def denoise(
         "options": {k: v for k, v in net_options.items() if v is not None},
         "parameters": count_parameters(network),
     }
+    result.config["task"] = {
+        "name": operator.name,
+        "default_iters": defaults.iters,
+        "default_stop": defaults.stop,
+        "default_reg_noise_std": defaults.reg_noise_std,
+        "defaults_from": defaults.why,
+    }
     if architecture is not None:
         result.config["architecture"] = architecture
     return result
+
+
+def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:
+    """Remove noise from ``image``: :func:`restore` with :class:`~autodip.operators.Denoise`.
+
+    Defaults: ``net="hourglass"``, 1000 iterations, CIFS stopping (:data:`TASK_DEFAULTS`).
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> noisy = np.clip(0.5 + 0.1 * rng.standard_normal((3, 32, 32)), 0, 1).astype(np.float32)
+    >>> result = denoise(noisy, iters=3, width=8, device="cpu")
+    >>> result.pixels.shape
+    (3, 32, 32)
+    """
+    return restore(image, Denoise(), **options)
+
+
+def inpaint(
+    image: np.ndarray | torch.Tensor, mask: np.ndarray | torch.Tensor, **options: Any
+) -> Result:
+    """Fill the unknown pixels of ``image``: :func:`restore` with ``Inpaint(mask)``.
+
+    ``mask`` is ``H×W`` or ``C×H×W`` with 1 (or > 0.5) where the pixel is known. Defaults: the
+    original DIP paper's 3000 iterations and reg-noise 0.03, no early stopping.
+
+    Examples
+    --------
+    >>> image, mask = np.full((1, 16, 16), 0.5, np.float32), np.ones((16, 16))
+    >>> mask[4:8, 4:8] = 0
+    >>> inpaint(image, mask, iters=2, width=8, device="cpu").pixels.shape
+    (1, 16, 16)
+    """
+    return restore(image, Inpaint(mask), **options)
+
+
+def super_resolve(image: np.ndarray | torch.Tensor, factor: int, **options: Any) -> Result:
+    """Upsample ``image`` by ``factor``: :func:`restore` with ``SuperResolve(factor)``.
+
+    The result is exactly ``factor`` times the input's height and width. Defaults: DIP's 2000
+    iterations and reg-noise 0.03 (4000 and 0.05 for ×8), no early stopping.
+
+    Examples
+    --------
+    >>> low = np.full((3, 8, 6), 0.5, np.float32)
+    >>> super_resolve(low, 4, iters=2, width=8, device="cpu").pixels.shape
+    (3, 32, 24)
+    """
+    return restore(image, SuperResolve(factor), **options)
 
 
 def _auto_architecture(

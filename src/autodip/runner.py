@@ -13,6 +13,15 @@ with Adam, a fixed random code ``z`` (uniform on [0, 0.1) or a meshgrid) perturb
 :math:`\bar x_t = w\,\bar x_{t-1} + (1 - w)\,f_\theta(z + \eta_t)` with ``exp_weight`` ``w``. The
 estimate is :math:`\bar x_t` (or the raw output when ``w = 0``).
 
+The network's output has the estimate's size (``A.estimate_size``, e.g. ``f`` times the measurement
+for super-resolution), padded up to the multiple the network needs; the padding is cropped off
+before ``A`` is applied, so it is never fitted. An optional anisotropic TV term
+(:mod:`autodip.regularizers`, seed 002) can be added for the whole run or, in a *two-stage* run,
+for its first ``stage_fraction`` of the steps, after which plain DIP follows in one of two readings
+(SPEC): ``continue`` keeps fitting ``y``; ``retarget`` fits the stage-1 estimate instead (through
+the identity, so for inpainting and super-resolution stage 2 refines the stage-1 image). Both keep
+the same network and optimiser.
+
 Every other part (operator, network, monitors) is passed in; only :func:`fit` iterates.
 """
 
@@ -29,14 +38,16 @@ import numpy as np
 import torch
 from torch import nn
 
-from autodip.geometry import check_min_size, pad_to_multiple
+from autodip.geometry import check_min_size, padding_for
 from autodip.hardware import Placement, placement
 from autodip.metrics import psnr, ssim
 from autodip.operators import Denoise, Operator
+from autodip.regularizers import tv_penalty
 from autodip.stopping.base import Context
 from autodip.stopping.stopper import Stopper
 
 INPUT_KINDS = ("noise", "meshgrid")
+TWO_STAGE_MODES = ("continue", "retarget")
 
 
 @dataclass(frozen=True)
@@ -72,6 +83,13 @@ class FitConfig:
     reinit : bool
         Re-initialise the network's parameters from ``seed`` before fitting (needed for determinism
         when the caller built the network under another random state).
+    tv_weight : float
+        λ of the anisotropic TV term (the paper's λ for images in [0, 1]; 0 = none).
+    two_stage : str or None
+        ``None``: TV (if any) for the whole run; ``"continue"`` or ``"retarget"``: TV for the first
+        ``stage_fraction`` of the steps, then plain DIP in that reading (see the module).
+    stage_fraction : float
+        Share of ``max_iters`` in stage 1 of a two-stage run (seed 002: one third).
     """
 
     max_iters: int = 3000
@@ -86,6 +104,9 @@ class FitConfig:
     channels_last: bool | None = None
     monitor_every: int = 10
     reinit: bool = True
+    tv_weight: float = 0.0
+    two_stage: str | None = None
+    stage_fraction: float = 1.0 / 3.0
 
     def __post_init__(self) -> None:
         if self.max_iters < 1:
@@ -100,6 +121,24 @@ class FitConfig:
             raise ValueError(f"input_kind must be one of {INPUT_KINDS}, got {self.input_kind!r}")
         if self.monitor_every < 1:
             raise ValueError(f"monitor_every must be at least 1, got {self.monitor_every}")
+        if not (self.tv_weight >= 0 and math.isfinite(self.tv_weight)):
+            raise ValueError(f"tv_weight must be a non-negative number, got {self.tv_weight}")
+        if self.two_stage is not None:
+            if self.two_stage not in TWO_STAGE_MODES:
+                raise ValueError(
+                    f"two_stage must be one of {TWO_STAGE_MODES} or None, got {self.two_stage!r}"
+                )
+            if self.tv_weight == 0:
+                raise ValueError("a two-stage run needs a TV weight > 0 for its first stage")
+            if not 0 < self.stage_fraction < 1:
+                raise ValueError(f"stage_fraction must be in (0, 1), got {self.stage_fraction}")
+
+    @property
+    def stage_boundary(self) -> int | None:
+        """The last step of stage 1 in a two-stage run (``None`` otherwise)."""
+        if self.two_stage is None:
+            return None
+        return max(1, round(self.stage_fraction * self.max_iters))
 
 
 @dataclass
@@ -267,15 +306,22 @@ def fit(
     cfg = config or FitConfig()
     operator = operator or Denoise()
     check_image_tensor(y)
-    if reference is not None:
-        check_image_tensor(reference, "reference")
+    operator.check(y)
     channels = y.shape[1]
-    if getattr(net, "out_channels", channels) != channels and isinstance(operator, Denoise):
+    if getattr(net, "out_channels", channels) != channels:
         raise ValueError(
             f"the network outputs {net.out_channels} channels but the image has {channels}"
         )
+    est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
+    if reference is not None:
+        check_image_tensor(reference, "reference")
+        if tuple(reference.shape[-3:]) != (channels, est_h, est_w):
+            raise ValueError(
+                f"the reference is {tuple(reference.shape[-3:])} (C×H×W) but the estimate will "
+                f"be {(channels, est_h, est_w)}"
+            )
     multiple = int(getattr(net, "size_multiple", 1))
-    check_min_size(y.shape[-2], y.shape[-1], multiple, type(net).__name__)
+    check_min_size(est_h, est_w, multiple, type(net).__name__)
 
     where = placement(cfg.device, cfg.precision, cfg.channels_last)
     device = torch.device(where.device)
@@ -291,14 +337,21 @@ def fit(
 
     measured = y.float().to(device)
     ref = reference.float().to(device) if reference is not None else None
-    offset = stopper.start(measured, cfg.seed, ref) if stopper is not None else None
+    offset = stopper.start(measured, cfg.seed, ref, operator) if stopper is not None else None
     fitted = measured if offset is None else measured + offset
-    target, padding = pad_to_multiple(fitted, multiple)
+    boundary = cfg.stage_boundary
+    if cfg.two_stage == "retarget" and offset is not None and offset.shape[-2:] != (est_h, est_w):
+        raise ValueError(
+            f"{stopper.primary.name} adds pseudo-noise to the measurement, which a retargeted "
+            "second stage (fitting the stage-1 image) cannot carry for this operator; "
+            "use two_stage='continue' or another criterion"
+        )
+    padding = padding_for(est_h, est_w, multiple)
     z = make_input(
         cfg.input_kind,
         net.in_channels,
-        target.shape[-2],
-        target.shape[-1],
+        est_h + padding.top + padding.bottom,
+        est_w + padding.left + padding.right,
         scale=cfg.input_scale,
         generator=generator,
     )
@@ -322,7 +375,8 @@ def fit(
     )
     history: list[dict[str, float]] = []
     average: torch.Tensor | None = None
-    output = torch.zeros_like(target)
+    output = torch.zeros(1, channels, z.shape[-2], z.shape[-1], device=device)
+    fit_operator, fit_target, with_tv = operator, fitted, cfg.tv_weight > 0
     loss_value = math.nan
     reason = f"reached max_iters={cfg.max_iters}"
     interrupted = False
@@ -333,6 +387,14 @@ def fit(
     start = time.perf_counter()
     try:
         for step in range(1, cfg.max_iters + 1):
+            if boundary is not None and step == boundary + 1:
+                with_tv = False  # stage 2: plain DIP
+                if cfg.two_stage == "retarget":
+                    stage1 = padding.crop(average if average is not None else output.detach())
+                    fit_operator = Denoise()
+                    fit_target = stage1.detach().clone()
+                    if offset is not None:
+                        fit_target = fit_target + offset
             code = z
             if cfg.reg_noise_std > 0:
                 # Drawn in place into a contiguous buffer laid out like z (a fresh randn tensor
@@ -342,7 +404,10 @@ def fit(
             with autocast:
                 output = net(code)
             output = output.float()
-            loss = torch.mean((operator.A(output) - target) ** 2)
+            estimate_now = padding.crop(output)
+            loss = torch.mean((fit_operator.A(estimate_now) - fit_target) ** 2)
+            if with_tv:
+                loss = loss + tv_penalty(estimate_now, cfg.tv_weight, fit_target.numel())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
@@ -371,6 +436,8 @@ def fit(
                     step, estimate, padding.crop(current), loss_value, time.perf_counter() - start
                 )
                 record = {"step": step, "loss": loss_value, "seconds": report.seconds}
+                if boundary is not None:
+                    record["stage"] = 1 if step <= boundary else 2
                 if ref is not None:
                     record["psnr"] = psnr(estimate, ref)
                     record["ssim"] = ssim(estimate, ref)
@@ -426,7 +493,12 @@ def fit(
         confirmed=confirmed,
         criteria=stopper.summary(completed) if stopper is not None else {},
         monitor_seconds=sum(t.seconds for t in stopper.tracks) if stopper is not None else 0.0,
-        config={**asdict(cfg), "placement": asdict(where), "operator": operator.describe()},
+        config={
+            **asdict(cfg),
+            "stage_boundary": boundary,
+            "placement": asdict(where),
+            "operator": operator.describe(),
+        },
     )
 
 

@@ -68,6 +68,8 @@ class Criterion:
     needs_reference: ClassVar[bool] = False
     changes_objective: ClassVar[bool] = False
     default_patience: ClassVar[int] = 500
+    #: Operator names (tasks) the criterion applies to; ``None``: every task.
+    tasks: ClassVar[tuple[str, ...] | None] = None
     lag: int = 0
 
     def reset(self) -> None:
@@ -83,7 +85,9 @@ class Criterion:
         """The step that a score returned at ``step`` belongs to (``step - lag``)."""
         return step - self.lag
 
-    def objective_offset(self, target: torch.Tensor, seed: int) -> torch.Tensor | None:
+    def objective_offset(
+        self, target: torch.Tensor, seed: int, operator: Operator | None = None
+    ) -> torch.Tensor | None:
         """A tensor to add to the measurement the network fits (only for ``changes_objective``)."""
         return None
 

@@ -75,6 +75,8 @@ class CompressedSizeRaw(Criterion):
 
     name = "cifs-raw"
     default_patience = 500
+    #: Seed 000 defines and calibrates CIFS for denoising only.
+    tasks = ("denoise",)
 
     def __init__(self, quality: int = 95) -> None:
         self.quality = quality
@@ -100,6 +102,7 @@ class CompressedSize(Criterion):
 
     name = "cifs"
     default_patience = 500
+    tasks = ("denoise",)
 
     def __init__(
         self,

@@ -32,6 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from autodip.operators import Operator
 from autodip.stopping.base import Context, Criterion, register_criterion
 
 
@@ -101,11 +102,18 @@ class OrthogonalStopping(Criterion):
         self._scored_step = -1
         self.lag = self.half_length + self.window // 2
 
-    def objective_offset(self, target: torch.Tensor, seed: int) -> torch.Tensor:
-        """Draw the pseudo-noise ``p`` (seeded) for a measurement like ``target``."""
+    def objective_offset(
+        self, target: torch.Tensor, seed: int, operator: Operator | None = None
+    ) -> torch.Tensor:
+        """Draw the pseudo-noise ``p`` (seeded) for a measurement like ``target``.
+
+        ``p`` lives on the measured values only (``operator.restrict``: the known pixels of an
+        inpainting mask), so that :math:`c_t` is the projection over measured pixels.
+        """
         generator = torch.Generator().manual_seed(seed + 7919)
         noise = torch.randn(target.shape, generator=generator) * self.std
-        self.noise = noise.to(target.device)
+        noise = noise.to(target.device)
+        self.noise = operator.restrict(noise) if operator is not None else noise
         return self.noise
 
     def score_step(self, step: int) -> int:

@@ -17,6 +17,7 @@ from typing import Any
 
 import torch
 
+from autodip.operators import Denoise, Operator
 from autodip.stopping.base import CandidateRule, Context, Criterion
 
 
@@ -98,14 +99,29 @@ class Stopper:
         return [t.criterion for t in self.tracks]
 
     def start(
-        self, target: torch.Tensor, seed: int, reference: torch.Tensor | None
+        self,
+        target: torch.Tensor,
+        seed: int,
+        reference: torch.Tensor | None,
+        operator: Operator | None = None,
     ) -> torch.Tensor | None:
-        """Reset for a run on ``target``; return the primary's objective offset, if any."""
+        """Reset for a run on ``target``; return the primary's objective offset, if any.
+
+        Raises ``ValueError`` if a criterion needs a reference that is missing, or does not apply
+        to ``operator``'s task (e.g. CIFS, calibrated for denoising, on inpainting).
+        """
+        operator = operator or Denoise()
         for track in self.tracks:
             if track.criterion.needs_reference and reference is None:
                 raise ValueError(
                     f"criterion {track.criterion.name!r} needs a clean reference "
                     f"image (benchmarks only)"
+                )
+            tasks = track.criterion.tasks
+            if tasks is not None and operator.name not in tasks:
+                raise ValueError(
+                    f"criterion {track.criterion.name!r} applies to {', '.join(tasks)} only, "
+                    f"not to {operator.name}"
                 )
             track.criterion.reset()
             track.rule.reset()
@@ -115,7 +131,7 @@ class Stopper:
         self.best_image, self.best_step, self.confirmed = None, None, False
         self._recent.clear()
         if self.primary is not None and self.primary.changes_objective:
-            return self.primary.objective_offset(target, seed)
+            return self.primary.objective_offset(target, seed, operator)
         return None
 
     def observe(self, step: int, estimate: torch.Tensor, context: Context) -> str | None:
