@@ -61,37 +61,61 @@ def _positive_int(text: str) -> int:
     return value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``autodip`` command."""
-    parser = argparse.ArgumentParser(
-        prog="autodip",
-        description=(
-            "Restore a degraded image with a Deep Image Prior: no training data, no tuning."
-        ),
-        epilog="Example: autodip denoise noisy.png -o clean.png --report run/",
-    )
-    from autodip import __version__
+TASKS = {
+    "denoise": (
+        "remove noise from an image",
+        "Remove noise from an image by fitting a Deep Image Prior to it.",
+    ),
+    "inpaint": (
+        "fill in the unknown pixels of an image",
+        "Fill the unknown pixels of an image (given by a mask) with a Deep Image Prior fitted to "
+        "the known ones.",
+    ),
+    "sr": (
+        "super-resolve an image (×2, ×3, ×4, ×8)",
+        "Upsample an image by an integer factor with a Deep Image Prior whose output, blurred "
+        "by a Lanczos-2 filter and subsampled, fits the input.",
+    ),
+}
 
-    parser.add_argument("--version", action="version", version=f"autodip {__version__}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    denoise = commands.add_parser(
-        "denoise",
-        help="remove noise from an image",
-        description="Remove noise from an image by fitting a Deep Image Prior to it.",
-        formatter_class=_HelpFormatter,
-    )
-    denoise.add_argument("input", type=Path, help="noisy image (PNG, JPEG, BMP, TIFF or .npy)")
-    denoise.add_argument(
+def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
+    """The options shared by ``denoise``, ``inpaint`` and ``sr``, with the task's defaults."""
+    from autodip.restore import TASK_DEFAULTS
+
+    defaults = TASK_DEFAULTS[task]
+    what = {"denoise": "noisy", "inpaint": "damaged", "sr": "low-resolution"}[task]
+    parser.add_argument("input", type=Path, help=f"{what} image (PNG, JPEG, BMP, TIFF or .npy)")
+    parser.add_argument(
         "-o",
         "--output",
         type=Path,
         required=True,
         help="where to write the result; its extension picks the format",
     )
-    from autodip.restore import DEFAULT_ITERS, DEFAULT_NET, DEFAULT_STOP
+    from autodip.restore import DEFAULT_NET
 
-    net = denoise.add_argument_group("network")
+    if task == "inpaint":
+        parser.add_argument(
+            "--mask",
+            type=Path,
+            required=True,
+            help="image of the input's size: white (> 50 %% gray) = known pixel; colour masks "
+            "with different channels are per-channel masks",
+        )
+        parser.add_argument(
+            "--mask-invert", action="store_true", help="the mask's white marks the missing pixels"
+        )
+    if task == "sr":
+        parser.add_argument(
+            "--factor",
+            type=_positive_int,
+            required=True,
+            help="upsampling factor (2, 3, 4 or 8 are the tested ones); the output is exactly "
+            "factor × the input's size",
+        )
+
+    net = parser.add_argument_group("network")
     net.add_argument(
         "--net",
         default=DEFAULT_NET,
@@ -104,15 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     net.add_argument(
         "--depth", type=_positive_int, help="number of scales (default: the network's own)"
     )
-    run = denoise.add_argument_group("optimisation")
+    run = parser.add_argument_group("optimisation")
     run.add_argument(
-        "--iters", type=_positive_int, default=DEFAULT_ITERS, help="number of iterations"
+        "--iters", type=_positive_int, default=defaults.iters, help="number of iterations"
     )
     run.add_argument("--lr", type=_number, default="0.01", help="Adam learning rate")
     run.add_argument(
         "--reg-noise-std",
         type=_number,
-        default="1/30",
+        default="1/30" if task == "denoise" else str(defaults.reg_noise_std),
         help="std of the per-step perturbation of the network input",
     )
     run.add_argument(
@@ -132,10 +156,31 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--monitor-every", type=_positive_int, default=10, help="steps between history records"
     )
-    stopping = denoise.add_argument_group("stopping")
+    tv = parser.add_argument_group("total-variation regularisation (seed 002)")
+    tv.add_argument(
+        "--tv",
+        type=_number,
+        default=0.0,
+        metavar="WEIGHT",
+        help="add WEIGHT × anisotropic TV to the loss (the paper's λ for [0, 1] images; "
+        "try 0.01–0.1)",
+    )
+    tv.add_argument(
+        "--two-stage",
+        choices=("continue", "retarget"),
+        help="TV only in a first stage, then plain DIP: 'continue' keeps fitting the input, "
+        "'retarget' fits the stage-1 result",
+    )
+    tv.add_argument(
+        "--stage-fraction",
+        type=_number,
+        default="1/3",
+        help="share of --iters in the first stage of --two-stage",
+    )
+    stopping = parser.add_argument_group("stopping")
     stopping.add_argument(
         "--stop",
-        default=DEFAULT_STOP or "none",
+        default=defaults.stop or "none",
         metavar="CRITERION",
         help="criterion that stops the run (see `autodip list criteria`); "
         "'none' runs all --iters steps",
@@ -163,7 +208,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME.KEY=VALUE",
         help="an option of a criterion, e.g. osc.half_length=200 (repeatable)",
     )
-    out = denoise.add_argument_group("output")
+    out = parser.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
     out.add_argument(
         "--report", type=Path, metavar="DIR", help="write report.json and curves.png into DIR"
@@ -176,6 +221,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     out.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``autodip`` command."""
+    parser = argparse.ArgumentParser(
+        prog="autodip",
+        description=(
+            "Restore a degraded image with a Deep Image Prior: no training data, no tuning."
+        ),
+        epilog="Example: autodip denoise noisy.png -o clean.png --report run/",
+    )
+    from autodip import __version__
+
+    parser.add_argument("--version", action="version", version=f"autodip {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    for task, (summary, description) in TASKS.items():
+        _add_restore_arguments(
+            commands.add_parser(
+                task, help=summary, description=description, formatter_class=_HelpFormatter
+            ),
+            task,
+        )
 
     cal = commands.add_parser(
         "calibrate-cifs",
@@ -284,7 +352,7 @@ def _read(path: Path, what: str) -> tuple[Any, Any]:
 class _Progress:
     """A rich progress bar: step, loss, iterations/s and time left, on stderr."""
 
-    def __init__(self, total: int, enabled: bool) -> None:
+    def __init__(self, total: int, enabled: bool, label: str = "denoising") -> None:
         self.enabled = enabled
         if not enabled:
             return
@@ -299,7 +367,7 @@ class _Progress:
         )
 
         self.progress = Progress(
-            TextColumn("[bold]denoising"),
+            TextColumn(f"[bold]{label}"),
             BarColumn(),
             MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]:.2e}"),
@@ -329,15 +397,50 @@ class _Progress:
             self.progress.update(self.task, completed=step, loss=loss, rate=rate)
 
 
-def _denoise(args: argparse.Namespace) -> int:
+def _operator(args: argparse.Namespace, image: Any) -> Any:
+    """The task's operator, built and checked against the input (``UsageError`` if wrong)."""
+    from autodip.operators import Denoise, Inpaint, SuperResolve
+
+    if args.command == "denoise":
+        return Denoise()
+    if args.command == "sr":
+        if args.factor < 2:
+            raise UsageError(f"--factor must be at least 2, got {args.factor}")
+        return SuperResolve(args.factor)
+    mask, _ = _read(args.mask, "mask")
+    if mask.shape[1:] != image.shape[1:]:
+        raise UsageError(
+            f"mask '{args.mask}' is {mask.shape[2]}×{mask.shape[1]} pixels but the input is "
+            f"{image.shape[2]}×{image.shape[1]}; they must match"
+        )
+    if mask.shape[0] not in (1, image.shape[0]) or (mask.shape[0] > 1 and _same_planes(mask)):
+        mask = mask.mean(axis=0, keepdims=True)  # gray mask stored as RGB (or RGBA): one plane
+    if args.mask_invert:
+        mask = 1.0 - mask
+    try:
+        return Inpaint(mask)
+    except ValueError as error:
+        raise UsageError(f"mask '{args.mask}': {error}") from None
+
+
+def _same_planes(mask: Any) -> bool:
+    return bool((mask == mask[:1]).all())
+
+
+def _restore(args: argparse.Namespace) -> int:
     from autodip.io import ImageWriteError, check_output, write_image
     from autodip.metrics import psnr, ssim
     from autodip.nets import list_nets
     from autodip.report import REPORT_FILES, environment, plot_curves, write_json
-    from autodip.restore import denoise
+    from autodip.restore import restore
 
     started = time.perf_counter()
     auto = args.net == "auto"
+    if auto and args.command != "denoise":
+        raise UsageError(
+            "--net auto predicts a denoising network from the input's texture; it is for "
+            "`autodip denoise` only"
+        )
     if auto and (args.width is not None or args.depth is not None):
         raise UsageError(
             "--net auto chooses the width and depth itself; drop --width/--depth, or pick "
@@ -354,14 +457,18 @@ def _denoise(args: argparse.Namespace) -> int:
     _check_writable([args.output, *report_paths], args.force)
     if args.report is not None and args.report.exists() and not args.report.is_dir():
         raise UsageError(f"--report '{args.report}' exists and is not a directory")
+    if args.two_stage is not None and args.tv <= 0:
+        raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
     noisy, info = _read(args.input, "input")
+    operator = _operator(args, noisy)
+    out_shape = (noisy.shape[0], *operator.estimate_size(*noisy.shape[1:]))
     reference = None
     if args.reference is not None:
         reference, _ = _read(args.reference, "reference")
-        if reference.shape != noisy.shape:
+        if reference.shape != out_shape:
             raise UsageError(
-                f"reference '{args.reference}' has shape {reference.shape}, the input "
-                f"{noisy.shape} (C×H×W); they must match"
+                f"reference '{args.reference}' has shape {reference.shape}, the result will "
+                f"have {out_shape} (C×H×W); they must match"
             )
     try:
         check_output(args.output, noisy.shape[0], info, bit_depth=args.bit_depth)
@@ -373,9 +480,15 @@ def _denoise(args: argparse.Namespace) -> int:
         architecture = _choose_architecture(noisy, None)
         net, net_options = architecture["net"], architecture["options"]
         print(f"autodip: --net auto: {_describe_choice(architecture)}", file=sys.stderr)
+    doing = {"denoise": "denoising", "inpaint": "inpainting", "sr": "super-resolving"}
+    task_note = ""
+    if args.command == "sr":
+        task_note = f" ×{args.factor} to {out_shape[2]}×{out_shape[1]}"
+    elif args.command == "inpaint":
+        task_note = f" ({operator.known_fraction:.1%} of values known)"
     print(
-        f"autodip: denoising {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
-        f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}) with {net}",
+        f"autodip: {doing[args.command]} {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
+        f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}){task_note} with {net}",
         file=sys.stderr,
     )
     fit_options = {
@@ -383,11 +496,15 @@ def _denoise(args: argparse.Namespace) -> int:
         "reg_noise_std": args.reg_noise_std,
         "exp_weight": args.exp_weight,
         "monitor_every": args.monitor_every,
+        "tv_weight": args.tv,
+        "two_stage": args.two_stage,
+        "stage_fraction": args.stage_fraction,
     }
     try:
-        with _Progress(args.iters, enabled=not args.quiet) as progress:
-            result = denoise(
+        with _Progress(args.iters, enabled=not args.quiet, label=doing[args.command]) as progress:
+            result = restore(
                 noisy,
+                operator,
                 net=net,
                 iters=args.iters,
                 seed=args.seed,
@@ -457,7 +574,7 @@ def _denoise(args: argparse.Namespace) -> int:
         print(f"autodip: wrote {written}", file=sys.stderr)
     if args.report is not None:
         record = {
-            "command": "denoise",
+            "command": args.command,
             "argv": sys.argv,
             "input": {
                 "path": str(args.input),
@@ -496,6 +613,7 @@ def _denoise(args: argparse.Namespace) -> int:
             + (f" (auto, width {architecture['width']})" if architecture else ""),
             criteria=result.criteria,
             stop_step=result.stop_step,
+            stage_boundary=result.config.get("stage_boundary"),
         )
         print(f"autodip: report in {args.report}/", file=sys.stderr)
     return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
@@ -715,7 +833,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     handlers = {
-        "denoise": _denoise,
+        "denoise": _restore,
+        "inpaint": _restore,
+        "sr": _restore,
         "list": _list,
         "calibrate-cifs": _calibrate_cifs,
         "inspect": _inspect,

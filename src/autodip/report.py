@@ -63,12 +63,14 @@ def plot_curves(
     title: str = "",
     criteria: dict[str, Any] | None = None,
     stop_step: int | None = None,
+    stage_boundary: int | None = None,
 ) -> None:
     """Plot loss, PSNR (when recorded) and the criteria's normalised scores with their stops.
 
     Each criterion's scores are rescaled to [0, 1] (min–max; higher-is-better ones flipped so that
     the stop is always at a minimum) and its candidate step is marked with a dashed line; the step
-    the run returned is the black line. The PNG is written atomically.
+    the run returned is the black line, the end of a two-stage run's first stage a dotted grey
+    line. The PNG is written atomically.
     """
     import io
 
@@ -114,6 +116,8 @@ def plot_curves(
         ax.grid(alpha=0.3)
         if stop_step is not None:
             ax.axvline(stop_step, color="black", linewidth=1.5)
+        if stage_boundary is not None:
+            ax.axvline(stage_boundary, color="grey", linestyle=":", linewidth=1.5)
     if title:
         fig.suptitle(title + (f" — returned step {stop_step}" if stop_step is not None else ""))
     fig.tight_layout()
