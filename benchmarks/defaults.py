@@ -50,7 +50,11 @@ def curve(name: str, args: argparse.Namespace) -> dict:
         clean = clean_crop(name, args.size)
         noisy = add_gaussian_noise(clean, args.sigma, seed=0)
         result = denoise(
-            noisy, iters=args.iters, reference=clean, fit_options={"monitor_every": 50}
+            noisy,
+            iters=args.iters,
+            reference=clean,
+            stop=None,  # the whole PSNR curve
+            fit_options={"monitor_every": 50},
         )
         return {
             "image": name,

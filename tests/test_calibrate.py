@@ -101,3 +101,22 @@ def test_calibrate_cifs_command_end_to_end(tmp_path, sample_clean, capsys):
     # resumable: a second run reuses the cache and refuses to overwrite without --force
     assert cli.main([str(a) for a in argv]) == 2
     assert cli.main([str(a) for a in [*argv, "--force"]]) == 0
+
+
+def test_record_trajectory_records_the_whole_run_without_stopping(monkeypatch):
+    """The trajectory must cover every step: CIFS is applied offline for each candidate λ."""
+    import autodip.restore
+    from autodip.calibrate import record_trajectory
+
+    seen = {}
+    real = autodip.restore.denoise
+
+    def spy(image, **options):
+        seen.update(options)
+        return real(image, **options)
+
+    monkeypatch.setattr(autodip.restore, "denoise", spy)
+    clean = np.full((3, 16, 16), 0.5, np.float32)
+    trajectory = record_trajectory(clean, 25, seed=0, iters=20, monitor_every=10, device="cpu")
+    assert seen["stop"] is None
+    assert trajectory["steps"] == [10, 20]

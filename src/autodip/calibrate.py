@@ -124,6 +124,7 @@ def record_trajectory(
         iters=iters,
         seed=seed,
         device=device,
+        stop=None,  # the whole trajectory: CIFS is evaluated on it offline, for every λ
         monitors=[trace],
         fit_options={"monitor_every": monitor_every},
     )
