@@ -29,3 +29,17 @@ def test_ssim_is_one_for_identical_and_lower_for_noisy():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shapes differ"):
         psnr(np.zeros((1, 4, 4)), np.zeros((1, 4, 5)))
+
+
+def test_psnr_y_uses_bt601_luma_and_shaves_the_border():
+    from autodip.metrics import psnr_y
+
+    ref = np.zeros((3, 10, 10))
+    img = ref.copy()
+    img[1] += 0.1  # green only: ΔY = 128.553 · 0.1 / 255
+    expected = -20 * np.log10(128.553 * 0.1 / 255)
+    assert psnr_y(img, ref) == pytest.approx(expected)
+    img[:, :2, :] = 1.0  # a damaged border is ignored once shaved
+    assert psnr_y(img, ref, border=2) == pytest.approx(expected)
+    with pytest.raises(ValueError, match="border"):
+        psnr_y(img, ref, border=5)

@@ -55,3 +55,45 @@ def ssim(image: ArrayLike, reference: ArrayLike, data_range: float = 1.0) -> flo
     win = min(7, *x.shape[1:])
     win -= 1 - win % 2  # odd window no larger than the image
     return float(structural_similarity(x, ref, data_range=data_range, channel_axis=0, win_size=win))
+
+
+def luma(image: ArrayLike) -> np.ndarray:
+    r"""The ITU-R BT.601 luma ``Y`` of an RGB image in [0, 1], as MATLAB's ``rgb2ycbcr`` gives it.
+
+    .. math::
+
+        Y = (16 + 65.481\,R + 128.553\,G + 24.966\,B) / 255,
+
+    the convention of super-resolution papers (Set5/Set14 tables). A one-channel image is returned
+    as it is.
+
+    Examples
+    --------
+    >>> float(luma(np.ones((3, 1, 1)))[0, 0, 0]) == 235 / 255
+    True
+    """
+    x = _as_chw(image)
+    if x.shape[0] == 1:
+        return x
+    if x.shape[0] != 3:
+        raise ValueError(f"luma needs 1 or 3 channels, got {x.shape[0]}")
+    weights = np.array([65.481, 128.553, 24.966]).reshape(3, 1, 1)
+    return ((16.0 + (weights * x).sum(axis=0, keepdims=True)) / 255.0).astype(np.float64)
+
+
+def psnr_y(image: ArrayLike, reference: ArrayLike, border: int = 0) -> float:
+    """PSNR of the luma channel with ``border`` pixels shaved on each side (SR convention).
+
+    Examples
+    --------
+    >>> ref = np.zeros((3, 8, 8)); img = ref.copy(); img[:, 0, :] = 1.0
+    >>> psnr_y(img, ref, border=1)
+    inf
+    """
+    y, ref = luma(image), luma(reference)
+    if border < 0 or 2 * border >= min(y.shape[-2:]):
+        raise ValueError(f"border {border} leaves nothing of a {y.shape[-2]}×{y.shape[-1]} image")
+    if border:
+        y = y[:, border:-border, border:-border]
+        ref = ref[:, border:-border, border:-border]
+    return psnr(y, ref)
