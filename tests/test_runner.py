@@ -121,13 +121,16 @@ def test_with_ema_the_estimate_averages_the_outputs():
 
 def test_divergence_returns_the_last_finite_estimate():
     seen = {}
-    result = fit(
-        tiny(),
-        create_net("hourglass", width=8),
-        config=cfg(max_iters=40, monitor_every=1, lr=1e30, exp_weight=0),
-        monitors=[lambda r: seen.__setitem__(r.step, r.estimate.clone())],
-    )
-    assert "loss became" in result.reason and "lower --lr" in result.reason
+    with pytest.warns(RuntimeWarning, match="continuing from step"):
+        result = fit(
+            tiny(),
+            create_net("hourglass", width=8),
+            config=cfg(max_iters=40, monitor_every=1, lr=1e30, exp_weight=0),
+            monitors=[lambda r: seen.__setitem__(r.step, r.estimate.clone())],
+        )
+    assert "did not recover after 5 restarts" in result.reason and "lower --lr" in result.reason
+    assert [e["action"] for e in result.events][-1] == "gave up"
+    assert len(result.events) == 6
     assert torch.isfinite(result.image).all()
     last_good = max(seen)
     assert torch.equal(result.image, seen[last_good].clamp(0, 1))

@@ -28,8 +28,10 @@ Every other part (operator, network, monitors) is passed in; only :func:`fit` it
 from __future__ import annotations
 
 import contextlib
+import copy
 import math
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -38,6 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from autodip.checkpoint import Checkpointing
 from autodip.geometry import check_min_size, padding_for
 from autodip.hardware import Placement, placement
 from autodip.metrics import psnr, ssim
@@ -90,6 +93,14 @@ class FitConfig:
         ``stage_fraction`` of the steps, then plain DIP in that reading (see the module).
     stage_fraction : float
         Share of ``max_iters`` in stage 1 of a two-stage run (seed 002: one third).
+    divergence_drop_db : float
+        A monitored step whose fit to the target (as a PSNR) is this much below the last good
+        one's, or whose loss is not finite, counts as divergence (the original DIP code: 5 dB).
+    max_recoveries : int
+        Divergences recovered from (back to the last good state, learning rate lowered) before the
+        run gives up and returns the last good estimate.
+    recovery_lr_factor : float
+        Factor applied to the learning rate at each recovery.
     """
 
     max_iters: int = 3000
@@ -107,6 +118,9 @@ class FitConfig:
     tv_weight: float = 0.0
     two_stage: str | None = None
     stage_fraction: float = 1.0 / 3.0
+    divergence_drop_db: float = 5.0
+    max_recoveries: int = 5
+    recovery_lr_factor: float = 0.5
 
     def __post_init__(self) -> None:
         if self.max_iters < 1:
@@ -132,6 +146,13 @@ class FitConfig:
                 raise ValueError("a two-stage run needs a TV weight > 0 for its first stage")
             if not 0 < self.stage_fraction < 1:
                 raise ValueError(f"stage_fraction must be in (0, 1), got {self.stage_fraction}")
+
+        if not self.divergence_drop_db > 0:
+            raise ValueError(f"divergence_drop_db must be positive, got {self.divergence_drop_db}")
+        if self.max_recoveries < 0:
+            raise ValueError(f"max_recoveries must be ≥ 0, got {self.max_recoveries}")
+        if not 0 < self.recovery_lr_factor < 1:
+            raise ValueError(f"recovery_lr_factor must be in (0, 1), got {self.recovery_lr_factor}")
 
     @property
     def stage_boundary(self) -> int | None:
@@ -177,6 +198,7 @@ class Result:
     confirmed: bool | None = None
     criteria: dict[str, Any] = field(default_factory=dict)
     monitor_seconds: float = 0.0
+    events: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def pixels(self) -> np.ndarray:
@@ -200,6 +222,7 @@ class Result:
             "stop_step": self.stop_step,
             "confirmed": self.confirmed,
             "monitor_seconds": self.monitor_seconds,
+            "events": self.events,
             "criteria": self.criteria,
             "history": self.history,
         }
@@ -262,6 +285,7 @@ def fit(
     monitors: Sequence[Monitor] = (),
     stopper: Stopper | None = None,
     on_step: Callable[[int, float], None] | None = None,
+    checkpoint: Checkpointing | None = None,
 ) -> Result:
     """Fit ``net`` to ``y`` through ``operator`` and return the restored image.
 
@@ -287,12 +311,17 @@ def fit(
         step.
     on_step
         Called after every step with ``(step, last recorded loss)``, e.g. for a progress bar.
+    checkpoint
+        Where and how often to save the run's whole state (:mod:`autodip.checkpoint`), and whether
+        to resume from a saved state: a resumed run ends with the same result as an uninterrupted
+        one with the same seed.
 
     Returns
     -------
     Result
         ``image`` is the final estimate on the CPU, cropped to ``y``'s size. ``Ctrl-C`` ends the run
-        early and returns the estimate so far with ``interrupted=True``.
+        early and returns the estimate so far with ``interrupted=True``. ``events`` lists the
+        divergences met and how each was handled.
 
     Examples
     --------
@@ -325,8 +354,9 @@ def fit(
 
     where = placement(cfg.device, cfg.precision, cfg.channels_last)
     device = torch.device(where.device)
+    saved = checkpoint.load(cfg, operator, net) if checkpoint is not None else None
     generator = torch.Generator().manual_seed(cfg.seed)
-    if cfg.reinit:
+    if cfg.reinit and saved is None:
         # Initialise on the CPU under a forked, seeded generator: the same weights whatever the
         # device, and the caller's random state (CPU and CUDA) is left untouched.
         net.cpu()
@@ -337,7 +367,12 @@ def fit(
 
     measured = y.float().to(device)
     ref = reference.float().to(device) if reference is not None else None
-    offset = stopper.start(measured, cfg.seed, ref, operator) if stopper is not None else None
+    if saved is None:
+        offset = stopper.start(measured, cfg.seed, ref, operator) if stopper is not None else None
+    else:
+        offset = _to(saved["offset"], device)
+        if stopper is not None:
+            stopper.load_state(saved["stopper"])
     fitted = measured if offset is None else measured + offset
     boundary = cfg.stage_boundary
     if cfg.two_stage == "retarget" and offset is not None and offset.shape[-2:] != (est_h, est_w):
@@ -373,28 +408,34 @@ def fit(
         if where.autocast_dtype is not None
         else contextlib.nullcontext()
     )
-    history: list[dict[str, float]] = []
-    average: torch.Tensor | None = None
-    output = torch.zeros(1, channels, z.shape[-2], z.shape[-1], device=device)
-    fit_operator, fit_target, with_tv = operator, fitted, cfg.tv_weight > 0
-    loss_value = math.nan
+    state = _RunState(
+        output=torch.zeros(1, channels, z.shape[-2], z.shape[-1], device=device),
+        fit_target=fitted,
+    )
+    if saved is not None:
+        state.load(saved, net, optimizer, step_generator, device)
+    else:
+        state.snapshot = _Snapshot.take(0, math.inf, net, optimizer, None, step_generator)
     reason = f"reached max_iters={cfg.max_iters}"
     interrupted = False
-    completed = 0
-    diverged = False
-    last_good: torch.Tensor | None = None
-    last_good_step = 0
-    start = time.perf_counter()
+    failure: str | None = None
+    start = time.perf_counter() - state.seconds
+    step = state.step
     try:
-        for step in range(1, cfg.max_iters + 1):
-            if boundary is not None and step == boundary + 1:
-                with_tv = False  # stage 2: plain DIP
-                if cfg.two_stage == "retarget":
-                    stage1 = padding.crop(average if average is not None else output.detach())
-                    fit_operator = Denoise()
-                    fit_target = stage1.detach().clone()
-                    if offset is not None:
-                        fit_target = fit_target + offset
+        while step < cfg.max_iters:
+            step += 1
+            with_tv = cfg.tv_weight > 0 and (boundary is None or step <= boundary)
+            if boundary is not None and step == boundary + 1 and cfg.two_stage == "retarget":
+                # stage 2 of the `retarget` reading: fit the stage-1 estimate instead of y
+                stage1 = padding.crop(state.average if state.average is not None else state.output)
+                state.fit_target = stage1.detach().clone()
+                if offset is not None:
+                    state.fit_target = state.fit_target + offset
+            fit_operator = (
+                Denoise()
+                if cfg.two_stage == "retarget" and boundary is not None and step > boundary
+                else operator
+            )
             code = z
             if cfg.reg_noise_std > 0:
                 # Drawn in place into a contiguous buffer laid out like z (a fresh randn tensor
@@ -405,50 +446,64 @@ def fit(
                 output = net(code)
             output = output.float()
             estimate_now = padding.crop(output)
-            loss = torch.mean((fit_operator.A(estimate_now) - fit_target) ** 2)
+            data_loss = torch.mean((fit_operator.A(estimate_now) - state.fit_target) ** 2)
+            loss = data_loss
             if with_tv:
-                loss = loss + tv_penalty(estimate_now, cfg.tv_weight, fit_target.numel())
+                loss = loss + tv_penalty(estimate_now, cfg.tv_weight, state.fit_target.numel())
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
-            completed = step
+            state.output = output.detach()
+            state.completed = step
 
             with torch.no_grad():
-                current = output.detach()
                 if cfg.exp_weight > 0:
-                    average = (
-                        current.clone()
-                        if average is None
-                        else average.mul_(cfg.exp_weight).add_(current, alpha=1 - cfg.exp_weight)
+                    state.average = (
+                        state.output.clone()
+                        if state.average is None
+                        else state.average.mul_(cfg.exp_weight).add_(
+                            state.output, alpha=1 - cfg.exp_weight
+                        )
                     )
             if step % cfg.monitor_every == 0 or step == cfg.max_iters:
-                loss_value = float(loss.detach())
-                if not math.isfinite(loss_value):
-                    diverged = True
-                    reason = (
-                        f"loss became {loss_value} at step {step}; returning the estimate of "
-                        f"step {last_good_step} (try a lower --lr)"
-                    )
-                    break
-                estimate = padding.crop(average if average is not None else current)
-                last_good, last_good_step = estimate.detach().clone(), step
-                report = StepReport(
-                    step, estimate, padding.crop(current), loss_value, time.perf_counter() - start
+                state.loss_value = float(loss.detach())
+                fit_psnr = -10.0 * math.log10(max(float(data_loss.detach()), 1e-30))
+                problem = _divergence(state.loss_value, fit_psnr, state.snapshot, cfg)
+                if problem is not None:
+                    failure = _recover(problem, step, state, cfg, net, optimizer, step_generator)
+                    if failure is not None:
+                        reason = failure
+                        break
+                    step = state.snapshot.step
+                    continue
+                estimate = padding.crop(
+                    state.average if state.average is not None else state.output
                 )
-                record = {"step": step, "loss": loss_value, "seconds": report.seconds}
+                state.last_good, state.last_good_step = estimate.detach().clone(), step
+                state.snapshot = _Snapshot.take(
+                    step, fit_psnr, net, optimizer, state.average, step_generator
+                )
+                report = StepReport(
+                    step,
+                    estimate,
+                    padding.crop(state.output),
+                    state.loss_value,
+                    time.perf_counter() - start,
+                )
+                record = {"step": step, "loss": state.loss_value, "seconds": report.seconds}
                 if boundary is not None:
                     record["stage"] = 1 if step <= boundary else 2
                 if ref is not None:
                     record["psnr"] = psnr(estimate, ref)
                     record["ssim"] = ssim(estimate, ref)
-                history.append(record)
+                state.history.append(record)
                 stop = None
                 if stopper is not None:
                     context = Context(
                         raw=report.output,
                         target=measured,
                         operator=operator,
-                        loss=loss_value,
+                        loss=state.loss_value,
                         max_iters=cfg.max_iters,
                         reference=ref,
                     )
@@ -457,49 +512,204 @@ def fit(
                 if stop:
                     reason = stop
                     break
+            if checkpoint is not None and checkpoint.due(step, cfg.max_iters):
+                state.step, state.seconds = step, time.perf_counter() - start
+                checkpoint.save(
+                    state, cfg, operator, net, optimizer, step_generator, offset, stopper
+                )
             if on_step is not None:
-                on_step(step, loss_value)
+                on_step(step, state.loss_value)
     except KeyboardInterrupt:
-        if completed == 0:
+        if state.completed == 0:
             raise  # nothing to return yet: let the caller handle Ctrl-C
         interrupted = True
-        reason = f"interrupted by the user after step {completed}"
+        reason = f"interrupted by the user after step {state.completed}"
     seconds = time.perf_counter() - start
 
-    final = padding.crop(average if average is not None else output.detach())
-    if diverged:
-        if last_good is None:
+    final = padding.crop(state.average if state.average is not None else state.output)
+    if failure is not None:
+        if state.last_good is None:
             raise FloatingPointError(
-                f"the loss became non-finite before the first monitored step ({reason}); "
-                "try a lower --lr"
+                f"the run diverged before the first monitored step ({failure}); try a lower --lr"
             )
-        final = last_good
+        final = state.last_good
     stop_step = confirmed = None
     if stopper is not None and stopper.primary is not None:
         confirmed = stopper.confirmed
         if stopper.best_image is not None:
             final, stop_step = stopper.best_image, stopper.best_step
         if not confirmed and not interrupted and reason.startswith("reached max_iters"):
-            reason = stopper.unconfirmed_reason(completed)
+            reason = stopper.unconfirmed_reason(state.completed)
     image = final.float().cpu().clamp(0, 1).contiguous()
     return Result(
         image=image,
-        iterations=completed,
+        iterations=state.completed,
         reason=reason,
         interrupted=interrupted,
         seconds=seconds,
-        history=history,
+        history=state.history,
         stop_step=stop_step,
         confirmed=confirmed,
-        criteria=stopper.summary(completed) if stopper is not None else {},
+        criteria=stopper.summary(state.completed) if stopper is not None else {},
         monitor_seconds=sum(t.seconds for t in stopper.tracks) if stopper is not None else 0.0,
+        events=state.events,
         config={
             **asdict(cfg),
             "stage_boundary": boundary,
             "placement": asdict(where),
             "operator": operator.describe(),
+            **({"resumed_from_step": saved["step"]} if saved is not None else {}),
         },
     )
+
+
+def _to(value: torch.Tensor | None, device: torch.device) -> torch.Tensor | None:
+    return value.to(device) if value is not None else None
+
+
+@dataclass
+class _Snapshot:
+    """The last good state, to return to when the run diverges (parameters copied)."""
+
+    step: int
+    fit_psnr: float
+    net: dict[str, torch.Tensor]
+    optimizer: dict[str, Any]
+    average: torch.Tensor | None
+    generator: torch.Tensor
+
+    @classmethod
+    def take(
+        cls,
+        step: int,
+        fit_psnr: float,
+        net: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        average: torch.Tensor | None,
+        generator: torch.Generator,
+    ) -> _Snapshot:
+        return cls(
+            step,
+            fit_psnr,
+            {k: v.detach().clone() for k, v in net.state_dict().items()},
+            copy.deepcopy(optimizer.state_dict()),
+            average.clone() if average is not None else None,
+            generator.get_state(),
+        )
+
+    def restore(
+        self,
+        net: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+    ) -> torch.Tensor | None:
+        """Put the parameters, optimiser and random stream back; return the saved average."""
+        net.load_state_dict(self.net)
+        optimizer.load_state_dict(copy.deepcopy(self.optimizer))
+        generator.set_state(self.generator)
+        return self.average.clone() if self.average is not None else None
+
+
+@dataclass
+class _RunState:
+    """Everything a run carries from step to step (and a checkpoint saves)."""
+
+    output: torch.Tensor
+    fit_target: torch.Tensor
+    average: torch.Tensor | None = None
+    step: int = 0
+    completed: int = 0
+    seconds: float = 0.0
+    loss_value: float = math.nan
+    history: list[dict[str, float]] = field(default_factory=list)
+    last_good: torch.Tensor | None = None
+    last_good_step: int = 0
+    snapshot: _Snapshot | None = None
+    events: list[dict[str, Any]] = field(default_factory=list)
+    recoveries: int = 0
+
+    def load(
+        self,
+        saved: dict[str, Any],
+        net: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        device: torch.device,
+    ) -> None:
+        """Continue from a checkpoint's state (see :mod:`autodip.checkpoint`)."""
+        net.load_state_dict(saved["net"])
+        optimizer.load_state_dict(saved["optimizer"])
+        generator.set_state(saved["generator"])
+        self.output = saved["output"].to(device)
+        self.fit_target = saved["fit_target"].to(device)
+        self.average = _to(saved["average"], device)
+        self.step = self.completed = saved["step"]
+        self.seconds = saved["seconds"]
+        self.loss_value = saved["loss_value"]
+        self.history = saved["history"]
+        self.last_good = _to(saved["last_good"], device)
+        self.last_good_step = saved["last_good_step"]
+        snap = saved["snapshot"]
+        self.snapshot = _Snapshot(
+            snap["step"],
+            snap["fit_psnr"],
+            snap["net"],
+            snap["optimizer"],
+            _to(snap["average"], device),
+            snap["generator"],
+        )
+        self.events = saved["events"]
+        self.recoveries = saved["recoveries"]
+
+
+def _divergence(loss: float, fit_psnr: float, snapshot: _Snapshot, cfg: FitConfig) -> str | None:
+    """Why this monitored step counts as divergence, or ``None``.
+
+    The loss became NaN or infinite, or the fit to the target (as a PSNR) fell by more than
+    ``cfg.divergence_drop_db`` since the last good monitored step — the test of the original DIP
+    code, which backtracks when the fit drops by more than 5 dB between checks.
+    """
+    if not math.isfinite(loss):
+        return f"the loss became {loss}"
+    drop = snapshot.fit_psnr - fit_psnr
+    if math.isfinite(snapshot.fit_psnr) and drop > cfg.divergence_drop_db:
+        return f"the fit to the target fell by {drop:.1f} dB"
+    return None
+
+
+def _recover(
+    problem: str,
+    step: int,
+    state: _RunState,
+    cfg: FitConfig,
+    net: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    generator: torch.Generator,
+) -> str | None:
+    """Go back to the last good state with a lower learning rate; a reason if that is over."""
+    snapshot = state.snapshot
+    if state.recoveries >= cfg.max_recoveries:
+        state.events.append({"step": step, "problem": problem, "action": "gave up"})
+        return (
+            f"diverged at step {step} ({problem}) and did not recover after "
+            f"{cfg.max_recoveries} restarts with lower learning rates; returning the estimate "
+            f"of step {state.last_good_step} (try a lower --lr)"
+        )
+    state.recoveries += 1
+    state.average = snapshot.restore(net, optimizer, generator)
+    for group in optimizer.param_groups:
+        group["lr"] *= cfg.recovery_lr_factor
+    lr = optimizer.param_groups[0]["lr"]
+    state.events.append(
+        {"step": step, "problem": problem, "action": f"back to step {snapshot.step}", "lr": lr}
+    )
+    warnings.warn(
+        f"autodip: {problem} at step {step}; continuing from step {snapshot.step} with "
+        f"learning rate {lr:.3g}",
+        RuntimeWarning,
+        stacklevel=3,
+    )
+    return None
 
 
 def placement_for(config: FitConfig) -> Placement:

@@ -9,6 +9,7 @@ changing — and, for criteria whose scores lag (OSC), the few recent estimates 
 
 from __future__ import annotations
 
+import copy
 import time
 from collections import deque
 from collections.abc import Sequence
@@ -196,6 +197,23 @@ class Stopper:
             f"steps without a better score followed the best step {self.best_step} before the "
             f"run ended at step {step}; returning the best so far"
         )
+
+    def state(self) -> dict[str, Any]:
+        """A deep copy of the stopper's whole state (criteria included), for checkpoints."""
+        return copy.deepcopy(self.__dict__)
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from :meth:`state`; the criteria must be the same as this stopper's."""
+        saved = [t.criterion.describe() for t in state["tracks"]]
+        mine = [t.criterion.describe() for t in self.tracks]
+        if saved != mine:
+            raise ValueError(
+                f"the checkpoint's stopping criteria ({saved}) differ from this run's ({mine})"
+            )
+        patience = [t.rule.patience for t in state["tracks"]]
+        if patience != [t.rule.patience for t in self.tracks]:
+            raise ValueError("the checkpoint's patience differs from this run's")
+        self.__dict__.update(copy.deepcopy(state))
 
     def summary(self, step: int) -> dict[str, Any]:
         """Every criterion's record, keyed by name."""

@@ -1,0 +1,158 @@
+"""Checkpoints: save a run's whole state now and then, and resume it after a crash or a kill.
+
+A checkpoint holds everything the next step depends on — the network's parameters, Adam's state and
+learning rate, the code ``z`` (re-drawn from the seed and checked), the moving average, the random
+stream of the input perturbations, the stopping criteria with their windows and scores, the history,
+the last good state kept for divergence recovery, and the stage-2 target of a two-stage run — so
+that a resumed run ends with the same result as an uninterrupted run with the same seed (on the
+same device; ``tests/test_checkpoint.py`` checks this bit for bit on the CPU).
+
+The file is written atomically (a temporary file, then a rename), so a kill during the write leaves
+the previous checkpoint intact. It is a :func:`torch.save` pickle: resume only checkpoints you
+wrote yourself.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autodip.operators import Operator
+    from autodip.runner import FitConfig, _RunState
+    from autodip.stopping.stopper import Stopper
+
+FORMAT_VERSION = 1
+#: Settings a resumed run may change: the budget (to extend a run) and the device.
+MAY_DIFFER = frozenset({"max_iters", "device"})
+
+
+class CheckpointError(ValueError):
+    """A checkpoint that is missing, unreadable or belongs to another run."""
+
+
+@dataclass(frozen=True)
+class Checkpointing:
+    """Where to keep the checkpoint, how often to write it, and whether to resume from it.
+
+    Attributes
+    ----------
+    path
+        The checkpoint file.
+    every
+        Save after every ``every`` steps (0: never save; resuming still works).
+    resume
+        Continue from ``path`` instead of starting afresh (:class:`CheckpointError` if it is
+        missing or belongs to a different run).
+    """
+
+    path: Path
+    every: int = 0
+    resume: bool = False
+
+    def __post_init__(self) -> None:
+        if self.every < 0:
+            raise ValueError(f"checkpoint every must be ≥ 0 steps, got {self.every}")
+
+    def due(self, step: int, max_iters: int) -> bool:
+        """Whether to save after ``step`` (never after the last step: the run is then done)."""
+        return self.every > 0 and step % self.every == 0 and step < max_iters
+
+    def save(
+        self,
+        state: _RunState,
+        config: FitConfig,
+        operator: Operator,
+        net: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        offset: torch.Tensor | None,
+        stopper: Stopper | None,
+    ) -> None:
+        """Write the run's state atomically."""
+        from autodip.io import replace_atomically
+
+        snapshot = state.snapshot
+        payload = {
+            "version": FORMAT_VERSION,
+            "config": asdict(config),
+            "operator": operator.describe(),
+            "net_class": type(net).__name__,
+            "step": state.step,
+            "seconds": state.seconds,
+            "net": _cpu(net.state_dict()),
+            "optimizer": optimizer.state_dict(),
+            "generator": generator.get_state(),
+            "output": state.output.cpu(),
+            "fit_target": state.fit_target.cpu(),
+            "average": _cpu(state.average),
+            "offset": _cpu(offset),
+            "loss_value": state.loss_value,
+            "history": state.history,
+            "last_good": _cpu(state.last_good),
+            "last_good_step": state.last_good_step,
+            "snapshot": {
+                "step": snapshot.step,
+                "fit_psnr": snapshot.fit_psnr,
+                "net": _cpu(snapshot.net),
+                "optimizer": snapshot.optimizer,
+                "average": _cpu(snapshot.average),
+                "generator": snapshot.generator,
+            },
+            "events": state.events,
+            "recoveries": state.recoveries,
+            "stopper": stopper.state() if stopper is not None else None,
+        }
+        buffer = io.BytesIO()
+        torch.save(payload, buffer)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        replace_atomically(self.path, buffer.getvalue(), overwrite=True)
+
+    def load(self, config: FitConfig, operator: Operator, net: nn.Module) -> dict[str, Any] | None:
+        """The saved state to resume from (``None`` unless resuming), checked against this run."""
+        if not self.resume:
+            return None
+        if not self.path.is_file():
+            raise CheckpointError(f"no checkpoint to resume from at '{self.path}'")
+        try:
+            saved = torch.load(self.path, map_location="cpu", weights_only=False)
+        except Exception as error:
+            raise CheckpointError(f"cannot read checkpoint '{self.path}': {error}") from None
+        if not isinstance(saved, dict) or saved.get("version") != FORMAT_VERSION:
+            raise CheckpointError(f"'{self.path}' is not an autodip checkpoint (version 1)")
+        mine = asdict(config)
+        different = sorted(
+            key
+            for key in set(mine) | set(saved["config"])
+            if key not in MAY_DIFFER and mine.get(key) != saved["config"].get(key)
+        )
+        if saved["operator"] != operator.describe():
+            different.append("operator")
+        shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+        saved_shapes = {k: tuple(v.shape) for k, v in saved["net"].items()}
+        if saved["net_class"] != type(net).__name__ or saved_shapes != shapes:
+            different.append("network")
+        if different:
+            raise CheckpointError(
+                f"checkpoint '{self.path}' belongs to a different run (it differs in "
+                f"{', '.join(different)}); start afresh or use the same settings"
+            )
+        if saved["step"] >= config.max_iters:
+            raise CheckpointError(
+                f"checkpoint '{self.path}' is at step {saved['step']}, at or past the budget of "
+                f"{config.max_iters} steps; raise the budget to continue it"
+            )
+        return saved
+
+
+def _cpu(value: Any) -> Any:
+    if value is None:
+        return None
+    if isinstance(value, torch.Tensor):
+        return value.detach().cpu()
+    return {k: v.detach().cpu() for k, v in value.items()}

@@ -1,0 +1,124 @@
+"""Divergence recovery, and checkpoint/resume ending exactly where an uninterrupted run ends."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from autodip.checkpoint import CheckpointError, Checkpointing
+from autodip.nets import create_net
+from autodip.runner import FitConfig, fit
+from autodip.stopping import Stopper, create_criterion
+
+
+def _y(seed: int = 0) -> torch.Tensor:
+    return torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(seed))
+
+
+def _config(**options) -> FitConfig:
+    return FitConfig(
+        **{"device": "cpu", "precision": "fp32", "max_iters": 60, "monitor_every": 5, **options}
+    )
+
+
+def _stopper() -> Stopper:
+    return Stopper(create_criterion("wmv", window=20), [create_criterion("emv")], patience=1000)
+
+
+def _sabotage(net: torch.nn.Module, at_step: int, how: str):
+    """An ``on_step`` callback that damages the parameters once, after ``at_step``."""
+    done = []
+
+    def hook(step: int, loss: float) -> None:
+        if step == at_step and not done:
+            done.append(step)
+            with torch.no_grad():
+                for p in net.parameters():
+                    if how == "nan":
+                        p.fill_(math.nan)
+                    else:
+                        p.add_(torch.randn_like(p) * 50)
+
+    return hook
+
+
+@pytest.mark.parametrize("how", ["nan", "blow-up"])
+def test_a_divergence_is_undone_and_the_run_continues(how: str) -> None:
+    net = create_net("hourglass", width=8)
+    with pytest.warns(RuntimeWarning, match="continuing from step 15"):
+        result = fit(_y(), net, config=_config(), on_step=_sabotage(net, 17, how))
+    assert result.iterations == 60 and result.reason == "reached max_iters=60"
+    assert len(result.events) == 1
+    event = result.events[0]
+    assert event["step"] == 20 and event["action"] == "back to step 15"
+    assert event["lr"] == pytest.approx(0.005)
+    assert ("loss became nan" if how == "nan" else "fell by") in event["problem"]
+    assert torch.isfinite(result.image).all()
+    assert [h["step"] for h in result.history] == list(range(5, 61, 5))
+
+
+def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path) -> None:
+    path = tmp_path / "run.ckpt"
+    whole = fit(_y(), create_net("hourglass", width=8), config=_config(), stopper=_stopper())
+
+    def kill_at_50(report):
+        if report.step == 50:
+            raise KeyboardInterrupt
+
+    killed = fit(
+        _y(),
+        create_net("hourglass", width=8),
+        config=_config(),
+        stopper=_stopper(),
+        monitors=[kill_at_50],
+        checkpoint=Checkpointing(path, every=20),
+    )
+    assert killed.interrupted and path.exists()
+    resumed = fit(
+        _y(),
+        create_net("hourglass", width=8),
+        config=_config(),
+        stopper=_stopper(),
+        checkpoint=Checkpointing(path, every=20, resume=True),
+    )
+    assert resumed.config["resumed_from_step"] == 40
+    assert resumed.iterations == 60
+    assert torch.equal(resumed.image, whole.image)
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in whole.history]
+    assert resumed.stop_step == whole.stop_step
+    for name in ("wmv", "emv"):
+        assert resumed.criteria[name]["scores"] == whole.criteria[name]["scores"]
+
+
+def test_resume_refuses_another_run_or_a_missing_file(tmp_path) -> None:
+    path = tmp_path / "run.ckpt"
+    with pytest.raises(CheckpointError, match="no checkpoint"):
+        fit(_y(), create_net("hourglass", width=8), config=_config(),
+            checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+    fit(
+        _y(),
+        create_net("hourglass", width=8),
+        config=_config(max_iters=30),
+        checkpoint=Checkpointing(path, every=10),
+    )
+    with pytest.raises(CheckpointError, match="differs in lr"):
+        fit(_y(), create_net("hourglass", width=8), config=_config(lr=0.02),
+            checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+    with pytest.raises(CheckpointError, match="network"):
+        fit(_y(), create_net("hourglass", width=16), config=_config(),
+            checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(CheckpointError, match="cannot read"):
+        fit(_y(), create_net("hourglass", width=8), config=_config(),
+            checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+
+
+def test_a_longer_budget_may_continue_a_finished_checkpoint(tmp_path) -> None:
+    path = tmp_path / "run.ckpt"
+    fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=30),
+        checkpoint=Checkpointing(path, every=10))  # fmt: skip
+    longer = fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=40),
+                 checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+    assert longer.config["resumed_from_step"] == 20 and longer.iterations == 40
