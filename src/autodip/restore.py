@@ -15,11 +15,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from autodip.checkpoint import Checkpointing
 from autodip.io import image_to_tensor
+from autodip.memory import check_memory, estimate_run_memory
 from autodip.nets import count_parameters, create_net
 from autodip.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
-from autodip.runner import FitConfig, Monitor, Result, fit
+from autodip.runner import FitConfig, Monitor, Result, fit, placement_for
 from autodip.stopping import Stopper, create_criterion
+from autodip.tiling import Tile, restore_in_tiles
 
 #: Defaults of ``autodip denoise``: the 2-level, width-64 hourglass of seed 003 (about 4× fewer
 #: FLOPs than ``dip-skip`` at equal quality in that paper's Table 2) and an iteration budget chosen
@@ -127,6 +130,10 @@ def restore(
     monitors: Sequence[Monitor] = (),
     on_step: Callable[[int, float], None] | None = None,
     fit_options: dict[str, Any] | None = None,
+    checkpoint: Checkpointing | None = None,
+    max_memory: int | None = None,
+    tile: int | None = None,
+    overlap: int | None = None,
     **net_options: Any,
 ) -> Result:
     """Restore a degraded image ``y = A(x) + noise`` with a Deep Image Prior.
@@ -164,6 +171,15 @@ def restore(
     fit_options
         Further :class:`~autodip.runner.FitConfig` fields (``lr``, ``reg_noise_std``,
         ``tv_weight``, ``two_stage``, ...); ``reg_noise_std`` defaults to the task's.
+    checkpoint
+        Save the run's state now and then / resume it (:mod:`autodip.checkpoint`).
+    max_memory
+        Refuse (:class:`~autodip.memory.InsufficientMemoryError`) a run whose estimated peak memory
+        exceeds this many bytes; the memory free on the device is always a limit.
+    tile, overlap
+        Restore in overlapping ``tile × tile`` pieces (:mod:`autodip.tiling`; ``overlap``
+        defaults to a quarter of ``tile``), for images too large for one run. Denoising and
+        inpainting only.
     **net_options
         Overrides for the network builder (``width``, ``depth``, ...); ``None`` values are ignored.
 
@@ -173,6 +189,13 @@ def restore(
         ``result.pixels`` is the restored ``C×H×W`` array; ``result.config["task"]`` records the
         task defaults that applied.
     """
+    if tile is not None:
+        return _restore_tiled(
+            image, operator, tile, overlap, reference=reference, net=net, iters=iters,
+            seed=seed, device=device, precision=precision, stop=stop, monitor=monitor,
+            patience=patience, criterion_options=criterion_options, fit_options=fit_options,
+            max_memory=max_memory, **net_options,
+        )  # fmt: skip
     defaults = task_defaults(operator)
     iters = defaults.iters if iters is None else iters
     stop = defaults.stop if stop is _UNSET else stop
@@ -185,6 +208,10 @@ def restore(
     options = {"reg_noise_std": defaults.reg_noise_std, **(fit_options or {})}
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
     stopper = build_stopper(stop, monitor, patience, criterion_options)
+    where = placement_for(config)
+    est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
+    estimate = estimate_run_memory(network, y.shape[1], est_h, est_w, where.autocast_dtype)
+    check_memory(estimate, where.device, max_memory)
     result = fit(
         y,
         network,
@@ -194,7 +221,9 @@ def restore(
         monitors=monitors,
         on_step=on_step,
         stopper=stopper,
+        checkpoint=checkpoint,
     )
+    result.config["memory_estimate_bytes"] = estimate.total
     result.config["net"] = {
         "name": net,
         "options": {k: v for k, v in net_options.items() if v is not None},
@@ -210,6 +239,65 @@ def restore(
     if architecture is not None:
         result.config["architecture"] = architecture
     return result
+
+
+def _restore_tiled(
+    image: np.ndarray | torch.Tensor,
+    operator: Operator,
+    tile: int,
+    overlap: int | None,
+    *,
+    reference: np.ndarray | torch.Tensor | None = None,
+    **options: Any,
+) -> Result:
+    """:func:`restore` tile by tile (:mod:`autodip.tiling`); one :class:`Result` for the whole."""
+    if not isinstance(operator, Denoise | Inpaint):
+        raise ValueError(f"tiling is for denoising and inpainting, not {operator.name}")
+    overlap = tile // 4 if overlap is None else overlap
+    pixels = as_image_tensor(image)[0].numpy()
+    ref = as_image_tensor(reference)[0].numpy() if reference is not None else None
+    results: list[tuple[Tile, Result]] = []
+
+    def one(piece: Tile, part: np.ndarray) -> np.ndarray:
+        piece_operator: Operator = operator
+        if isinstance(operator, Inpaint):
+            mask = operator.mask[0, :, piece.rows, piece.cols].cpu().numpy()
+            if not mask.any():
+                raise ValueError(
+                    f"the tile at row {piece.top}, column {piece.left} has no known pixel; "
+                    "use a larger --tile"
+                )
+            piece_operator = Inpaint(mask)
+        part_ref = ref[:, piece.rows, piece.cols] if ref is not None else None
+        result = restore(part, piece_operator, reference=part_ref, **options)
+        results.append((piece, result))
+        return result.pixels
+
+    blended = restore_in_tiles(pixels, tile, overlap, one)
+    first = results[0][1]
+    config = {**first.config, "tiling": {"tile": tile, "overlap": overlap}}
+    config["tiles"] = [
+        {
+            "top": piece.top,
+            "left": piece.left,
+            "height": piece.height,
+            "width": piece.width,
+            "iterations": r.iterations,
+            "stop_step": r.stop_step,
+            "reason": r.reason,
+            "seconds": r.seconds,
+        }
+        for piece, r in results
+    ]
+    return Result(
+        image=torch.from_numpy(blended)[None],
+        iterations=sum(r.iterations for _, r in results),
+        reason=f"restored in {len(results)} tiles of up to {tile}×{tile} (overlap {overlap})",
+        interrupted=any(r.interrupted for _, r in results),
+        seconds=sum(r.seconds for _, r in results),
+        config=config,
+        events=[e for _, r in results for e in r.events],
+    )
 
 
 def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:

@@ -1,0 +1,175 @@
+"""How much memory a run will need, and whether the machine has it — asked before starting.
+
+A DIP run holds the network's parameters with their gradients and Adam's two moment buffers, a
+copy of all of these as the last good state (for divergence recovery), the activations that
+autograd saves for the backward pass, and a handful of image-sized buffers (the code ``z``, its
+perturbation, the target, the moving average, the output). Only the activations grow with the
+image, and they grow in proportion to its pixel count, so they are *measured*: one forward pass on
+a small probe image under :func:`torch.autograd.graph.saved_tensors_hooks` counts the bytes autograd
+keeps (each storage once), which is scaled to the real size. The estimate adds a 25 % margin for
+the allocator and temporary buffers, plus a fixed runtime overhead; ``benchmarks/results/memory.md``
+compares it with measured peaks.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import re
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from autodip.geometry import padding_for
+
+#: Safety factor on the estimate (allocator slack, temporaries of the backward pass).
+MARGIN = 1.25
+#: Fixed cost of a run whatever its size (oneDNN workspaces and weight caches, allocator pools):
+#: a 256² hourglass run grew the resident set by 374 MiB against 196 MiB of counted tensors
+#: (``benchmarks/results/memory.md``).
+RUNTIME_OVERHEAD = 150 * 2**20
+_UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+
+
+class InsufficientMemoryError(MemoryError):
+    """A run that would not fit the memory available (or the limit given)."""
+
+
+@dataclass(frozen=True)
+class MemoryEstimate:
+    """Estimated peak bytes of a run, split into its parts."""
+
+    parameters: int
+    activations: int
+    buffers: int
+    overhead: int = RUNTIME_OVERHEAD
+
+    @property
+    def total(self) -> int:
+        """The estimate with the safety margin."""
+        return int(MARGIN * (self.parameters + self.activations + self.buffers) + self.overhead)
+
+
+def parse_size(text: str) -> int:
+    """Bytes from a size such as ``"512M"``, ``"4G"``, ``"1.5GB"`` or ``"1000000"``.
+
+    Examples
+    --------
+    >>> parse_size("4G"), parse_size("512MiB"), parse_size("1000")
+    (4294967296, 536870912, 1000)
+    """
+    match = re.fullmatch(r"\s*([0-9]*\.?[0-9]+)\s*([KMGT]?)(I?B)?\s*", text.upper())
+    if not match:
+        raise ValueError(f"not a memory size: {text!r} (examples: 800M, 4G)")
+    value = float(match.group(1)) * _UNITS[match.group(2)]
+    if value <= 0:
+        raise ValueError(f"a memory size must be positive, got {text!r}")
+    return int(value)
+
+
+def format_size(size: float) -> str:
+    """``1536 → '1.5 KiB'``: a byte count for people."""
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size:.1f} GiB"  # pragma: no cover
+
+
+def activation_bytes_per_pixel(
+    net: nn.Module, channels: int, autocast_dtype: torch.dtype | None = None
+) -> float:
+    """Bytes autograd saves per output pixel, measured on a small probe image.
+
+    The probe runs on a copy of ``net`` (batch-norm statistics of the original stay untouched), on
+    an image of ``max(64, 2 × size_multiple)`` pixels a side.
+    """
+    multiple = int(getattr(net, "size_multiple", 1))
+    side = max(64, 2 * multiple)
+    side = -(-side // multiple) * multiple
+    net = copy.deepcopy(net).train()
+    seen: dict[int, int] = {}
+
+    def pack(tensor: torch.Tensor) -> torch.Tensor:
+        storage = tensor.untyped_storage()
+        seen[storage.data_ptr()] = storage.nbytes()
+        return tensor
+
+    device = next(net.parameters()).device
+    z = torch.rand(1, net.in_channels, side, side, device=device)
+    context = (
+        torch.autocast(device.type, dtype=autocast_dtype) if autocast_dtype is not None else None
+    )
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        if context is not None:
+            with context:
+                out = net(z)
+        else:
+            out = net(z)
+    del out
+    return sum(seen.values()) / (side * side)
+
+
+def estimate_run_memory(
+    net: nn.Module,
+    channels: int,
+    height: int,
+    width: int,
+    autocast_dtype: torch.dtype | None = None,
+) -> MemoryEstimate:
+    """The peak memory of fitting ``net`` to produce a ``channels × height × width`` estimate."""
+    multiple = int(getattr(net, "size_multiple", 1))
+    pad = padding_for(height, width, multiple)
+    pixels = (height + pad.top + pad.bottom) * (width + pad.left + pad.right)
+    param_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
+    # weights, gradients, Adam's two moments, and the last-good copy of weights and moments
+    parameters = param_bytes * 7
+    activations = int(activation_bytes_per_pixel(net, channels, autocast_dtype) * pixels)
+    # z, its perturbation buffer and the perturbed code; target, output, average, last good,
+    # snapshot average and the measured image: float32 each
+    buffers = 4 * pixels * (3 * net.in_channels + 6 * channels)
+    return MemoryEstimate(parameters, activations, buffers)
+
+
+def available_memory(device: str | torch.device = "cpu") -> int | None:
+    """Bytes free for a run on ``device`` (``None`` if unknown).
+
+    CPU: ``MemAvailable`` of ``/proc/meminfo`` (Linux), else the physical memory. CUDA: the free
+    memory the driver reports.
+    """
+    device = torch.device(device)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free)
+    try:
+        with open("/proc/meminfo", encoding="ascii") as info:
+            for line in info:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_memory(
+    estimate: MemoryEstimate, device: str | torch.device, limit: int | None = None
+) -> int | None:
+    """Raise :class:`InsufficientMemoryError` if the run would not fit; return the budget used.
+
+    The budget is ``limit`` when given, else the memory available on ``device``.
+    """
+    budget = limit if limit is not None else available_memory(device)
+    if budget is None or estimate.total <= budget:
+        return budget
+    source = "the --max-memory limit" if limit is not None else f"the free memory of {device}"
+    raise InsufficientMemoryError(
+        f"this run needs about {format_size(estimate.total)} (parameters and optimiser "
+        f"{format_size(estimate.parameters)}, activations {format_size(estimate.activations)}, "
+        f"buffers {format_size(estimate.buffers)}) but {source} is {format_size(budget)}. "
+        "Try a smaller network (--width, --net hourglass), --tile SIZE to restore the image in "
+        "overlapping pieces, or another device (--device)"
+    )
