@@ -103,7 +103,7 @@ def _bad_inputs(tmp_path):
         "empty.png": "empty",
         "corrupt.png": "not a readable image",
         "zero.npy": "zero size",
-        "folder": "directory",
+        "folder": "no images in",  # a folder is a batch input; this one is empty
     }
 
 
@@ -201,7 +201,6 @@ def test_stop_and_monitor_end_to_end(tmp_path, tiny_png, capsys):
         "8",
         "--monitor-every",
         "5",
-        "--quiet",
         "--device",
         "cpu",
     ]

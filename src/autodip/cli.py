@@ -85,13 +85,19 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
 
     defaults = TASK_DEFAULTS[task]
     what = {"denoise": "noisy", "inpaint": "damaged", "sr": "low-resolution"}[task]
-    parser.add_argument("input", type=Path, help=f"{what} image (PNG, JPEG, BMP, TIFF or .npy)")
+    parser.add_argument(
+        "input",
+        type=Path,
+        help=f"{what} image (PNG, JPEG, BMP, TIFF or .npy), or a folder or quoted glob of them "
+        "(then -o is a folder)",
+    )
     parser.add_argument(
         "-o",
         "--output",
         type=Path,
         required=True,
-        help="where to write the result; its extension picks the format",
+        help="where to write the result (its extension picks the format), or the output folder "
+        "when the input is a folder or glob",
     )
     from autodip.restore import DEFAULT_NET
 
@@ -101,7 +107,8 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
             type=Path,
             required=True,
             help="image of the input's size: white (> 50 %% gray) = known pixel; colour masks "
-            "with different channels are per-channel masks",
+            "with different channels are per-channel masks; for a folder of inputs, a folder "
+            "holding NAME_mask.* (or NAME.*) for each, or one mask for all",
         )
         parser.add_argument(
             "--mask-invert", action="store_true", help="the mask's white marks the missing pixels"
@@ -180,10 +187,10 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     stopping = parser.add_argument_group("stopping")
     stopping.add_argument(
         "--stop",
-        default=defaults.stop or "none",
         metavar="CRITERION",
-        help="criterion that stops the run (see `autodip list criteria`); "
-        "'none' runs all --iters steps",
+        help="criterion that stops the run (see `autodip list criteria`); 'none' runs all "
+        f"--iters steps (default: {defaults.stop or 'none'}"
+        + ("; emv for images of other than 1 or 3 channels)" if defaults.stop else ")"),
     )
     stopping.add_argument(
         "--monitor",
@@ -220,7 +227,45 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help="bit depth of the output (default: the input's where the format allows)",
     )
     out.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
-    out.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    out.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no messages but errors"
+    )
+    out.add_argument(
+        "--json",
+        action="store_true",
+        help="print the run's record (a batch's summary) as JSON on stdout; implies --quiet",
+    )
+    robust = parser.add_argument_group("large images and long runs")
+    robust.add_argument(
+        "--max-memory",
+        metavar="SIZE",
+        help="refuse a run whose estimated peak memory exceeds SIZE (e.g. 4G); the free memory "
+        "of the device is always a limit",
+    )
+    robust.add_argument(
+        "--tile",
+        type=_positive_int,
+        metavar="SIZE",
+        help="restore in overlapping SIZE×SIZE tiles blended without seams (denoise, inpaint)",
+    )
+    robust.add_argument(
+        "--tile-overlap",
+        type=int,
+        metavar="PIXELS",
+        help="overlap of neighbouring tiles (default: a quarter of --tile)",
+    )
+    robust.add_argument(
+        "--checkpoint-every",
+        type=_positive_int,
+        metavar="N",
+        help="save the run's whole state every N steps to OUTPUT.ckpt (removed once the run "
+        "completes)",
+    )
+    robust.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue an interrupted run from OUTPUT.ckpt: same result as an uninterrupted run",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -397,233 +442,28 @@ class _Progress:
             self.progress.update(self.task, completed=step, loss=loss, rate=rate)
 
 
-def _operator(args: argparse.Namespace, image: Any) -> Any:
-    """The task's operator, built and checked against the input (``UsageError`` if wrong)."""
-    from autodip.operators import Denoise, Inpaint, SuperResolve
+def _run_restore(args: argparse.Namespace) -> int:
+    from autodip.cli_restore import run_restore
 
-    if args.command == "denoise":
-        return Denoise()
-    if args.command == "sr":
-        if args.factor < 2:
-            raise UsageError(f"--factor must be at least 2, got {args.factor}")
-        return SuperResolve(args.factor)
-    mask, _ = _read(args.mask, "mask")
-    if mask.shape[1:] != image.shape[1:]:
-        raise UsageError(
-            f"mask '{args.mask}' is {mask.shape[2]}×{mask.shape[1]} pixels but the input is "
-            f"{image.shape[2]}×{image.shape[1]}; they must match"
-        )
-    if mask.shape[0] not in (1, image.shape[0]) or (mask.shape[0] > 1 and _same_planes(mask)):
-        mask = mask.mean(axis=0, keepdims=True)  # gray mask stored as RGB (or RGBA): one plane
-    if args.mask_invert:
-        mask = 1.0 - mask
-    try:
-        return Inpaint(mask)
-    except ValueError as error:
-        raise UsageError(f"mask '{args.mask}': {error}") from None
+    return run_restore(args)
 
 
-def _same_planes(mask: Any) -> bool:
-    return bool((mask == mask[:1]).all())
-
-
-def _restore(args: argparse.Namespace) -> int:
-    from autodip.io import ImageWriteError, check_output, write_image
-    from autodip.metrics import psnr, ssim
-    from autodip.nets import list_nets
-    from autodip.report import REPORT_FILES, environment, plot_curves, write_json
-    from autodip.restore import restore
-
-    started = time.perf_counter()
-    auto = args.net == "auto"
-    if auto and args.command != "denoise":
-        raise UsageError(
-            "--net auto predicts a denoising network from the input's texture; it is for "
-            "`autodip denoise` only"
-        )
-    if auto and (args.width is not None or args.depth is not None):
-        raise UsageError(
-            "--net auto chooses the width and depth itself; drop --width/--depth, or pick "
-            "them with --net hourglass"
-        )
-    if not auto and args.net not in list_nets():
-        from difflib import get_close_matches
-
-        close = get_close_matches(args.net, list_nets(), n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise UsageError(f"unknown network {args.net!r}{hint}; see `autodip list nets`")
-    stop, monitor = _resolve_stopping(args)
-    report_paths = [args.report / name for name in REPORT_FILES] if args.report else []
-    _check_writable([args.output, *report_paths], args.force)
-    if args.report is not None and args.report.exists() and not args.report.is_dir():
-        raise UsageError(f"--report '{args.report}' exists and is not a directory")
-    if args.two_stage is not None and args.tv <= 0:
-        raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
-    noisy, info = _read(args.input, "input")
-    operator = _operator(args, noisy)
-    out_shape = (noisy.shape[0], *operator.estimate_size(*noisy.shape[1:]))
-    reference = None
-    if args.reference is not None:
-        reference, _ = _read(args.reference, "reference")
-        if reference.shape != out_shape:
-            raise UsageError(
-                f"reference '{args.reference}' has shape {reference.shape}, the result will "
-                f"have {out_shape} (C×H×W); they must match"
-            )
-    try:
-        check_output(args.output, noisy.shape[0], info, bit_depth=args.bit_depth)
-    except ImageWriteError as error:
-        raise UsageError(str(error)) from None
-    net, net_options = args.net, {"width": args.width, "depth": args.depth}
-    architecture = None
-    if auto:
-        architecture = _choose_architecture(noisy, None)
-        net, net_options = architecture["net"], architecture["options"]
-        print(f"autodip: --net auto: {_describe_choice(architecture)}", file=sys.stderr)
-    doing = {"denoise": "denoising", "inpaint": "inpainting", "sr": "super-resolving"}
-    task_note = ""
-    if args.command == "sr":
-        task_note = f" ×{args.factor} to {out_shape[2]}×{out_shape[1]}"
-    elif args.command == "inpaint":
-        task_note = f" ({operator.known_fraction:.1%} of values known)"
-    print(
-        f"autodip: {doing[args.command]} {args.input} ({noisy.shape[2]}×{noisy.shape[1]}, "
-        f"{noisy.shape[0]} channel(s), {info.bit_depth}-bit {info.format}){task_note} with {net}",
-        file=sys.stderr,
-    )
-    fit_options = {
-        "lr": args.lr,
-        "reg_noise_std": args.reg_noise_std,
-        "exp_weight": args.exp_weight,
-        "monitor_every": args.monitor_every,
-        "tv_weight": args.tv,
-        "two_stage": args.two_stage,
-        "stage_fraction": args.stage_fraction,
-    }
-    try:
-        with _Progress(args.iters, enabled=not args.quiet, label=doing[args.command]) as progress:
-            result = restore(
-                noisy,
-                operator,
-                net=net,
-                iters=args.iters,
-                seed=args.seed,
-                device=args.device,
-                precision=args.precision,
-                reference=reference,
-                on_step=progress,
-                fit_options=fit_options,
-                stop=stop,
-                monitor=monitor,
-                patience=args.patience,
-                criterion_options=_criterion_options(args.criterion_option),
-                **net_options,
-            )
-    except KeyError as error:
-        raise UsageError(str(error.args[0])) from None
-    except (ValueError, TypeError) as error:
-        raise UsageError(str(error)) from None
-    except FloatingPointError as error:
-        raise RunError(str(error)) from None
-    except torch_out_of_memory() as error:
-        raise RunError(
-            f"out of GPU memory ({str(error).splitlines()[0]}); try a smaller --width or "
-            "--device cpu"
-        ) from None
-
-    try:
-        written = write_image(
-            args.output, result.pixels, info, bit_depth=args.bit_depth, overwrite=args.force
-        )
-    except (ImageWriteError, FileExistsError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    if result.stop_step is not None:
-        print(f"autodip: returning the estimate at step {result.stop_step}", file=sys.stderr)
-    for name, crit in result.criteria.items():
-        if name != stop:
-            print(
-                f"autodip: {name}: candidate step {crit['candidate_step']}"
-                f"{'' if crit['confirmed'] else ' (not confirmed)'}",
-                file=sys.stderr,
-            )
-    place = result.config["placement"]
-    print(
-        f"autodip: {result.reason}; {result.iterations} iterations in {result.seconds:.1f} s "
-        f"({result.iterations_per_second:.1f} it/s, {place['device']}, {place['precision']})",
-        file=sys.stderr,
-    )
-    metrics: dict[str, float] = {}
-    if reference is not None:
-        metrics = {
-            "psnr_input": psnr(noisy, reference),
-            "psnr": psnr(result.pixels, reference),
-            "ssim_input": ssim(noisy, reference),
-            "ssim": ssim(result.pixels, reference),
-        }
-        print(
-            f"PSNR {metrics['psnr']:.2f} dB (input {metrics['psnr_input']:.2f} dB), "
-            f"SSIM {metrics['ssim']:.4f} (input {metrics['ssim_input']:.4f})"
-        )
-    if result.interrupted:
-        print(
-            f"autodip: interrupted — wrote the estimate after {result.iterations} "
-            f"iterations to {written}",
-            file=sys.stderr,
-        )
-    else:
-        print(f"autodip: wrote {written}", file=sys.stderr)
-    if args.report is not None:
-        record = {
-            "command": args.command,
-            "argv": sys.argv,
-            "input": {
-                "path": str(args.input),
-                "shape_chw": list(noisy.shape),
-                "format": info.format,
-                "bit_depth": info.bit_depth,
-                "mode": info.mode,
-            },
-            "output": str(written),
-            "reference": str(args.reference) if args.reference else None,
-            "config": result.config,
-            "environment": environment(),
-            "timings": {
-                "total_seconds": time.perf_counter() - started,
-                "fit_seconds": result.seconds,
-                "iterations_per_second": result.iterations_per_second,
-            },
-            "result": {
-                "iterations": result.iterations,
-                "reason": result.reason,
-                "interrupted": result.interrupted,
-                "stop_step": result.stop_step,
-                "confirmed": result.confirmed,
-                "monitor_seconds": result.monitor_seconds,
-            },
-            "criteria": result.criteria,
-            **({"architecture": architecture} if architecture is not None else {}),
-            "metrics": metrics,
-            "history": result.history,
-        }
-        write_json(args.report / "report.json", record)
-        plot_curves(
-            args.report / "curves.png",
-            result.history,
-            title=f"{args.input.name} — {net}"
-            + (f" (auto, width {architecture['width']})" if architecture else ""),
-            criteria=result.criteria,
-            stop_step=result.stop_step,
-            stage_boundary=result.config.get("stage_boundary"),
-        )
-        print(f"autodip: report in {args.report}/", file=sys.stderr)
-    return EXIT_INTERRUPTED if result.interrupted else EXIT_OK
-
-
-def _resolve_stopping(args: argparse.Namespace) -> tuple[str | None, list[str]]:
+def _resolve_stopping(
+    args: argparse.Namespace, channels: int | None = None
+) -> tuple[str | None, list[str]]:
+    """The stopping criterion and the monitored ones, checked; ``--stop`` unset means the
+    task's default (for ``channels`` other than 1 or 3, the multi-channel fallback).
+    """
+    from autodip.restore import MULTICHANNEL_STOP, TASK_DEFAULTS
     from autodip.stopping import list_criteria
 
     known = list_criteria()
-    stop = None if args.stop in ("none", "") else args.stop
+    requested = args.stop
+    if requested is None:
+        requested = TASK_DEFAULTS[args.command].stop or "none"
+        if requested != "none" and channels is not None and channels not in (1, 3):
+            requested = MULTICHANNEL_STOP
+    stop = None if requested in ("none", "") else requested
     monitor = [m.strip() for m in args.monitor.split(",") if m.strip()]
     for name in ([stop] if stop else []) + monitor:
         if name not in known:
@@ -833,9 +673,9 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exit_:
         return int(exit_.code or 0)
     handlers = {
-        "denoise": _restore,
-        "inpaint": _restore,
-        "sr": _restore,
+        "denoise": _run_restore,
+        "inpaint": _run_restore,
+        "sr": _run_restore,
         "list": _list,
         "calibrate-cifs": _calibrate_cifs,
         "inspect": _inspect,

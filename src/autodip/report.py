@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-REPORT_FILES = ("report.json", "curves.png")
+REPORT_FILES = ("report.json", "curves.png", "report.html")
 
 
 def environment() -> dict[str, str]:

@@ -66,6 +66,11 @@ TASK_DEFAULTS = {
 }
 
 
+#: The default criterion for images whose channel count JPEG cannot hold (multispectral): the
+#: exponential variance, the best of the remaining criteria in ``stopping.md``.
+MULTICHANNEL_STOP = "emv"
+
+
 def task_defaults(operator: Operator) -> TaskDefaults:
     """The defaults for ``operator``'s task (×8 super-resolution: 4000 steps, reg-noise 0.05)."""
     base = TASK_DEFAULTS.get(operator.name, TASK_DEFAULTS["denoise"])
@@ -198,8 +203,16 @@ def restore(
         )  # fmt: skip
     defaults = task_defaults(operator)
     iters = defaults.iters if iters is None else iters
-    stop = defaults.stop if stop is _UNSET else stop
     y = as_image_tensor(image)
+    stop_note = None
+    if stop is _UNSET:
+        stop = defaults.stop
+        if stop is not None and y.shape[1] not in (1, 3):
+            stop_note = (
+                f"the default criterion {stop} needs 1 or 3 channels (JPEG); "
+                f"{MULTICHANNEL_STOP} stops this {y.shape[1]}-channel image instead"
+            )
+            stop = MULTICHANNEL_STOP
     ref = as_image_tensor(reference) if reference is not None else None
     architecture = None
     if net == "auto":
@@ -235,6 +248,7 @@ def restore(
         "default_stop": defaults.stop,
         "default_reg_noise_std": defaults.reg_noise_std,
         "defaults_from": defaults.why,
+        **({"stop_note": stop_note} if stop_note else {}),
     }
     if architecture is not None:
         result.config["architecture"] = architecture

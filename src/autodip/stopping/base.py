@@ -70,6 +70,8 @@ class Criterion:
     default_patience: ClassVar[int] = 500
     #: Operator names (tasks) the criterion applies to; ``None``: every task.
     tasks: ClassVar[tuple[str, ...] | None] = None
+    #: Channel counts the score is defined for (JPEG and the IQA models: 1 or 3); ``None``: any.
+    channels: ClassVar[tuple[int, ...] | None] = None
     lag: int = 0
 
     def reset(self) -> None:

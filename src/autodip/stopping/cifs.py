@@ -77,6 +77,7 @@ class CompressedSizeRaw(Criterion):
     default_patience = 500
     #: Seed 000 defines and calibrates CIFS for denoising only.
     tasks = ("denoise",)
+    channels = (1, 3)  # JPEG: gray or colour
 
     def __init__(self, quality: int = 95) -> None:
         self.quality = quality
@@ -103,6 +104,7 @@ class CompressedSize(Criterion):
     name = "cifs"
     default_patience = 500
     tasks = ("denoise",)
+    channels = (1, 3)  # JPEG: gray or colour
 
     def __init__(
         self,

@@ -21,6 +21,7 @@ class Brisque(Criterion):
     """BRISQUE score of the estimate (Mittal, Moorthy, Bovik, IEEE TIP 2012)."""
 
     name = "brisque"
+    channels = (1, 3)
     default_patience = 500
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
@@ -40,6 +41,7 @@ class Niqe(Criterion):
     """
 
     name = "niqe"
+    channels = (1, 3)
     default_patience = 500
 
     def __init__(self, patch_size: int = 48) -> None:

@@ -124,6 +124,13 @@ class Stopper:
                     f"criterion {track.criterion.name!r} applies to {', '.join(tasks)} only, "
                     f"not to {operator.name}"
                 )
+            supported = track.criterion.channels
+            if supported is not None and target.shape[1] not in supported:
+                raise ValueError(
+                    f"criterion {track.criterion.name!r} scores images with "
+                    f"{' or '.join(map(str, supported))} channels, not {target.shape[1]}; "
+                    "use a variance criterion (emv, wmv) or no early stopping"
+                )
             track.criterion.reset()
             track.rule.reset()
             track.steps.clear()

@@ -1,0 +1,499 @@
+"""``autodip denoise | inpaint | sr``: one image, or every image of a folder or glob.
+
+One image: read, check everything that can be checked before the long fit (output writable, mask
+and reference sizes, criteria, memory), fit with a progress bar, write the result atomically,
+print a one-paragraph summary, and optionally write ``report.json``, ``curves.png`` and a
+self-contained ``report.html``.
+
+Many images (the input is a folder or a glob; the output a folder): each is restored in turn as
+above; results already in the output folder are skipped (unless ``--force``), a file that fails
+is reported and the batch goes on, and a summary (done / skipped / failed, total time) ends it.
+The exit code is 0 when nothing failed, 1 otherwise, 130 when interrupted.
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from autodip.cli import (
+    EXIT_FAILURE,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    RunError,
+    UsageError,
+    _check_writable,
+    _choose_architecture,
+    _criterion_options,
+    _describe_choice,
+    _Progress,
+    _read,
+    _resolve_stopping,
+    torch_out_of_memory,
+)
+
+#: Extensions a folder is searched for.
+IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy"})
+DOING = {"denoise": "denoising", "inpaint": "inpainting", "sr": "super-resolving"}
+
+
+class _Console:
+    """Informational lines on stderr, silenced by ``--quiet`` and ``--json``."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def say(self, text: str) -> None:
+        if not self.quiet:
+            print(f"autodip: {text}", file=sys.stderr)
+
+
+@dataclass
+class _Batch:
+    done: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    failed: list[dict[str, str]] = field(default_factory=list)
+
+
+def run_restore(args: argparse.Namespace) -> int:
+    """Entry point of the three restoration commands."""
+    _check_options(args)
+    console = _Console(args.quiet or args.json)
+    inputs = expand_inputs(args.input)
+    if inputs is None:
+        record = restore_one(args, args.input, args.output, args.report, console)
+        if args.json:
+            print(json.dumps(_jsonable(record), indent=2))
+        return EXIT_INTERRUPTED if record["result"]["interrupted"] else EXIT_OK
+    return _restore_many(args, inputs, console)
+
+
+def expand_inputs(path: Path) -> list[Path] | None:
+    """The images a folder or glob names (sorted), or ``None`` for a single file."""
+    text = str(path)
+    if path.is_dir():
+        files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
+    elif any(char in text for char in "*?["):
+        files = [Path(p) for p in glob.glob(text) if Path(p).is_file()]
+    else:
+        return None
+    if not files:
+        raise UsageError(f"no images in '{text}' (looked for {', '.join(sorted(IMAGE_SUFFIXES))})")
+    return sorted(files)
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from autodip.nets import list_nets
+
+    auto = args.net == "auto"
+    if auto and args.command != "denoise":
+        raise UsageError(
+            "--net auto predicts a denoising network from the input's texture; it is for "
+            "`autodip denoise` only"
+        )
+    if auto and (args.width is not None or args.depth is not None):
+        raise UsageError(
+            "--net auto chooses the width and depth itself; drop --width/--depth, or pick "
+            "them with --net hourglass"
+        )
+    if not auto and args.net not in list_nets():
+        from difflib import get_close_matches
+
+        close = get_close_matches(args.net, list_nets(), n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"unknown network {args.net!r}{hint}; see `autodip list nets`")
+    if args.two_stage is not None and args.tv <= 0:
+        raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
+    if args.tile is not None and args.command == "sr":
+        raise UsageError("--tile is for denoise and inpaint (super-resolution inputs are small)")
+    if args.tile is not None and args.tile_overlap is not None and args.tile_overlap >= args.tile:
+        raise UsageError(f"--tile-overlap must be smaller than --tile ({args.tile})")
+    if args.report is not None and args.report.exists() and not args.report.is_dir():
+        raise UsageError(f"--report '{args.report}' exists and is not a directory")
+    _resolve_stopping(args)
+
+
+def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Console) -> int:
+    if args.output.exists() and not args.output.is_dir():
+        raise UsageError(f"with several inputs, -o must be a folder; '{args.output}' is a file")
+    names = [p.name for p in inputs]
+    clashes = sorted({n for n in names if names.count(n) > 1})
+    if clashes:
+        raise UsageError(f"several inputs share a file name ({', '.join(clashes)}); "
+                         "their results would overwrite each other")  # fmt: skip
+    args.output.mkdir(parents=True, exist_ok=True)
+    batch, started = _Batch(), time.perf_counter()
+    interrupted = False
+    for index, path in enumerate(inputs, 1):
+        output = args.output / path.name
+        if output.resolve() == path.resolve():
+            batch.failed.append({"input": str(path), "error": "the output would replace the input"})
+            continue
+        resuming = args.resume and checkpoint_path(output).exists()
+        if output.exists() and not (args.force or resuming):
+            batch.skipped.append(str(path))
+            console.say(f"[{index}/{len(inputs)}] {path.name}: {output} exists; skipped")
+            continue
+        console.say(f"[{index}/{len(inputs)}] {path}")
+        report = args.report / path.stem if args.report is not None else None
+        try:
+            record = restore_one(args, path, output, report, console, _per_file(args, path))
+        except KeyboardInterrupt:
+            interrupted = True
+            break
+        except (UsageError, RunError) as error:
+            batch.failed.append({"input": str(path), "error": str(error)})
+            print(f"autodip: error: {path}: {error}", file=sys.stderr)
+            continue
+        except Exception as error:
+            message = f"unexpected {type(error).__name__}: {error}"
+            batch.failed.append({"input": str(path), "error": message})
+            print(f"autodip: error: {path}: {message}", file=sys.stderr)
+            continue
+        if record["result"]["interrupted"]:
+            interrupted = True
+            break
+        batch.done.append(str(path))
+    seconds = time.perf_counter() - started
+    summary = (
+        f"{len(batch.done)} done, {len(batch.skipped)} skipped, {len(batch.failed)} failed "
+        f"of {len(inputs)} in {seconds:.1f} s" + (" (interrupted)" if interrupted else "")
+    )
+    print(f"autodip: {summary}", file=sys.stderr)
+    for failure in batch.failed:
+        print(f"autodip:   failed: {failure['input']}: {failure['error']}", file=sys.stderr)
+    if args.json:
+        print(json.dumps({"done": batch.done, "skipped": batch.skipped, "failed": batch.failed,
+                          "seconds": seconds, "interrupted": interrupted}, indent=2))  # fmt: skip
+    if interrupted:
+        return EXIT_INTERRUPTED
+    return EXIT_FAILURE if batch.failed else EXIT_OK
+
+
+def _per_file(args: argparse.Namespace, path: Path) -> dict[str, Path | None]:
+    """The reference and mask that go with ``path`` in a batch (folders are matched by name)."""
+    paths: dict[str, Path | None] = {"reference": args.reference}
+    if args.reference is not None and args.reference.is_dir():
+        match = args.reference / path.name
+        paths["reference"] = match if match.exists() else None
+    mask = getattr(args, "mask", None)
+    if mask is not None and mask.is_dir():
+        candidates = sorted(mask.glob(f"{glob.escape(path.stem)}_mask.*")) or sorted(
+            mask.glob(f"{glob.escape(path.stem)}.*")
+        )
+        if not candidates:
+            raise UsageError(f"no mask for {path.name} in '{mask}' (looked for {path.stem}_mask.*)")
+        paths["mask"] = candidates[0]
+    return paths
+
+
+def checkpoint_path(output: Path) -> Path:
+    """Where the checkpoint of the run writing ``output`` lives: beside it."""
+    return output.with_name(output.name + ".ckpt")
+
+
+def restore_one(
+    args: argparse.Namespace,
+    input_path: Path,
+    output: Path,
+    report_dir: Path | None,
+    console: _Console,
+    paths: dict[str, Path | None] | None = None,
+) -> dict[str, Any]:
+    """Restore one file; return the run's record (what ``report.json`` holds)."""
+    from autodip.checkpoint import CheckpointError, Checkpointing
+    from autodip.html_report import summary_paragraph
+    from autodip.io import ImageWriteError, check_output, write_image
+    from autodip.memory import InsufficientMemoryError, parse_size
+    from autodip.report import REPORT_FILES, environment
+    from autodip.restore import restore
+
+    started = time.perf_counter()
+    paths = paths or {"reference": args.reference}
+    ckpt = checkpoint_path(output)
+    resuming = args.resume and ckpt.exists()
+    if args.resume and not resuming:
+        raise UsageError(f"--resume: no checkpoint at '{ckpt}' (written by --checkpoint-every)")
+    report_paths = [report_dir / name for name in REPORT_FILES] if report_dir else []
+    _check_writable([output, *report_paths], args.force or resuming)
+    image, info = _read(input_path, "input")
+    stop, monitor = _resolve_stopping(args, image.shape[0])
+    stop_note = _fallback_note(args, image.shape[0], stop or (monitor[0] if monitor else None))
+    if stop_note:
+        console.say(stop_note)
+    operator = _operator(args, image, paths.get("mask", getattr(args, "mask", None)))
+    out_shape = (image.shape[0], *operator.estimate_size(*image.shape[1:]))
+    reference = None
+    if paths.get("reference") is not None:
+        reference, _ = _read(paths["reference"], "reference")
+        if reference.shape != out_shape:
+            raise UsageError(
+                f"reference '{paths['reference']}' has shape {reference.shape}, the result will "
+                f"have {out_shape} (C×H×W); they must match"
+            )
+    try:
+        check_output(output, image.shape[0], info, bit_depth=args.bit_depth)
+        max_memory = parse_size(args.max_memory) if args.max_memory else None
+    except (ImageWriteError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    net, net_options = args.net, {"width": args.width, "depth": args.depth}
+    architecture = None
+    if args.net == "auto":
+        architecture = _choose_architecture(image, None)
+        net, net_options = architecture["net"], architecture["options"]
+        console.say(f"--net auto: {_describe_choice(architecture)}")
+    note = ""
+    if args.command == "sr":
+        note = f" ×{args.factor} to {out_shape[2]}×{out_shape[1]}"
+    elif args.command == "inpaint":
+        note = f" ({operator.known_fraction:.1%} of values known)"
+    console.say(
+        f"{DOING[args.command]} {input_path} ({image.shape[2]}×{image.shape[1]}, "
+        f"{image.shape[0]} channel(s), {info.bit_depth}-bit {info.format}){note} with {net}"
+    )
+    if info.value_range is not None:
+        lo, hi = info.value_range
+        console.say(f"float data in [{lo:.6g}, {hi:.6g}] scaled to [0, 1] and back on writing")
+    checkpoint = None
+    if args.checkpoint_every or args.resume:
+        checkpoint = Checkpointing(ckpt, every=args.checkpoint_every or 0, resume=resuming)
+        if resuming:
+            console.say(f"resuming from {ckpt}")
+    fit_options = {
+        "lr": args.lr,
+        "reg_noise_std": args.reg_noise_std,
+        "exp_weight": args.exp_weight,
+        "monitor_every": args.monitor_every,
+        "tv_weight": args.tv,
+        "two_stage": args.two_stage,
+        "stage_fraction": args.stage_fraction,
+    }
+    show_progress = not (args.quiet or args.json or args.tile)
+    try:
+        with _Progress(args.iters, show_progress, label=DOING[args.command]) as progress:
+            result = restore(
+                image,
+                operator,
+                net=net,
+                iters=args.iters,
+                seed=args.seed,
+                device=args.device,
+                precision=args.precision,
+                reference=reference,
+                on_step=progress,
+                fit_options=fit_options,
+                stop=stop,
+                monitor=monitor,
+                patience=args.patience,
+                criterion_options=_criterion_options(args.criterion_option),
+                checkpoint=checkpoint,
+                max_memory=max_memory,
+                tile=args.tile,
+                overlap=args.tile_overlap,
+                **net_options,
+            )
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from None
+    except (InsufficientMemoryError, CheckpointError) as error:
+        raise RunError(str(error)) from None
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    except FloatingPointError as error:
+        raise RunError(str(error)) from None
+    except torch_out_of_memory() as error:
+        raise RunError(
+            f"out of GPU memory ({str(error).splitlines()[0]}); try a smaller --width, --tile "
+            "or --device cpu"
+        ) from None
+
+    try:
+        written = write_image(
+            output, result.pixels, info, bit_depth=args.bit_depth, overwrite=args.force or resuming
+        )
+    except (ImageWriteError, FileExistsError, ValueError) as error:
+        raise UsageError(str(error)) from None
+    if checkpoint is not None and not result.interrupted and ckpt.exists():
+        ckpt.unlink()  # the run is complete: its checkpoint has served
+    if stop_note:
+        result.config.setdefault("task", {})["stop_note"] = stop_note
+    if result.stop_step is not None:
+        console.say(f"returning the estimate at step {result.stop_step}")
+    for event in result.events:
+        console.say(f"step {event['step']}: {event['problem']}: {event['action']}")
+    for name, crit in result.criteria.items():
+        if name != stop:
+            console.say(
+                f"{name}: candidate step {crit['candidate_step']}"
+                f"{'' if crit['confirmed'] else ' (not confirmed)'}"
+            )
+    record = _record(
+        args, input_path, image, info, written, paths.get("reference"), result, architecture,
+        _metrics(image, result.pixels, reference, args.command), started, environment(),
+    )  # fmt: skip
+    if result.interrupted:  # said even with --quiet: the output is not a finished result
+        print(
+            f"autodip: interrupted — wrote the estimate after {result.iterations} iterations to "
+            f"{written}"
+            + (f"; continue with --resume (checkpoint {ckpt})" if ckpt.exists() else ""),
+            file=sys.stderr,
+        )
+    else:
+        console.say(f"wrote {written}")
+    if record["metrics"] and not args.json:
+        m = record["metrics"]
+        print(
+            f"PSNR {m['psnr']:.2f} dB (input {m['psnr_input']:.2f} dB), "
+            f"SSIM {m['ssim']:.4f} (input {m['ssim_input']:.4f})"
+            if "psnr_input" in m
+            else f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}"
+        )
+    if report_dir is not None:
+        _write_report(report_dir, record, image, result.pixels, reference, net, architecture)
+        console.say(f"report in {report_dir}/")
+    console.say(summary_paragraph(record))
+    return record
+
+
+def _fallback_note(args: argparse.Namespace, channels: int, used: str | None) -> str | None:
+    """Why the task's default criterion was replaced, when it was (multi-channel images)."""
+    from autodip.restore import TASK_DEFAULTS
+
+    default = TASK_DEFAULTS[args.command].stop
+    if args.stop is not None or default is None or used == default:
+        return None
+    return (
+        f"the default criterion {default} needs 1 or 3 channels (JPEG); {used} watches this "
+        f"{channels}-channel image instead"
+    )
+
+
+def _operator(args: argparse.Namespace, image: Any, mask_path: Path | None) -> Any:
+    """The task's operator, built and checked against the input (``UsageError`` if wrong)."""
+    from autodip.operators import Denoise, Inpaint, SuperResolve
+
+    if args.command == "denoise":
+        return Denoise()
+    if args.command == "sr":
+        if args.factor < 2:
+            raise UsageError(f"--factor must be at least 2, got {args.factor}")
+        return SuperResolve(args.factor)
+    mask, _ = _read(mask_path, "mask")
+    if mask.shape[1:] != image.shape[1:]:
+        raise UsageError(
+            f"mask '{mask_path}' is {mask.shape[2]}×{mask.shape[1]} pixels but the input is "
+            f"{image.shape[2]}×{image.shape[1]}; they must match"
+        )
+    if mask.shape[0] not in (1, image.shape[0]) or (
+        mask.shape[0] > 1 and bool((mask == mask[:1]).all())
+    ):
+        mask = mask.mean(axis=0, keepdims=True)  # gray mask stored as RGB (or RGBA): one plane
+    if args.mask_invert:
+        mask = 1.0 - mask
+    try:
+        return Inpaint(mask)
+    except ValueError as error:
+        raise UsageError(f"mask '{mask_path}': {error}") from None
+
+
+def _metrics(image: Any, pixels: Any, reference: Any, command: str) -> dict[str, float]:
+    from autodip.metrics import psnr, ssim
+
+    if reference is None:
+        return {}
+    metrics = {"psnr": psnr(pixels, reference), "ssim": ssim(pixels, reference)}
+    if command != "sr":  # the input has the reference's size
+        metrics |= {"psnr_input": psnr(image, reference), "ssim_input": ssim(image, reference)}
+    return metrics
+
+
+def _record(
+    args: argparse.Namespace,
+    input_path: Path,
+    image: Any,
+    info: Any,
+    written: Path,
+    reference_path: Path | None,
+    result: Any,
+    architecture: dict[str, Any] | None,
+    metrics: dict[str, float],
+    started: float,
+    environment: dict[str, str],
+) -> dict[str, Any]:
+    return {
+        "command": args.command,
+        "argv": sys.argv,
+        "input": {
+            "path": str(input_path),
+            "shape_chw": list(image.shape),
+            "format": info.format,
+            "bit_depth": info.bit_depth,
+            "mode": info.mode,
+            "value_range": list(info.value_range) if info.value_range is not None else None,
+        },
+        "output": str(written),
+        "reference": str(reference_path) if reference_path else None,
+        "config": result.config,
+        "environment": environment,
+        "timings": {
+            "total_seconds": time.perf_counter() - started,
+            "fit_seconds": result.seconds,
+            "iterations_per_second": result.iterations_per_second,
+        },
+        "result": {
+            "iterations": result.iterations,
+            "reason": result.reason,
+            "interrupted": result.interrupted,
+            "stop_step": result.stop_step,
+            "confirmed": result.confirmed,
+            "monitor_seconds": result.monitor_seconds,
+            "events": result.events,
+        },
+        "criteria": result.criteria,
+        **({"architecture": architecture} if architecture is not None else {}),
+        "metrics": metrics,
+        "history": result.history,
+    }
+
+
+def _write_report(
+    folder: Path,
+    record: dict[str, Any],
+    image: Any,
+    pixels: Any,
+    reference: Any,
+    net: str,
+    architecture: dict[str, Any] | None,
+) -> None:
+    from autodip.html_report import write_html_report
+    from autodip.report import plot_curves, write_json
+
+    write_json(folder / "report.json", record)
+    plot_curves(
+        folder / "curves.png",
+        record["history"],
+        title=f"{Path(record['input']['path']).name} — {net}"
+        + (f" (auto, width {architecture['width']})" if architecture else ""),
+        criteria=record["criteria"],
+        stop_step=record["result"]["stop_step"],
+        stage_boundary=record["config"].get("stage_boundary"),
+    )
+    write_html_report(
+        folder / "report.html",
+        record,
+        image,
+        pixels,
+        reference,
+        curves_png=(folder / "curves.png").read_bytes(),
+    )
+
+
+def _jsonable(value: Any) -> Any:
+    from autodip.report import _finite
+
+    return _finite(value)

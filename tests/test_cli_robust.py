@@ -1,0 +1,190 @@
+"""Folders, resume, memory limits, tiles, scientific inputs and scriptable output, via the CLI."""
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autodip import cli
+from autodip.io import read_image
+
+FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--quiet", "--device", "cpu"]
+
+
+def run(argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def _png(path, seed=0, size=(24, 20)):
+    rng = np.random.default_rng(seed)
+    Image.fromarray((rng.random((*size, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+@pytest.fixture
+def folder(tmp_path):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png", 0)
+    _png(src / "b.png", 1)
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    (src / "notes.txt").write_text("not an image")
+    return src
+
+
+def test_a_folder_is_restored_file_by_file_and_a_failure_does_not_stop_it(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    code, _, stderr = run(["denoise", folder, "-o", out, *FAST], capsys)
+    assert code == cli.EXIT_FAILURE
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "b.png"]
+    assert "2 done, 0 skipped, 1 failed of 3" in stderr and "broken.png" in stderr
+    before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    code, _, stderr = run(["denoise", folder, "-o", out, *FAST], capsys)
+    assert "0 done, 2 skipped, 1 failed of 3" in stderr
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before  # nothing redone
+    code, _, stderr = run(["denoise", folder, "-o", out, "--force", *FAST], capsys)
+    assert "2 done, 0 skipped, 1 failed" in stderr
+
+
+def test_a_glob_and_json_summary(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    code, stdout, _ = run(["denoise", str(folder / "[ab].png"), "-o", out, "--json", *FAST], capsys)
+    assert code == cli.EXIT_OK
+    summary = json.loads(stdout)
+    assert [p.rsplit("/", 1)[1] for p in summary["done"]] == ["a.png", "b.png"]
+    assert summary["failed"] == [] and summary["interrupted"] is False
+
+
+def test_batch_output_must_be_a_folder(tmp_path, folder, capsys):
+    target = _png(tmp_path / "file.png")
+    code, _, stderr = run(["denoise", folder, "-o", target, *FAST], capsys)
+    assert code == cli.EXIT_USAGE and "must be a folder" in stderr
+
+
+def test_single_run_json_is_the_record(tmp_path, capsys):
+    src = _png(tmp_path / "x.png")
+    code, stdout, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--json", *FAST], capsys)
+    assert code == 0 and stderr == ""
+    record = json.loads(stdout)
+    assert record["result"]["iterations"] == 6 and record["command"] == "denoise"
+
+
+def test_summary_paragraph_ends_a_normal_run(tmp_path, capsys):
+    src = _png(tmp_path / "x.png")
+    loud = [a for a in FAST if a != "--quiet"]
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *loud], capsys)
+    assert code == 0
+    assert stderr.strip().splitlines()[-1].startswith("autodip: Denoising of")
+
+
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys, monkeypatch):
+    import autodip.restore
+
+    src = _png(tmp_path / "x.png")
+    argv = ["--iters", "40", "--width", "8", "--monitor-every", "5", "--quiet", "--device", "cpu",
+            "--precision", "fp32", "--stop", "none"]  # fmt: skip
+    whole = tmp_path / "whole.png"
+    assert run(["denoise", src, "-o", whole, *argv], capsys)[0] == 0
+
+    out = tmp_path / "resumed.png"
+    real_fit = autodip.restore.fit
+
+    def killed_fit(*args, **kwargs):
+        def kill(step, loss):
+            if step == 27:
+                raise KeyboardInterrupt
+
+        return real_fit(*args, **{**kwargs, "on_step": kill})
+
+    monkeypatch.setattr(autodip.restore, "fit", killed_fit)
+    code, _, stderr = run(["denoise", src, "-o", out, "--checkpoint-every", "10", *argv], capsys)
+    assert code == cli.EXIT_INTERRUPTED and "--resume" in stderr
+    ckpt = tmp_path / "resumed.png.ckpt"
+    assert ckpt.exists() and out.exists()
+    monkeypatch.setattr(autodip.restore, "fit", real_fit)
+    report = tmp_path / "rep"
+    code, _, stderr = run(
+        ["denoise", src, "-o", out, "--checkpoint-every", "10", "--resume", "--report", report,
+         *argv], capsys,
+    )  # fmt: skip
+    assert code == 0, stderr
+    assert np.array_equal(read_image(out)[0], read_image(whole)[0])
+    assert not ckpt.exists()  # a finished run removes its checkpoint
+    assert json.loads((report / "report.json").read_text())["config"]["resumed_from_step"] == 20
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path, capsys):
+    src = _png(tmp_path / "x.png")
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--resume", *FAST], capsys)
+    assert code == cli.EXIT_USAGE and "no checkpoint" in stderr
+
+
+def test_a_run_over_the_memory_limit_is_refused_before_it_starts(tmp_path, capsys):
+    src = _png(tmp_path / "x.png")
+    out = tmp_path / "y.png"
+    code, _, stderr = run(["denoise", src, "-o", out, "--max-memory", "2M", *FAST], capsys)
+    assert code == cli.EXIT_FAILURE
+    assert "needs about" in stderr and "--tile" in stderr and not out.exists()
+    code, _, stderr = run(["denoise", src, "-o", out, "--max-memory", "lots", *FAST], capsys)
+    assert code == cli.EXIT_USAGE and "memory size" in stderr
+
+
+def test_tiles_and_the_html_report(tmp_path, capsys):
+    src = _png(tmp_path / "x.png", size=(40, 36))
+    report = tmp_path / "rep"
+    code, _, stderr = run(
+        ["denoise", src, "-o", tmp_path / "y.png", "--tile", "24", "--report", report, *FAST],
+        capsys,
+    )
+    assert code == 0, stderr
+    data = json.loads((report / "report.json").read_text())
+    assert data["config"]["tiling"] == {"tile": 24, "overlap": 6}
+    assert len(data["config"]["tiles"]) == 4
+    html = (report / "report.html").read_text()
+    assert html.count("data:image/png;base64,") >= 3
+    assert "http://" not in html and "https://" not in html  # self-contained
+    code, _, stderr = run(["sr", src, "--factor", "2", "-o", tmp_path / "z.png", "--tile", "16",
+                           *FAST], capsys)  # fmt: skip
+    assert code == cli.EXIT_USAGE and "--tile is for denoise" in stderr
+
+
+def test_float_data_outside_unit_range_comes_back_in_its_own_range(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    data = (rng.random((24, 20)) * 3000 - 500).astype(np.float32)  # e.g. counts with an offset
+    src, out, report = tmp_path / "x.npy", tmp_path / "y.npy", tmp_path / "rep"
+    np.save(src, data)
+    code, _, stderr = run(["denoise", src, "-o", out, "--report", report, *FAST], capsys)
+    assert code == 0, stderr
+    restored = np.load(out)
+    assert restored.dtype == np.float32 and restored.shape == data.shape
+    assert restored.min() >= data.min() - 1e-3 and restored.max() <= data.max() + 1e-3
+    assert restored.max() - restored.min() > 100  # not squashed into [0, 1]
+    recorded = json.loads((report / "report.json").read_text())["input"]["value_range"]
+    assert recorded == pytest.approx([float(data.min()), float(data.max())])
+
+
+def test_multispectral_input_gets_a_network_with_as_many_channels(tmp_path, capsys):
+    cube = np.random.default_rng(0).random((24, 20, 5)).astype(np.float32)
+    src, out, report = tmp_path / "cube.npy", tmp_path / "out.npy", tmp_path / "rep"
+    np.save(src, cube)
+    code, _, stderr = run(["denoise", src, "-o", out, "--report", report, *FAST], capsys)
+    assert code == 0, stderr
+    assert np.load(out).shape == cube.shape
+    record = json.loads((report / "report.json").read_text())
+    assert record["input"]["shape_chw"] == [5, 24, 20]
+    assert "emv" in record["config"]["task"]["stop_note"] and "emv" in record["criteria"]
+
+
+def test_sixteen_bit_png_stays_sixteen_bit(tmp_path, capsys):
+    from autodip.io import write_image
+
+    pixels = np.random.default_rng(0).random((3, 24, 20)).astype(np.float32)
+    src, out = tmp_path / "x16.png", tmp_path / "y16.png"
+    write_image(src, pixels, bit_depth=16)
+    assert read_image(src)[1].bit_depth == 16
+    code, _, stderr = run(["denoise", src, "-o", out, *FAST], capsys)
+    assert code == 0, stderr
+    assert read_image(out)[1].bit_depth == 16
