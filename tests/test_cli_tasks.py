@@ -145,3 +145,9 @@ def test_two_stage_from_the_cli_records_the_boundary(tmp_path, image_png, capsys
         capsys,
     )
     assert code == cli.EXIT_USAGE and "--tv" in stderr
+
+
+@pytest.mark.parametrize("factor", ["1", "100"])
+def test_sr_factor_out_of_range_is_a_usage_error(tmp_path, image_png, capsys, factor):
+    code, _, stderr = run(["sr", image_png, "--factor", factor, "-o", tmp_path / "x.png"], capsys)
+    assert code == cli.EXIT_USAGE and "factor" in stderr and "Traceback" not in stderr

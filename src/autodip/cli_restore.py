@@ -380,9 +380,10 @@ def _operator(args: argparse.Namespace, image: Any, mask_path: Path | None) -> A
     if args.command == "denoise":
         return Denoise()
     if args.command == "sr":
-        if args.factor < 2:
-            raise UsageError(f"--factor must be at least 2, got {args.factor}")
-        return SuperResolve(args.factor)
+        try:
+            return SuperResolve(args.factor)
+        except ValueError as error:
+            raise UsageError(f"--factor: {error}") from None
     mask, _ = _read(mask_path, "mask")
     if mask.shape[1:] != image.shape[1:]:
         raise UsageError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 import os
 import secrets
 import stat
@@ -64,6 +65,8 @@ _PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM", "J
 _PILLOW_FORMAT_NAMES = {"MPO": "jpeg", "DIB": "bmp"}
 #: Most channels an image may have; also decides the axis order of 3-D arrays.
 _MAX_CHANNELS = 16
+#: Largest magnitude float data may have: it is written back as float32.
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 _JPEG_QUALITY = 95
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -71,6 +74,18 @@ _NPY_MAGIC = b"\x93NUMPY"
 _TIFF_MAGICS = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 #: PNG colour type -> number of samples per pixel, for the colour types we decode ourselves.
 _PNG16_CHANNELS = {2: 3, 4: 2, 6: 4}
+#: PNG colour type -> samples per pixel, for all colour types.
+_PNG_SAMPLES = {0: 1, 2: 3, 3: 1, 4: 2, 6: 4}
+#: The seven Adam7 interlace passes: (first column, first row, column step, row step).
+_ADAM7 = (
+    (0, 0, 8, 8),
+    (4, 0, 8, 8),
+    (0, 4, 4, 8),
+    (2, 0, 4, 4),
+    (0, 2, 2, 4),
+    (1, 0, 2, 2),
+    (0, 1, 1, 2),
+)
 _PNG_COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # samples per pixel -> colour type (for writing)
 _PNG_IDAT_SIZE = 1 << 20
 
@@ -178,7 +193,10 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     ------
     ImageReadError
         For every failure: missing, empty or unreadable file, a directory, content that
-        is not an image, an image of zero size, float data with NaN or infinity.
+        is not an image, an image of zero size or with more than 16 channels, float data
+        with NaN or infinity (in the pixels or a float alpha plane) or beyond the float32
+        range, a header claiming more pixels than the limit (see Notes) or more data than
+        the file holds.
 
     Notes
     -----
@@ -193,12 +211,19 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     16-bit PNGs with colour or alpha are decoded here, not by Pillow (which reduces them
     to 8 bits); their EXIF orientation and ``tRNS`` chunk are ignored, and interlaced ones
     are refused.
+
+    Every decoder checks the size a file claims before it allocates pixels: images of more
+    than ``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels (H × W; about 179 million by default,
+    Pillow's decompression-bomb limit) are refused, so a corrupt or hostile header cannot
+    exhaust memory. Setting ``MAX_IMAGE_PIXELS`` to None lifts the limit.
     """
     name = os.fspath(path)
     data = _read_bytes(name)
     try:
         planes, alpha, fmt = _decode(data)
         pixels, bit_depth, value_range = _to_unit_range(planes)
+        if alpha is not None and alpha.dtype.kind == "f" and not np.isfinite(alpha).all():
+            raise _DecodeError("alpha plane contains NaN or infinite values")
     except _DecodeError as exc:
         raise ImageReadError(name, str(exc)) from None
     except Exception as exc:
@@ -248,6 +273,8 @@ def _decode(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
         return _read_tiff(data)
     if _png_header_is(data, depths=(16,), colour_types=tuple(_PNG16_CHANNELS)):
         return _read_png16(data)
+    if data.startswith(_PNG_SIGNATURE):
+        _check_png_data(data)
     return _read_pillow(data)
 
 
@@ -258,12 +285,29 @@ def _png_header_is(data: bytes, depths: tuple[int, ...], colour_types: tuple[int
     return data[24] in depths and data[25] in colour_types
 
 
+def _check_pixel_count(height: int, width: int) -> None:
+    """Refuse an image of more than ``2 * Image.MAX_IMAGE_PIXELS`` pixels (see `read_image`).
+
+    Called with the size a header claims, before any pixel buffer is allocated.
+    """
+    limit = Image.MAX_IMAGE_PIXELS
+    if limit and height * width > 2 * limit:
+        raise _DecodeError(
+            f"image is too large ({width}×{height} pixels; the limit is {2 * limit})"
+        )
+
+
 def _to_unit_range(planes: np.ndarray) -> tuple[np.ndarray, int, tuple[float, float] | None]:
     """Scale C×H×W planes into float32 [0, 1]; return them with bit depth and value range."""
     if planes.shape[0] == 0:
         raise _DecodeError("image has no channels")
+    if planes.shape[0] > _MAX_CHANNELS:
+        raise _DecodeError(
+            f"image has {planes.shape[0]} channels; at most {_MAX_CHANNELS} are supported"
+        )
     if planes.shape[1] == 0 or planes.shape[2] == 0:
         raise _DecodeError("image has zero size")
+    _check_pixel_count(planes.shape[1], planes.shape[2])
     kind, size = planes.dtype.kind, planes.dtype.itemsize
     if kind == "b":
         return np.ascontiguousarray(planes, dtype=np.float32), 8, None
@@ -277,15 +321,21 @@ def _to_unit_range(planes: np.ndarray) -> tuple[np.ndarray, int, tuple[float, fl
     if kind == "f" and not np.isfinite(planes).all():
         raise _DecodeError("data contains NaN or infinite values")
     lo, hi = float(planes.min()), float(planes.max())
+    if max(-lo, hi) > _FLOAT32_MAX:  # it could not be written back (nor scaled: hi - lo = inf)
+        raise _DecodeError(
+            f"values reach {lo if -lo > hi else hi:.3g}, beyond the float32 range (±3.4e38)"
+        )
     if lo >= 0.0 and hi <= 1.0:
         return np.ascontiguousarray(planes, dtype=np.float32), 32, None
     span = hi - lo if hi > lo else 1.0
-    pixels = ((planes.astype(np.float64) - lo) / span).astype(np.float32)
+    # (a channels-last array gives a strided view: copy in C order, as promised)
+    pixels = ((np.ascontiguousarray(planes, dtype=np.float64) - lo) / span).astype(np.float32)
     return np.clip(pixels, 0.0, 1.0, out=pixels), 32, (lo, hi)
 
 
 def _read_npy(data: bytes) -> tuple[np.ndarray, None, str]:
     """Decode a ``.npy`` file; see `read_image` for the axis rule."""
+    _check_npy_header(data)
     arr = np.load(io.BytesIO(data), allow_pickle=False)
     while arr.ndim > 3 and arr.shape[0] == 1:
         arr = arr[0]
@@ -307,6 +357,23 @@ def _read_npy(data: bytes) -> tuple[np.ndarray, None, str]:
     return planes, None, "npy"
 
 
+def _check_npy_header(data: bytes) -> None:
+    """Refuse a ``.npy`` whose header claims more data than the file holds, before loading."""
+    fp = io.BytesIO(data)
+    version = np.lib.format.read_magic(fp)
+    if version == (1, 0):
+        shape, _, dtype = np.lib.format.read_array_header_1_0(fp)
+    else:  # 2.0 and 3.0 share a layout (3.0 allows UTF-8 field names, refused anyway)
+        shape, _, dtype = np.lib.format.read_array_header_2_0(fp)
+    needed = math.prod(shape) * dtype.itemsize
+    available = len(data) - fp.tell()
+    if needed > available:
+        raise _DecodeError(
+            f"array data is truncated (the header claims {dtype} of shape {shape}: "
+            f"{needed} bytes, but the file holds {available})"
+        )
+
+
 class _NeedsPillowError(Exception):
     """The TIFF is valid but uses a layout that tifffile does not decode to pixels."""
 
@@ -320,6 +387,8 @@ def _read_tiff(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
     except Exception as tiff_error:
         try:
             return _read_pillow(data)
+        except _DecodeError:
+            raise
         except Exception:
             raise tiff_error from None
 
@@ -333,6 +402,7 @@ def _read_tiff_tifffile(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str
             raise _NeedsPillowError(f"photometric {photometric.name} is not supported")
         extrasamples = tuple(page.extrasamples)
         series = tif.series[0]
+        _check_tiff_size(series.shape, series.axes)
         arr, axes = series.asarray(), series.axes
     # Drop length-1 axes (except the spatial ones); one channel axis may remain.
     keep = [
@@ -361,11 +431,31 @@ def _read_tiff_tifffile(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str
     return planes, alpha, "tiff"
 
 
+def _check_tiff_size(shape: tuple[int, ...], axes: str) -> None:
+    """Refuse a TIFF series too large to decode (see `read_image`), before allocating it."""
+    sizes = dict(zip(axes, shape, strict=True))
+    height, width = sizes.get("Y", 1), sizes.get("X", 1)
+    _check_pixel_count(height, width)
+    per_pixel = math.prod(shape) // max(1, height * width)
+    if per_pixel > _MAX_CHANNELS + 1:  # colour channels and an alpha
+        raise _DecodeError(
+            f"TIFF holds {per_pixel} samples per pixel (axes {axes}, shape {shape}); "
+            f"at most {_MAX_CHANNELS} channels are supported"
+        )
+
+
 def _read_pillow(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
     """Decode any format Pillow knows; apply EXIF orientation and normalise the mode."""
     Image.init()
     formats = [f for f in _PILLOW_FORMATS if f in Image.OPEN]
-    with Image.open(io.BytesIO(data), formats=formats) as opened:
+    try:
+        opened = Image.open(io.BytesIO(data), formats=formats)
+    except Image.DecompressionBombError:  # Pillow applies the same limit when it opens
+        raise _DecodeError(
+            f"image is too large (more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels)"
+        ) from None
+    with opened:
+        _check_pixel_count(opened.height, opened.width)
         opened.load()
         fmt = _PILLOW_FORMAT_NAMES.get(opened.format or "", (opened.format or "").lower())
         try:
@@ -415,9 +505,7 @@ def _read_png16(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
         raise _DecodeError("not a readable image (unknown PNG compression or filter method)")
     if width == 0 or height == 0:
         raise _DecodeError("image has zero size")
-    limit = Image.MAX_IMAGE_PIXELS
-    if limit and width * height > 2 * limit:
-        raise _DecodeError(f"image is too large ({width}×{height} pixels)")
+    _check_pixel_count(height, width)
     bpp = 2 * channels  # bytes per pixel
     stride = width * bpp
     expected = height * (stride + 1)
@@ -436,6 +524,44 @@ def _read_png16(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
     if channels in (2, 4):
         planes, alpha = planes[:-1], planes[-1]
     return planes, alpha, "png"
+
+
+def _check_png_data(data: bytes) -> None:
+    """Refuse a PNG whose image data is shorter than its header says, before Pillow reads it.
+
+    Pillow fills the missing rows with black when the compressed data ends early, so a
+    damaged file, or a tiny one whose header claims millions of pixels, would otherwise be
+    read as a (mostly black, possibly huge) image. The data is decompressed in pieces and
+    only counted, never kept.
+    """
+    chunks = _png_chunks(data)
+    width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
+    samples = _PNG_SAMPLES.get(colour_type)
+    if samples is None or depth not in (1, 2, 4, 8, 16) or interlace > 1:
+        return  # an invalid header: let Pillow say what is wrong
+    _check_pixel_count(height, width)
+    passes = ((0, 0, 1, 1),) if interlace == 0 else _ADAM7
+    expected = 0
+    for x0, y0, dx, dy in passes:
+        columns, rows = max(0, -((x0 - width) // dx)), max(0, -((y0 - height) // dy))
+        if columns and rows:  # each row: a filter-type byte and its packed samples
+            expected += rows * (1 + (columns * depth * samples + 7) // 8)
+    decompressor = zlib.decompressobj()
+    pending = b"".join(body for kind, body in chunks if kind == b"IDAT")
+    found = 0
+    try:
+        while found < expected:
+            piece = decompressor.decompress(pending, min(expected - found, _PNG_IDAT_SIZE))
+            if not piece:
+                break
+            found += len(piece)
+            pending = decompressor.unconsumed_tail
+    except zlib.error as exc:
+        raise _DecodeError(f"not a readable image (corrupt PNG data: {exc})") from None
+    if found < expected:
+        raise _DecodeError(
+            f"not a readable image (PNG image data is truncated: {found} of {expected} bytes)"
+        )
 
 
 def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
@@ -544,7 +670,8 @@ def write_image(
         ``.bmp``, ``.tif``/``.tiff`` or ``.npy``. Missing parent directories are created.
     pixels : numpy.ndarray
         C×H×W (or H×W) floating-point pixels; values outside [0, 1] are clipped.
-        PNG, JPEG and BMP hold 1 or 3 channels; TIFF and ``.npy`` any number.
+        PNG, JPEG and BMP hold 1 or 3 channels; TIFF and ``.npy`` up to 16 (for ``.npy``
+        that includes an alpha plane, which it stores as a last channel).
     info : ImageInfo, optional
         Usually the info of the input image. Its bit depth is used when the format can
         store it, its alpha plane is written back unchanged when the format can hold alpha
@@ -567,8 +694,9 @@ def write_image(
     FileExistsError
         If the file exists and ``overwrite`` is False.
     ImageWriteError
-        For an unknown extension, a bit depth or channel count the format cannot store,
-        or an operating-system error (permissions, full disk, ...).
+        For an unknown extension, a bit depth or channel count the format cannot store
+        (more than 16 channels never: `read_image` could not read them back), or an
+        operating-system error (permissions, full disk, ...).
     ValueError
         If ``pixels`` is not a floating-point image array or contains NaN.
 
@@ -595,6 +723,13 @@ def write_image(
     alpha = info.alpha if info is not None and fmt in _ALPHA_FORMATS else None
     if alpha is not None and alpha.shape != chw.shape[1:]:
         alpha = None  # the image was resized or cropped: its old alpha no longer fits
+    if fmt == "npy" and alpha is not None and chw.shape[0] >= _MAX_CHANNELS:
+        # H×W×17 would be read back as 17-wide C×H×W (or not at all): refuse, don't garble
+        raise ImageWriteError(
+            target,
+            f"an array holds at most {_MAX_CHANNELS} channels including alpha, and this "
+            f"image has {chw.shape[0]} and alpha; write .tiff to keep the alpha",
+        )
     value_range = info.value_range if info is not None and depth == 32 else None
     payload = _encode(fmt, _quantise(chw, depth, value_range), _convert_alpha(alpha, depth))
 
@@ -628,7 +763,8 @@ def check_output(
     Raises
     ------
     ImageWriteError
-        For an unknown extension, or a bit depth or channel count the format cannot store.
+        For an unknown extension, or a bit depth or channel count the format cannot store
+        (any format: more than 16 channels).
     """
     target = Path(path)
     fmt = _EXTENSIONS.get(target.suffix.lower())
@@ -637,6 +773,10 @@ def check_output(
         found = f"unknown extension '{target.suffix}'" if target.suffix else "no extension"
         raise ImageWriteError(target, f"{found}; supported extensions are {supported}")
     depth = _output_depth(target, fmt, bit_depth, info)
+    if channels > _MAX_CHANNELS:
+        raise ImageWriteError(
+            target, f"an image has at most {_MAX_CHANNELS} channels, not {channels}"
+        )
     if fmt in ("png", "jpeg", "bmp") and channels not in (1, 3):
         raise ImageWriteError(
             target,
@@ -669,7 +809,8 @@ def _quantise(chw: np.ndarray, depth: int, value_range: tuple[float, float] | No
     if depth == 32:
         if value_range is not None:
             lo, hi = value_range
-            unit = lo + unit * (hi - lo)
+            # not lo + p (hi - lo): hi - lo rounds, and 0 and 1 must give lo and hi exactly
+            unit = (1.0 - unit) * lo + unit * hi
         out = unit.astype(np.float32)
     else:
         dtype = np.uint8 if depth == 8 else np.uint16

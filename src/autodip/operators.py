@@ -79,7 +79,9 @@ class Inpaint(Operator):
     Raises
     ------
     ValueError
-        If the mask has no known pixel, or a shape that is not one of the above.
+        If the mask has no known pixel, NaN or infinite values, or a shape that is not one of
+        the above; :meth:`A`, :meth:`A_adjoint` and :meth:`restrict` raise it for an image
+        that the mask does not fit (see :meth:`check`).
 
     Examples
     --------
@@ -105,6 +107,7 @@ class Inpaint(Operator):
         self.known_fraction = known / self.mask.numel()
 
     def _mask_for(self, x: torch.Tensor) -> torch.Tensor:
+        self.check(x)  # broadcasting would turn a mismatch into a wrong shape, silently
         if self.mask.device != x.device:
             self.mask = self.mask.to(x.device)
         return self.mask
@@ -129,9 +132,10 @@ class Inpaint(Operator):
                 f"the mask is {width}×{height} pixels but the image is "
                 f"{y.shape[-1]}×{y.shape[-2]}; they must match"
             )
-        if channels not in (1, y.shape[1]):
+        image_channels = y.shape[-3] if y.ndim >= 3 else 1
+        if channels not in (1, image_channels):
             raise ValueError(
-                f"the mask has {channels} channels; it needs 1 or the image's {y.shape[1]}"
+                f"the mask has {channels} channels; it needs 1 or the image's {image_channels}"
             )
 
     def describe(self) -> dict[str, Any]:
@@ -184,6 +188,17 @@ class SuperResolve(Operator):
     Benchmarks make their low-resolution inputs with this same ``A`` (from the high-resolution
     image cropped to a multiple of ``f``), so that the model matches the data exactly.
 
+    Parameters
+    ----------
+    factor
+        The integer upsampling factor, from 2 to 64.
+
+    Raises
+    ------
+    ValueError
+        For a factor that is not an integer from 2 to 64; from :meth:`A`, for an estimate whose
+        height or width is not a positive multiple of the factor (it has no exact adjoint).
+
     Examples
     --------
     >>> op = SuperResolve(4)
@@ -192,10 +207,19 @@ class SuperResolve(Operator):
     """
 
     name = "sr"
+    #: Largest factor: the kernel has ``4 f`` taps and the estimate is ``f²`` times larger.
+    max_factor = 64
 
     def __init__(self, factor: int) -> None:
-        if isinstance(factor, bool) or int(factor) != factor or factor < 2:
-            raise ValueError(f"the super-resolution factor must be an integer ≥ 2, got {factor}")
+        try:
+            integral = not isinstance(factor, bool) and int(factor) == factor
+        except (TypeError, ValueError, OverflowError):  # None, "x", NaN, infinity
+            integral = False
+        if not integral or not 2 <= factor <= self.max_factor:
+            raise ValueError(
+                f"the super-resolution factor must be an integer from 2 to {self.max_factor}, "
+                f"got {factor!r}"
+            )
         self.factor = int(factor)
         self.taps = torch.as_tensor(lanczos2_taps(self.factor), dtype=torch.float32)
         self.pad = (self.taps.numel() - self.factor) // 2
@@ -226,7 +250,14 @@ class SuperResolve(Operator):
         return inner.reshape(*shape[:-1], inner.shape[-1])
 
     def A(self, x: torch.Tensor) -> torch.Tensor:  # noqa: N802
-        """Filter and subsample both axes."""
+        """Filter and subsample both axes; ``x`` is ``f h × f w``."""
+        height, width = x.shape[-2:]
+        f = self.factor
+        if height < f or width < f or height % f or width % f:
+            raise ValueError(
+                f"super-resolution ×{f} needs an estimate whose height and width are multiples "
+                f"of {f}, got {height}×{width}"
+            )
         h = self._down_last_axis(x)
         return self._down_last_axis(h.transpose(-1, -2)).transpose(-1, -2)
 
