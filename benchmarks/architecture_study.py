@@ -73,6 +73,15 @@ def one_run(
     }
 
 
+def time_steps(upsample: str, width: int, args: argparse.Namespace) -> float:
+    """Seconds per iteration over ``--retime`` steps after 5 warm-up steps (same process)."""
+    net = create_net("hourglass", width=width, upsample=upsample)
+    y = torch.rand(1, 3, args.crop, args.crop, generator=torch.Generator().manual_seed(0))
+    fit(y, net, config=FitConfig(max_iters=5, monitor_every=5))
+    result = fit(y, net, config=FitConfig(max_iters=args.retime, monitor_every=args.retime))
+    return result.seconds / result.iterations
+
+
 def summarise(run: dict[str, Any]) -> dict[str, Any]:
     """Peak PSNR and its step, the last PSNR and the time per iteration of one run."""
     psnrs = np.asarray(run["psnr"])
@@ -110,6 +119,12 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, machine: str) -
         "- command: two instances of `OMP_NUM_THREADS=1 python benchmarks/architecture_study.py "
         "--threads 1`, then "
         f"`{command}`; raw rows in `architecture.json`",
+        "- s/iter: "
+        + (
+            f"re-measured alone, {args.retime} steps per configuration, one thread"
+            if args.retime
+            else "from the runs themselves, which shared the CPU with other jobs (noisy)"
+        ),
         "",
     ]
     for kind in IMAGES:
@@ -157,12 +172,26 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--upsamplers", nargs="+", default=list(UPSAMPLERS))
     parser.add_argument("--widths", nargs="+", type=int, default=list(WIDTHS))
     parser.add_argument("--analyse-only", action="store_true")
+    parser.add_argument(
+        "--retime",
+        type=int,
+        default=0,
+        metavar="STEPS",
+        help="re-measure s/iter of every configuration in this one process (run it alone on a "
+        "quiet machine); the table then shows these timings",
+    )
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "architecture.md")
     args = parser.parse_args(argv)
     if args.threads:
         torch.set_num_threads(args.threads)
 
+    timings: dict[tuple[str, int], float] = {}
+    if args.retime:
+        for upsample in args.upsamplers:
+            for width in args.widths:
+                timings[upsample, width] = time_steps(upsample, width, args)
+                print(f"timed {upsample} w{width}: {timings[upsample, width]:.4f}", file=sys.stderr)
     rows, missing = [], 0
     for kind, name in IMAGES.items():
         clean = centre_crop(read_image(SHARED_DATA / "set9" / name)[0], args.crop)
@@ -192,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
                         **summarise(run),
                     }
                 )
+                if timings:
+                    rows[-1]["s_per_iter_in_run"] = rows[-1]["s_per_iter"]
+                    rows[-1]["s_per_iter"] = timings[upsample, width]
     if missing:
         print(f"{missing} runs not finished (or held by another instance)", file=sys.stderr)
         if not args.analyse_only:
