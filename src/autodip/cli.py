@@ -372,7 +372,63 @@ def build_parser() -> argparse.ArgumentParser:
 
     lister = commands.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=("nets", "criteria"), help="what to list")
+    _add_bench_arguments(commands)
     return parser
+
+
+def _add_bench_arguments(commands: Any) -> None:
+    bench = commands.add_parser(
+        "bench",
+        help="benchmark sweeps: every criterion on the same trajectories, the papers' tables",
+        description="Sweep images × degradations × networks × seeds; record every criterion on "
+        "one trajectory per run; write rows, tables and plots. Resumable: rerunning skips "
+        "finished runs.",
+        formatter_class=_HelpFormatter,
+    )
+    actions = bench.add_subparsers(dest="bench_command", metavar="ACTION", required=True)
+    run = actions.add_parser(
+        "run",
+        help="run a sweep (or continue it) and write its report",
+        formatter_class=_HelpFormatter,
+        epilog="Example: autodip bench run --images ../shared/data/set9 --crop 128 "
+        "--noise gaussian:15,25,50 --criteria cifs,wmv,emv,osc --iters 3000 -o results/dev",
+    )
+    run.add_argument("-o", "--out", type=Path, required=True, help="results folder")
+    run.add_argument("--sweep", type=Path, help="JSON (or YAML) file with the settings below")
+    run.add_argument("--images", nargs="+", help="folders, globs or files")
+    run.add_argument("--crop", type=_positive_int, help="centre crop size")
+    run.add_argument("--gray", action="store_true", help="convert images to gray")
+    run.add_argument(
+        "--noise",
+        "--degradations",
+        dest="degradations",
+        nargs="+",
+        help="KIND:LEVEL,… with KIND gaussian (σ), poisson (scale), sr (factor), inpaint "
+        "(fraction dropped); default gaussian:25",
+    )
+    run.add_argument("--nets", nargs="+", help="registry names, NAME:key=value,… for overrides")
+    run.add_argument("--criteria", help="comma-separated criteria (default cifs,wmv,emv)")
+    run.add_argument("--iters", type=_positive_int, help="iteration budget (default 3000)")
+    run.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0)")
+    run.add_argument("--patience", type=_positive_int, nargs="+", help="S values (default 500)")
+    run.add_argument("--monitor-every", type=_positive_int, help="steps between records")
+    run.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="arithmetic")
+    run.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    run.add_argument(
+        "--baselines",
+        help="comma-separated: tv, nlm, wavelet, bm3d (bm3d: pip install "
+        "autodip[bench], non-commercial licence)",
+    )
+    run.add_argument("--workers", type=_positive_int, default=1, help="local processes")
+    run.add_argument("--backend", choices=("local", "ray"), default="local", help="where to run")
+    run.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+    report = actions.add_parser(
+        "report",
+        help="rebuild rows and report from a results folder (nothing is run)",
+        formatter_class=_HelpFormatter,
+    )
+    report.add_argument("results", type=Path, help="results folder of `autodip bench run`")
+    report.add_argument("--patience", type=_positive_int, nargs="+", help="S values")
 
 
 def _check_writable(paths: list[Path], force: bool) -> None:
@@ -440,6 +496,55 @@ class _Progress:
         if self.enabled:
             rate = step / max(time.perf_counter() - self.start, 1e-9)
             self.progress.update(self.task, completed=step, loss=loss, rate=rate)
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from autodip.bench import Sweep, rebuild_report, run_sweep
+
+    if args.bench_command == "report":
+        try:
+            path = rebuild_report(args.results, args.patience)
+        except (FileNotFoundError, ValueError) as error:
+            raise UsageError(str(error)) from None
+        print(f"autodip: wrote {path}", file=sys.stderr)
+        return EXIT_OK
+    settings: dict[str, Any] = {}
+    if args.sweep is not None:
+        try:
+            settings = Sweep.from_file(args.sweep).to_dict()
+        except (OSError, ValueError, TypeError) as error:
+            raise UsageError(f"--sweep: {error}") from None
+    flags = {
+        "images": args.images,
+        "crop": args.crop,
+        "gray": args.gray or None,
+        "degradations": args.degradations,
+        "networks": args.nets,
+        "criteria": args.criteria.split(",") if args.criteria else None,
+        "iters": args.iters,
+        "seeds": args.seeds,
+        "patience": args.patience,
+        "monitor_every": args.monitor_every,
+        "precision": args.precision,
+        "device": args.device,
+        "baselines": args.baselines.split(",") if args.baselines else None,
+    }
+    settings |= {k: v for k, v in flags.items() if v is not None}
+    if not settings.get("images"):
+        raise UsageError("name the images: --images FOLDER|GLOB … or a --sweep file")
+    try:
+        sweep = Sweep(**settings)
+        path, counts = run_sweep(
+            sweep, args.out, workers=args.workers, backend=args.backend, address=args.address
+        )
+    except (ValueError, ModuleNotFoundError) as error:
+        raise UsageError(str(error)) from None
+    print(
+        f"autodip: {counts['run']} runs done, {counts['cached']} cached, {counts['failed']} "
+        f"failed; report: {path}",
+        file=sys.stderr,
+    )
+    return EXIT_FAILURE if counts["failed"] else EXIT_OK
 
 
 def _run_restore(args: argparse.Namespace) -> int:
@@ -676,6 +781,7 @@ def main(argv: list[str] | None = None) -> int:
         "denoise": _run_restore,
         "inpaint": _run_restore,
         "sr": _run_restore,
+        "bench": _bench,
         "list": _list,
         "calibrate-cifs": _calibrate_cifs,
         "inspect": _inspect,

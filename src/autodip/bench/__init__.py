@@ -1,0 +1,64 @@
+"""``autodip bench``: sweep images × degradations × networks × criteria; write the papers' tables.
+
+:func:`run_sweep` expands a :class:`~autodip.bench.sweep.Sweep` into jobs, runs those not cached
+(:mod:`autodip.bench.execute`) and writes the results (:mod:`autodip.bench.results`);
+:func:`rebuild_report` rewrites rows and report from the cached histories for other patiences.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from autodip.bench.execute import Cache, execute
+from autodip.bench.results import write_results
+from autodip.bench.sweep import Job, Sweep, expand
+
+__all__ = ["Sweep", "rebuild_report", "run_sweep"]
+
+
+def run_sweep(
+    sweep: Sweep,
+    folder: Path,
+    *,
+    workers: int = 1,
+    backend: str = "local",
+    address: str | None = None,
+    log: Any = None,
+) -> tuple[Path, dict[str, int]]:
+    """Run ``sweep`` into ``folder`` (resumable); return the report's path and the job counts."""
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    saved = folder / "sweep.json"
+    if saved.exists() and json.loads(saved.read_text()) != sweep.to_dict():
+        previous = json.loads(saved.read_text())
+        changed = sorted(k for k in previous if previous[k] != sweep.to_dict().get(k))
+        raise ValueError(
+            f"'{folder}' holds another sweep (it differs in {', '.join(changed)}); use another "
+            "folder, or the same settings to continue it"
+        )
+    saved.write_text(json.dumps(sweep.to_dict(), indent=2) + "\n")
+    jobs = expand(sweep)
+    cache = Cache(folder / "runs")
+    options = {"workers": workers, "backend": backend, "address": address}
+    counts = (
+        execute(jobs, cache, **options) if log is None else execute(jobs, cache, log=log, **options)
+    )
+    return _write(folder, sweep, jobs, cache, sweep.patience), counts
+
+
+def rebuild_report(folder: Path, patiences: list[int] | None = None) -> Path:
+    """Rewrite rows and report of ``folder`` from its cached runs (nothing is run)."""
+    folder = Path(folder)
+    if not (folder / "sweep.json").exists():
+        raise FileNotFoundError(f"'{folder}' holds no sweep (no sweep.json)")
+    sweep = Sweep(**json.loads((folder / "sweep.json").read_text()))
+    return _write(folder, sweep, expand(sweep), Cache(folder / "runs"), patiences or sweep.patience)
+
+
+def _write(folder: Path, sweep: Sweep, jobs: list[Job], cache: Cache, patiences: list[int]) -> Path:
+    runs = [cache.load(job) for job in jobs if cache.has(job)]
+    if not runs:
+        raise ValueError(f"no finished runs in '{folder}' yet")
+    return write_results(folder, sweep.to_dict(), runs, list(patiences))

@@ -1,0 +1,150 @@
+"""Run one benchmark job: load and degrade the image, fit (or apply a baseline), keep the histories.
+
+A ``dip`` job is one ``--no-early-stop`` run that records, at every monitored step, the oracle PSNR
+and SSIM against the clean image and every (objective-preserving) criterion's score, so that each
+criterion's stop can be found afterwards for any patience ``S`` without running again. An ``osc``
+job fits ``y + p`` and records OSC's curvature the same way (it never stops early: its patience is
+set beyond the budget). A ``baseline`` job applies a classical denoiser with the true σ and with
+the estimated σ.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from autodip.bench.sweep import Job, noise_seed, parse_network
+from autodip.calibrate import centre_crop
+from autodip.io import read_image
+from autodip.metrics import psnr, ssim
+from autodip.noise import add_gaussian_noise, add_poisson_noise
+from autodip.operators import Denoise, Inpaint, Operator, SuperResolve
+
+
+def load_clean(job: Job) -> np.ndarray:
+    """The job's clean image: read, made gray if asked (channel mean), centre-cropped."""
+    pixels, _ = read_image(job.image)
+    if job.gray and pixels.shape[0] > 1:
+        pixels = pixels[:3].mean(axis=0, keepdims=True)
+    return centre_crop(pixels, job.crop)
+
+
+def degrade(clean: np.ndarray, job: Job) -> tuple[np.ndarray, Operator, np.ndarray]:
+    """The measurement, its operator and the reference (the clean image, cropped for SR)."""
+    d, seed = job.degradation, noise_seed(job.image, job.degradation, job.seed)
+    if d.kind == "gaussian":
+        return add_gaussian_noise(clean, d.level, seed=seed), Denoise(), clean
+    if d.kind == "poisson":
+        return add_poisson_noise(clean, d.level, seed=seed), Denoise(), clean
+    if d.kind == "sr":
+        factor = int(d.level)
+        hr = clean[:, : clean.shape[1] // factor * factor, : clean.shape[2] // factor * factor]
+        operator = SuperResolve(factor)
+        low = operator.A(torch.from_numpy(np.ascontiguousarray(hr))[None])[0].clamp(0, 1).numpy()
+        return low, operator, np.ascontiguousarray(hr)
+    if d.kind == "inpaint":
+        if not 0 < d.level < 1:
+            raise ValueError(f"inpaint level is the fraction of pixels dropped, got {d.level}")
+        rng = np.random.default_rng(seed)
+        mask = (rng.random(clean.shape[1:]) >= d.level).astype(np.float32)
+        return clean * mask, Inpaint(mask), clean
+    raise ValueError(f"unknown degradation {d.kind!r}")
+
+
+def run_job(job: Job) -> dict[str, Any]:
+    """Execute ``job``; return plain data (histories included) for the cache."""
+    clean = load_clean(job)
+    measured, operator, reference = degrade(clean, job)
+    if job.kind == "baseline":
+        return _run_baseline(job, measured, reference)
+    from autodip.noise_level import estimate_sigma
+    from autodip.restore import restore
+
+    name, options = parse_network(job.network)
+    osc = job.kind == "osc"
+    result = restore(
+        measured,
+        operator,
+        net=name,
+        iters=job.iters,
+        seed=job.seed,
+        device=job.device,
+        precision=job.precision,
+        reference=reference,
+        stop="osc" if osc else None,
+        monitor=() if osc else job.criteria,
+        patience=10 * job.iters if osc else None,  # record the whole run; stops come later
+        fit_options={"monitor_every": job.monitor_every},
+        **options,
+    )
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return {
+        "job": _job_data(job),
+        "measured_psnr": psnr(measured, reference) if measured.shape == reference.shape else None,
+        "sigma_hat": estimate_sigma(measured) if isinstance(operator, Denoise) else None,
+        "history": [
+            {k: h[k] for k in ("step", "psnr", "ssim", "loss") if k in h} for h in result.history
+        ],
+        "criteria": {
+            name: {
+                "steps": c["steps"],
+                "scores": c["scores"],
+                "lower_is_better": c["lower_is_better"],
+                "default_patience": _default_patience(name),
+                "seconds": c["seconds"],
+            }
+            for name, c in result.criteria.items()
+        },
+        "seconds": result.seconds,
+        "iterations": result.iterations,
+        "placement": result.config["placement"],
+        "parameters": result.config["net"]["parameters"],
+    }
+
+
+def _default_patience(name: str) -> int:
+    from autodip.stopping import create_criterion
+
+    return int(create_criterion(name).default_patience)
+
+
+def _run_baseline(job: Job, noisy: np.ndarray, clean: np.ndarray) -> dict[str, Any]:
+    from autodip.baselines import denoise_baseline
+
+    record: dict[str, Any] = {"job": _job_data(job), "measured_psnr": psnr(noisy, clean)}
+    sigmas: dict[str, float | None] = {"estimated": None}
+    if job.degradation.kind == "gaussian":
+        sigmas = {"true": job.degradation.level, **sigmas}
+    for which, sigma in sigmas.items():
+        started = time.perf_counter()
+        denoised, used, _ = denoise_baseline(job.baseline, noisy, sigma)
+        record[which] = {
+            "sigma": used,
+            "psnr": psnr(denoised, clean),
+            "ssim": ssim(denoised, clean),
+            "seconds": time.perf_counter() - started,
+        }
+    return record
+
+
+def _job_data(job: Job) -> dict[str, Any]:
+    return {
+        "kind": job.kind,
+        "image": Path(job.image).name,
+        "path": job.image,
+        "degradation": job.degradation.label,
+        "kind_of_degradation": job.degradation.kind,
+        "level": job.degradation.level,
+        "seed": job.seed,
+        "network": job.network,
+        "baseline": job.baseline,
+        "iters": job.iters,
+        "crop": job.crop,
+        "gray": job.gray,
+        "key": job.key,
+    }

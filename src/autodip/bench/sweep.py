@@ -1,0 +1,230 @@
+"""What a benchmark sweep is: images × degradations × networks × seeds, and its runs.
+
+A :class:`Sweep` is written as command-line flags or a JSON/YAML file with the same keys::
+
+    {"images": ["../shared/data/set9", "../shared/data/cbsd68/1*.png"], "crop": 128,
+     "degradations": ["gaussian:15,25,50"], "networks": ["hourglass", "hourglass:width=128"],
+     "criteria": ["cifs", "wmv", "emv", "osc"], "iters": 3000, "seeds": [0],
+     "patience": [300, 500, 1000], "baselines": ["tv", "nlm", "wavelet"]}
+
+:func:`expand` turns it into :class:`Job` objects — one DIP trajectory per (image, degradation,
+network, seed), one more for OSC when it is asked for (OSC changes the objective), and one baseline
+job per (image, degradation) and baseline. Each job's :attr:`Job.key` hashes its full
+configuration, so a finished job is found again in the cache and a sweep can be stopped and
+continued. Noise is synthesised with a seed derived from (image, degradation, seed) alone
+(:func:`noise_seed`), so any row can be reproduced by itself.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Bump when the meaning of a cached result changes (invalidates every cache entry).
+CACHE_VERSION = 1
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
+DEGRADATION_KINDS = ("gaussian", "poisson", "sr", "inpaint")
+
+
+@dataclass(frozen=True)
+class Degradation:
+    """One degradation: ``gaussian`` (σ on 0–255), ``poisson`` (peak scale), ``sr`` (factor) or
+    ``inpaint`` (fraction of pixels dropped at random).
+    """
+
+    kind: str
+    level: float
+
+    @property
+    def label(self) -> str:
+        """E.g. ``gaussian:25``."""
+        return f"{self.kind}:{self.level:g}"
+
+
+@dataclass
+class Sweep:
+    """A benchmark sweep (see the module docstring for the file form)."""
+
+    images: list[str]
+    degradations: list[str] = field(default_factory=lambda: ["gaussian:25"])
+    networks: list[str] = field(default_factory=lambda: ["hourglass"])
+    criteria: list[str] = field(default_factory=lambda: ["cifs", "wmv", "emv"])
+    iters: int = 3000
+    seeds: list[int] = field(default_factory=lambda: [0])
+    crop: int | None = None
+    gray: bool = False
+    patience: list[int] = field(default_factory=lambda: [500])
+    monitor_every: int = 10
+    precision: str = "auto"
+    device: str = "auto"
+    baselines: list[str] = field(default_factory=list)
+
+    @classmethod
+    def from_file(cls, path: Path) -> Sweep:
+        """Read a JSON (or, with PyYAML installed, YAML) sweep file."""
+        text = Path(path).read_text(encoding="utf-8")
+        if Path(path).suffix.lower() in (".yaml", ".yml"):
+            try:
+                import yaml
+            except ModuleNotFoundError:
+                raise ValueError(
+                    f"{path}: reading YAML needs PyYAML (pip install pyyaml); or write JSON"
+                ) from None
+            data = yaml.safe_load(text)
+        else:
+            data = json.loads(text)
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: a sweep file holds one mapping of settings")
+        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
+        if unknown:
+            raise ValueError(f"{path}: unknown settings {', '.join(unknown)}")
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The sweep as plain data."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One unit of work: a DIP trajectory (``kind="dip"`` or ``"osc"``) or a baseline."""
+
+    kind: str
+    image: str
+    degradation: Degradation
+    seed: int
+    crop: int | None
+    gray: bool
+    iters: int = 0
+    network: str = ""
+    criteria: tuple[str, ...] = ()
+    monitor_every: int = 10
+    precision: str = "auto"
+    device: str = "auto"
+    baseline: str = ""
+
+    @property
+    def key(self) -> str:
+        """A hash of everything that determines the job's result."""
+        payload = {**asdict(self), "version": CACHE_VERSION}
+        payload.pop("device")  # where it ran does not change what it is
+        text = json.dumps(payload, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:20]
+
+    @property
+    def name(self) -> str:
+        """A readable label for logs."""
+        what = self.baseline if self.kind == "baseline" else f"{self.kind}:{self.network}"
+        return f"{Path(self.image).name} {self.degradation.label} {what} seed {self.seed}"
+
+
+def parse_degradations(specs: list[str]) -> list[Degradation]:
+    """``["gaussian:15,25", "sr:4"]`` → degradations, one per level.
+
+    Examples
+    --------
+    >>> [d.label for d in parse_degradations(["gaussian:15,25", "poisson:0.1"])]
+    ['gaussian:15', 'gaussian:25', 'poisson:0.1']
+    """
+    out = []
+    for spec in specs:
+        kind, _, levels = spec.partition(":")
+        kind = kind.strip().lower()
+        if kind not in DEGRADATION_KINDS or not levels:
+            raise ValueError(
+                f"bad degradation {spec!r}: write KIND:LEVEL[,LEVEL…] with KIND one of "
+                f"{', '.join(DEGRADATION_KINDS)}"
+            )
+        for level in levels.split(","):
+            try:
+                value = float(level)
+            except ValueError:
+                raise ValueError(f"bad level {level!r} in {spec!r}") from None
+            if not value > 0:
+                raise ValueError(f"levels must be positive, got {level!r} in {spec!r}")
+            out.append(Degradation(kind, value))
+    return out
+
+
+def find_images(patterns: list[str]) -> list[str]:
+    """The image files named by folders, globs or paths (sorted, no duplicates)."""
+    found: set[str] = set()
+    for pattern in patterns:
+        path = Path(pattern)
+        if path.is_dir():
+            found.update(str(p) for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            found.add(str(path))
+        else:
+            matches = [p for p in glob.glob(pattern) if Path(p).suffix.lower() in IMAGE_SUFFIXES]
+            if not matches:
+                raise ValueError(f"no images match {pattern!r}")
+            found.update(matches)
+    return sorted(found)
+
+
+def noise_seed(image: str, degradation: Degradation, seed: int) -> int:
+    """The noise seed of (image, degradation, seed): stable across runs and machines."""
+    text = f"{Path(image).name}|{degradation.label}|{seed}"
+    return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "little")
+
+
+def expand(sweep: Sweep) -> list[Job]:
+    """Every job of ``sweep``, baselines first (they are quick)."""
+    from autodip.nets import list_nets
+    from autodip.stopping import list_criteria
+
+    known = list_criteria()
+    for name in sweep.criteria:
+        if name not in known:
+            raise ValueError(f"unknown criterion {name!r}; known: {', '.join(known)}")
+    for spec in sweep.networks:
+        if spec.partition(":")[0] not in list_nets():
+            raise ValueError(f"unknown network {spec!r}; see `autodip list nets`")
+    images = find_images(sweep.images)
+    degradations = parse_degradations(sweep.degradations)
+    monitored = tuple(c for c in sweep.criteria if not known[c].changes_objective)
+    with_osc = any(known[c].changes_objective for c in sweep.criteria)
+    common = {"crop": sweep.crop, "gray": sweep.gray}
+    jobs: list[Job] = []
+    for image in images:
+        for degradation in degradations:
+            for baseline in sweep.baselines:
+                if degradation.kind in ("gaussian", "poisson"):
+                    jobs.append(Job("baseline", image, degradation, 0, baseline=baseline, **common))
+    for image in images:
+        for degradation in degradations:
+            for seed in sweep.seeds:
+                for network in sweep.networks:
+                    run = {"iters": sweep.iters, "network": network, "seed": seed,
+                           "monitor_every": sweep.monitor_every, "precision": sweep.precision,
+                           "device": sweep.device, **common}  # fmt: skip
+                    jobs.append(Job("dip", image, degradation, criteria=monitored, **run))
+                    if with_osc:
+                        jobs.append(Job("osc", image, degradation, criteria=("osc",), **run))
+    return jobs
+
+
+def parse_network(spec: str) -> tuple[str, dict[str, Any]]:
+    """``"hourglass:width=128,upsample=lpf60"`` → ``("hourglass", {"width": 128, ...})``.
+
+    Examples
+    --------
+    >>> parse_network("hourglass:width=128,upsample=lpf60")
+    ('hourglass', {'width': 128, 'upsample': 'lpf60'})
+    """
+    name, _, rest = spec.partition(":")
+    options: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise ValueError(f"bad network option {item!r} in {spec!r}: write key=value")
+        try:
+            options[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            options[key.strip()] = value.strip()
+    return name, options

@@ -1,0 +1,180 @@
+"""``autodip bench``: a tiny sweep's rows, resuming, reports for another S, parallel runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autodip import cli
+from autodip.bench import Sweep, rebuild_report, run_sweep
+from autodip.bench.execute import Cache
+from autodip.bench.sweep import expand, noise_seed, parse_degradations
+from autodip.stopping import first_candidate
+
+SILENT = {"log": lambda text: None}
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("bench") / "images"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        yy, xx = np.mgrid[0:24, 0:24] / 24
+        base = 0.5 + 0.3 * np.sin(2 * np.pi * (xx + rng.random() * yy))
+        rgb = np.stack([base, base[::-1], base.T], axis=-1)
+        Image.fromarray((rgb * 255).astype(np.uint8)).save(folder / f"{name}.png")
+    return folder
+
+
+def _sweep(images, **overrides) -> Sweep:
+    settings = {
+        "images": [str(images)],
+        "degradations": ["gaussian:25"],
+        "networks": ["hourglass:width=8"],
+        "criteria": ["wmv", "emv"],
+        "iters": 40,
+        "monitor_every": 2,  # EMV scores after 10 samples
+        "patience": [10],
+        "device": "cpu",
+        "precision": "fp32",
+    }
+    return Sweep(**{**settings, **overrides})
+
+
+@pytest.fixture(scope="module")
+def finished(images, tmp_path_factory):
+    """One tiny sweep, run once for the tests that only read it."""
+    out = tmp_path_factory.mktemp("bench") / "results"
+    report, counts = run_sweep(_sweep(images, baselines=["tv"]), out, **SILENT)
+    return out, report, counts
+
+
+def _rows(folder):
+    return [json.loads(line) for line in (folder / "rows.jsonl").read_text().splitlines()]
+
+
+def test_tiny_sweep_rows_have_the_columns_and_sane_values(finished):
+    out, report, counts = finished
+    assert counts == {"run": 4, "cached": 0, "failed": 0}  # 2 trajectories, 2 baselines
+    rows = _rows(out)
+    criteria = {r["criterion"] for r in rows}
+    assert criteria == {"no-es", "peak", "wmv", "emv", "tv (σ true)", "tv (σ estimated)"}
+    baseline = [r for r in rows if r["criterion"].startswith("tv")]
+    assert all(r["psnr"] > r["measured_psnr"] for r in baseline)
+    for row in (r for r in rows if not r["criterion"].startswith("tv")):
+        assert {"image", "degradation", "network", "criterion", "psnr", "peak", "gap"} <= set(row)
+        assert 2 <= row["stop"] <= 40 and np.isfinite(row["psnr"])
+        assert row["peak"] >= row["psnr"] - 1e-9 and row["gap"] >= -1e-9
+        assert 5 < row["psnr"] < 60 and 15 < row["measured_psnr"] < 25  # σ = 25 input
+    assert {r["image"] for r in rows} == {"a.png", "b.png"}
+    text = report.read_text()
+    assert "| degradation |" in text and "gaussian:25" in text
+    assert (out / "rows.csv").read_text().splitlines()[0].startswith("image,degradation")
+    assert (out / "gap_vs_level.png").stat().st_size > 1000
+    assert len(list((out / "curves").glob("*.png"))) == 2
+
+
+def test_rerunning_a_sweep_runs_nothing_new(finished, images):
+    out = finished[0]
+    before = {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()}
+    _, counts = run_sweep(_sweep(images, baselines=["tv"]), out, **SILENT)
+    assert counts == {"run": 0, "cached": 4, "failed": 0}
+    assert {p.name: p.stat().st_mtime_ns for p in (out / "runs").iterdir()} == before
+    with pytest.raises(ValueError, match="differs in iters"):
+        run_sweep(_sweep(images, iters=50, baselines=["tv"]), out, **SILENT)
+
+
+def test_report_for_another_patience_follows_the_stored_histories(finished, images, tmp_path):
+    import shutil
+
+    out = tmp_path / "copy"
+    shutil.copytree(finished[0], out)
+    sweep = _sweep(images, baselines=["tv"])
+    rebuild_report(out, [25])
+    rows = [r for r in _rows(out) if r["criterion"] == "emv" and r["patience"] == 25]
+    cache = Cache(out / "runs")
+    for job in (j for j in expand(sweep) if j.kind == "dip"):
+        run = cache.load(job)
+        trace = run["criteria"]["emv"]
+        verdict = first_candidate(trace["steps"], trace["scores"], 25, trace["lower_is_better"])
+        row = next(r for r in rows if r["image"] == run["job"]["image"])
+        assert row["stop"] == verdict.best_step
+        psnr_there = next(h["psnr"] for h in run["history"] if h["step"] == verdict.best_step)
+        assert row["psnr"] == pytest.approx(psnr_there)
+
+
+def test_parallel_workers_give_the_same_rows_as_serial(tmp_path, images):
+    serial, parallel = tmp_path / "serial", tmp_path / "parallel"
+    run_sweep(_sweep(images), serial, **SILENT)
+    _, counts = run_sweep(_sweep(images), parallel, workers=2, **SILENT)
+    assert counts["run"] == 2
+
+    def comparable(folder):
+        return sorted(
+            ({k: v for k, v in r.items() if k not in ("seconds", "iterations_per_second")}
+             for r in _rows(folder)),
+            key=lambda r: (r["image"], r["criterion"], r.get("patience") or 0),
+        )  # fmt: skip
+
+    assert comparable(serial) == comparable(parallel)
+
+
+def test_osc_gets_its_own_run_and_an_accuracy(tmp_path, images):
+    out = tmp_path / "results"
+    sweep = _sweep(images, criteria=["emv", "osc"], iters=60)
+    _, counts = run_sweep(sweep, out, **SILENT)
+    assert counts["run"] == 4  # a plain and an OSC trajectory per image
+    osc = [r for r in _rows(out) if r["criterion"] == "osc"]
+    assert osc and all(0 < r["accuracy"] <= 1 for r in osc)
+
+
+def test_noise_seed_is_a_function_of_image_degradation_and_seed_only():
+    d = parse_degradations(["gaussian:25"])[0]
+    assert noise_seed("/x/a.png", d, 0) == noise_seed("/y/a.png", d, 0)
+    assert noise_seed("a.png", d, 0) != noise_seed("a.png", d, 1)
+
+
+def test_bad_sweeps_are_refused(tmp_path, images):
+    with pytest.raises(ValueError, match="KIND:LEVEL"):
+        parse_degradations(["blur:3"])
+    path = tmp_path / "sweep.json"
+    path.write_text(json.dumps({"images": [str(images)], "colour": True}))
+    with pytest.raises(ValueError, match="unknown settings colour"):
+        Sweep.from_file(path)
+    with pytest.raises(ValueError, match="unknown criterion"):
+        expand(_sweep(images, criteria=["psnr-magic"]))
+
+
+def test_cli_bench_run_and_report(finished, images, tmp_path, capsys):
+    import shutil
+
+    out = tmp_path / "r"
+    shutil.copytree(finished[0], out)
+    sweep = tmp_path / "sweep.json"
+    sweep.write_text(json.dumps(_sweep(images, baselines=["tv"]).to_dict()))
+    code = cli.main(["bench", "run", "--sweep", str(sweep), "-o", str(out)])
+    assert code == 0
+    assert "0 runs done, 4 cached" in capsys.readouterr().err
+    code = cli.main(["bench", "report", str(out), "--patience", "15", "30"])
+    assert code == 0
+    assert "S = 30" in (out / "report.md").read_text()
+    assert cli.main(["bench", "report", str(tmp_path / "nothing")]) == cli.EXIT_USAGE
+
+
+@pytest.mark.slow
+def test_ray_backend_gives_the_same_rows(tmp_path, images):
+    pytest.importorskip("ray")
+    serial, remote = tmp_path / "serial", tmp_path / "ray"
+    run_sweep(_sweep(images), serial, **SILENT)
+    run_sweep(_sweep(images), remote, backend="ray", **SILENT)
+    drop = ("seconds", "iterations_per_second")
+    rows = [
+        sorted(({k: v for k, v in r.items() if k not in drop} for r in _rows(f)),
+               key=lambda r: (r["image"], r["criterion"], r.get("patience") or 0))
+        for f in (serial, remote)
+    ]  # fmt: skip
+    assert rows[0] == rows[1]
