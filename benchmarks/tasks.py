@@ -6,10 +6,9 @@ share a sweep through lock files; ``--analyse-only`` writes the report from the 
 ``inpaint``
     The DIP paper's ``kate``, ``vase`` and ``library`` with their masks (255 = known), both
     downscaled by ``--inpaint-scale`` (area for the image, nearest for the mask). The input is
-    ``image × mask``; PSNR is against the whole unmasked image. Runs: plain DIP for the full budget
-    (the fixed-iteration result; WMV and EMV recorded on it) with the default 2-level hourglass and
-    with a 5-level hourglass (skips on every scale), and the default network with OSC (its own run:
-    OSC changes the objective).
+    ``image × mask``; PSNR is against the whole unmasked image. Runs: plain DIP with the default
+    2-level hourglass for the full budget (the fixed-iteration result; WMV and EMV recorded on it),
+    and the same network with OSC (its own run: OSC changes the objective).
 ``sr``
     Set5 ``HR`` centre crops of ``--sr-crop`` pixels; the low-resolution input is
     ``SuperResolve(4).A(HR)`` (the operator the fit assumes, so the model matches the data; the
@@ -136,7 +135,6 @@ def inpaint_runs(args: argparse.Namespace) -> list[tuple[str, Any]]:
         common = {"iters": args.inpaint_iters, "seed": 0, "device": "cpu"}
         variants = {
             "plain": {"stop": None, "monitor": ["wmv", "emv"]},
-            "plain-depth5": {"stop": None, "depth": 5, "skips": 5},
             "osc": {"stop": "osc"},
         }
         for variant, options in variants.items():
@@ -150,8 +148,8 @@ def inpaint_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
     rows = []
     for name in INPAINT_IMAGES:
         key = f"inpaint-{name}-x{args.inpaint_scale}-{{}}-i{args.inpaint_iters}"
-        plain, deep, osc = (runs.get(key.format(v)) for v in ("plain", "plain-depth5", "osc"))
-        if not (plain and deep and osc):
+        plain, osc = (runs.get(key.format(v)) for v in ("plain", "osc"))
+        if not (plain and osc):
             continue
         clean, mask = inpaint_data(name, args.inpaint_scale)
         top, top_step = peak(plain)
@@ -166,8 +164,6 @@ def inpaint_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
                 "fixed": plain["psnr"][-1],
                 "peak": top,
                 "peak_step": top_step,
-                "fixed_depth5": deep["psnr"][-1],
-                "peak_depth5": peak(deep)[0],
                 "osc_stop": osc["stop_step"],
                 "osc_confirmed": osc["confirmed"],
                 "osc_psnr": osc_psnr,
@@ -369,15 +365,14 @@ def report(parts: dict[str, list[dict]], args: argparse.Namespace, machine: str)
             "step of the same run (oracle); *OSC* = OSC's stop on its own run (accuracy = PSNR at "
             "the stop / best PSNR of that run); WMV/EMV = their stops on the plain run.",
             "",
-            "| image | size | known | input | fixed | peak (step) | depth 5: fixed / peak | "
+            "| image | size | known | input | fixed | peak (step) | "
             "OSC stop | OSC PSNR | OSC accuracy | OSC run at end | WMV | EMV | s (plain) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             lines.append(
                 f"| {r['image']} | {r['size']} | {r['known']:.1%} | {r['input']:.2f} | "
-                f"{r['fixed']:.2f} | {r['peak']:.2f} ({r['peak_step']}) | "
-                f"{r['fixed_depth5']:.2f} / {r['peak_depth5']:.2f} | {r['osc_stop']}"
+                f"{r['fixed']:.2f} | {r['peak']:.2f} ({r['peak_step']}) | {r['osc_stop']}"
                 f"{'' if r['osc_confirmed'] else '*'} | {r['osc_psnr']:.2f} | "
                 f"{r['osc_accuracy']:.1%} | {r['osc_fixed']:.2f} | {r['wmv_psnr']:.2f} | "
                 f"{r['emv_psnr']:.2f} | {r['seconds']:.0f} |"
