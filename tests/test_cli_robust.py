@@ -188,3 +188,23 @@ def test_sixteen_bit_png_stays_sixteen_bit(tmp_path, capsys):
     code, _, stderr = run(["denoise", src, "-o", out, *FAST], capsys)
     assert code == 0, stderr
     assert read_image(out)[1].bit_depth == 16
+
+
+def test_inpaint_batch_matches_masks_by_name_and_sr_batch(tmp_path, capsys):
+    src, masks = tmp_path / "in", tmp_path / "masks"
+    src.mkdir()
+    masks.mkdir()
+    for name in ("p", "q"):
+        _png(src / f"{name}.png", seed=len(name))
+        mask = np.full((24, 20), 255, np.uint8)
+        mask[4:9, 3:8] = 0
+        Image.fromarray(mask).save(masks / f"{name}_mask.png")
+    code, _, stderr = run(["inpaint", src, "--mask", masks, "-o", tmp_path / "f", *FAST], capsys)
+    assert code == 0, stderr
+    assert sorted(p.name for p in (tmp_path / "f").iterdir()) == ["p.png", "q.png"]
+    (masks / "q_mask.png").unlink()
+    code, _, stderr = run(["inpaint", src, "--mask", masks, "-o", tmp_path / "g", *FAST], capsys)
+    assert code == cli.EXIT_FAILURE and "no mask for q.png" in stderr
+    code, _, stderr = run(["sr", src, "--factor", "2", "-o", tmp_path / "s", *FAST], capsys)
+    assert code == 0, stderr
+    assert read_image(tmp_path / "s" / "p.png")[0].shape == (3, 48, 40)
