@@ -130,6 +130,8 @@ def test_osc_gets_its_own_run_and_an_accuracy(tmp_path, images):
     assert counts["run"] == 4  # a plain and an OSC trajectory per image
     osc = [r for r in _rows(out) if r["criterion"] == "osc"]
     assert osc and all(0 < r["accuracy"] <= 1 for r in osc)
+    report = (out / "report.md").read_text()
+    assert "of 2 runs above 95 %" in report  # one OSC row per image at S = 10
 
 
 def test_noise_seed_is_a_function_of_image_degradation_and_seed_only():

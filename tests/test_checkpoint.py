@@ -122,3 +122,39 @@ def test_a_longer_budget_may_continue_a_finished_checkpoint(tmp_path) -> None:
     longer = fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=40),
                  checkpoint=Checkpointing(path, resume=True))  # fmt: skip
     assert longer.config["resumed_from_step"] == 20 and longer.iterations == 40
+
+
+def test_each_recovery_lowers_the_learning_rate_again() -> None:
+    net = create_net("hourglass", width=8)
+    first, second = _sabotage(net, 17, "nan"), _sabotage(net, 33, "nan")
+
+    def both(step: int, loss: float) -> None:
+        first(step, loss)
+        second(step, loss)
+
+    with pytest.warns(RuntimeWarning):
+        result = fit(_y(), net, config=_config(), on_step=both)
+    assert [e["lr"] for e in result.events] == pytest.approx([0.005, 0.0025])
+    assert result.iterations == 60 and torch.isfinite(result.image).all()
+
+
+def test_resume_refuses_another_image_or_other_criteria(tmp_path) -> None:
+    path = tmp_path / "run.ckpt"
+    fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=30),
+        stopper=_stopper(), checkpoint=Checkpointing(path, every=10))  # fmt: skip
+    with pytest.raises(CheckpointError, match="input image"):
+        fit(_y(seed=1), create_net("hourglass", width=8), config=_config(),
+            stopper=_stopper(), checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+    with pytest.raises(CheckpointError, match="stopping criteria"):
+        fit(_y(), create_net("hourglass", width=8), config=_config(),
+            checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+
+
+def test_a_two_stage_run_cannot_change_its_budget_on_resume(tmp_path) -> None:
+    path = tmp_path / "run.ckpt"
+    two = {"tv_weight": 0.05, "two_stage": "retarget"}
+    fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=30, **two),
+        checkpoint=Checkpointing(path, every=10))  # fmt: skip
+    with pytest.raises(CheckpointError, match="boundary"):
+        fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=60, **two),
+            checkpoint=Checkpointing(path, resume=True))  # fmt: skip

@@ -80,12 +80,13 @@ def test_summary_paragraph_ends_a_normal_run(tmp_path, capsys):
     assert stderr.strip().splitlines()[-1].startswith("autodip: Denoising of")
 
 
-def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("stop", [["--stop", "none"], []])  # [] = the default, CIFS
+def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys, monkeypatch, stop):
     import autodip.restore
 
     src = _png(tmp_path / "x.png")
     argv = ["--iters", "40", "--width", "8", "--monitor-every", "5", "--quiet", "--device", "cpu",
-            "--precision", "fp32", "--stop", "none"]  # fmt: skip
+            "--precision", "fp32", *stop]  # fmt: skip
     whole = tmp_path / "whole.png"
     assert run(["denoise", src, "-o", whole, *argv], capsys)[0] == 0
 
@@ -208,3 +209,68 @@ def test_inpaint_batch_matches_masks_by_name_and_sr_batch(tmp_path, capsys):
     code, _, stderr = run(["sr", src, "--factor", "2", "-o", tmp_path / "s", *FAST], capsys)
     assert code == 0, stderr
     assert read_image(tmp_path / "s" / "p.png")[0].shape == (3, 48, 40)
+
+
+def test_sr_x8_uses_its_own_published_defaults(tmp_path, capsys, monkeypatch):
+    import dataclasses
+
+    import autodip.restore
+
+    seen = {}
+    real_fit = autodip.restore.fit
+
+    def short_fit(y, net, operator, config, **kwargs):
+        seen.update(iters=config.max_iters, noise=config.reg_noise_std)
+        return real_fit(y, net, operator, dataclasses.replace(config, max_iters=2), **kwargs)
+
+    monkeypatch.setattr(autodip.restore, "fit", short_fit)
+    src = _png(tmp_path / "x.png", size=(8, 8))
+    argv = ["sr", src, "--factor", "8", "-o", tmp_path / "y.png", "--width", "8", "--quiet"]
+    assert run(argv, capsys)[0] == 0
+    assert seen == {"iters": 4000, "noise": 0.05}
+
+
+def test_an_interrupted_result_is_not_skipped_by_the_next_batch(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    code, _, _ = run(["denoise", str(folder / "[ab].png"), "-o", out, *FAST], capsys)
+    assert code == 0
+    (out / "a.png.interrupted").write_text("interrupted after 3 iterations\n")
+    code, _, stderr = run(["denoise", str(folder / "[ab].png"), "-o", out, *FAST], capsys)
+    assert "1 done, 1 skipped" in stderr and not (out / "a.png.interrupted").exists()
+
+
+def test_batch_resume_starts_afresh_where_there_is_no_checkpoint(tmp_path, folder, capsys):
+    out = tmp_path / "out"
+    argv = ["denoise", str(folder / "[ab].png"), "-o", out, "--checkpoint-every", "2", "--resume"]
+    code, _, stderr = run([*argv, *FAST], capsys)
+    assert code == 0 and "2 done" in stderr
+
+
+def test_a_file_whose_name_looks_like_a_glob_is_a_file(tmp_path, capsys):
+    src = _png(tmp_path / "photo[1].png")
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "out.png", *FAST], capsys)
+    assert code == 0, stderr
+
+
+def test_tiles_stop_at_ctrl_c_and_refuse_checkpoints(tmp_path, capsys, monkeypatch):
+    import autodip.restore
+
+    real_fit = autodip.restore.fit
+    calls = []
+
+    def interrupted_fit(*args, **kwargs):
+        calls.append(1)
+
+        def boom(step, loss):
+            if step == 2:
+                raise KeyboardInterrupt
+
+        return real_fit(*args, **{**kwargs, "on_step": boom})
+
+    monkeypatch.setattr(autodip.restore, "fit", interrupted_fit)
+    src = _png(tmp_path / "x.png", size=(40, 36))
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--tile", "24", *FAST], capsys)
+    assert code == cli.EXIT_INTERRUPTED and len(calls) == 1  # the other tiles did not run
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "z.png", "--tile", "24",
+                           "--checkpoint-every", "5", *FAST], capsys)  # fmt: skip
+    assert code == cli.EXIT_USAGE and "not with --tile" in stderr

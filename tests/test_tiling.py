@@ -88,3 +88,14 @@ def test_parse_size_rejects_nonsense():
     for bad in ("", "lots", "-1G", "0"):
         with pytest.raises(ValueError):
             parse_size(bad)
+
+
+def test_the_memory_estimate_counts_what_the_criteria_keep():
+    from autodip.memory import stopper_images
+    from autodip.stopping import Stopper, create_criterion
+
+    osc = Stopper(create_criterion("osc"))  # lag 350 steps: 35 estimates at every 10 steps
+    wmv = Stopper(create_criterion("wmv"), [create_criterion("emv")])  # a 100-step window
+    assert stopper_images(None, 10) == 0
+    assert stopper_images(osc, 10) == 1 + 35 + 1
+    assert stopper_images(wmv, 10) == 1 + (1 + 10) + 1

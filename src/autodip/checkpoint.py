@@ -14,6 +14,7 @@ wrote yourself.
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,9 +28,10 @@ if TYPE_CHECKING:  # pragma: no cover
     from autodip.runner import FitConfig, _RunState
     from autodip.stopping.stopper import Stopper
 
-FORMAT_VERSION = 1
-#: Settings a resumed run may change: the budget (to extend a run) and the device.
-MAY_DIFFER = frozenset({"max_iters", "device"})
+FORMAT_VERSION = 2
+#: Settings a resumed run may change: the budget, to extend a run (not a two-stage one: its stage
+#: boundary depends on the budget). The device may not change: the random stream is the device's.
+MAY_DIFFER = frozenset({"max_iters"})
 
 
 class CheckpointError(ValueError):
@@ -73,6 +75,7 @@ class Checkpointing:
         generator: torch.Generator,
         offset: torch.Tensor | None,
         stopper: Stopper | None,
+        y: torch.Tensor,
     ) -> None:
         """Write the run's state atomically."""
         from autodip.io import replace_atomically
@@ -80,6 +83,7 @@ class Checkpointing:
         snapshot = state.snapshot
         payload = {
             "version": FORMAT_VERSION,
+            "data": data_fingerprint(y, operator),
             "config": asdict(config),
             "operator": operator.describe(),
             "net_class": type(net).__name__,
@@ -103,6 +107,8 @@ class Checkpointing:
                 "optimizer": snapshot.optimizer,
                 "average": _cpu(snapshot.average),
                 "generator": snapshot.generator,
+                "output": _cpu(snapshot.output),
+                "fit_target": _cpu(snapshot.fit_target),
             },
             "events": state.events,
             "recoveries": state.recoveries,
@@ -113,8 +119,17 @@ class Checkpointing:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         replace_atomically(self.path, buffer.getvalue(), overwrite=True)
 
-    def load(self, config: FitConfig, operator: Operator, net: nn.Module) -> dict[str, Any] | None:
-        """The saved state to resume from (``None`` unless resuming), checked against this run."""
+    def load(
+        self,
+        config: FitConfig,
+        operator: Operator,
+        net: nn.Module,
+        y: torch.Tensor,
+        stopper: Stopper | None,
+    ) -> dict[str, Any] | None:
+        """The saved state to resume from (``None`` unless resuming), checked against this run:
+        the same settings, operator (mask included), network, input image and criteria.
+        """
         if not self.resume:
             return None
         if not self.path.is_file():
@@ -124,15 +139,25 @@ class Checkpointing:
         except Exception as error:
             raise CheckpointError(f"cannot read checkpoint '{self.path}': {error}") from None
         if not isinstance(saved, dict) or saved.get("version") != FORMAT_VERSION:
-            raise CheckpointError(f"'{self.path}' is not an autodip checkpoint (version 1)")
+            raise CheckpointError(
+                f"'{self.path}' is not an autodip checkpoint of this version ({FORMAT_VERSION})"
+            )
         mine = asdict(config)
         different = sorted(
             key
             for key in set(mine) | set(saved["config"])
             if key not in MAY_DIFFER and mine.get(key) != saved["config"].get(key)
         )
+        if config.two_stage is not None and saved["config"]["max_iters"] != config.max_iters:
+            different.append("max_iters (a two-stage run's boundary depends on it)")
         if saved["operator"] != operator.describe():
             different.append("operator")
+        if saved["data"] != data_fingerprint(y, operator):
+            different.append("input image or mask")
+        mine_criteria = stopper.identity() if stopper is not None else None
+        saved_criteria = saved["stopper"]["_identity"] if saved["stopper"] is not None else None
+        if mine_criteria != saved_criteria:
+            different.append("stopping criteria")
         shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
         saved_shapes = {k: tuple(v.shape) for k, v in saved["net"].items()}
         if saved["net_class"] != type(net).__name__ or saved_shapes != shapes:
@@ -148,6 +173,15 @@ class Checkpointing:
                 f"{config.max_iters} steps; raise the budget to continue it"
             )
         return saved
+
+
+def data_fingerprint(y: torch.Tensor, operator: Operator) -> str:
+    """A hash of the measurement and, for inpainting, the mask: what the run is fitted to."""
+    digest = hashlib.sha256(y.detach().float().cpu().contiguous().numpy().tobytes())
+    mask = getattr(operator, "mask", None)
+    if mask is not None:
+        digest.update(mask.detach().float().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()
 
 
 def _cpu(value: Any) -> Any:

@@ -137,14 +137,21 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     )
     run = parser.add_argument_group("optimisation")
     run.add_argument(
-        "--iters", type=_positive_int, default=defaults.iters, help="number of iterations"
+        "--iters",
+        type=_positive_int,
+        help=f"number of iterations (default: {defaults.iters}"
+        + ("; 4000 for --factor 8)" if task == "sr" else ")"),
     )
     run.add_argument("--lr", type=_number, default="0.01", help="Adam learning rate")
     run.add_argument(
         "--reg-noise-std",
         type=_number,
-        default="1/30" if task == "denoise" else str(defaults.reg_noise_std),
-        help="std of the per-step perturbation of the network input",
+        help="std of the per-step perturbation of the network input (default: "
+        + (
+            "1/30)"
+            if task == "denoise"
+            else f"{defaults.reg_noise_std:g}" + ("; 0.05 for --factor 8)" if task == "sr" else ")")
+        ),
     )
     run.add_argument(
         "--exp-weight",

@@ -77,6 +77,8 @@ def run_restore(args: argparse.Namespace) -> int:
 def expand_inputs(path: Path) -> list[Path] | None:
     """The images a folder or glob names (sorted), or ``None`` for a single file."""
     text = str(path)
+    if path.is_file():
+        return None  # a file, even one whose name holds glob characters such as [1]
     if path.is_dir():
         files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     elif any(char in text for char in "*?["):
@@ -112,6 +114,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
     if args.tile is not None and args.command == "sr":
         raise UsageError("--tile is for denoise and inpaint (super-resolution inputs are small)")
+    if args.tile is not None and (args.checkpoint_every or args.resume):
+        raise UsageError("--checkpoint-every and --resume work on whole runs, not with --tile")
     if args.tile is not None and args.tile_overlap is not None and args.tile_overlap >= args.tile:
         raise UsageError(f"--tile-overlap must be smaller than --tile ({args.tile})")
     if args.report is not None and args.report.exists() and not args.report.is_dir():
@@ -136,14 +140,17 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Consol
             batch.failed.append({"input": str(path), "error": "the output would replace the input"})
             continue
         resuming = args.resume and checkpoint_path(output).exists()
-        if output.exists() and not (args.force or resuming):
+        unfinished = interrupted_marker(output).exists()
+        if output.exists() and not (args.force or resuming or unfinished):
             batch.skipped.append(str(path))
             console.say(f"[{index}/{len(inputs)}] {path.name}: {output} exists; skipped")
             continue
         console.say(f"[{index}/{len(inputs)}] {path}")
-        report = args.report / path.stem if args.report is not None else None
+        report = args.report / path.name if args.report is not None else None
         try:
-            record = restore_one(args, path, output, report, console, _per_file(args, path))
+            record = restore_one(
+                args, path, output, report, console, _per_file(args, path), batch=True
+            )
         except KeyboardInterrupt:
             interrupted = True
             break
@@ -198,6 +205,11 @@ def checkpoint_path(output: Path) -> Path:
     return output.with_name(output.name + ".ckpt")
 
 
+def interrupted_marker(output: Path) -> Path:
+    """The file that says ``output`` holds an interrupted run's estimate, not a finished one."""
+    return output.with_name(output.name + ".interrupted")
+
+
 def restore_one(
     args: argparse.Namespace,
     input_path: Path,
@@ -205,8 +217,13 @@ def restore_one(
     report_dir: Path | None,
     console: _Console,
     paths: dict[str, Path | None] | None = None,
+    *,
+    batch: bool = False,
 ) -> dict[str, Any]:
-    """Restore one file; return the run's record (what ``report.json`` holds)."""
+    """Restore one file; return the run's record (what ``report.json`` holds).
+
+    In a batch, ``--resume`` starts afresh the files that have no checkpoint yet.
+    """
     from autodip.checkpoint import CheckpointError, Checkpointing
     from autodip.html_report import summary_paragraph
     from autodip.io import ImageWriteError, check_output, write_image
@@ -218,10 +235,11 @@ def restore_one(
     paths = paths or {"reference": args.reference}
     ckpt = checkpoint_path(output)
     resuming = args.resume and ckpt.exists()
-    if args.resume and not resuming:
+    if args.resume and not resuming and not batch:
         raise UsageError(f"--resume: no checkpoint at '{ckpt}' (written by --checkpoint-every)")
     report_paths = [report_dir / name for name in REPORT_FILES] if report_dir else []
-    _check_writable([output, *report_paths], args.force or resuming)
+    unfinished = interrupted_marker(output).exists()
+    _check_writable([output, *report_paths], args.force or resuming or unfinished)
     image, info = _read(input_path, "input")
     stop, monitor = _resolve_stopping(args, image.shape[0])
     stop_note = _fallback_note(args, image.shape[0], stop or (monitor[0] if monitor else None))
@@ -267,7 +285,6 @@ def restore_one(
             console.say(f"resuming from {ckpt}")
     fit_options = {
         "lr": args.lr,
-        "reg_noise_std": args.reg_noise_std,
         "exp_weight": args.exp_weight,
         "monitor_every": args.monitor_every,
         "tv_weight": args.tv,
@@ -275,13 +292,19 @@ def restore_one(
         "stage_fraction": args.stage_fraction,
     }
     show_progress = not (args.quiet or args.json or args.tile)
+    from autodip.restore import task_defaults
+
+    defaults = task_defaults(operator)
+    iters = args.iters or defaults.iters
+    if args.reg_noise_std is not None:
+        fit_options["reg_noise_std"] = args.reg_noise_std
     try:
-        with _Progress(args.iters, show_progress, label=DOING[args.command]) as progress:
+        with _Progress(iters, show_progress, label=DOING[args.command]) as progress:
             result = restore(
                 image,
                 operator,
                 net=net,
-                iters=args.iters,
+                iters=iters,
                 seed=args.seed,
                 device=args.device,
                 precision=args.precision,
@@ -314,12 +337,21 @@ def restore_one(
 
     try:
         written = write_image(
-            output, result.pixels, info, bit_depth=args.bit_depth, overwrite=args.force or resuming
+            output,
+            result.pixels,
+            info,
+            bit_depth=args.bit_depth,
+            overwrite=args.force or resuming or unfinished,
         )
     except (ImageWriteError, FileExistsError, ValueError) as error:
         raise UsageError(str(error)) from None
-    if checkpoint is not None and not result.interrupted and ckpt.exists():
-        ckpt.unlink()  # the run is complete: its checkpoint has served
+    marker = interrupted_marker(output)
+    if result.interrupted:  # the output is an estimate so far: say so on disk too
+        marker.write_text(f"interrupted after {result.iterations} iterations\n")
+    else:
+        marker.unlink(missing_ok=True)
+        if checkpoint is not None and ckpt.exists():
+            ckpt.unlink()  # the run is complete: its checkpoint has served
     if stop_note:
         result.config.setdefault("task", {})["stop_note"] = stop_note
     if result.stop_step is not None:

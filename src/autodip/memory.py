@@ -14,9 +14,11 @@ compares it with measured peaks.
 from __future__ import annotations
 
 import copy
+import math
 import os
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
@@ -117,8 +119,13 @@ def estimate_run_memory(
     height: int,
     width: int,
     autocast_dtype: torch.dtype | None = None,
+    extra_images: int = 0,
 ) -> MemoryEstimate:
-    """The peak memory of fitting ``net`` to produce a ``channels × height × width`` estimate."""
+    """The peak memory of fitting ``net`` to produce a ``channels × height × width`` estimate.
+
+    ``extra_images`` counts further float32 copies of the estimate that the stopping criteria
+    keep (:func:`stopper_images`).
+    """
     multiple = int(getattr(net, "size_multiple", 1))
     pad = padding_for(height, width, multiple)
     pixels = (height + pad.top + pad.bottom) * (width + pad.left + pad.right)
@@ -128,8 +135,23 @@ def estimate_run_memory(
     activations = int(activation_bytes_per_pixel(net, channels, autocast_dtype) * pixels)
     # z, its perturbation buffer and the perturbed code; target, output, average, last good,
     # snapshot average and the measured image: float32 each
-    buffers = 4 * pixels * (3 * net.in_channels + 6 * channels)
+    buffers = 4 * pixels * (3 * net.in_channels + (6 + extra_images) * channels)
     return MemoryEstimate(parameters, activations, buffers)
+
+
+def stopper_images(stopper: Any, monitor_every: int) -> int:
+    """Copies of the estimate a :class:`~autodip.stopping.Stopper` keeps at most.
+
+    A lagging primary criterion (OSC) keeps the estimates of its last ``lag`` steps, ES-WMV the raw
+    outputs of its window, and the stopper one best image.
+    """
+    if stopper is None:
+        return 0
+    count = 1
+    for criterion in stopper.criteria:
+        count += math.ceil(getattr(criterion, "lag", 0) / monitor_every) + 1
+        count += math.ceil(getattr(criterion, "kept_steps", 0) / monitor_every)
+    return count
 
 
 def available_memory(device: str | torch.device = "cpu") -> int | None:

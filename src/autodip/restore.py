@@ -17,7 +17,7 @@ import torch
 
 from autodip.checkpoint import Checkpointing
 from autodip.io import image_to_tensor
-from autodip.memory import check_memory, estimate_run_memory
+from autodip.memory import check_memory, estimate_run_memory, stopper_images
 from autodip.nets import count_parameters, create_net
 from autodip.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
 from autodip.runner import FitConfig, Monitor, Result, fit, placement_for
@@ -223,7 +223,14 @@ def restore(
     stopper = build_stopper(stop, monitor, patience, criterion_options)
     where = placement_for(config)
     est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
-    estimate = estimate_run_memory(network, y.shape[1], est_h, est_w, where.autocast_dtype)
+    estimate = estimate_run_memory(
+        network,
+        y.shape[1],
+        est_h,
+        est_w,
+        where.autocast_dtype,
+        extra_images=stopper_images(stopper, config.monitor_every),
+    )
     check_memory(estimate, where.device, max_memory)
     result = fit(
         y,
@@ -273,6 +280,8 @@ def _restore_tiled(
     results: list[tuple[Tile, Result]] = []
 
     def one(piece: Tile, part: np.ndarray) -> np.ndarray:
+        if any(r.interrupted for _, r in results):
+            return part  # Ctrl-C ended an earlier tile: the rest keep their input pixels
         piece_operator: Operator = operator
         if isinstance(operator, Inpaint):
             mask = operator.mask[0, :, piece.rows, piece.cols].cpu().numpy()

@@ -354,7 +354,7 @@ def fit(
 
     where = placement(cfg.device, cfg.precision, cfg.channels_last)
     device = torch.device(where.device)
-    saved = checkpoint.load(cfg, operator, net) if checkpoint is not None else None
+    saved = checkpoint.load(cfg, operator, net, y, stopper) if checkpoint is not None else None
     generator = torch.Generator().manual_seed(cfg.seed)
     if cfg.reinit and saved is None:
         # Initialise on the CPU under a forked, seeded generator: the same weights whatever the
@@ -372,7 +372,7 @@ def fit(
     else:
         offset = _to(saved["offset"], device)
         if stopper is not None:
-            stopper.load_state(saved["stopper"])
+            stopper.load_state(saved["stopper"], device)
     fitted = measured if offset is None else measured + offset
     boundary = cfg.stage_boundary
     if cfg.two_stage == "retarget" and offset is not None and offset.shape[-2:] != (est_h, est_w):
@@ -415,7 +415,9 @@ def fit(
     if saved is not None:
         state.load(saved, net, optimizer, step_generator, device)
     else:
-        state.snapshot = _Snapshot.take(0, math.inf, net, optimizer, None, step_generator)
+        state.snapshot = _Snapshot.take(
+            0, math.inf, net, optimizer, None, step_generator, state.output, state.fit_target
+        )
     reason = f"reached max_iters={cfg.max_iters}"
     interrupted = False
     failure: str | None = None
@@ -481,7 +483,14 @@ def fit(
                 )
                 state.last_good, state.last_good_step = estimate.detach().clone(), step
                 state.snapshot = _Snapshot.take(
-                    step, fit_psnr, net, optimizer, state.average, step_generator
+                    step,
+                    fit_psnr,
+                    net,
+                    optimizer,
+                    state.average,
+                    step_generator,
+                    state.output,
+                    state.fit_target,
                 )
                 report = StepReport(
                     step,
@@ -515,7 +524,7 @@ def fit(
             if checkpoint is not None and checkpoint.due(step, cfg.max_iters):
                 state.step, state.seconds = step, time.perf_counter() - start
                 checkpoint.save(
-                    state, cfg, operator, net, optimizer, step_generator, offset, stopper
+                    state, cfg, operator, net, optimizer, step_generator, offset, stopper, y
                 )
             if on_step is not None:
                 on_step(step, state.loss_value)
@@ -577,6 +586,8 @@ class _Snapshot:
     optimizer: dict[str, Any]
     average: torch.Tensor | None
     generator: torch.Tensor
+    output: torch.Tensor | None = None
+    fit_target: torch.Tensor | None = None
 
     @classmethod
     def take(
@@ -587,6 +598,8 @@ class _Snapshot:
         optimizer: torch.optim.Optimizer,
         average: torch.Tensor | None,
         generator: torch.Generator,
+        output: torch.Tensor | None = None,
+        fit_target: torch.Tensor | None = None,
     ) -> _Snapshot:
         return cls(
             step,
@@ -595,6 +608,8 @@ class _Snapshot:
             copy.deepcopy(optimizer.state_dict()),
             average.clone() if average is not None else None,
             generator.get_state(),
+            output.clone() if output is not None else None,
+            fit_target,  # replaced, never changed in place: no copy needed
         )
 
     def restore(
@@ -602,12 +617,16 @@ class _Snapshot:
         net: nn.Module,
         optimizer: torch.optim.Optimizer,
         generator: torch.Generator,
-    ) -> torch.Tensor | None:
-        """Put the parameters, optimiser and random stream back; return the saved average."""
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        """Put the parameters, optimiser and random stream back; return the saved average,
+        output and fit target.
+        """
         net.load_state_dict(self.net)
         optimizer.load_state_dict(copy.deepcopy(self.optimizer))
         generator.set_state(self.generator)
-        return self.average.clone() if self.average is not None else None
+        average = self.average.clone() if self.average is not None else None
+        output = self.output.clone() if self.output is not None else None
+        return average, output, self.fit_target
 
 
 @dataclass
@@ -657,6 +676,8 @@ class _RunState:
             snap["optimizer"],
             _to(snap["average"], device),
             snap["generator"],
+            _to(snap.get("output"), device),
+            _to(snap.get("fit_target"), device),
         )
         self.events = saved["events"]
         self.recoveries = saved["recoveries"]
@@ -696,10 +717,13 @@ def _recover(
             f"of step {state.last_good_step} (try a lower --lr)"
         )
     state.recoveries += 1
-    state.average = snapshot.restore(net, optimizer, generator)
-    for group in optimizer.param_groups:
-        group["lr"] *= cfg.recovery_lr_factor
-    lr = optimizer.param_groups[0]["lr"]
+    # the rate in use now (already lowered by earlier recoveries), lowered once more; the
+    # snapshot's optimiser state carries the rate of its time, so set it after restoring
+    lrs = [group["lr"] * cfg.recovery_lr_factor for group in optimizer.param_groups]
+    state.average, state.output, state.fit_target = snapshot.restore(net, optimizer, generator)
+    for group, lr in zip(optimizer.param_groups, lrs, strict=True):
+        group["lr"] = lr
+    lr = lrs[0]
     state.events.append(
         {"step": step, "problem": problem, "action": f"back to step {snapshot.step}", "lr": lr}
     )

@@ -31,14 +31,19 @@ def run_sweep(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     saved = folder / "sweep.json"
-    if saved.exists() and json.loads(saved.read_text()) != sweep.to_dict():
-        previous = json.loads(saved.read_text())
-        changed = sorted(k for k in previous if previous[k] != sweep.to_dict().get(k))
+    free = {"patience", "device"}  # neither changes what a run computes
+    previous = json.loads(saved.read_text()) if saved.exists() else None
+    changed = sorted(
+        k for k in (previous or {}) if k not in free and previous[k] != sweep.to_dict().get(k)
+    )
+    if changed:
         raise ValueError(
             f"'{folder}' holds another sweep (it differs in {', '.join(changed)}); use another "
             "folder, or the same settings to continue it"
         )
-    saved.write_text(json.dumps(sweep.to_dict(), indent=2) + "\n")
+    from autodip.report import write_json
+
+    write_json(saved, sweep.to_dict())
     jobs = expand(sweep)
     cache = Cache(folder / "runs")
     options = {"workers": workers, "backend": backend, "address": address}

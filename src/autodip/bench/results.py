@@ -91,10 +91,16 @@ def _markdown(
             table([r for r in rows if r.get("gap") is not None], s, "gap"),
             "",
         ]
-    osc = [r for r in rows if r["criterion"] == "osc" and r.get("default_patience") is not False]
+    osc = [
+        r
+        for r in rows
+        if r["criterion"] == "osc"
+        and r.get("patience") == patiences[0]
+        and not r.get("default_patience")
+    ]
     if osc:
-        share = sum(r["accuracy"] > 0.95 for r in osc if r["patience"] == patiences[0])
-        total = sum(1 for r in osc if r["patience"] == patiences[0])
+        share = sum(r["accuracy"] > 0.95 for r in osc)
+        total = len(osc)
         lines += [
             "## OSC accuracy (PSNR at the stop / best PSNR of the run, seed 001)",
             "",

@@ -48,6 +48,23 @@ class Track:
         }
 
 
+def _moved(value: Any, device: torch.device) -> Any:
+    """``value`` with every tensor inside it (containers and criteria) moved to ``device``."""
+    if isinstance(value, torch.Tensor):
+        return value.to(device)
+    if isinstance(value, dict):
+        return {k: _moved(v, device) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_moved(v, device) for v in value]
+    if isinstance(value, tuple):
+        return tuple(_moved(v, device) for v in value)
+    if isinstance(value, deque):
+        return deque(_moved(v, device) for v in value)
+    if isinstance(value, Track | Criterion):
+        value.__dict__.update(_moved(value.__dict__, device))
+    return value
+
+
 class Stopper:
     """Decide when a run stops, from a primary criterion and the shared candidate rule.
 
@@ -92,6 +109,10 @@ class Stopper:
         self.best_image: torch.Tensor | None = None
         self.best_step: int | None = None
         self.confirmed = False
+        # who the criteria are (options and patience), taken before any run fills in its state
+        self._identity = [
+            {**t.criterion.describe(), "patience": t.rule.patience} for t in self.tracks
+        ]
         self._recent: deque[tuple[int, torch.Tensor]] = deque()
 
     @property
@@ -209,18 +230,18 @@ class Stopper:
         """A deep copy of the stopper's whole state (criteria included), for checkpoints."""
         return copy.deepcopy(self.__dict__)
 
-    def load_state(self, state: dict[str, Any]) -> None:
-        """Continue from :meth:`state`; the criteria must be the same as this stopper's."""
-        saved = [t.criterion.describe() for t in state["tracks"]]
-        mine = [t.criterion.describe() for t in self.tracks]
-        if saved != mine:
+    def identity(self) -> list[dict[str, Any]]:
+        """The criteria's options and patience, as at construction (for checkpoints)."""
+        return copy.deepcopy(self._identity)
+
+    def load_state(self, state: dict[str, Any], device: torch.device | str = "cpu") -> None:
+        """Continue from :meth:`state` (moved to ``device``); the criteria must be the same."""
+        if state["_identity"] != self._identity:
             raise ValueError(
-                f"the checkpoint's stopping criteria ({saved}) differ from this run's ({mine})"
+                f"the checkpoint's stopping criteria ({state['_identity']}) differ from this "
+                f"run's ({self._identity})"
             )
-        patience = [t.rule.patience for t in state["tracks"]]
-        if patience != [t.rule.patience for t in self.tracks]:
-            raise ValueError("the checkpoint's patience differs from this run's")
-        self.__dict__.update(copy.deepcopy(state))
+        self.__dict__.update(_moved(copy.deepcopy(state), torch.device(device)))
 
     def summary(self, step: int) -> dict[str, Any]:
         """Every criterion's record, keyed by name."""

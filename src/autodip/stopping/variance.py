@@ -37,6 +37,8 @@ class WindowedVariance(Criterion):
         if window < 1:
             raise ValueError(f"window must be at least 1 step, got {window}")
         self.window = window
+        #: Steps of raw outputs the criterion holds (for the memory estimate).
+        self.kept_steps = window
         self.reset()
 
     def reset(self) -> None:
