@@ -353,6 +353,8 @@ def report(parts: dict[str, list[dict]], args: argparse.Namespace, machine: str)
         "each part is in the script's docstring",
         "- defaults otherwise: 2-level width-64 hourglass, Adam lr 0.01, EMA 0.99, bf16 autocast, "
         "seed 0; reg-noise 0.03 (inpainting, SR), 1/30 (denoising)",
+        "- seconds: wall time of each run while two or three single-threaded benchmark processes "
+        "shared the 2-core CPU: indicative only (see `speed.md` for clean timings)",
         "",
     ]
     rows = parts.get("inpaint", [])
