@@ -49,8 +49,8 @@ class TaskDefaults:
 #: Per task (operator name). Inpainting and super-resolution run the original DIP paper's
 #: iteration counts and ``reg_noise_std`` (SPEC's reference facts) without early stopping. CIFS is
 #: calibrated for denoising only, and ``benchmarks/results/tasks.md`` shows why OSC is not the
-#: default there: without noise these runs do not overfit within the budget (the peak is at or
-#: next to the last step on all 3 inpainting images and 5 Set5 crops), while OSC's pseudo-noise
+#: default there: without noise these runs do not overfit within the budget (the peak is at the
+#: last step on all 3 inpainting images and at steps 1810–2000 of 2000 on the 5 Set5 crops), while OSC's pseudo-noise
 #: lowers its own run's PSNR and it stops at steps 360–600: on average 3.4 dB below the fixed
 #: budget on inpainting and 3.0 dB on ×4 SR.
 TASK_DEFAULTS = {
