@@ -50,9 +50,9 @@ class TaskDefaults:
 #: iteration counts and ``reg_noise_std`` (SPEC's reference facts) without early stopping. CIFS is
 #: calibrated for denoising only, and ``benchmarks/results/tasks.md`` shows why OSC is not the
 #: default there: without noise these runs do not overfit within the budget (the peak is at the
-#: last step on all 3 inpainting images and at steps 1810–2000 of 2000 on the 5 Set5 crops), while OSC's pseudo-noise
-#: lowers its own run's PSNR and it stops at steps 360–600: on average 3.4 dB below the fixed
-#: budget on inpainting and 3.0 dB on ×4 SR.
+#: last step on all 3 inpainting images and at steps 1810–2000 of 2000 on the 5 Set5 crops),
+#: while OSC's pseudo-noise lowers its own run's PSNR and it stops at steps 360–600: on average
+#: 3.4 dB below the fixed budget on inpainting and 3.0 dB on ×4 SR.
 TASK_DEFAULTS = {
     "denoise": TaskDefaults(
         DEFAULT_ITERS, DEFAULT_STOP, 1.0 / 30.0, "benchmarks/results/defaults.md, stopping.md"
