@@ -52,6 +52,7 @@ from types import ModuleType
 import numpy as np
 
 from autodip.noise_level import estimate_sigma
+from autodip.validation import check_float_array
 
 __all__ = [
     "BASELINES",
@@ -422,13 +423,7 @@ def denoise_baseline(
 
 def _check_image(image: np.ndarray) -> np.ndarray:
     """Return ``image`` unchanged after checking it is a float C×H×W array in [0, 1]."""
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"image must be a numpy array, got {type(image).__name__}")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(
-            f"image must be floating point with values in [0, 1], got dtype {image.dtype} "
-            "(convert 8-bit pixels with image / 255)"
-        )
+    check_float_array(image)
     if image.ndim != 3 or not 1 <= image.shape[0] <= _MAX_CHANNELS:
         raise ValueError(
             f"image must be C×H×W with 1 ≤ C ≤ {_MAX_CHANNELS}, got shape {image.shape} "

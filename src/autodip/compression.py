@@ -18,6 +18,8 @@ import operator
 import cv2
 import numpy as np
 
+from autodip.validation import check_float_array
+
 __all__ = ["jpeg_size"]
 
 #: Largest height or width libjpeg-turbo encodes.
@@ -101,12 +103,7 @@ def _encode(pixels: np.ndarray, quality: int) -> np.ndarray:
 
 def _opencv_pixels(image: np.ndarray) -> np.ndarray:
     """Check a float C×H×W / H×W image and return it as contiguous uint8 H×W or H×W×3 BGR."""
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"image must be a numpy array, got {type(image).__name__}")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(
-            f"image must be floating point with values in [0, 1], got dtype {image.dtype}"
-        )
+    check_float_array(image)
     if image.ndim == 3 and image.shape[0] == 1:
         image = image[0]
     if not (image.ndim == 2 or (image.ndim == 3 and image.shape[0] == 3)):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from autodip.validation import check_float_array
+
 __all__ = ["estimate_sigma"]
 
 #: Φ⁻¹(3/4): the median of |Z| for Z ~ N(0, 1) (often rounded to 0.6745).
@@ -168,13 +170,7 @@ def _haar_hh(plane: np.ndarray) -> np.ndarray:
 
 def _validated_planes(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as a C×H×W array after checking it, or raise ValueError."""
-    if not isinstance(image, np.ndarray):
-        raise ValueError(f"image must be a numpy array, got {type(image).__name__}")
-    if not np.issubdtype(image.dtype, np.floating):
-        raise ValueError(
-            f"image must be floating point with values in [0, 1], got dtype {image.dtype} "
-            "(convert 8-bit pixels with image / 255)"
-        )
+    check_float_array(image)
     if image.ndim == 2:
         image = image[np.newaxis]
     elif image.ndim != 3:
