@@ -66,7 +66,7 @@ def assert_valid_image(pixels: np.ndarray, info: ImageInfo) -> None:
     assert pixels.dtype == np.float32
     assert pixels.ndim == 3
     channels, height, width = pixels.shape
-    assert 1 <= channels <= 16 and height >= 1 and width >= 1
+    assert channels <= 16 and pixels.size > 0  # no empty image, no more than 16 channels
     assert pixels.flags.c_contiguous
     assert np.isfinite(pixels).all()
     assert pixels.min() >= 0.0 and pixels.max() <= 1.0
