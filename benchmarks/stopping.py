@@ -35,7 +35,7 @@ from autodip.noise import add_gaussian_noise
 from autodip.noise_level import estimate_sigma
 from autodip.restore import DEFAULT_NET, denoise
 from autodip.stopping import first_candidate, list_criteria
-from autodip.stopping.cifs import interpolate_lambda, shipped_lambda_table
+from autodip.stopping.cifs import cifs_energy, lambda_for_image, shipped_lambda_table
 from common import SHARED_DATA, cached, claim
 
 SHARED = SHARED_DATA
@@ -121,8 +121,8 @@ def analyse(run: dict, osc_run: dict, sigma_hat: float, patience: int | None) ->
                 if table is None:
                     continue
                 pixels = pixels or run["pixels"]
-                lam = interpolate_lambda(sigma_hat, table) * pixels / table["pixels"]
-                scores = lam * np.asarray(extra["mse"]) + size**2 / pixels
+                lam = lambda_for_image(sigma_hat, pixels, table)
+                scores = cifs_energy(lam, extra["mse"], size, pixels)
             else:
                 scores = size
             got = stop_of(extra["steps"], scores, s, True, psnr_a)

@@ -56,7 +56,7 @@ from autodip.operators import Denoise, Inpaint, SuperResolve
 from autodip.restore import restore
 from autodip.runner import FitConfig, placement_for
 from autodip.stopping import first_candidate
-from autodip.stopping.cifs import interpolate_lambda, shipped_lambda_table
+from autodip.stopping.cifs import cifs_energy, lambda_for_image, shipped_lambda_table
 from common import SHARED_DATA, cached, claim, cpu_model
 
 HERE = Path(__file__).resolve().parent
@@ -298,10 +298,9 @@ def tv_runs(args: argparse.Namespace) -> list[tuple[str, Any]]:
 def cifs_stop(run: dict, pixels: int) -> int:
     """CIFS's stop on a recorded run: λ(σ̂) from the shipped table, scaled to the pixel count."""
     table = shipped_lambda_table()
-    lam = interpolate_lambda(run["sigma_hat"], table) * pixels / table["pixels"]
+    lam = lambda_for_image(run["sigma_hat"], pixels, table)
     trace = run["cifs"]
-    size = np.asarray(trace["size"], float)
-    scores = lam * np.asarray(trace["mse"]) + size**2 / pixels
+    scores = cifs_energy(lam, trace["mse"], trace["size"], pixels)
     verdict = first_candidate(trace["steps"], list(scores), CIFS_PATIENCE)
     return verdict.best_step if verdict else trace["steps"][-1]
 

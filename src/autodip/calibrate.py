@@ -141,8 +141,9 @@ def record_trajectory(
 
 def psnr_at_stop(trajectory: dict[str, Any], lam: float, patience: int) -> tuple[float, int]:
     """PSNR and step where the candidate rule stops on ``λ·MSE + size²/(HW)``."""
-    size = np.asarray(trajectory["size"], float)
-    scores = lam * np.asarray(trajectory["mse"]) + size**2 / trajectory["pixels"]
+    from autodip.stopping.cifs import cifs_energy
+
+    scores = cifs_energy(lam, trajectory["mse"], trajectory["size"], trajectory["pixels"])
     verdict = first_candidate(trajectory["steps"], list(scores), patience)
     index = trajectory["steps"].index(verdict.best_step)
     return trajectory["psnr"][index], verdict.best_step

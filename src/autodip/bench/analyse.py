@@ -4,7 +4,10 @@ For a ``dip`` run and each criterion it recorded, the shared candidate rule
 (:func:`autodip.stopping.first_candidate`, the code the online stopper runs) is replayed on the
 score trace with patience ``S``; the row holds the stop step, PSNR/SSIM there, the run's peak PSNR
 and its step, the last iterate's PSNR, the gap to the peak, the accuracy (PSNR at the stop / peak,
-seed 001's measure), seconds and iterations per second. Pseudo-criteria ``no-es`` (the last
+seed 001's measure), seconds and iterations per second, and what an online run with that
+criterion would have cost: the step at which it halts (``halt``: the first monitored step ``S``
+steps after the candidate, or the budget's end when none is confirmed) and ``stop_seconds``, the
+time to that step (:func:`step_costs`). Pseudo-criteria ``no-es`` (the last
 iterate) and ``peak`` (the oracle) give seed 000's "No-ES" and "Peak" columns. Baseline runs give
 one row per σ source (true, estimated).
 """
@@ -22,8 +25,65 @@ from autodip.stopping import first_candidate
 COLUMNS = [
     "image", "degradation", "kind_of_degradation", "level", "network", "seed", "criterion",
     "patience", "stop", "confirmed", "psnr", "ssim", "peak", "peak_step", "last", "gap",
-    "accuracy", "seconds", "iterations_per_second", "measured_psnr",
+    "accuracy", "halt", "stop_seconds", "seconds", "iterations_per_second", "measured_psnr",
 ]  # fmt: skip
+
+
+def step_costs(run: dict[str, Any]) -> tuple[float, dict[str, float]]:
+    """Seconds per step of the fit alone, and of each recorded criterion.
+
+    A recorded trajectory computes every criterion at once, so an online run with one criterion
+    ``c`` costs ``base + own[c]`` per step, where ``own[c]`` is ``c``'s measured time over the
+    run's steps and ``base`` the run's time less every criterion's. ``base`` still holds the
+    oracle PSNR/SSIM of the benchmark (the same for every row).
+    """
+    iterations = max(int(run["iterations"]), 1)
+    own = {name: float(c.get("seconds") or 0.0) / iterations for name, c in run["criteria"].items()}
+    base = max(float(run["seconds"]) / iterations - sum(own.values()), 0.0)
+    return base, own
+
+
+def criterion_stop(
+    run: dict[str, Any], name: str, patience: int, budget: int | None = None
+) -> dict[str, Any]:
+    """Where criterion ``name`` with patience ``S`` stops a recorded run cut at ``budget`` steps.
+
+    The shared rule (:func:`~autodip.stopping.first_candidate`) is replayed on the scores up to
+    ``budget``. An online run halts at the first monitored step at least ``S`` steps after the
+    candidate (that is when :class:`~autodip.stopping.CandidateRule` confirms it) or, unconfirmed,
+    at the budget's end, and returns the candidate's estimate.
+
+    Returns
+    -------
+    dict
+        ``stop`` (the returned step), ``halt``, ``confirmed``, ``psnr``/``ssim`` at ``stop`` and
+        ``stop_seconds`` (``halt`` steps at :func:`step_costs`' rate for this criterion).
+    """
+    history = run["history"]
+    end = history[-1]["step"] if budget is None else min(budget, history[-1]["step"])
+    trace = run["criteria"][name]
+    kept = [(s, v) for s, v in zip(trace["steps"], trace["scores"], strict=True) if s <= end]
+    steps = [s for s, _ in kept]
+    verdict = (
+        first_candidate(steps, [v for _, v in kept], patience, trace["lower_is_better"])
+        if kept
+        else None
+    )
+    if verdict is None:
+        stop, halt, confirmed = end, end, False
+    else:
+        stop, confirmed = verdict.best_step, verdict.confirmed
+        halt = next(s for s in steps if s - stop >= patience) if confirmed else end
+    record = _record_at(history, stop)
+    base, own = step_costs(run)
+    return {"stop": stop, "halt": halt, "confirmed": confirmed, "psnr": record["psnr"],
+            "ssim": record["ssim"], "stop_seconds": halt * (base + own[name])}  # fmt: skip
+
+
+def _record_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
+    """The history entry of ``step`` (or the nearest later one)."""
+    steps = [h["step"] for h in history]
+    return history[int(np.searchsorted(steps, step).clip(0, len(steps) - 1))]
 
 
 def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
@@ -48,7 +108,6 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
     history = run["history"]
     steps = [h["step"] for h in history]
     psnrs = np.asarray([h["psnr"] for h in history])
-    at = {h["step"]: h for h in history}
     best = int(psnrs.argmax())
     peak, peak_step, last = float(psnrs[best]), steps[best], float(psnrs[-1])
     base |= {
@@ -59,6 +118,7 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
         "seconds": run["seconds"],
         "iterations_per_second": run["iterations"] / run["seconds"] if run["seconds"] else None,
     }
+    base_cost, _ = step_costs(run)
     rows = []
     if job["kind"] == "dip":
         rows.append(
@@ -66,6 +126,8 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
                 **base,
                 "criterion": "no-es",
                 "stop": steps[-1],
+                "halt": steps[-1],
+                "stop_seconds": steps[-1] * base_cost,
                 "psnr": last,
                 "ssim": history[-1]["ssim"],
                 "gap": peak - last,
@@ -79,15 +141,9 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
             s = trace["default_patience"] if patience is None else patience
             if patience is None and s in patiences:
                 continue  # the default is already among the patiences asked for
-            verdict = first_candidate(trace["steps"], trace["scores"], s, trace["lower_is_better"])
-            stop = verdict.best_step if verdict is not None else steps[-1]
-            confirmed = bool(verdict and verdict.confirmed)
-            record = (
-                at.get(stop) or history[int(np.searchsorted(steps, stop).clip(0, len(steps) - 1))]
-            )
-            rows.append({**base, "criterion": name, "patience": s, "stop": stop,
-                         "confirmed": confirmed, "psnr": record["psnr"], "ssim": record["ssim"],
-                         "gap": peak - record["psnr"], "accuracy": record["psnr"] / peak,
+            found = criterion_stop(run, name, s)
+            rows.append({**base, "criterion": name, "patience": s, **found,
+                         "gap": peak - found["psnr"], "accuracy": found["psnr"] / peak,
                          "default_patience": patience is None})  # fmt: skip
     return rows
 

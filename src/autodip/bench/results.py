@@ -118,7 +118,18 @@ def _markdown(
             lines.append(f"| {network} | {len(values)} | {m:.4f} ± {s:.4f} |")
         lines.append("")
     lines += ["![gap against level](gap_vs_level.png)", ""]
+    lines += ["## Choosing the defaults", "", _choice(sweep, runs, patiences), ""]
     return "\n".join(lines)
+
+
+def _choice(sweep: dict[str, Any], runs: list[dict[str, Any]], patiences: list[int]) -> str:
+    """The defaults the sweep's runs support (:mod:`autodip.bench.choose`), or why none yet."""
+    from autodip.bench.choose import budgets_for, combinations, markdown
+
+    try:
+        return markdown(combinations(runs, patiences, budgets_for(int(sweep["iters"]))))
+    except ValueError as error:
+        return f"No choice: {error}."
 
 
 def _figure(width: float, height: float) -> Any:

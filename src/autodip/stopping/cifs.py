@@ -56,6 +56,35 @@ def interpolate_lambda(sigma: float, table: dict[str, Any]) -> float:
     return float(np.exp(np.interp(sigma, sigmas[order], logs[order])))
 
 
+def lambda_for_image(sigma: float, pixels: int, table: dict[str, Any]) -> float:
+    """λ for an image of ``pixels`` pixels at noise level ``sigma`` (0–255 scale).
+
+    :math:`R = C^2/(HW)` grows with the pixel count while the MSE does not, so the table's λ is
+    scaled from the calibration's pixel count to the image's (see :mod:`autodip.calibrate`).
+
+    Examples
+    --------
+    >>> table = {"sigmas": [20], "lambdas": [5.0], "pixels": 64 * 64}
+    >>> round(lambda_for_image(20, 2 * 64 * 64, table), 9)
+    10.0
+    """
+    scale = pixels / table["pixels"] if table.get("pixels") else 1.0
+    return interpolate_lambda(sigma, table) * scale
+
+
+def cifs_energy(lam: float, mse: Any, size: Any, pixels: int) -> Any:
+    r"""CIFS's score :math:`\lambda\,\mathrm{MSE} + C^2/(HW)` for one value or arrays of them.
+
+    Examples
+    --------
+    >>> float(cifs_energy(2.0, 0.5, 8, 16))
+    5.0
+    >>> cifs_energy(1.0, [0.5, 0.25], [4, 8], 16).tolist()
+    [1.5, 4.25]
+    """
+    return lam * np.asarray(mse, dtype=float) + np.asarray(size, dtype=float) ** 2 / pixels
+
+
 def load_lambda_table(path: str | None) -> dict[str, Any] | None:
     """The λ table at ``path``, or the shipped one when ``path`` is ``None``."""
     if path is None:
@@ -139,11 +168,7 @@ class CompressedSize(Criterion):
                 "no CIFS λ table is installed; pass lam=..., or table=PATH with a table made by "
                 "`autodip calibrate-cifs`"
             )
-        # R = C²/(HW) grows with the pixel count while the MSE does not: scale λ from the
-        # calibration's pixel count to this image's (see autodip.calibrate).
-        pixels = target.shape[-2] * target.shape[-1]
-        scale = pixels / table["pixels"] if table.get("pixels") else 1.0
-        self.lam = interpolate_lambda(self.sigma, table) * scale
+        self.lam = lambda_for_image(self.sigma, target.shape[-2] * target.shape[-1], table)
         return self.lam
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
@@ -154,7 +179,7 @@ class CompressedSize(Criterion):
         mse = float(torch.mean((context.operator.A(output) - context.target) ** 2))
         height, width = output.shape[-2:]
         size = jpeg_size(_chw(output), self.quality)
-        return lam * mse + size**2 / (height * width)
+        return float(cifs_energy(lam, mse, size, height * width))
 
     def describe(self) -> dict[str, Any]:
         """Name, λ, the σ it came from, and the JPEG quality."""

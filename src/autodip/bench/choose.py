@@ -1,0 +1,173 @@
+"""Choose defaults from a sweep: which (network, criterion, patience, budget) earns its seconds.
+
+Every recorded trajectory is replayed (:func:`~autodip.bench.analyse.criterion_stop`) for each
+criterion, patience ``S`` and iteration budget ``B`` (a run cut at ``B`` steps: the criteria are
+causal, so the cut trace is what an online run with that budget would have seen). A combination's
+quality is its mean PSNR at the stop over the sweep's runs; its cost the mean ``stop_seconds``, the
+time an online run takes to halt. The rule (:func:`pick`):
+
+1. keep the combinations whose mean PSNR at the stop is within ``tolerance`` dB of the best one;
+2. of those, take the one with the most dB gained over the input per second,
+   ``mean(PSNR_stop − PSNR_input) / mean(stop_seconds)``.
+
+The plain ratio "PSNR per second" alone would reward stopping early whatever the quality (a run
+that halts after 100 steps of a noisy estimate gains little but fast), hence step 1. The fixed
+budget without a stop (``no-es``) is ranked beside the criteria for reference but is not chosen
+as a stopping criterion.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+from autodip.bench.analyse import criterion_stop, step_costs
+
+DEFAULT_TOLERANCE_DB = 0.1
+NO_STOP = "no-es"
+
+
+@dataclass(frozen=True)
+class Combination:
+    """One candidate default and its means over the sweep's runs."""
+
+    network: str
+    criterion: str
+    patience: int | None
+    budget: int
+    runs: int
+    psnr: float
+    gain: float
+    seconds: float
+    confirmed: float
+
+    @property
+    def gain_per_second(self) -> float:
+        """Mean dB gained over the input per mean second of run time."""
+        return self.gain / self.seconds if self.seconds > 0 else math.nan
+
+
+def budgets_for(iters: int, step: int = 500) -> list[int]:
+    """The budgets to try: multiples of ``step`` up to ``iters``, and ``iters`` itself.
+
+    Examples
+    --------
+    >>> budgets_for(3000)
+    [500, 1000, 1500, 2000, 2500, 3000]
+    >>> budgets_for(40)
+    [40]
+    """
+    return sorted({*range(step, iters + 1, step), iters})
+
+
+def combinations(
+    runs: list[dict[str, Any]], patiences: list[int], budgets: list[int]
+) -> list[Combination]:
+    """Every (network, criterion, patience, budget) of ``runs`` with its means.
+
+    Only runs that know their input's PSNR (denoising, SR with a matching reference) count.
+    """
+    found: dict[tuple[str, str, int | None, int], list[dict[str, float]]] = defaultdict(list)
+    for run in runs:
+        if run["job"]["kind"] == "baseline" or run.get("measured_psnr") is None:
+            continue
+        network, measured = run["job"]["network"], run["measured_psnr"]
+        for budget in budgets:
+            if run["job"]["kind"] == "dip":
+                cut = [h for h in run["history"] if h["step"] <= budget] or run["history"][:1]
+                end = cut[-1]
+                seconds = end["step"] * step_costs(run)[0]
+                found[network, NO_STOP, None, budget].append(
+                    _sample(end["psnr"], measured, seconds, confirmed=True)
+                )
+            for name in run["criteria"]:
+                for patience in patiences:
+                    stop = criterion_stop(run, name, patience, budget)
+                    found[network, name, patience, budget].append(
+                        _sample(stop["psnr"], measured, stop["stop_seconds"], stop["confirmed"])
+                    )
+    out = []
+    for (network, criterion, patience, budget), values in found.items():
+        n = len(values)
+        mean = {k: sum(v[k] for v in values) / n for k in ("psnr", "gain", "seconds", "confirmed")}
+        out.append(Combination(network, criterion, patience, budget, n, **mean))
+    return sorted(out, key=lambda c: -c.psnr)
+
+
+def _sample(psnr: float, measured: float, seconds: float, confirmed: bool) -> dict[str, float]:
+    return {
+        "psnr": psnr,
+        "gain": psnr - measured,
+        "seconds": seconds,
+        "confirmed": float(confirmed),
+    }
+
+
+def pick(
+    candidates: list[Combination], tolerance: float = DEFAULT_TOLERANCE_DB
+) -> tuple[Combination, list[Combination]]:
+    """The chosen combination and the ones within ``tolerance`` dB of the best (see module doc).
+
+    Raises
+    ------
+    ValueError
+        When there is no combination with a stopping criterion, or runs counts differ (an
+        unfinished sweep would compare means over different images).
+    """
+    stopping = [c for c in candidates if c.criterion != NO_STOP]
+    if not stopping:
+        raise ValueError("no combination with a stopping criterion to choose from")
+    counts = {c.runs for c in stopping}
+    if len(counts) > 1:
+        raise ValueError(
+            f"combinations are averaged over different numbers of runs ({sorted(counts)}): "
+            "finish the sweep before choosing"
+        )
+    best = max(c.psnr for c in stopping)
+    near = [c for c in stopping if c.psnr >= best - tolerance]
+    return max(near, key=lambda c: c.gain_per_second), sorted(near, key=lambda c: -c.psnr)
+
+
+def markdown(candidates: list[Combination], tolerance: float = DEFAULT_TOLERANCE_DB,
+             top: int = 15) -> str:  # fmt: skip
+    """The choice, its near rivals and the best of each criterion, as Markdown."""
+    chosen, near = pick(candidates, tolerance)
+    header = [
+        "| network | criterion | S | budget | runs | PSNR at stop | gain (dB) | seconds | "
+        "dB/s | confirmed |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+
+    def line(c: Combination) -> str:
+        mark = " **(chosen)**" if c == chosen else ""
+        s = "—" if c.patience is None else str(c.patience)
+        return (
+            f"| {c.network} | {c.criterion}{mark} | {s} | {c.budget} | {c.runs} | {c.psnr:.2f} "
+            f"| {c.gain:.2f} | {c.seconds:.1f} | {c.gain_per_second:.3f} | {c.confirmed:.0%} |"
+        )
+
+    best_each: dict[tuple[str, str], Combination] = {}
+    for c in candidates:  # sorted by PSNR: the first seen is the best
+        best_each.setdefault((c.network, c.criterion), c)
+    return "\n".join(
+        [
+            f"Rule: of the combinations within {tolerance} dB of the best mean PSNR at the stop, "
+            "the one gaining the most dB over the input per second of run time "
+            "(`autodip.bench.choose`).",
+            "",
+            f"Chosen: **{chosen.network}, {chosen.criterion}, S = {chosen.patience}, "
+            f"budget {chosen.budget}**: {chosen.psnr:.2f} dB in {chosen.seconds:.1f} s on average.",
+            "",
+            f"### Within {tolerance} dB of the best ({len(near)})",
+            "",
+            *header,
+            *(line(c) for c in near[:top]),
+            "",
+            "### Best (network, criterion) pairs by PSNR at the stop",
+            "",
+            *header,
+            *(line(c) for c in sorted(best_each.values(), key=lambda c: -c.psnr)),
+        ]
+    )
