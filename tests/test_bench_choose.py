@@ -110,3 +110,23 @@ def test_pick_refuses_means_over_different_runs():
 
 def test_budgets_for():
     assert budgets_for(1200) == [500, 1000, 1200]
+
+
+def test_per_degradation_means_and_the_csv(tmp_path):
+    import csv
+
+    from autodip.bench.choose import write_csv
+
+    second = _run(measured=10.0)
+    second["job"] = {**second["job"], "degradation": "gaussian:50", "level": 50.0}
+    runs = [_run(measured=20.0), second]
+    overall = combinations(runs, [40], [100])
+    split = combinations(runs, [40], [100], by_degradation=True)
+    a25 = next(c for c in split if c.criterion == "a" and c.degradation == "gaussian:25")
+    assert a25.runs == 1 and a25.gain == pytest.approx(9.0)
+    text = markdown(overall, per_degradation=split)
+    assert "| gaussian:50 | net | a | 40 | 100 | 1 | 29.00 | 19.00 |" in text
+    write_csv(tmp_path / "choices.csv", overall + split)
+    rows = list(csv.DictReader((tmp_path / "choices.csv").open()))
+    assert len(rows) == len(overall) + len(split)
+    assert {r["degradation"] for r in rows} == {"all", "gaussian:25", "gaussian:50"}

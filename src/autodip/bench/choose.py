@@ -42,6 +42,7 @@ class Combination:
     gain: float
     seconds: float
     confirmed: float
+    degradation: str = "all"
 
     @property
     def gain_per_second(self) -> float:
@@ -63,36 +64,42 @@ def budgets_for(iters: int, step: int = 500) -> list[int]:
 
 
 def combinations(
-    runs: list[dict[str, Any]], patiences: list[int], budgets: list[int]
+    runs: list[dict[str, Any]],
+    patiences: list[int],
+    budgets: list[int],
+    by_degradation: bool = False,
 ) -> list[Combination]:
-    """Every (network, criterion, patience, budget) of ``runs`` with its means.
+    """Every (network, criterion, patience, budget) of ``runs`` with its means, best first.
 
-    Only runs that know their input's PSNR (denoising, SR with a matching reference) count.
+    Only runs that know their input's PSNR (denoising, SR with a matching reference) count. With
+    ``by_degradation`` the means are taken per degradation (``"gaussian:25"``…) instead of over
+    all runs.
     """
-    found: dict[tuple[str, str, int | None, int], list[dict[str, float]]] = defaultdict(list)
+    found: dict[tuple[str, str, int | None, int, str], list[dict[str, float]]] = defaultdict(list)
     for run in runs:
         if run["job"]["kind"] == "baseline" or run.get("measured_psnr") is None:
             continue
         network, measured = run["job"]["network"], run["measured_psnr"]
+        group = run["job"]["degradation"] if by_degradation else "all"
         for budget in budgets:
             if run["job"]["kind"] == "dip":
                 cut = [h for h in run["history"] if h["step"] <= budget] or run["history"][:1]
                 end = cut[-1]
                 seconds = end["step"] * step_costs(run)[0]
-                found[network, NO_STOP, None, budget].append(
+                found[network, NO_STOP, None, budget, group].append(
                     _sample(end["psnr"], measured, seconds, confirmed=True)
                 )
             for name in run["criteria"]:
                 for patience in patiences:
                     stop = criterion_stop(run, name, patience, budget)
-                    found[network, name, patience, budget].append(
+                    found[network, name, patience, budget, group].append(
                         _sample(stop["psnr"], measured, stop["stop_seconds"], stop["confirmed"])
                     )
     out = []
-    for (network, criterion, patience, budget), values in found.items():
+    for (network, criterion, patience, budget, group), values in found.items():
         n = len(values)
         mean = {k: sum(v[k] for v in values) / n for k in ("psnr", "gain", "seconds", "confirmed")}
-        out.append(Combination(network, criterion, patience, budget, n, **mean))
+        out.append(Combination(network, criterion, patience, budget, n, **mean, degradation=group))
     return sorted(out, key=lambda c: -c.psnr)
 
 
@@ -130,9 +137,17 @@ def pick(
     return max(near, key=lambda c: c.gain_per_second), sorted(near, key=lambda c: -c.psnr)
 
 
-def markdown(candidates: list[Combination], tolerance: float = DEFAULT_TOLERANCE_DB,
-             top: int = 15) -> str:  # fmt: skip
-    """The choice, its near rivals and the best of each criterion, as Markdown."""
+def markdown(
+    candidates: list[Combination],
+    tolerance: float = DEFAULT_TOLERANCE_DB,
+    top: int = 15,
+    per_degradation: list[Combination] | None = None,
+) -> str:
+    """The choice, its near rivals and the best of each criterion, as Markdown.
+
+    ``per_degradation`` (from ``combinations(..., by_degradation=True)``) adds the chosen
+    combination's means per degradation.
+    """
     chosen, near = pick(candidates, tolerance)
     header = [
         "| network | criterion | S | budget | runs | PSNR at stop | gain (dB) | seconds | "
@@ -169,5 +184,38 @@ def markdown(candidates: list[Combination], tolerance: float = DEFAULT_TOLERANCE
             "",
             *header,
             *(line(c) for c in sorted(best_each.values(), key=lambda c: -c.psnr)),
+            *_split_lines(chosen, per_degradation or [], header, line),
         ]
     )
+
+
+def _split_lines(
+    chosen: Combination, split: list[Combination], header: list[str], line: Any
+) -> list[str]:
+    same = [
+        c
+        for c in split
+        if (c.network, c.criterion, c.patience, c.budget)
+        == (chosen.network, chosen.criterion, chosen.patience, chosen.budget)
+    ]
+    if not same:
+        return []
+    rows = [line(c).replace("| ", f"| {c.degradation} | ", 1) for c in same]
+    return ["", "### The chosen combination per degradation", "",
+            "| degradation " + header[0], "|---" + header[1], *sorted(rows)]  # fmt: skip
+
+
+def write_csv(path: Any, candidates: list[Combination]) -> None:
+    """Every combination (and its dB per second) as CSV, for any comparison the report omits."""
+    import csv
+    import io
+    from dataclasses import asdict
+
+    from autodip.report import _atomic_write_bytes
+
+    buffer = io.StringIO()
+    fields = [*Combination.__dataclass_fields__, "gain_per_second"]
+    writer = csv.DictWriter(buffer, fieldnames=fields)
+    writer.writeheader()
+    writer.writerows({**asdict(c), "gain_per_second": c.gain_per_second} for c in candidates)
+    _atomic_write_bytes(path, buffer.getvalue().encode())

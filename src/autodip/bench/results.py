@@ -4,7 +4,9 @@
 cache), ``rows.jsonl`` and ``rows.csv`` (one row per run, criterion and patience), ``report.md``
 (tables in the layout of seed 000's Table 1, OSC's accuracy as seed 001 counts it, speed),
 ``gap_vs_level.png`` (seed 000's Fig. 3: gap to the peak against the noise level) and
-``curves/`` (PSNR per step with each criterion's stop marked). Everything is rebuilt from
+``curves/`` (PSNR per step with each criterion's stop marked) and ``choices.csv`` (every
+(network, criterion, patience, budget) with its mean PSNR at the stop and seconds, from which
+:mod:`autodip.bench.choose` picks the defaults). Everything is rebuilt from
 ``runs/`` by ``autodip bench report``, for other patiences too, without running anything.
 """
 
@@ -46,7 +48,7 @@ def write_results(
     _plot_gaps(folder / "gap_vs_level.png", rows, patiences[0])
     _plot_curves(folder / "curves", runs, patiences[0])
     report = folder / "report.md"
-    _atomic_write_bytes(report, _markdown(sweep, runs, rows, patiences).encode())
+    _atomic_write_bytes(report, _markdown(folder, sweep, runs, rows, patiences).encode())
     return report
 
 
@@ -57,6 +59,7 @@ def _plain(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _markdown(
+    folder: Path,
     sweep: dict[str, Any],
     runs: list[dict[str, Any]],
     rows: list[dict[str, Any]],
@@ -118,16 +121,25 @@ def _markdown(
             lines.append(f"| {network} | {len(values)} | {m:.4f} ± {s:.4f} |")
         lines.append("")
     lines += ["![gap against level](gap_vs_level.png)", ""]
-    lines += ["## Choosing the defaults", "", _choice(sweep, runs, patiences), ""]
+    lines += ["## Choosing the defaults", "", _choice(folder, sweep, runs, patiences), ""]
     return "\n".join(lines)
 
 
-def _choice(sweep: dict[str, Any], runs: list[dict[str, Any]], patiences: list[int]) -> str:
-    """The defaults the sweep's runs support (:mod:`autodip.bench.choose`), or why none yet."""
-    from autodip.bench.choose import budgets_for, combinations, markdown
+def _choice(
+    folder: Path, sweep: dict[str, Any], runs: list[dict[str, Any]], patiences: list[int]
+) -> str:
+    """The defaults the sweep's runs support (:mod:`autodip.bench.choose`), or why none yet.
 
+    Every combination, over all runs and per degradation, goes to ``choices.csv``.
+    """
+    from autodip.bench.choose import budgets_for, combinations, markdown, write_csv
+
+    budgets = budgets_for(int(sweep["iters"]))
+    overall = combinations(runs, patiences, budgets)
+    split = combinations(runs, patiences, budgets, by_degradation=True)
+    write_csv(folder / "choices.csv", overall + split)
     try:
-        return markdown(combinations(runs, patiences, budgets_for(int(sweep["iters"]))))
+        return markdown(overall, per_degradation=split)
     except ValueError as error:
         return f"No choice: {error}."
 
