@@ -155,3 +155,27 @@ def test_restore_with_the_task_default_stop_is_fixed_budget() -> None:
     image = _smooth(size=16)
     result = restore(image, Inpaint(np.ones((16, 16))), iters=3, width=8, device="cpu")
     assert result.stop_step is None and result.config["task"]["default_stop"] is None
+
+
+def test_a_task_default_patience_replaces_only_the_primary_criterions() -> None:
+    from autodip.restore import build_stopper
+
+    stopper = build_stopper("cifs", ["wmv"], None, None, primary_patience=123)
+    cifs, wmv = (track.rule.patience for track in stopper.tracks)
+    assert (cifs, wmv) == (123, create_criterion("wmv").default_patience)
+    explicit = build_stopper("cifs", ["wmv"], 50, None, primary_patience=123)
+    assert [track.rule.patience for track in explicit.tracks] == [50, 50]
+
+
+def test_denoise_stops_with_the_task_default_patience() -> None:
+    from autodip.restore import TASK_DEFAULTS
+
+    rng = np.random.default_rng(0)
+    noisy = np.clip(0.5 + 0.1 * rng.standard_normal((3, 32, 32)), 0, 1).astype(np.float32)
+    result = denoise(noisy, iters=20, width=8, device="cpu", precision="fp32")
+    defaults = TASK_DEFAULTS["denoise"]
+    assert result.config["task"]["default_patience"] == defaults.patience
+    own = create_criterion(defaults.stop).default_patience
+    assert result.criteria[defaults.stop]["patience"] == (defaults.patience or own)
+    explicit = denoise(noisy, iters=20, width=8, device="cpu", precision="fp32", patience=7)
+    assert explicit.criteria[defaults.stop]["patience"] == 7

@@ -44,6 +44,8 @@ class TaskDefaults:
     stop: str | None
     reg_noise_std: float
     why: str
+    #: The candidate rule's ``S`` for the default ``stop``; ``None`` keeps the criterion's own.
+    patience: int | None = None
 
 
 #: Per task (operator name). Inpainting and super-resolution run the original DIP paper's
@@ -89,16 +91,21 @@ def build_stopper(
     monitor: Sequence[str] = (),
     patience: int | None = None,
     options: dict[str, dict[str, Any]] | None = None,
+    primary_patience: int | None = None,
 ) -> Stopper | None:
     """A :class:`~autodip.stopping.Stopper` for criterion names, or ``None`` if there are none.
 
-    ``options`` maps a criterion name to its constructor options.
+    ``options`` maps a criterion name to its constructor options. ``patience`` applies to every
+    criterion; without it each uses its own default, except that ``primary_patience`` (a task's
+    default ``S``) replaces the primary criterion's.
     """
     options = options or {}
     names = [n for n in monitor if n != stop]
     if stop is None and not names:
         return None
     primary = create_criterion(stop, **options.get(stop, {})) if stop else None
+    if primary is not None and primary_patience is not None:
+        primary.default_patience = primary_patience
     monitored = [create_criterion(n, **options.get(n, {})) for n in names]
     return Stopper(primary, monitored, patience)
 
@@ -207,15 +214,15 @@ def restore(
     defaults = task_defaults(operator)
     iters = defaults.iters if iters is None else iters
     y = as_image_tensor(image)
-    stop_note = None
+    stop_note = default_patience = None
     if stop is _UNSET:
-        stop = defaults.stop
+        stop, default_patience = defaults.stop, defaults.patience
         if stop is not None and y.shape[1] not in (1, 3):
             stop_note = (
                 f"the default criterion {stop} needs 1 or 3 channels (JPEG); "
                 f"{MULTICHANNEL_STOP} stops this {y.shape[1]}-channel image instead"
             )
-            stop = MULTICHANNEL_STOP
+            stop, default_patience = MULTICHANNEL_STOP, None
     ref = as_image_tensor(reference) if reference is not None else None
     architecture = None
     if net == "auto":
@@ -223,7 +230,7 @@ def restore(
     network = create_net(net, out_channels=y.shape[1], **net_options)
     options = {"reg_noise_std": defaults.reg_noise_std, **(fit_options or {})}
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
-    stopper = build_stopper(stop, monitor, patience, criterion_options)
+    stopper = build_stopper(stop, monitor, patience, criterion_options, default_patience)
     where = placement_for(config)
     est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
     estimate = estimate_run_memory(
@@ -256,6 +263,7 @@ def restore(
         "name": operator.name,
         "default_iters": defaults.iters,
         "default_stop": defaults.stop,
+        "default_patience": defaults.patience,
         "default_reg_noise_std": defaults.reg_noise_std,
         "defaults_from": defaults.why,
         **({"stop_note": stop_note} if stop_note else {}),
