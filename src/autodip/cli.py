@@ -99,7 +99,6 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help="where to write the result (its extension picks the format), or the output folder "
         "when the input is a folder or glob",
     )
-    from autodip.restore import DEFAULT_NET
 
     if task == "inpaint":
         parser.add_argument(
@@ -125,9 +124,11 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     net = parser.add_argument_group("network")
     net.add_argument(
         "--net",
-        default=DEFAULT_NET,
-        help="network (see `autodip list nets`), or 'auto': a 2-level bilinear hourglass whose "
-        "width (32, 64 or 128) is predicted from the input's texture (see `autodip inspect`)",
+        help=f"network (default: {defaults.net}"
+        + (f" at width {defaults.width}" if defaults.width else "")
+        + "; see `autodip list nets`), or 'auto': a "
+        "2-level bilinear hourglass whose width (32, 64 or 128) is predicted from the input's "
+        "texture (see `autodip inspect`)",
     )
     net.add_argument(
         "--width", type=_positive_int, help="channels per scale (default: the network's own)"
@@ -213,7 +214,9 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     stopping.add_argument(
         "--patience",
         type=_positive_int,
-        help="steps without a better score that confirm a stop (default: each criterion's own)",
+        help="steps without a better score that confirm a stop (default: "
+        + (f"{defaults.patience} for {defaults.stop}, " if defaults.patience else "")
+        + "each criterion's own)",
     )
     stopping.add_argument(
         "--criterion-option",

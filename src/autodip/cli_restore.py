@@ -104,7 +104,7 @@ def _check_options(args: argparse.Namespace) -> None:
             "--net auto chooses the width and depth itself; drop --width/--depth, or pick "
             "them with --net hourglass"
         )
-    if not auto and args.net not in list_nets():
+    if not auto and args.net is not None and args.net not in list_nets():
         from difflib import get_close_matches
 
         close = get_close_matches(args.net, list_nets(), n=1)

@@ -24,15 +24,21 @@ from autodip.runner import FitConfig, Monitor, Result, fit, placement_for
 from autodip.stopping import Stopper, create_criterion
 from autodip.tiling import Tile, restore_in_tiles
 
-#: Defaults of ``autodip denoise``: the 2-level, width-64 hourglass of seed 003 (about 4× fewer
-#: FLOPs than ``dip-skip`` at equal quality in that paper's Table 2) and an iteration budget chosen
-#: on the bundled sample (see ``benchmarks/results/defaults.md``).
+#: The network of inpainting and super-resolution: the 2-level, width-64 hourglass of seed 003
+#: (about 4× fewer FLOPs than ``dip-skip`` at equal quality in that paper's Table 2).
 DEFAULT_NET = "hourglass"
-DEFAULT_ITERS = 1000
+#: Denoising's defaults, chosen by the development sweep (``benchmarks/results/dev-cpu/``, rule in
+#: :mod:`autodip.bench.choose`): of the network × criterion × patience × budget combinations
+#: within 0.1 dB of the best mean PSNR at the stop (6 images × σ = 15/25/50, 128² crops), the one
+#: that gains the most dB per second: width 32, CIFS, patience 300, 1500 steps — 28.02 dB in
+#: 33.9 s on average, against 27.75 dB in 72.0 s for the previous hourglass-64 / S = 500 / 1000.
+DENOISE_NET = "hourglass"
+DENOISE_WIDTH = 32
+DEFAULT_ITERS = 1500
+DEFAULT_PATIENCE = 300
 #: The criterion that stops ``denoise`` by default; ``None`` runs all ``iters`` steps. CIFS with
-#: its calibrated λ(σ) and patience 500: gap to the peak 0.41 / 0.47 / 0.12 dB at σ = 15 / 25 / 50
-#: in ``benchmarks/results/stopping.md``, the best of the criteria that confirm their stops
-#: (EMV's 0.30 mean needs patience 1000, where it rarely confirms).
+#: its calibrated λ(σ̂) has the best mean PSNR at the stop of every criterion in the sweep, for
+#: both widths (EMV next, 0.35–0.45 dB lower).
 DEFAULT_STOP: str | None = "cifs"
 
 
@@ -46,6 +52,9 @@ class TaskDefaults:
     why: str
     #: The candidate rule's ``S`` for the default ``stop``; ``None`` keeps the criterion's own.
     patience: int | None = None
+    #: The network when none is named, and its width unless one is given.
+    net: str = DEFAULT_NET
+    width: int | None = None
 
 
 #: Per task (operator name). Inpainting and super-resolution run the original DIP paper's
@@ -57,7 +66,13 @@ class TaskDefaults:
 #: 3.4 dB below the fixed budget on inpainting and 3.0 dB on ×4 SR.
 TASK_DEFAULTS = {
     "denoise": TaskDefaults(
-        DEFAULT_ITERS, DEFAULT_STOP, 1.0 / 30.0, "benchmarks/results/defaults.md, stopping.md"
+        DEFAULT_ITERS,
+        DEFAULT_STOP,
+        1.0 / 30.0,
+        "benchmarks/results/dev-cpu/report.md (development sweep)",
+        patience=DEFAULT_PATIENCE,
+        net=DENOISE_NET,
+        width=DENOISE_WIDTH,
     ),
     "inpaint": TaskDefaults(
         3000, None, 0.03, "DIP (Ulyanov et al.) inpainting: 3000 iterations, reg-noise 0.03"
@@ -132,7 +147,7 @@ def restore(
     image: np.ndarray | torch.Tensor,
     operator: Operator,
     *,
-    net: str = DEFAULT_NET,
+    net: str | None = None,
     iters: int | None = None,
     seed: int = 0,
     device: str = "auto",
@@ -164,7 +179,9 @@ def restore(
         A registered network name (:func:`autodip.nets.list_nets`); its output channels follow the
         image's. ``"auto"`` runs the 2-level bilinear ``hourglass`` with the width predicted from
         the image's texture (:func:`autodip.width_predictor.choose_architecture`); the choice and
-        its evidence are in ``result.config["architecture"]``.
+        its evidence are in ``result.config["architecture"]``. ``None`` takes the task's default
+        (denoising ``hourglass`` at width 32 unless ``width`` is given, the other tasks
+        ``hourglass`` at its width 64).
     iters
         Iteration budget; ``None`` takes the task's default.
     seed, device, precision
@@ -213,6 +230,10 @@ def restore(
         )  # fmt: skip
     defaults = task_defaults(operator)
     iters = defaults.iters if iters is None else iters
+    if net is None:
+        net = defaults.net
+        if defaults.width is not None and net_options.get("width") is None:
+            net_options = {**net_options, "width": defaults.width}
     y = as_image_tensor(image)
     stop_note = default_patience = None
     if stop is _UNSET:
@@ -337,7 +358,8 @@ def _restore_tiled(
 def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:
     """Remove noise from ``image``: :func:`restore` with :class:`~autodip.operators.Denoise`.
 
-    Defaults: ``net="hourglass"``, 1000 iterations, CIFS stopping (:data:`TASK_DEFAULTS`).
+    Defaults: ``net="hourglass"`` at width 32, 1500 iterations, CIFS stopping with patience 300
+    (:data:`TASK_DEFAULTS`).
 
     Examples
     --------
