@@ -81,7 +81,7 @@ TASKS = {
 
 def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     """The options shared by ``denoise``, ``inpaint`` and ``sr``, with the task's defaults."""
-    from autodip.restore import TASK_DEFAULTS
+    from autodip.restore import DEFAULT_NET, TASK_DEFAULTS
 
     defaults = TASK_DEFAULTS[task]
     what = {"denoise": "noisy", "inpaint": "damaged", "sr": "low-resolution"}[task]
@@ -124,7 +124,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     net = parser.add_argument_group("network")
     net.add_argument(
         "--net",
-        help=f"network (default: {defaults.net}"
+        help=f"network (default: {DEFAULT_NET}"
         + (f" at width {defaults.width}" if defaults.width else "")
         + "; see `autodip list nets`), or 'auto': a "
         "2-level bilinear hourglass whose width (32, 64 or 128) is predicted from the input's "

@@ -90,16 +90,6 @@ def expand_inputs(path: Path) -> list[Path] | None:
     return sorted(files)
 
 
-def _task_patience(args: argparse.Namespace, stop: str | None) -> int | None:
-    """The task's default patience when its default criterion stops the run (else ``None``)."""
-    from autodip.restore import TASK_DEFAULTS
-
-    defaults = TASK_DEFAULTS.get(args.command)
-    if defaults is None or stop is None or stop != defaults.stop:
-        return None
-    return defaults.patience
-
-
 def _check_options(args: argparse.Namespace) -> None:
     from autodip.nets import list_nets
 
@@ -323,7 +313,7 @@ def restore_one(
                 fit_options=fit_options,
                 stop=stop,
                 monitor=monitor,
-                patience=args.patience if args.patience is not None else _task_patience(args, stop),
+                patience=args.patience,
                 criterion_options=_criterion_options(args.criterion_option),
                 checkpoint=checkpoint,
                 max_memory=max_memory,

@@ -32,7 +32,6 @@ DEFAULT_NET = "hourglass"
 #: within 0.1 dB of the best mean PSNR at the stop (6 images × σ = 15/25/50, 128² crops), the one
 #: that gains the most dB per second: width 32, CIFS, patience 300, 1500 steps — 28.02 dB in
 #: 33.9 s on average, against 27.75 dB in 72.0 s for the previous hourglass-64 / S = 500 / 1000.
-DENOISE_NET = "hourglass"
 DENOISE_WIDTH = 32
 DEFAULT_ITERS = 1500
 DEFAULT_PATIENCE = 300
@@ -52,8 +51,7 @@ class TaskDefaults:
     why: str
     #: The candidate rule's ``S`` for the default ``stop``; ``None`` keeps the criterion's own.
     patience: int | None = None
-    #: The network when none is named, and its width unless one is given.
-    net: str = DEFAULT_NET
+    #: The width of :data:`DEFAULT_NET` when no network and no width are named.
     width: int | None = None
 
 
@@ -71,7 +69,6 @@ TASK_DEFAULTS = {
         1.0 / 30.0,
         "benchmarks/results/dev-cpu/report.md (development sweep)",
         patience=DEFAULT_PATIENCE,
-        net=DENOISE_NET,
         width=DENOISE_WIDTH,
     ),
     "inpaint": TaskDefaults(
@@ -195,7 +192,8 @@ def restore(
     monitor
         Further criteria to record on the same run (their candidate steps are reported).
     patience
-        The candidate rule's ``S`` in steps; ``None`` uses each criterion's default.
+        The candidate rule's ``S`` in steps; ``None`` uses each criterion's default, except the
+        task's own criterion, which takes the task's ``S`` (denoising: CIFS with 300).
     criterion_options
         Options per criterion name, e.g. ``{"osc": {"half_length": 200}}``.
     monitors, on_step
@@ -231,19 +229,19 @@ def restore(
     defaults = task_defaults(operator)
     iters = defaults.iters if iters is None else iters
     if net is None:
-        net = defaults.net
+        net = DEFAULT_NET
         if defaults.width is not None and net_options.get("width") is None:
             net_options = {**net_options, "width": defaults.width}
     y = as_image_tensor(image)
-    stop_note = default_patience = None
+    stop_note = None
     if stop is _UNSET:
-        stop, default_patience = defaults.stop, defaults.patience
+        stop = defaults.stop
         if stop is not None and y.shape[1] not in (1, 3):
             stop_note = (
                 f"the default criterion {stop} needs 1 or 3 channels (JPEG); "
                 f"{MULTICHANNEL_STOP} stops this {y.shape[1]}-channel image instead"
             )
-            stop, default_patience = MULTICHANNEL_STOP, None
+            stop = MULTICHANNEL_STOP
     ref = as_image_tensor(reference) if reference is not None else None
     architecture = None
     if net == "auto":
@@ -251,7 +249,8 @@ def restore(
     network = create_net(net, out_channels=y.shape[1], **net_options)
     options = {"reg_noise_std": defaults.reg_noise_std, **(fit_options or {})}
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
-    stopper = build_stopper(stop, monitor, patience, criterion_options, default_patience)
+    task_patience = defaults.patience if stop == defaults.stop else None
+    stopper = build_stopper(stop, monitor, patience, criterion_options, task_patience)
     where = placement_for(config)
     est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
     estimate = estimate_run_memory(

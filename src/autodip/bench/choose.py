@@ -63,6 +63,51 @@ def budgets_for(iters: int, step: int = 500) -> list[int]:
     return sorted({*range(step, iters + 1, step), iters})
 
 
+Sample = tuple[tuple[str, str, int | None, int], str, dict[str, float]]
+
+
+def replay(runs: list[dict[str, Any]], patiences: list[int], budgets: list[int]) -> list[Sample]:
+    """One sample per (run, network, criterion, patience, budget): its key, degradation, values.
+
+    Only runs that know their input's PSNR (denoising, SR with a matching reference) count.
+    """
+    samples: list[Sample] = []
+    for run in runs:
+        if run["job"]["kind"] == "baseline" or run.get("measured_psnr") is None:
+            continue
+        network, measured = run["job"]["network"], run["measured_psnr"]
+        degradation = run["job"]["degradation"]
+        fit_cost = step_costs(run)[0]
+        for budget in budgets:
+            if run["job"]["kind"] == "dip":
+                cut = [h for h in run["history"] if h["step"] <= budget] or run["history"][:1]
+                end = cut[-1]
+                values = _sample(end["psnr"], measured, end["step"] * fit_cost, True)
+                samples.append(((network, NO_STOP, None, budget), degradation, values))
+            for name in run["criteria"]:
+                for patience in patiences:
+                    stop = criterion_stop(run, name, patience, budget)
+                    values = _sample(
+                        stop["psnr"], measured, stop["stop_seconds"], stop["confirmed"]
+                    )
+                    samples.append(((network, name, patience, budget), degradation, values))
+    return samples
+
+
+def summarise(samples: list[Sample], by_degradation: bool = False) -> list[Combination]:
+    """Mean each combination's samples (per degradation with ``by_degradation``), best first."""
+    found: dict[tuple[tuple[str, str, int | None, int], str], list[dict[str, float]]]
+    found = defaultdict(list)
+    for key, degradation, values in samples:
+        found[key, degradation if by_degradation else "all"].append(values)
+    out = []
+    for ((network, criterion, patience, budget), group), values in found.items():
+        n = len(values)
+        mean = {k: sum(v[k] for v in values) / n for k in ("psnr", "gain", "seconds", "confirmed")}
+        out.append(Combination(network, criterion, patience, budget, n, **mean, degradation=group))
+    return sorted(out, key=lambda c: -c.psnr)
+
+
 def combinations(
     runs: list[dict[str, Any]],
     patiences: list[int],
@@ -71,36 +116,10 @@ def combinations(
 ) -> list[Combination]:
     """Every (network, criterion, patience, budget) of ``runs`` with its means, best first.
 
-    Only runs that know their input's PSNR (denoising, SR with a matching reference) count. With
-    ``by_degradation`` the means are taken per degradation (``"gaussian:25"``…) instead of over
-    all runs.
+    :func:`replay` then :func:`summarise`; with ``by_degradation`` the means are taken per
+    degradation (``"gaussian:25"``…) instead of over all runs.
     """
-    found: dict[tuple[str, str, int | None, int, str], list[dict[str, float]]] = defaultdict(list)
-    for run in runs:
-        if run["job"]["kind"] == "baseline" or run.get("measured_psnr") is None:
-            continue
-        network, measured = run["job"]["network"], run["measured_psnr"]
-        group = run["job"]["degradation"] if by_degradation else "all"
-        for budget in budgets:
-            if run["job"]["kind"] == "dip":
-                cut = [h for h in run["history"] if h["step"] <= budget] or run["history"][:1]
-                end = cut[-1]
-                seconds = end["step"] * step_costs(run)[0]
-                found[network, NO_STOP, None, budget, group].append(
-                    _sample(end["psnr"], measured, seconds, confirmed=True)
-                )
-            for name in run["criteria"]:
-                for patience in patiences:
-                    stop = criterion_stop(run, name, patience, budget)
-                    found[network, name, patience, budget, group].append(
-                        _sample(stop["psnr"], measured, stop["stop_seconds"], stop["confirmed"])
-                    )
-    out = []
-    for (network, criterion, patience, budget, group), values in found.items():
-        n = len(values)
-        mean = {k: sum(v[k] for v in values) / n for k in ("psnr", "gain", "seconds", "confirmed")}
-        out.append(Combination(network, criterion, patience, budget, n, **mean, degradation=group))
-    return sorted(out, key=lambda c: -c.psnr)
+    return summarise(replay(runs, patiences, budgets), by_degradation)
 
 
 def _sample(psnr: float, measured: float, seconds: float, confirmed: bool) -> dict[str, float]:

@@ -132,11 +132,10 @@ def _choice(
 
     Every combination, over all runs and per degradation, goes to ``choices.csv``.
     """
-    from autodip.bench.choose import budgets_for, combinations, markdown, write_csv
+    from autodip.bench.choose import budgets_for, markdown, replay, summarise, write_csv
 
-    budgets = budgets_for(int(sweep["iters"]))
-    overall = combinations(runs, patiences, budgets)
-    split = combinations(runs, patiences, budgets, by_degradation=True)
+    samples = replay(runs, patiences, budgets_for(int(sweep["iters"])))
+    overall, split = summarise(samples), summarise(samples, by_degradation=True)
     write_csv(folder / "choices.csv", overall + split)
     try:
         return markdown(overall, per_degradation=split)
