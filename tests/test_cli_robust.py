@@ -1,6 +1,8 @@
 """Folders, resume, memory limits, tiles, scientific inputs and scriptable output, via the CLI."""
 
 import json
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -274,3 +276,71 @@ def test_tiles_stop_at_ctrl_c_and_refuse_checkpoints(tmp_path, capsys, monkeypat
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "z.png", "--tile", "24",
                            "--checkpoint-every", "5", *FAST], capsys)  # fmt: skip
     assert code == cli.EXIT_USAGE and "not with --tile" in stderr
+
+
+@pytest.fixture
+def no_fit(monkeypatch):
+    """Fail the test if a run starts: the refusals below must come before any fitting."""
+    import autodip.restore
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the run started although the command should have been refused")
+
+    monkeypatch.setattr(autodip.restore, "fit", refused)
+
+
+def _spell_as_input(kind, src, tmp_path):
+    """Another name for the file ``src`` (in ``tmp_path``), spelled as ``kind`` says."""
+    if kind == "dot":
+        return Path(".") / src.name
+    if kind == "dotdot":
+        (tmp_path / "sub").mkdir()
+        return tmp_path / "sub" / ".." / src.name
+    if kind == "symlink":
+        (tmp_path / "link.png").symlink_to(src)
+        return tmp_path / "link.png"
+    if kind == "hardlink":
+        os.link(src, tmp_path / "hard.png")
+        return tmp_path / "hard.png"
+    upper = src.with_name(src.name.upper())
+    if not upper.exists():
+        pytest.skip("a case-sensitive file system: another case is another file")
+    return upper
+
+
+@pytest.mark.parametrize("kind", ["dot", "dotdot", "symlink", "hardlink", "case"])
+def test_the_input_is_never_overwritten_whatever_its_spelling(tmp_path, capsys, monkeypatch,
+                                                              no_fit, kind):  # fmt: skip
+    monkeypatch.chdir(tmp_path)
+    src = _png(tmp_path / "v2.png")
+    before = src.read_bytes()
+    out = _spell_as_input(kind, src, tmp_path)
+    code, _, stderr = run(["denoise", src, "-o", out, "-f", *FAST], capsys)
+    assert code == cli.EXIT_USAGE and len(stderr.strip().splitlines()) == 1
+    assert "is the input" in stderr
+    assert src.read_bytes() == before
+
+
+def test_reference_mask_and_report_never_overwrite_an_input(tmp_path, capsys, no_fit):
+    src, ref = _png(tmp_path / "x.png"), _png(tmp_path / "ref.png", seed=1)
+    mask = tmp_path / "m.png"
+    Image.fromarray(np.full((24, 20), 255, np.uint8)).save(mask)
+    before = {p: p.read_bytes() for p in (src, ref, mask)}
+    code, _, stderr = run(["denoise", src, "-o", ref, "--reference", ref, "-f", *FAST], capsys)
+    assert code == cli.EXIT_USAGE and "is the reference" in stderr
+    code, _, stderr = run(["inpaint", src, "--mask", mask, "-o", mask, "-f", *FAST], capsys)
+    assert code == cli.EXIT_USAGE and "is the mask" in stderr
+    curves = _png(tmp_path / "curves.png")  # what --report DIR writes as DIR/curves.png
+    before[curves] = curves.read_bytes()
+    code, _, stderr = run(["denoise", curves, "-o", tmp_path / "y.png", "--report", tmp_path,
+                           "-f", *FAST], capsys)  # fmt: skip
+    assert code == cli.EXIT_USAGE and "is the input" in stderr
+    assert {p: p.read_bytes() for p in before} == before
+
+
+def test_a_batch_never_overwrites_its_inputs(tmp_path, folder, capsys, no_fit):
+    before = {p: p.read_bytes() for p in folder.iterdir()}
+    code, _, stderr = run(["denoise", str(folder / "[ab].png"), "-o", folder, "-f", *FAST],
+                          capsys)  # fmt: skip
+    assert code == cli.EXIT_FAILURE and stderr.count("is the input") == 2
+    assert {p: p.read_bytes() for p in folder.iterdir()} == before

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import glob
 import json
+import os
 import sys
 import time
 from dataclasses import dataclass, field
@@ -136,8 +137,10 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Consol
     interrupted = False
     for index, path in enumerate(inputs, 1):
         output = args.output / path.name
-        if output.resolve() == path.resolve():
-            batch.failed.append({"input": str(path), "error": "the output would replace the input"})
+        try:
+            check_no_clash({"output": output}, {"input": path})
+        except UsageError as error:
+            batch.failed.append({"input": str(path), "error": str(error)})
             continue
         resuming = args.resume and checkpoint_path(output).exists()
         unfinished = interrupted_marker(output).exists()
@@ -210,6 +213,48 @@ def interrupted_marker(output: Path) -> Path:
     return output.with_name(output.name + ".interrupted")
 
 
+def same_file(a: Path, b: Path) -> bool:
+    """Whether ``a`` and ``b`` name one file, however spelt.
+
+    Resolved paths catch ``./``, ``..`` and symbolic links; :func:`os.path.samefile` (where both
+    exist) also catches hard links and another case on a case-insensitive file system.
+    """
+    try:
+        if a.resolve() == b.resolve():
+            return True
+    except (OSError, RuntimeError):  # a symbolic-link loop: leave it to samefile
+        pass
+    try:
+        return os.path.samefile(a, b)
+    except OSError:  # one of them does not exist: then they are not one file
+        return False
+
+
+def check_no_clash(written: dict[str, Path], read: dict[str, Path | None]) -> None:
+    """Refuse a run that would write over a file it reads, even with ``--force``.
+
+    Parameters
+    ----------
+    written : dict of str to Path
+        The files the run writes, by role (``"output"``, ``"report file"``).
+    read : dict of str to Path or None
+        The files it reads, by role (``"input"``, ``"reference"``, ``"mask"``); None is skipped.
+
+    Raises
+    ------
+    UsageError
+        Naming the two roles, when a written file is a read one (see :func:`same_file`).
+    """
+    for role, target in written.items():
+        for source_role, source in read.items():
+            if source is not None and same_file(target, source):
+                raise UsageError(
+                    f"the {role} '{target}' is the {source_role} '{source}' (the same file); "
+                    f"writing it would destroy the {source_role}, even with --force: "
+                    "write the result elsewhere"
+                )
+
+
 def restore_one(
     args: argparse.Namespace,
     input_path: Path,
@@ -238,6 +283,11 @@ def restore_one(
     if args.resume and not resuming and not batch:
         raise UsageError(f"--resume: no checkpoint at '{ckpt}' (written by --checkpoint-every)")
     report_paths = [report_dir / name for name in REPORT_FILES] if report_dir else []
+    check_no_clash(
+        {"output": output, **{f"report file {p.name}": p for p in report_paths}},
+        {"input": input_path, "reference": paths.get("reference"),
+         "mask": paths.get("mask", getattr(args, "mask", None))},
+    )  # fmt: skip
     unfinished = interrupted_marker(output).exists()
     _check_writable([output, *report_paths], args.force or resuming or unfinished)
     image, info = _read(input_path, "input")
