@@ -344,3 +344,57 @@ def test_a_batch_never_overwrites_its_inputs(tmp_path, folder, capsys, no_fit):
                           capsys)  # fmt: skip
     assert code == cli.EXIT_FAILURE and stderr.count("is the input") == 2
     assert {p: p.read_bytes() for p in folder.iterdir()} == before
+
+
+@pytest.mark.parametrize("where", ["output", "report", "checkpoint", "batch", "read-only"])
+def test_an_unwritable_destination_is_refused_before_the_run(tmp_path, capsys, no_fit, where):
+    src = _png(tmp_path / "ok.png")
+    argv = ["denoise", src, "-o", tmp_path / "y.png", *FAST]
+    if where == "output":
+        argv[3] = src / "x.png"  # a folder that cannot be created: ok.png is a file
+    elif where == "report":
+        argv += ["--report", src / "rep"]
+    elif where == "checkpoint":
+        (tmp_path / "y.png.ckpt").mkdir()
+        argv += ["--checkpoint-every", "3"]
+    elif where == "batch":
+        argv[1:4] = [str(tmp_path / "*.png"), "-o", src / "out"]
+    else:
+        if os.geteuid() == 0:
+            pytest.skip("root writes into read-only folders")
+        (tmp_path / "ro").mkdir(mode=0o500)
+        argv[3] = tmp_path / "ro" / "sub" / "y.png"
+    code, _, stderr = run(argv, capsys)
+    assert code == cli.EXIT_USAGE, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["ok.png"] + (["y.png.ckpt"] if where == "checkpoint" else [])
+        + (["ro"] if where == "read-only" else [])
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("fails", ["output", "beside the output"])
+def test_a_result_that_cannot_be_written_after_the_run_is_rescued(tmp_path, capsys, monkeypatch,
+                                                                  fails):  # fmt: skip
+    import tempfile
+
+    import autodip.io
+
+    real_write = autodip.io.write_image
+    broken = tmp_path / "out"  # e.g. the disk filled up or the permissions changed during the run
+
+    def full_disk(path, *args, **kwargs):
+        if Path(path).parent == broken and (fails != "output" or Path(path).name == "y.png"):
+            raise autodip.io.ImageWriteError(path, "no space left on device")
+        return real_write(path, *args, **kwargs)
+
+    monkeypatch.setattr(autodip.io, "write_image", full_disk)
+    spare = tmp_path / "tmp"
+    spare.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spare))
+    src = _png(tmp_path / "x.png")
+    code, _, stderr = run(["denoise", src, "-o", broken / "y.png", *FAST], capsys)
+    assert code == cli.EXIT_FAILURE and "no space left on device" in stderr
+    rescued = (broken if fails == "output" else spare) / "y.autodip-rescued.png"
+    assert f"'{rescued}'" in stderr and len(stderr.strip().splitlines()) == 1
+    assert read_image(rescued)[0].shape == (3, 24, 20)

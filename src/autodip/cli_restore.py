@@ -132,6 +132,9 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Consol
     if clashes:
         raise UsageError(f"several inputs share a file name ({', '.join(clashes)}); "
                          "their results would overwrite each other")  # fmt: skip
+    check_folder(args.output, "output")
+    if args.report is not None:
+        check_folder(args.report, "report")
     args.output.mkdir(parents=True, exist_ok=True)
     batch, started = _Batch(), time.perf_counter()
     interrupted = False
@@ -271,7 +274,7 @@ def restore_one(
     """
     from autodip.checkpoint import CheckpointError, Checkpointing
     from autodip.html_report import summary_paragraph
-    from autodip.io import ImageWriteError, check_output, write_image
+    from autodip.io import ImageWriteError, check_output
     from autodip.memory import InsufficientMemoryError, parse_size
     from autodip.report import REPORT_FILES, environment
     from autodip.restore import restore
@@ -290,6 +293,11 @@ def restore_one(
     )  # fmt: skip
     unfinished = interrupted_marker(output).exists()
     _check_writable([output, *report_paths], args.force or resuming or unfinished)
+    check_folder(output.parent, "output")
+    if report_dir is not None:
+        check_folder(report_dir, "report")
+    if (args.checkpoint_every or args.resume) and ckpt.is_dir():
+        raise UsageError(f"the checkpoint '{ckpt}' is a directory, not a file")
     image, info = _read(input_path, "input")
     stop, monitor = _resolve_stopping(args, image.shape[0])
     stop_note = _fallback_note(args, image.shape[0], stop or (monitor[0] if monitor else None))
@@ -385,16 +393,9 @@ def restore_one(
             "or --device cpu"
         ) from None
 
-    try:
-        written = write_image(
-            output,
-            result.pixels,
-            info,
-            bit_depth=args.bit_depth,
-            overwrite=args.force or resuming or unfinished,
-        )
-    except (ImageWriteError, FileExistsError, ValueError) as error:
-        raise UsageError(str(error)) from None
+    written = _write_result(
+        output, result.pixels, info, args.bit_depth, overwrite=args.force or resuming or unfinished
+    )
     marker = interrupted_marker(output)
     if result.interrupted:  # the output is an estimate so far: say so on disk too
         marker.write_text(f"interrupted after {result.iterations} iterations\n")
@@ -436,10 +437,84 @@ def restore_one(
             else f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}"
         )
     if report_dir is not None:
-        _write_report(report_dir, record, image, result.pixels, reference, net, architecture)
+        try:
+            _write_report(report_dir, record, image, result.pixels, reference, net, architecture)
+        except OSError as error:  # the result is safe; only the report is missing
+            raise RunError(
+                f"wrote {written}, but not the report in '{report_dir}': {error}"
+            ) from None
         console.say(f"report in {report_dir}/")
     console.say(summary_paragraph(record))
     return record
+
+
+def check_folder(folder: Path, what: str) -> None:
+    """Refuse (``UsageError``) a folder that cannot be created, or exists and cannot be written.
+
+    Run before the fit, so that a finished run is never lost to a bad path. The test creates and
+    removes a temporary file in the folder, or in its nearest existing ancestor when the folder
+    is still to be made (creating it needs the same right); nothing is left behind.
+    """
+    import tempfile
+
+    existing = Path(os.path.abspath(folder))
+    while not existing.exists() and existing != existing.parent:
+        existing = existing.parent
+    if not existing.is_dir():
+        raise UsageError(f"cannot create the {what} folder '{folder}': '{existing}' is a file")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".autodip-probe-", dir=existing)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as error:
+        reason = (error.strerror or str(error)).lower()
+        raise UsageError(
+            f"cannot write the {what} folder '{folder}' ({existing}: {reason})"
+        ) from None
+
+
+def _write_result(
+    output: Path, pixels: Any, info: Any, bit_depth: int | None, *, overwrite: bool
+) -> Path:
+    """Write the result to ``output``; if that fails after the run, save it elsewhere and say where.
+
+    Raises
+    ------
+    RunError
+        When ``output`` could not be written, naming the rescue copy (see :func:`rescue_result`).
+    """
+    from autodip.io import ImageWriteError, write_image
+
+    try:
+        return write_image(output, pixels, info, bit_depth=bit_depth, overwrite=overwrite)
+    except (ImageWriteError, FileExistsError, OSError, ValueError) as error:
+        saved = rescue_result(output, pixels, info, bit_depth)
+        where = f"the result is saved in '{saved}' instead" if saved else "the result is lost"
+        raise RunError(f"{error}; {where}") from None
+
+
+def rescue_result(output: Path, pixels: Any, info: Any, bit_depth: int | None) -> Path | None:
+    """Save a result that could not be written to ``output``; return where, or None.
+
+    Tried in turn: ``<stem>.autodip-rescued<suffix>`` beside ``output``, the same as ``.npy``, then
+    both in the temporary folder; a number is added rather than replace an earlier rescue.
+    """
+    import tempfile
+
+    from autodip.io import ImageWriteError, write_image
+
+    for folder in (output.parent, Path(tempfile.gettempdir())):
+        for suffix, depth in ((output.suffix, bit_depth), (".npy", None)):
+            target = folder / f"{output.stem}.autodip-rescued{suffix}"
+            for number in range(2, 100):
+                if not target.exists():
+                    break
+                target = folder / f"{output.stem}.autodip-rescued-{number}{suffix}"
+            try:
+                return write_image(target, pixels, info, bit_depth=depth)
+            except (ImageWriteError, OSError, ValueError):
+                continue
+    return None
 
 
 def _fallback_note(args: argparse.Namespace, channels: int, used: str | None) -> str | None:
