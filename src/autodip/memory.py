@@ -52,6 +52,47 @@ class MemoryEstimate:
         """The estimate with the safety margin."""
         return int(MARGIN * (self.parameters + self.activations + self.buffers) + self.overhead)
 
+    def parts(self) -> dict[str, int]:
+        """Every part of :attr:`total` by name, in bytes; the values add up to the total.
+
+        Examples
+        --------
+        >>> estimate = MemoryEstimate(400, 300, 100, overhead=1000)
+        >>> estimate.parts()["safety margin"], sum(estimate.parts().values()) == estimate.total
+        (200, True)
+        """
+        counted = self.parameters + self.activations + self.buffers
+        return {
+            "parameters and optimiser": self.parameters,
+            "activations": self.activations,
+            "buffers": self.buffers,
+            "safety margin": self.total - counted - self.overhead,
+            "fixed runtime overhead": self.overhead,
+        }
+
+    def describe(self) -> str:
+        """``'about 153.8 MiB (… + … = 153.8 MiB)'``: the total and its parts in one unit.
+
+        The parts are shown in the total's unit, rounded so that the shown numbers add up to the
+        shown total (the safety margin absorbs the rounding).
+
+        Examples
+        --------
+        >>> estimate = MemoryEstimate(2**20, 3 * 2**20, 2**20, overhead=2**20)
+        >>> print(estimate.describe())  # doctest: +NORMALIZE_WHITESPACE
+        about 7.2 MiB (parameters and optimiser 1.0 + activations 3.0 + buffers 1.0 +
+        safety margin (25%) 1.2 + fixed runtime overhead 1.0 MiB)
+
+        """
+        unit, scale = _unit_of(self.total)
+        total = round(self.total / scale, 1)
+        shown = {name: round(size / scale, 1) for name, size in self.parts().items()}
+        rest = sum(value for name, value in shown.items() if name != "safety margin")
+        shown["safety margin"] = max(0.0, round(total - rest, 1))
+        names = {"safety margin": f"safety margin ({MARGIN - 1:.0%})"}
+        terms = " + ".join(f"{names.get(k, k)} {v:.1f}" for k, v in shown.items())
+        return f"about {total:.1f} {unit} ({terms} {unit})"
+
 
 def parse_size(text: str) -> int:
     """Bytes from a size such as ``"512M"``, ``"4G"``, ``"1.5GB"`` or ``"1000000"``.
@@ -77,6 +118,14 @@ def format_size(size: float) -> str:
             return f"{size:.0f} {unit}" if unit == "B" else f"{size:.1f} {unit}"
         size /= 1024
     return f"{size:.1f} GiB"  # pragma: no cover
+
+
+def _unit_of(size: float) -> tuple[str, int]:
+    """The unit :func:`format_size` would print ``size`` in, and its bytes."""
+    for power, unit in enumerate(("B", "KiB", "MiB")):
+        if size < 1024 ** (power + 1):
+            return unit, 1024**power
+    return "GiB", 1024**3
 
 
 def activation_bytes_per_pixel(
@@ -189,9 +238,7 @@ def check_memory(
         return budget
     source = "the --max-memory limit" if limit is not None else f"the free memory of {device}"
     raise InsufficientMemoryError(
-        f"this run needs about {format_size(estimate.total)} (parameters and optimiser "
-        f"{format_size(estimate.parameters)}, activations {format_size(estimate.activations)}, "
-        f"buffers {format_size(estimate.buffers)}) but {source} is {format_size(budget)}. "
+        f"this run needs {estimate.describe()} but {source} is {format_size(budget)}. "
         "Try a smaller network (--width, --net hourglass), --tile SIZE to restore the image in "
         "overlapping pieces, or another device (--device)"
     )
