@@ -31,7 +31,7 @@ if TYPE_CHECKING:  # pragma: no cover
 FORMAT_VERSION = 2
 #: Settings a resumed run may change: the budget, to extend a run (not a two-stage one: its stage
 #: boundary depends on the budget). The device may not change: the random stream is the device's.
-MAY_DIFFER = frozenset({"max_iters"})
+MAY_DIFFER = frozenset({"max_iters", "max_extended_iters", "max_seconds"})
 
 
 class CheckpointError(ValueError):
@@ -112,6 +112,7 @@ class Checkpointing:
             },
             "events": state.events,
             "recoveries": state.recoveries,
+            "limit": state.limit,
             "stopper": stopper.state() if stopper is not None else None,
         }
         buffer = io.BytesIO()

@@ -39,7 +39,9 @@ _CLIP_MAX_ITERATIONS = 10
 _CLIP_TOLERANCE = 1e-3
 
 
-def estimate_sigma(image: np.ndarray, *, clip_correction: bool = False) -> float:
+def estimate_sigma(
+    image: np.ndarray, *, clip_correction: bool = False, known: np.ndarray | None = None
+) -> float:
     """Estimate the standard deviation of additive white Gaussian noise in an image.
 
     Donoho's wavelet rule [1]_: ``median(|HH|) / 0.6745``, where ``HH`` are the
@@ -57,6 +59,10 @@ def estimate_sigma(image: np.ndarray, *, clip_correction: bool = False) -> float
         blocks whose mean lies more than σ̂ away from 0 and from 1 (see Notes). Off by
         default: it helps for σ ≳ 35 or images with large black or white areas, and
         otherwise leaves the texture bias uncompensated.
+    known : numpy.ndarray, optional
+        H×W mask of the measured pixels (non-zero = known, e.g. an inpainting mask): only the
+        2×2 blocks whose four pixels are known are used, so that holes and their borders do not
+        read as noise.
 
     Returns
     -------
@@ -120,12 +126,17 @@ def estimate_sigma(image: np.ndarray, *, clip_correction: bool = False) -> float
     True
     """
     planes = _validated_planes(image)
+    blocks = _known_blocks(known, planes.shape[1:]) if known is not None else None
     estimates = []
     for plane in planes:
-        hh = _haar_hh(plane)
+        hh, means = _haar_hh(plane), _block_means(plane)
+        if blocks is not None:
+            hh, means = hh[blocks], means[blocks]
+        if hh.size == 0:
+            raise ValueError("no complete 2×2 block of known pixels to estimate the noise from")
         sigma = _mad_sigma(hh)
         if clip_correction:
-            sigma = _clip_corrected(sigma, hh, _block_means(plane))
+            sigma = _clip_corrected(sigma, hh, means)
         estimates.append(sigma)
     return float(np.mean(estimates) * 255.0)
 
@@ -146,6 +157,15 @@ def _clip_corrected(sigma: float, hh: np.ndarray, means: np.ndarray) -> float:
         if abs(sigma - previous) <= _CLIP_TOLERANCE * previous:
             break
     return sigma
+
+
+def _known_blocks(known: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """Which 2×2 blocks of an H×W plane have four known pixels (``known`` non-zero)."""
+    if known.shape != tuple(shape):
+        raise ValueError(f"the known-pixel mask is {known.shape}, the image planes {shape}")
+    h, w = shape[0] // 2 * 2, shape[1] // 2 * 2
+    mask = np.asarray(known[:h, :w]) != 0
+    return mask.reshape(h // 2, 2, w // 2, 2).all(axis=(1, 3))
 
 
 def _block_means(plane: np.ndarray) -> np.ndarray:

@@ -41,6 +41,8 @@ import torch
 from torch import nn
 
 from autodip.checkpoint import Checkpointing
+from autodip.fit_guard import GUARD_RATIO, FitCheck, check_fit, measurement_residual
+from autodip.fit_guard import measurement_sigma as _measurement_sigma
 from autodip.geometry import check_min_size, padding_for
 from autodip.hardware import Placement, placement
 from autodip.metrics import psnr, ssim
@@ -101,6 +103,16 @@ class FitConfig:
         run gives up and returns the last good estimate.
     recovery_lr_factor : float
         Factor applied to the learning rate at each recovery.
+    max_extended_iters : int or None
+        The adaptive budget's cap: with a value above ``max_iters``, a run that reaches
+        ``max_iters`` while its stopping criterion has not confirmed a stop, or while the estimate
+        it would return is under-fitted (:mod:`autodip.fit_guard`), goes on by half of
+        ``max_iters`` at a time, up to this many steps. ``None``: ``max_iters`` is a hard cap.
+    max_seconds : float or None
+        Wall-clock limit of the run: at the first monitored step past it the run ends (reason
+        "reached the time limit") and no extension is granted.
+    guard_ratio : float
+        The fit guard's threshold, residual > ``guard_ratio`` · σ̂² (:mod:`autodip.fit_guard`).
     """
 
     max_iters: int = 3000
@@ -121,6 +133,9 @@ class FitConfig:
     divergence_drop_db: float = 5.0
     max_recoveries: int = 5
     recovery_lr_factor: float = 0.5
+    max_extended_iters: int | None = None
+    max_seconds: float | None = None
+    guard_ratio: float = GUARD_RATIO
 
     def __post_init__(self) -> None:
         if self.max_iters < 1:
@@ -153,6 +168,17 @@ class FitConfig:
             raise ValueError(f"max_recoveries must be ≥ 0, got {self.max_recoveries}")
         if not 0 < self.recovery_lr_factor < 1:
             raise ValueError(f"recovery_lr_factor must be in (0, 1), got {self.recovery_lr_factor}")
+        if self.max_extended_iters is not None and self.max_extended_iters < self.max_iters:
+            raise ValueError(
+                f"max_extended_iters ({self.max_extended_iters}) must be at least max_iters "
+                f"({self.max_iters})"
+            )
+        if self.max_seconds is not None and not (
+            self.max_seconds > 0 and math.isfinite(self.max_seconds)
+        ):
+            raise ValueError(f"max_seconds must be a positive number, got {self.max_seconds}")
+        if not (self.guard_ratio > 0 and math.isfinite(self.guard_ratio)):
+            raise ValueError(f"guard_ratio must be a positive number, got {self.guard_ratio}")
 
     @property
     def stage_boundary(self) -> int | None:
@@ -206,6 +232,11 @@ class Result:
         return self.image[0].numpy()
 
     @property
+    def underfitted(self) -> bool | None:
+        """The fit guard's verdict on the image (:mod:`autodip.fit_guard`); ``None``: not judged."""
+        return self.config.get("fit_guard", {}).get("underfitted")
+
+    @property
     def iterations_per_second(self) -> float:
         """Mean optimisation speed over the run."""
         return self.iterations / self.seconds if self.seconds > 0 else math.nan
@@ -218,6 +249,7 @@ class Result:
             "interrupted": self.interrupted,
             "seconds": self.seconds,
             "iterations_per_second": self.iterations_per_second,
+            "underfitted": self.underfitted,
             "config": self.config,
             "stop_step": self.stop_step,
             "confirmed": self.confirmed,
@@ -350,7 +382,7 @@ def fit(
                 f"be {(channels, est_h, est_w)}"
             )
     multiple = int(getattr(net, "size_multiple", 1))
-    check_min_size(est_h, est_w, multiple, type(net).__name__)
+    check_min_size(est_h, est_w, multiple, type(net).__name__, getattr(net, "min_bottom", 1))
 
     where = placement(cfg.device, cfg.precision, cfg.channels_last)
     device = torch.device(where.device)
@@ -374,12 +406,14 @@ def fit(
         if stopper is not None:
             stopper.load_state(saved["stopper"], device)
     fitted = measured if offset is None else measured + offset
+    weights = stopper.loss_weights(measured, cfg.seed, operator) if stopper is not None else None
     boundary = cfg.stage_boundary
-    if cfg.two_stage == "retarget" and offset is not None and offset.shape[-2:] != (est_h, est_w):
+    changed = offset is not None or weights is not None
+    if cfg.two_stage == "retarget" and changed and measured.shape[-2:] != (est_h, est_w):
         raise ValueError(
-            f"{stopper.primary.name} adds pseudo-noise to the measurement, which a retargeted "
-            "second stage (fitting the stage-1 image) cannot carry for this operator; "
-            "use two_stage='continue' or another criterion"
+            f"{stopper.primary.name} changes the objective on the measurement, which a "
+            "retargeted second stage (fitting the stage-1 image) cannot carry for this "
+            "operator; use two_stage='continue' or another criterion"
         )
     padding = padding_for(est_h, est_w, multiple)
     z = make_input(
@@ -418,13 +452,15 @@ def fit(
         state.snapshot = _Snapshot.take(
             0, math.inf, net, optimizer, None, step_generator, state.output, state.fit_target
         )
-    reason = f"reached max_iters={cfg.max_iters}"
+    budget = _Budget(cfg, measured, operator)
+    budget.limit = max(budget.limit, state.limit)
+    reason = ""
     interrupted = False
     failure: str | None = None
     start = time.perf_counter() - state.seconds
     step = state.step
     try:
-        while step < cfg.max_iters:
+        while step < budget.limit:
             step += 1
             with_tv = cfg.tv_weight > 0 and (boundary is None or step <= boundary)
             if boundary is not None and step == boundary + 1 and cfg.two_stage == "retarget":
@@ -448,7 +484,11 @@ def fit(
                 output = net(code)
             output = output.float()
             estimate_now = padding.crop(output)
-            data_loss = torch.mean((fit_operator.A(estimate_now) - state.fit_target) ** 2)
+            squared = (fit_operator.A(estimate_now) - state.fit_target) ** 2
+            if weights is None:
+                data_loss = torch.mean(squared)
+            else:  # a criterion hides some values from the fit (holdout)
+                data_loss = torch.mean(squared * weights) / weights.mean()
             loss = data_loss
             if with_tv:
                 loss = loss + tv_penalty(estimate_now, cfg.tv_weight, state.fit_target.numel())
@@ -467,7 +507,7 @@ def fit(
                             state.output, alpha=1 - cfg.exp_weight
                         )
                     )
-            if step % cfg.monitor_every == 0 or step == cfg.max_iters:
+            if step % cfg.monitor_every == 0 or step == budget.limit:
                 state.loss_value = float(loss.detach())
                 fit_psnr = -10.0 * math.log10(max(float(data_loss.detach()), 1e-30))
                 problem = _divergence(state.loss_value, fit_psnr, state.snapshot, cfg)
@@ -499,7 +539,12 @@ def fit(
                     state.loss_value,
                     time.perf_counter() - start,
                 )
-                record = {"step": step, "loss": state.loss_value, "seconds": report.seconds}
+                record = {
+                    "step": step,
+                    "loss": state.loss_value,
+                    "residual": measurement_residual(estimate, measured, operator),
+                    "seconds": report.seconds,
+                }
                 if boundary is not None:
                     record["stage"] = 1 if step <= boundary else 2
                 if ref is not None:
@@ -518,10 +563,15 @@ def fit(
                     )
                     stop = stopper.observe(step, estimate, context)
                 stop = stop or next((r for r in (m(report) for m in monitors) if r), None)
+                stop = stop or budget.out_of_time(report.seconds)
                 if stop:
                     reason = stop
                     break
-            if checkpoint is not None and checkpoint.due(step, cfg.max_iters):
+                if step == budget.limit:
+                    returned = stopper.best_image if stopper is not None else None
+                    budget.consider(step, returned if returned is not None else estimate, stopper)
+                    state.limit = budget.limit
+            if checkpoint is not None and checkpoint.due(step, budget.limit):
                 state.step, state.seconds = step, time.perf_counter() - start
                 checkpoint.save(
                     state, cfg, operator, net, optimizer, step_generator, offset, stopper, y
@@ -534,6 +584,7 @@ def fit(
         interrupted = True
         reason = f"interrupted by the user after step {state.completed}"
     seconds = time.perf_counter() - start
+    reason = reason or budget.end_reason()
 
     final = padding.crop(state.average if state.average is not None else state.output)
     if failure is not None:
@@ -550,6 +601,7 @@ def fit(
         if not confirmed and not interrupted and reason.startswith("reached max_iters"):
             reason = stopper.unconfirmed_reason(state.completed)
     image = final.float().cpu().clamp(0, 1).contiguous()
+    fit_check = budget.check(image.to(device))
     return Result(
         image=image,
         iterations=state.completed,
@@ -567,6 +619,8 @@ def fit(
             "stage_boundary": boundary,
             "placement": asdict(where),
             "operator": operator.describe(),
+            "budget": budget.describe(),
+            "fit_guard": fit_check.to_dict(),
             **({"resumed_from_step": saved["step"]} if saved is not None else {}),
         },
     )
@@ -646,6 +700,7 @@ class _RunState:
     snapshot: _Snapshot | None = None
     events: list[dict[str, Any]] = field(default_factory=list)
     recoveries: int = 0
+    limit: int = 0
 
     def load(
         self,
@@ -681,6 +736,78 @@ class _RunState:
         )
         self.events = saved["events"]
         self.recoveries = saved["recoveries"]
+        self.limit = saved.get("limit", 0)
+
+
+class _Budget:
+    """The run's step limit: ``max_iters``, extended while the run is not done (adaptive budget).
+
+    At the limit, a run with ``max_extended_iters`` above it goes on by half of ``max_iters`` when
+    its primary criterion has not confirmed a stop, or when the estimate it would return is
+    under-fitted by the fit guard (:mod:`autodip.fit_guard`); never past the cap or the time limit.
+    """
+
+    def __init__(self, cfg: FitConfig, measured: torch.Tensor, operator: Operator) -> None:
+        self.cfg = cfg
+        self.measured = measured
+        self.operator = operator
+        self.limit = cfg.max_iters
+        self.cap = max(cfg.max_iters, cfg.max_extended_iters or cfg.max_iters)
+        self.chunk = max(cfg.monitor_every, cfg.max_iters // 2)
+        self.extensions: list[dict[str, Any]] = []
+        self.timed_out = False
+        self.last_check: FitCheck | None = None
+        self._sigma: float | None = None
+
+    def out_of_time(self, seconds: float) -> str | None:
+        """A stop reason once the run has used its wall-clock limit."""
+        if self.cfg.max_seconds is None or seconds < self.cfg.max_seconds:
+            return None
+        self.timed_out = True
+        return f"reached the time limit of {self.cfg.max_seconds:g} s"
+
+    def check(self, estimate: torch.Tensor) -> FitCheck:
+        """The fit guard's verdict on ``estimate`` (σ̂ of the measurement computed once)."""
+        if self._sigma is None:
+            self._sigma = _measurement_sigma(self.measured, self.operator)
+        self.last_check = check_fit(
+            estimate, self.measured, self.operator, self._sigma, ratio=self.cfg.guard_ratio
+        )
+        return self.last_check
+
+    def consider(self, step: int, returned: torch.Tensor, stopper: Stopper | None) -> None:
+        """At the limit: extend it when the run is not done and the cap allows."""
+        if self.limit >= self.cap:
+            return
+        why = []
+        if stopper is not None and stopper.primary is not None and not stopper.confirmed:
+            why.append(f"{stopper.primary.name} has not confirmed a stop")
+        verdict = self.check(returned)
+        if verdict.underfitted:
+            why.append(verdict.note)
+        if not why:
+            return
+        self.limit = min(self.cap, self.limit + self.chunk)
+        self.extensions.append({"step": step, "extended_to": self.limit, "why": "; ".join(why)})
+
+    def end_reason(self) -> str:
+        """Why a run that was not stopped otherwise ended."""
+        if self.limit == self.cfg.max_iters:
+            return f"reached max_iters={self.limit}"
+        return (
+            f"reached max_iters={self.limit} (the budget of {self.cfg.max_iters} steps extended "
+            f"{len(self.extensions)} times, up to its cap of {self.cap})"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The budget as plain data, for the result's config."""
+        return {
+            "nominal": self.cfg.max_iters,
+            "cap": self.cap,
+            "final": self.limit,
+            "extensions": self.extensions,
+            "timed_out": self.timed_out,
+        }
 
 
 def _divergence(loss: float, fit_psnr: float, snapshot: _Snapshot, cfg: FitConfig) -> str | None:

@@ -93,6 +93,14 @@ class Criterion:
         """A tensor to add to the measurement the network fits (only for ``changes_objective``)."""
         return None
 
+    def loss_weights(
+        self, target: torch.Tensor, seed: int, operator: Operator | None = None
+    ) -> torch.Tensor | None:
+        """Per-pixel weights of the data loss, broadcast over ``target`` (only for
+        ``changes_objective``; ``None``: every measured value counts).
+        """
+        return None
+
     def describe(self) -> dict[str, Any]:
         """The criterion's name and options as plain data."""
         return {"name": self.name}
@@ -218,7 +226,15 @@ def create_criterion(name: str, **options: Any) -> Criterion:
 
 
 def _load_builtins() -> None:
-    from autodip.stopping import cifs, iqa_scores, osc, simple, variance  # noqa: F401
+    from autodip.stopping import (  # noqa: F401
+        cifs,
+        discrepancy,
+        holdout,
+        iqa_scores,
+        osc,
+        simple,
+        variance,
+    )
 
 
 ScoreFn = Callable[[torch.Tensor], float]

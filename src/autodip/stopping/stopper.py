@@ -163,6 +163,18 @@ class Stopper:
             return self.primary.objective_offset(target, seed, operator)
         return None
 
+    def loss_weights(
+        self, target: torch.Tensor, seed: int, operator: Operator | None = None
+    ) -> torch.Tensor | None:
+        """The primary's weights of the data loss (e.g. ``holdout``'s hidden pixels), if any.
+
+        A pure function of the target's shape, the seed and the operator, so a resumed run gets
+        the same weights without saving them.
+        """
+        if self.primary is None or not self.primary.changes_objective:
+            return None
+        return self.primary.loss_weights(target, seed, operator or Denoise())
+
     def observe(self, step: int, estimate: torch.Tensor, context: Context) -> str | None:
         """Score ``estimate`` with every criterion; return a stop reason when the primary
         confirms.

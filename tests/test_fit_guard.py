@@ -1,0 +1,181 @@
+"""The fit guard, the adaptive budget, and the ``discrepancy`` and ``holdout`` criteria."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from autodip.fit_guard import check_fit, measurement_residual, measurement_sigma
+from autodip.nets import create_net
+from autodip.operators import Denoise, Inpaint
+from autodip.runner import FitConfig, fit
+from autodip.stopping import Context, Stopper, create_criterion
+
+
+def textured(size: int = 32) -> torch.Tensor:
+    """A clean ``1×3×size×size`` image of stripes (smooth at the pixel scale, so that σ̂ reads
+    the added noise, yet far from the flat image a slow network starts from).
+    """
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    planes = [
+        0.5 + 0.35 * np.sin(2 * np.pi * (2 + c) * xx + 3 * yy) * np.cos(2 * np.pi * 2 * yy)
+        for c in range(3)
+    ]
+    return torch.from_numpy(np.stack(planes).astype(np.float32))[None]
+
+
+def noisy(clean: torch.Tensor, sigma: float, seed: int = 1) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(seed)
+    noise = torch.randn(clean.shape, generator=generator) * sigma / 255
+    return (clean + noise).clamp(0, 1)
+
+
+# --- the guard ------------------------------------------------------------------------------
+
+
+def test_the_residual_counts_only_measured_values() -> None:
+    y = torch.zeros(1, 1, 4, 4)
+    mask = np.zeros((4, 4), np.float32)
+    mask[:, :2] = 1
+    estimate = torch.full((1, 1, 4, 4), 0.2)
+    # the unknown half contributes nothing, and the mean is over the known half only
+    assert measurement_residual(estimate, y, Inpaint(mask)) == pytest.approx(0.04)
+    assert measurement_residual(estimate, y, Denoise()) == pytest.approx(0.04)
+
+
+def test_the_noise_level_of_a_measurement_is_about_right() -> None:
+    y = noisy(torch.full((1, 3, 64, 64), 0.5), 25)
+    assert measurement_sigma(y, Denoise()) == pytest.approx(25, rel=0.1)
+    mask = np.ones((64, 64), np.float32)
+    mask[20:40, 20:40] = 0  # holes must not read as noise
+    assert measurement_sigma(y * torch.from_numpy(mask), Inpaint(mask)) == pytest.approx(
+        25, rel=0.15
+    )
+
+
+def test_the_guard_does_not_judge_where_the_noise_level_is_untrustworthy() -> None:
+    y = torch.full((1, 3, 16, 16), 0.5)
+    verdict = check_fit(y + 0.2, y, Denoise(), sigma=0.5)
+    assert verdict.underfitted is None and "not judged" in verdict.note
+
+
+# --- the failure mode: a slow network, a short budget ------------------------------------------
+
+
+def _slow_run(**config: object) -> tuple[torch.Tensor, object]:
+    y = noisy(textured(), 25)
+    net = create_net("hourglass", width=4, depth=2)
+    options = {"max_iters": 20, "lr": 1e-4, "device": "cpu", "monitor_every": 10, **config}
+    return y, fit(y, net, config=FitConfig(**options))
+
+
+def test_an_underfitted_run_with_a_hard_budget_says_so() -> None:
+    y, result = _slow_run()
+    guard = result.config["fit_guard"]
+    sigma = measurement_sigma(y, Denoise())
+    # before the guard this result came back without a word: its residual is far above σ̂²
+    assert guard["residual"] > 3 * (sigma / 255) ** 2
+    assert result.underfitted is True and "under-fitted" in guard["note"]
+    assert result.config["budget"]["final"] == 20 and not result.config["budget"]["extensions"]
+
+
+def test_an_underfitted_run_with_an_adaptive_budget_goes_on_up_to_its_cap() -> None:
+    _, result = _slow_run(max_extended_iters=60)
+    budget = result.config["budget"]
+    assert result.iterations == 60 and budget["final"] == 60
+    assert [e["extended_to"] for e in budget["extensions"]] == [30, 40, 50, 60]
+    assert all("under-fitted" in e["why"] for e in budget["extensions"])
+    assert "extended 4 times" in result.reason
+    assert result.underfitted is True  # still, at the cap: the caller must be told
+
+
+def test_a_fitted_run_is_not_extended() -> None:
+    y = noisy(torch.full((1, 3, 32, 32), 0.5), 25)
+    net = create_net("hourglass", width=8, depth=2)
+    # a flat image: the network reproduces it within a few steps
+    config = FitConfig(max_iters=150, lr=0.02, device="cpu", max_extended_iters=600)
+    result = fit(y, net, config=config)
+    assert result.underfitted is False
+    assert result.iterations == 150 and not result.config["budget"]["extensions"]
+
+
+def test_an_unconfirmed_criterion_extends_the_budget() -> None:
+    y = noisy(textured(16), 25)
+    net = create_net("hourglass", width=8, depth=2)
+    stopper = Stopper(create_criterion("emv"), patience=10_000)  # never confirms
+    config = FitConfig(max_iters=20, device="cpu", max_extended_iters=40, guard_ratio=1e6)
+    result = fit(y, net, config=config, stopper=stopper)
+    assert result.iterations == 40
+    assert all("emv has not confirmed" in e["why"] for e in result.config["budget"]["extensions"])
+
+
+def test_the_time_limit_ends_a_run() -> None:
+    y = noisy(textured(16), 25)
+    net = create_net("hourglass", width=4, depth=2)
+    config = FitConfig(max_iters=10_000, device="cpu", max_seconds=0.05, monitor_every=5)
+    result = fit(y, net, config=config)
+    assert result.iterations < 10_000
+    assert result.reason.startswith("reached the time limit")
+    assert result.config["budget"]["timed_out"] is True
+
+
+# --- discrepancy --------------------------------------------------------------------------------
+
+
+def test_discrepancy_is_lowest_where_the_residual_reaches_the_noise_level() -> None:
+    clean = textured(64)
+    y = noisy(clean, 25)
+    criterion = create_criterion("discrepancy", sigma=25.0)
+    context = Context(raw=y, target=y, operator=Denoise(), loss=0.0, max_iters=1)
+    flat = torch.full_like(clean, float(clean.mean()))
+    scores = {
+        name: criterion.update(1, image, context)
+        for name, image in {"under-fitted": flat, "clean": clean, "noisy": y}.items()
+    }
+    # the clean image misses y by exactly the noise: its residual is σ², the target
+    assert min(scores, key=scores.get) == "clean"
+
+
+def test_discrepancy_estimates_the_noise_level_when_not_given() -> None:
+    y = noisy(textured(64), 25)
+    criterion = create_criterion("discrepancy")
+    context = Context(raw=y, target=y, operator=Denoise(), loss=0.0, max_iters=1)
+    criterion.update(1, y, context)
+    assert criterion.sigma == pytest.approx(25, rel=0.2)
+    assert criterion.describe()["sigma"] == criterion.sigma
+
+
+# --- holdout ------------------------------------------------------------------------------------
+
+
+def test_holdout_hides_a_seeded_fraction_of_the_pixels() -> None:
+    criterion = create_criterion("holdout", fraction=0.1)
+    target = torch.zeros(1, 3, 64, 64)
+    weights = criterion.loss_weights(target, seed=3)
+    assert weights.shape == (1, 1, 64, 64)
+    assert float(1 - weights.mean()) == pytest.approx(0.1, abs=0.02)
+    again = create_criterion("holdout", fraction=0.1).loss_weights(target, seed=3)
+    assert torch.equal(weights, again)
+
+
+def test_holdout_pixels_never_reach_the_fit() -> None:
+    """Two measurements that differ only on the hidden pixels give the same trajectory."""
+    y = noisy(textured(16), 25)
+    hidden = 1 - create_criterion("holdout").loss_weights(y, seed=0)
+    other = torch.where(hidden.bool().expand_as(y), 1 - y, y)
+    images, scores = [], []
+    for measurement in (y, other):
+        stopper = Stopper(create_criterion("holdout"), patience=1000)
+        net = create_net("hourglass", width=4, depth=2)
+        config = FitConfig(max_iters=20, device="cpu", precision="fp32", monitor_every=10)
+        result = fit(measurement, net, config=config, stopper=stopper)
+        images.append(result.image)
+        scores.append(result.criteria["holdout"]["scores"])
+    assert torch.equal(images[0], images[1])
+    assert scores[0] != scores[1]  # while the held-out score sees the hidden values
+
+
+def test_holdout_is_refused_as_a_monitor() -> None:
+    with pytest.raises(ValueError, match="changes the objective"):
+        Stopper(create_criterion("cifs"), [create_criterion("holdout")])
