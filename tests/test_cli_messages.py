@@ -34,3 +34,16 @@ def test_the_memory_breakdown_adds_up_to_the_total(tmp_path, capsys):
                      "safety margin (25%)", "fixed runtime overhead"]  # fmt: skip
     shown = [float(part.rsplit(" ", 1)[1]) for part in parts.split(" + ")]
     assert sum(shown) == pytest.approx(float(total), abs=1e-9)
+
+
+@pytest.mark.parametrize("columns", [80, 60, 40, 24])
+def test_the_progress_bar_fits_the_terminal_and_keeps_the_step(monkeypatch, capsys, columns):
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with cli._Progress(1500, True, label="denoising") as progress:
+        progress(750, 0.0123)
+        progress(1500, 0.0123)
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    assert lines and all(len(line) < columns for line in lines)
+    assert "1500/1500" in lines[-1] and "…" not in lines[-1]
+    if columns >= 60:  # the important fields: step, time left, loss
+        assert "left" in lines[-1] and "loss 1.23e-02" in lines[-1]

@@ -460,37 +460,66 @@ def _read(path: Path, what: str) -> tuple[Any, Any]:
         raise UsageError(f"{what}: {error}") from None
 
 
+#: The progress bar's fields, most important first: a narrow terminal drops them from the end.
+PROGRESS_FIELDS = ("step", "left", "loss", "label", "bar", "rate", "elapsed")
+
+
+def _progress_columns(label: str, total: int, width: int) -> list[Any]:
+    """The progress bar's rich columns that fit on one line of ``width`` characters.
+
+    Fields are kept in the order of :data:`PROGRESS_FIELDS` while they fit (one space between
+    fields, one column spare so the line never wraps); the bar takes the room left, 10 to 40
+    characters. They are shown as: label, bar, step (``1500/1500``), loss, speed, elapsed, left.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    fields: dict[str, tuple[list[Any], int]] = {  # columns and their printed width at most
+        "label": ([TextColumn(f"[bold]{label}")], len(label)),
+        "bar": ([], 10),
+        "step": ([MofNCompleteColumn()], 2 * len(str(total)) + 1),
+        "loss": ([TextColumn("loss {task.fields[loss]:.2e}")], len("loss 1.23e-02")),
+        "rate": ([TextColumn("{task.fields[rate]} it/s")], len("99999 it/s")),
+        "elapsed": ([TextColumn("elapsed"), TimeElapsedColumn()], len("elapsed 0:00:00")),
+        "left": ([TextColumn("left"), TimeRemainingColumn()], len("left 0:00:00")),
+    }
+    room, kept = width - 1, set()
+    for name in PROGRESS_FIELDS:
+        need = fields[name][1] + (1 if kept else 0)
+        if need <= room:
+            kept.add(name)
+            room -= need
+    if "bar" in kept:
+        fields["bar"] = ([BarColumn(bar_width=min(40, 10 + room))], 0)
+    return [column for name, (columns, _) in fields.items() if name in kept for column in columns]
+
+
 class _Progress:
-    """A rich progress bar: step, loss, iterations/s and time left, on stderr."""
+    """A rich progress bar on stderr: step, loss, iterations/s and time left, as the terminal's
+    width allows (:func:`_progress_columns`).
+    """
 
     def __init__(self, total: int, enabled: bool, label: str = "denoising") -> None:
         self.enabled = enabled
         if not enabled:
             return
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        import shutil
 
+        from rich.console import Console
+        from rich.progress import Progress
+
+        width = shutil.get_terminal_size((80, 24)).columns
         self.progress = Progress(
-            TextColumn(f"[bold]{label}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("loss {task.fields[loss]:.2e}"),
-            TextColumn("{task.fields[rate]:.1f} it/s"),
-            TextColumn("elapsed"),
-            TimeElapsedColumn(),
-            TextColumn("left"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
+            *_progress_columns(label, total, width),
+            console=Console(stderr=True, width=width),
             transient=False,
         )
-        self.task = self.progress.add_task("fit", total=total, loss=float("nan"), rate=0.0)
+        self.task = self.progress.add_task("fit", total=total, loss=float("nan"), rate="0.0")
         self.start = time.perf_counter()
 
     def __enter__(self) -> _Progress:
@@ -504,8 +533,9 @@ class _Progress:
 
     def __call__(self, step: int, loss: float) -> None:
         if self.enabled:
-            rate = step / max(time.perf_counter() - self.start, 1e-9)
-            self.progress.update(self.task, completed=step, loss=loss, rate=rate)
+            rate = min(step / max(time.perf_counter() - self.start, 1e-9), 99999)
+            shown = f"{rate:.1f}" if rate < 100 else f"{rate:.0f}"  # at most 5 characters
+            self.progress.update(self.task, completed=step, loss=loss, rate=shown)
 
 
 def _bench(args: argparse.Namespace) -> int:
