@@ -126,7 +126,9 @@ def test_too_small_image_says_the_minimum(tmp_path, capsys):
         ["denoise", src, "-o", tmp_path / "o.png", "--net", "dip-skip", "--quiet", "--iters", "2"],
         capsys,
     )
-    assert code == 2 and "at least 32×32" in stderr and "Traceback" not in stderr
+    # dip-skip's 5 scales need 33×33 (32×32 would leave 1×1 at the deepest scale)
+    assert code == 2 and "at least 33×33" in stderr and "Traceback" not in stderr
+    assert "the deepest that works for this image is --depth 2" in stderr
 
 
 def test_unknown_network_is_a_usage_error(tmp_path, tiny_png, capsys):

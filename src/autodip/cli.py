@@ -8,8 +8,12 @@ is still written).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 import time
+import typing
+import warnings
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +33,25 @@ def torch_out_of_memory() -> type[BaseException]:
     import torch
 
     return torch.cuda.OutOfMemoryError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with autodip's error form: one line, ``autodip: error: …``, exit code 2."""
+
+    def error(self, message: str) -> typing.NoReturn:
+        self.exit(EXIT_USAGE, f"autodip: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _show_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: Any = None,
+    line: str | None = None,
+) -> None:
+    """Print a warning as ``autodip: warning: …``: no source path, line or Python class name."""
+    print(f"autodip: warning: {message}", file=sys.stderr)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -51,14 +74,74 @@ def _number(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text}")
-    return value
+#: The largest count or size an option takes (steps, pixels, processes): C's 32-bit int.
+MAX_COUNT = 2**31 - 1
+#: The largest seed: torch's generators take 64 bits, and the runner and criteria derive their
+#: own streams from ``seed + offset``.
+MAX_SEED = 2**63 - 1
+#: The widest network the command line builds (``dip-skip`` at 1024 channels: 100 M parameters);
+#: wider ones would be allocated before the memory check could refuse them.
+MAX_WIDTH = 1024
+#: The deepest: each scale halves the image, and no readable image has a side of 2^30 pixels.
+MAX_DEPTH = 30
+#: The most local worker processes ``bench run`` starts.
+MAX_WORKERS = 256
+
+
+def _int_in(low: int, high: int = MAX_COUNT) -> Callable[[str], int]:
+    """An argparse type: an integer from ``low`` to ``high``."""
+
+    def integer(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+        if not low <= value <= high:
+            what = "a positive integer" if low == 1 else f"an integer from {low}"
+            raise argparse.ArgumentTypeError(f"must be {what} up to {high}, got {text}")
+        return value
+
+    return integer
+
+
+_positive_int = _int_in(1)
+
+
+def _real_in(
+    low: float, high: float = math.inf, *, low_open: bool = False, high_open: bool = False
+) -> Callable[[str], float]:
+    """An argparse type: a finite number (or fraction such as ``1/30``) in an interval.
+
+    Checked at parse time, so that ``inf``, ``nan`` or ``-1`` never reach the run (where they
+    would surface as NumPy or PyTorch warnings, or as a contradictory end message).
+    """
+
+    def real(text: str) -> float:
+        value = _number(text)
+        inside = (low < value if low_open else low <= value) and (
+            value < high if high_open else value <= high
+        )
+        if not (math.isfinite(value) and inside):
+            raise argparse.ArgumentTypeError(
+                f"must be {_interval(low, high, low_open, high_open)}, got {text}"
+            )
+        return value
+
+    return real
+
+
+def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
+    """Words for an interval: 'a positive number', 'a number in [0, 1)', ..."""
+    if math.isinf(high):
+        if low == 0:
+            return "a positive number" if low_open else "a non-negative number"
+        return f"a number {'above' if low_open else 'at least'} {low:g}"
+    return f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+
+_positive_real = _real_in(0, low_open=True)
+_non_negative_real = _real_in(0)
+_seed = _int_in(0, MAX_SEED)
 
 
 TASKS = {
@@ -131,10 +214,14 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "texture (see `autodip inspect`)",
     )
     net.add_argument(
-        "--width", type=_positive_int, help="channels per scale (default: the network's own)"
+        "--width",
+        type=_int_in(1, MAX_WIDTH),
+        help="channels per scale (default: the network's own)",
     )
     net.add_argument(
-        "--depth", type=_positive_int, help="number of scales (default: the network's own)"
+        "--depth",
+        type=_int_in(1, MAX_DEPTH),
+        help="number of scales (default: the network's own)",
     )
     run = parser.add_argument_group("optimisation")
     run.add_argument(
@@ -143,10 +230,10 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help=f"number of iterations (default: {defaults.iters}"
         + ("; 4000 for --factor 8)" if task == "sr" else ")"),
     )
-    run.add_argument("--lr", type=_number, default="0.01", help="Adam learning rate")
+    run.add_argument("--lr", type=_positive_real, default="0.01", help="Adam learning rate")
     run.add_argument(
         "--reg-noise-std",
-        type=_number,
+        type=_non_negative_real,
         help="std of the per-step perturbation of the network input (default: "
         + (
             "1/30)"
@@ -156,11 +243,11 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     )
     run.add_argument(
         "--exp-weight",
-        type=_number,
+        type=_real_in(0, 1, high_open=True),
         default="0.99",
         help="weight of the moving average of outputs (0 turns it off)",
     )
-    run.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result)")
+    run.add_argument("--seed", type=_seed, default=0, help="random seed (same seed, same result)")
     run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     run.add_argument(
         "--precision",
@@ -174,7 +261,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     tv = parser.add_argument_group("total-variation regularisation (seed 002)")
     tv.add_argument(
         "--tv",
-        type=_number,
+        type=_non_negative_real,
         default=0.0,
         metavar="WEIGHT",
         help="add WEIGHT × anisotropic TV to the loss (the paper's λ for [0, 1] images; "
@@ -188,7 +275,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     )
     tv.add_argument(
         "--stage-fraction",
-        type=_number,
+        type=_real_in(0, 1, low_open=True, high_open=True),
         default="1/3",
         help="share of --iters in the first stage of --two-stage",
     )
@@ -260,7 +347,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     )
     robust.add_argument(
         "--tile-overlap",
-        type=int,
+        type=_int_in(0),
         metavar="PIXELS",
         help="overlap of neighbouring tiles (default: a quarter of --tile)",
     )
@@ -280,7 +367,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``autodip`` command."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="autodip",
         description=(
             "Restore a degraded image with a Deep Image Prior: no training data, no tuning."
@@ -375,9 +462,12 @@ def build_parser() -> argparse.ArgumentParser:
         help="noise levels of the training copies (0–255 scale; 0 = the clean image)",
     )
     train.add_argument(
-        "--alpha", type=_number, default=str(DEFAULT_ALPHA), help="L2 penalty on the weights"
+        "--alpha",
+        type=_non_negative_real,
+        default=str(DEFAULT_ALPHA),
+        help="L2 penalty on the weights",
     )
-    train.add_argument("--seed", type=int, default=0, help="seed of the training noise")
+    train.add_argument("--seed", type=_seed, default=0, help="seed of the training noise")
     train.add_argument("-f", "--force", action="store_true", help="overwrite --out")
 
     lister = commands.add_parser("list", help="list registered components")
@@ -419,7 +509,7 @@ def _add_bench_arguments(commands: Any) -> None:
     run.add_argument("--nets", nargs="+", help="registry names, NAME:key=value,… for overrides")
     run.add_argument("--criteria", help="comma-separated criteria (default cifs,wmv,emv)")
     run.add_argument("--iters", type=_positive_int, help="iteration budget (default 3000)")
-    run.add_argument("--seeds", type=int, nargs="+", help="seeds (default 0)")
+    run.add_argument("--seeds", type=_seed, nargs="+", help="seeds (default 0)")
     run.add_argument("--patience", type=_positive_int, nargs="+", help="S values (default 500)")
     run.add_argument("--monitor-every", type=_positive_int, help="steps between records")
     run.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="arithmetic")
@@ -429,7 +519,7 @@ def _add_bench_arguments(commands: Any) -> None:
         help="comma-separated: tv, nlm, wavelet, bm3d (bm3d: pip install "
         "autodip[bench], non-commercial licence)",
     )
-    run.add_argument("--workers", type=_positive_int, default=1, help="local processes")
+    run.add_argument("--workers", type=_int_in(1, MAX_WORKERS), default=1, help="local processes")
     run.add_argument("--backend", choices=("local", "ray"), default="local", help="where to run")
     run.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
     report = actions.add_parser(
@@ -637,6 +727,17 @@ def _resolve_stopping(
     return stop, monitor
 
 
+def _sigmas(text: str) -> list[float]:
+    """The noise levels of ``--sigmas``: finite, non-negative numbers separated by commas."""
+    try:
+        sigmas = [float(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise UsageError(f"--sigmas must be numbers separated by commas, got {text!r}") from None
+    if not sigmas or not all(math.isfinite(s) and s >= 0 for s in sigmas):
+        raise UsageError(f"--sigmas must be finite, non-negative numbers, got {text!r}")
+    return sigmas
+
+
 def _calibrate_cifs(args: argparse.Namespace) -> int:
     from autodip.calibrate import calibrate, select_images
     from autodip.report import write_json
@@ -644,14 +745,7 @@ def _calibrate_cifs(args: argparse.Namespace) -> int:
     _check_writable([args.out], args.force)
     if not args.images.is_dir():
         raise UsageError(f"--images '{args.images}' is not a folder")
-    try:
-        sigmas = [float(s) for s in args.sigmas.split(",") if s.strip()]
-    except ValueError:
-        raise UsageError(
-            f"--sigmas must be numbers separated by commas, got {args.sigmas!r}"
-        ) from None
-    if not sigmas:
-        raise UsageError("--sigmas is empty")
+    sigmas = _sigmas(args.sigmas)
     images = select_images(args.images, args.select, args.limit)
     if not images:
         raise UsageError(f"no images selected in '{args.images}'")
@@ -732,14 +826,7 @@ def _train_width(args: argparse.Namespace) -> int:
     from autodip.width_predictor import read_width_labels, train_width_model
 
     _check_writable([args.out], args.force)
-    try:
-        sigmas = [float(s) for s in args.sigmas.split(",") if s.strip()]
-    except ValueError:
-        raise UsageError(
-            f"--sigmas must be numbers separated by commas, got {args.sigmas!r}"
-        ) from None
-    if not sigmas or any(s < 0 for s in sigmas):
-        raise UsageError(f"--sigmas must be non-negative numbers, got {args.sigmas!r}")
+    sigmas = _sigmas(args.sigmas)
     if not args.data.is_dir():
         raise UsageError(f"--data '{args.data}' is not a folder")
     from autodip.io import ImageReadError
@@ -828,7 +915,9 @@ def main(argv: list[str] | None = None) -> int:
         "train-width": _train_width,
     }
     try:
-        return handlers[args.command](args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            return handlers[args.command](args)
     except UsageError as error:
         print(f"autodip: error: {error}", file=sys.stderr)
         return EXIT_USAGE

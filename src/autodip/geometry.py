@@ -73,10 +73,51 @@ def pad_to_multiple(x: torch.Tensor, multiple: int) -> tuple[torch.Tensor, Paddi
     return F.pad(x, amounts, mode=mode), pad
 
 
-def check_min_size(height: int, width: int, multiple: int, net_name: str = "the network") -> None:
-    """Refuse images smaller than one ``multiple`` on a side, which the network cannot resolve."""
-    if height < multiple or width < multiple:
-        raise ValueError(
-            f"image of {height}×{width} pixels is too small for {net_name}: it needs at least "
-            f"{multiple}×{multiple} (use a network with fewer scales, e.g. --depth)"
-        )
+def _depth_fits(side: int, depth: int, bottom: int) -> bool:
+    multiple = 2**depth
+    return side >= multiple and -(-side // multiple) >= bottom
+
+
+def deepest_depth(height: int, width: int, bottom: int = 1) -> int:
+    """The most ×2 scales a network can have on a ``height × width`` image (0: not even one).
+
+    A network of depth ``d`` needs each side to be at least ``2**d`` and, once padded to a
+    multiple of ``2**d``, to leave at least ``bottom`` pixels at its deepest scale (an encoder
+    whose convolutions and batch norm need 2×2 there has ``bottom=2``).
+
+    Examples
+    --------
+    >>> deepest_depth(64, 64), deepest_depth(64, 64, bottom=2), deepest_depth(31, 37, bottom=2)
+    (6, 5, 4)
+    """
+    side, depth = min(height, width), 0
+    while _depth_fits(side, depth + 1, bottom):
+        depth += 1
+    return depth
+
+
+def check_min_size(
+    height: int, width: int, multiple: int, net_name: str = "the network", bottom: int = 1
+) -> None:
+    """Refuse an image the network cannot resolve, naming the deepest network that can.
+
+    ``multiple`` is the network's ``size_multiple`` (``2**depth``) and ``bottom`` the smallest
+    side its deepest scale can have (see :func:`deepest_depth`). Checked before any allocation:
+    a too-deep network would otherwise ask for memory in proportion to ``multiple**2``.
+    """
+    side = min(height, width)
+    if side >= multiple and -(-side // multiple) >= bottom:
+        return
+    need = max(multiple, (bottom - 1) * multiple + 1)
+    depth = multiple.bit_length() - 1
+    deepest = deepest_depth(height, width, bottom)
+    advice = (
+        f"the deepest that works for this image is --depth {deepest}"
+        if deepest >= 1
+        else "no depth works for an image this small"
+    )
+    least = f"{need}×{need} pixels" if need < 10**6 else f"2^{depth} pixels a side"
+    raise ValueError(
+        f"image of {width}×{height} pixels is too small for {net_name} with {depth} scales (it "
+        f"needs at least {least}); {advice}"
+    )

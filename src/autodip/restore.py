@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from autodip.checkpoint import Checkpointing
+from autodip.geometry import check_min_size
 from autodip.io import image_to_tensor
 from autodip.memory import check_memory, estimate_run_memory, stopper_images
 from autodip.nets import count_parameters, create_net
@@ -120,6 +121,27 @@ def build_stopper(
         primary.default_patience = primary_patience
     monitored = [create_criterion(n, **options.get(n, {})) for n in names]
     return Stopper(primary, monitored, patience)
+
+
+def build_net(
+    name: str, channels: int, height: int, width: int, options: dict[str, Any]
+) -> torch.nn.Module:
+    """Build network ``name`` for a ``channels × height × width`` estimate, checked to fit it.
+
+    Raises ``ValueError`` naming the deepest ``depth`` that works when the network has too many
+    scales for the image — before anything image-sized is allocated (the memory estimate's probe
+    grows with ``size_multiple**2``: hundreds of GB at depth 20). A depth beyond every side is
+    refused before the network is built; the depth-1 network built then only tells how small
+    its deepest scale may be.
+    """
+    depth = options.get("depth")
+    if depth is not None and 2**depth > min(height, width):
+        shallow = create_net(name, out_channels=channels, **{**options, "depth": 1})
+        check_min_size(height, width, 2**depth, name, getattr(shallow, "min_bottom", 1))
+    network = create_net(name, out_channels=channels, **options)
+    multiple = int(getattr(network, "size_multiple", 1))
+    check_min_size(height, width, multiple, name, getattr(network, "min_bottom", 1))
+    return network
 
 
 def as_image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -246,7 +268,7 @@ def restore(
     architecture = None
     if net == "auto":
         net, net_options, architecture = _auto_architecture(y, net_options)
-    network = create_net(net, out_channels=y.shape[1], **net_options)
+    network = build_net(net, y.shape[1], *operator.estimate_size(*y.shape[-2:]), net_options)
     options = {"reg_noise_std": defaults.reg_noise_std, **(fit_options or {})}
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
     task_patience = defaults.patience if stop == defaults.stop else None

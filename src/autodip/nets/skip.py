@@ -143,6 +143,9 @@ class SkipNet(nn.Module):
         Channels of the input code ``z`` and of the output image.
     size_multiple : int
         Height and width of the input must be multiples of this (``2 ** scales``).
+    min_bottom : int
+        The smallest side the deepest scale can have: 2, since its reflection padding and batch
+        norm fail on 1×1 (:func:`autodip.geometry.check_min_size`).
 
     Examples
     --------
@@ -157,6 +160,7 @@ class SkipNet(nn.Module):
         self.in_channels = self.config.in_channels
         self.out_channels = self.config.out_channels
         self.size_multiple = 2 ** len(self.config.channels_down)
+        self.min_bottom = 2
         self.body = _Level(self.config, 0, self.config.in_channels)
         self.head = conv(
             self.config.channels_up[0],

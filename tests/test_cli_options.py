@@ -1,0 +1,132 @@
+"""Bad option values, sweep files and criterion options: one line, exit 2, nothing written."""
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from autodip import cli
+from autodip.geometry import deepest_depth
+
+FAST = ["--iters", "3", "--width", "8", "--quiet", "--device", "cpu"]
+
+
+def run(argv, capsys):
+    code = cli.main([str(a) for a in argv])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def ok_png(tmp_path):
+    rng = np.random.default_rng(0)
+    path = tmp_path / "ok.png"
+    Image.fromarray((rng.random((64, 64, 3)) * 255).astype(np.uint8)).save(path)
+    return path
+
+
+def assert_one_line_usage_error(code, stderr, *fragments):
+    assert code == cli.EXIT_USAGE, stderr
+    lines = stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("autodip: error: "), stderr
+    for fragment in fragments:
+        assert fragment in lines[0], stderr
+
+
+def assert_nothing_written(folder, *inputs):
+    assert sorted(p.name for p in folder.iterdir()) == sorted(p.name for p in inputs)
+
+
+# --- item 6: a network too deep for the image -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("net", "depth", "deepest"),
+    [("hourglass", 20, 5), ("hourglass", 15, 5), ("hourglass", 6, 5), ("deepdecoder", 7, 6)],
+)
+def test_a_depth_too_deep_for_the_image_names_the_deepest_that_works(
+    tmp_path, ok_png, capsys, net, depth, deepest
+):
+    argv = ["denoise", ok_png, "-o", tmp_path / "o.png", "--net", net, "--depth", depth, *FAST]
+    code, _, stderr = run(argv, capsys)
+    assert_one_line_usage_error(code, stderr, "64×64", f"--depth {deepest}")
+    assert_nothing_written(tmp_path, ok_png)
+
+
+def test_the_deepest_depth_reported_runs(tmp_path, ok_png, capsys):
+    code, _, stderr = run(
+        ["denoise", ok_png, "-o", tmp_path / "o.png", "--depth", 5, *FAST], capsys
+    )
+    assert code == cli.EXIT_OK, stderr
+
+
+def test_deepest_depth_accounts_for_padding_and_the_bottom_scale():
+    assert deepest_depth(64, 64) == 6 and deepest_depth(64, 64, bottom=2) == 5
+    assert deepest_depth(31, 37, bottom=2) == 4  # 31 pads to 32: 2 pixels at the bottom
+    assert deepest_depth(1, 32) == 0
+
+
+# --- item 9: numeric options are checked at parse time ----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "says"),
+    [
+        ("--lr", "inf", "positive number"),
+        ("--lr", "nan", "positive number"),
+        ("--lr", "0", "positive number"),
+        ("--lr", "-1e-3", "positive number"),
+        ("--seed", "99999999999999999999999", "integer from 0"),
+        ("--seed", "-1", "integer from 0"),
+        ("--exp-weight", "1", "[0, 1)"),
+        ("--exp-weight", "-inf", "[0, 1)"),
+        ("--reg-noise-std", "nan", "non-negative"),
+        ("--tv", "-0.1", "non-negative"),
+        ("--stage-fraction", "1", "(0, 1)"),
+        ("--stage-fraction", "1/0", "not a number"),
+        ("--width", "99999999999", "up to 1024"),
+        ("--depth", "99999999999999", "up to 30"),
+        ("--iters", "99999999999999999999", "positive integer"),
+        ("--monitor-every", "0", "positive integer"),
+        ("--patience", "1e3", "not an integer"),
+        ("--tile-overlap", "-4", "integer from 0"),
+    ],
+)
+def test_bad_numeric_options_are_refused_at_parse_time(tmp_path, ok_png, capsys, flag, value, says):
+    code, _, stderr = run(["denoise", ok_png, "-o", tmp_path / "o.png", f"{flag}={value}"], capsys)
+    assert_one_line_usage_error(code, stderr, f"argument {flag}", says)
+    assert "Warning" not in stderr and "Traceback" not in stderr
+    assert_nothing_written(tmp_path, ok_png)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["bench", "run", "-o", "r", "--images", "x", "--seeds=-1"],
+        ["bench", "run", "-o", "r", "--images", "x", "--workers", "100000"],
+        ["train-width", "--labels", "l", "--data", "d", "-o", "m", "--alpha", "inf"],
+        ["train-width", "--labels", "l", "--data", "d", "-o", "m", "--seed", "2**64"],
+    ],
+)
+def test_bench_and_tool_numbers_are_checked_too(argv, capsys):
+    code, _, stderr = run(argv, capsys)
+    assert_one_line_usage_error(code, stderr, "argument --")
+
+
+def test_the_largest_seed_runs(tmp_path, ok_png, capsys):
+    code, _, stderr = run(
+        ["denoise", ok_png, "-o", tmp_path / "o.png", "--seed", 2**63 - 1, *FAST], capsys
+    )
+    assert code == cli.EXIT_OK, stderr
+
+
+def test_library_warnings_reach_the_user_as_one_plain_line(monkeypatch, capsys):
+    import warnings
+
+    def warn(args):
+        warnings.warn("something odd", RuntimeWarning, stacklevel=1)
+        return cli.EXIT_OK
+
+    monkeypatch.setattr(cli, "_list", warn)
+    code, _, stderr = run(["list", "nets"], capsys)
+    assert code == cli.EXIT_OK
+    assert stderr == "autodip: warning: something odd\n"
