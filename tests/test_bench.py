@@ -182,3 +182,39 @@ def test_ray_backend_gives_the_same_rows(tmp_path, images):
         for f in (serial, remote)
     ]  # fmt: skip
     assert rows[0] == rows[1]
+
+
+def test_inpainting_and_sr_jobs_run_their_baselines(tmp_path, images):
+    names = ["tv", "telea", "navier-stokes", "biharmonic", "bicubic", "lanczos"]
+    sweep = _sweep(images, degradations=["inpaint:0.3", "sr:2"], iters=20, baselines=names)
+    jobs = expand(sweep)
+    applied = {(j.degradation.kind, j.baseline) for j in jobs if j.kind == "baseline"}
+    assert applied == {("inpaint", n) for n in names[1:4]} | {("sr", n) for n in names[4:]}
+    out = tmp_path / "results"
+    report, counts = run_sweep(sweep, out, **SILENT)
+    assert counts == {"run": 14, "cached": 0, "failed": 0}  # 4 trajectories, 10 baselines
+    rows = _rows(out)
+    baseline = {(r["degradation"], r["criterion"]): r for r in rows if r.get("baseline")}
+    label = {"inpaint": "inpaint:0.3", "sr": "sr:2"}
+    assert set(baseline) == {(label[kind], name) for kind, name in applied}
+    for (degradation, name), row in baseline.items():
+        dip = next(r for r in rows if r["degradation"] == degradation and r["criterion"] == "peak")
+        assert row["baseline"] == name and 0 < row["ssim"] <= 1 and row["seconds"] > 0
+        assert 20 < row["psnr"] < 60  # the smooth 24² images: interpolation does well
+        if degradation.startswith("inpaint"):
+            assert row["psnr"] > row["measured_psnr"] + 10  # 30 % of the pixels were black
+        else:
+            assert row["measured_psnr"] is None and dip["measured_psnr"] is None  # other size
+    lines = report.read_text().splitlines()
+    header = next(line for line in lines if line.startswith("| degradation |"))
+    columns = [c.strip() for c in header.strip("|").split("|")]
+    assert columns[-len(names[1:]) :] == sorted(names[1:])  # after the criteria, no-es, peak
+    sr = next(line for line in lines if line.startswith("| sr:2 |"))
+    cells = dict(zip(columns, (c.strip() for c in sr.strip("|").split("|")), strict=True))
+    assert cells["telea"] == "—" and cells["bicubic"] != "—" and cells["peak"] != "—"
+
+
+def test_unknown_baseline_is_refused_with_close_matches(images):
+    with pytest.raises(ValueError, match="Did you mean 'telea'") as caught:
+        expand(_sweep(images, baselines=["telia"]))
+    assert "inpaint: biharmonic, navier-stokes, telea" in str(caught.value)

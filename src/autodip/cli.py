@@ -516,8 +516,9 @@ def _add_bench_arguments(commands: Any) -> None:
     run.add_argument("--device", help="auto, cpu, cuda or cuda:N")
     run.add_argument(
         "--baselines",
-        help="comma-separated: tv, nlm, wavelet, bm3d (bm3d: pip install "
-        "autodip[bench], non-commercial licence)",
+        help="comma-separated, each run on the degradations of its task: denoising tv, nlm, "
+        "wavelet, bm3d (bm3d: pip install autodip[bench], non-commercial licence); inpainting "
+        "telea, navier-stokes, biharmonic; super-resolution bicubic, lanczos",
     )
     run.add_argument("--workers", type=_int_in(1, MAX_WORKERS), default=1, help="local processes")
     run.add_argument("--backend", choices=("local", "ray"), default="local", help="where to run")

@@ -8,8 +8,9 @@ seed 001's measure), seconds and iterations per second, and what an online run w
 criterion would have cost: the step at which it halts (``halt``: the first monitored step ``S``
 steps after the candidate, or the budget's end when none is confirmed) and ``stop_seconds``, the
 time to that step (:func:`step_costs`). Pseudo-criteria ``no-es`` (the last
-iterate) and ``peak`` (the oracle) give seed 000's "No-ES" and "Peak" columns. Baseline runs give
-one row per σ source (true, estimated).
+iterate) and ``peak`` (the oracle) give seed 000's "No-ES" and "Peak" columns. A denoising
+baseline gives one row per σ source (criterion ``"<name> (σ true)"``, ``"<name> (σ estimated)"``),
+an inpainting or super-resolution baseline one row under its own name; each has ``baseline`` set.
 """
 
 from __future__ import annotations
@@ -92,17 +93,19 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
     base = {k: job[k] for k in ("image", "degradation", "kind_of_degradation", "level", "seed")}
     base["measured_psnr"] = run.get("measured_psnr")
     if job["kind"] == "baseline":
+        labels = {"true": " (σ true)", "estimated": " (σ estimated)", "result": ""}
         return [
             {
                 **base,
                 "network": "",
-                "criterion": f"{job['baseline']} (σ {which})",
+                "criterion": job["baseline"] + label,
+                "baseline": job["baseline"],
                 "psnr": run[which]["psnr"],
                 "ssim": run[which]["ssim"],
                 "seconds": run[which]["seconds"],
-                "sigma": run[which]["sigma"],
+                **({"sigma": run[which]["sigma"]} if "sigma" in run[which] else {}),
             }
-            for which in ("true", "estimated")
+            for which, label in labels.items()
             if which in run
         ]
     history = run["history"]
@@ -161,6 +164,7 @@ def table(rows: list[dict[str, Any]], patience: int, value: str = "psnr") -> str
     then No-ES, Peak and the baselines; cells are mean ± std over images and seeds.
     """
     columns: list[str] = []
+    baselines = {r["criterion"] for r in rows if r.get("baseline")}
     cells: dict[tuple[str, str], list[float]] = defaultdict(list)
     for row in rows:
         name = row["criterion"]
@@ -172,7 +176,7 @@ def table(rows: list[dict[str, Any]], patience: int, value: str = "psnr") -> str
         if label not in columns:
             columns.append(label)
         cells[row["degradation"], label].append(row.get(value))
-    order = sorted(columns, key=lambda c: (c.startswith(("no-es", "peak")), "(σ" in c, c))
+    order = sorted(columns, key=lambda c: (c in baselines, c.startswith(("no-es", "peak")), c))
     degradations = sorted({r["degradation"] for r in rows}, key=_degradation_order)
     lines = [
         "| degradation | " + " | ".join(order) + " |",

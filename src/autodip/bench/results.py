@@ -84,8 +84,10 @@ def _markdown(
         lines += [
             f"## PSNR (dB) at each criterion's stop, patience S = {s}",
             "",
-            "Mean ± std over images and seeds; `no-es` is the last iterate, `peak` the oracle, "
-            "`(σ true)` / `(σ estimated)` are classical baselines.",
+            "Mean ± std over images and seeds; `no-es` is the last iterate, `peak` the oracle; "
+            "the classical baselines follow on the same inputs: denoisers with the true and the "
+            "estimated σ (`(σ true)`, `(σ estimated)`), inpainters (`telea`, `navier-stokes`, "
+            "`biharmonic`) and upscalers (`bicubic`, `lanczos`).",
             "",
             table(rows, s, "psnr"),
             "",

@@ -4,8 +4,9 @@ A ``dip`` job is one ``--no-early-stop`` run that records, at every monitored st
 and SSIM against the clean image and every (objective-preserving) criterion's score, so that each
 criterion's stop can be found afterwards for any patience ``S`` without running again. An ``osc``
 job fits ``y + p`` and records OSC's curvature the same way (it never stops early: its patience is
-set beyond the budget). A ``baseline`` job applies a classical denoiser with the true σ and with
-the estimated σ.
+set beyond the budget). A ``baseline`` job applies a classical method to the same measurement:
+a denoiser with the true σ and with the estimated σ, an inpainter with the mask, or an upscaler
+with the factor (:mod:`autodip.baselines`), scored against the same reference as DIP.
 """
 
 from __future__ import annotations
@@ -60,12 +61,12 @@ def run_job(job: Job) -> dict[str, Any]:
     clean = load_clean(job)
     measured, operator, reference = degrade(clean, job)
     if job.kind == "baseline":
-        return _run_baseline(job, measured, reference)
+        return _run_baseline(job, measured, operator, reference)
     from autodip.noise_level import estimate_sigma
     from autodip.restore import restore
 
     name, options = parse_network(job.network)
-    osc = job.kind == "osc"
+    own = job.kind != "dip"  # a criterion that changes the objective, in a run of its own
     result = restore(
         measured,
         operator,
@@ -75,9 +76,9 @@ def run_job(job: Job) -> dict[str, Any]:
         device=job.device,
         precision=job.precision,
         reference=reference,
-        stop="osc" if osc else None,
-        monitor=() if osc else job.criteria,
-        patience=10 * job.iters if osc else None,  # record the whole run; stops come later
+        stop=job.kind if own else None,
+        monitor=() if own else job.criteria,
+        patience=10 * job.iters if own else None,  # record the whole run; stops come later
         fit_options={"monitor_every": job.monitor_every},
         **options,
     )
@@ -88,7 +89,8 @@ def run_job(job: Job) -> dict[str, Any]:
         "measured_psnr": psnr(measured, reference) if measured.shape == reference.shape else None,
         "sigma_hat": estimate_sigma(measured) if isinstance(operator, Denoise) else None,
         "history": [
-            {k: h[k] for k in ("step", "psnr", "ssim", "loss") if k in h} for h in result.history
+            {k: h[k] for k in ("step", "psnr", "ssim", "loss", "residual") if k in h}
+            for h in result.history
         ],
         "criteria": {
             name: {
@@ -113,7 +115,32 @@ def _default_patience(name: str) -> int:
     return int(create_criterion(name).default_patience)
 
 
-def _run_baseline(job: Job, noisy: np.ndarray, clean: np.ndarray) -> dict[str, Any]:
+def _run_baseline(
+    job: Job, measured: np.ndarray, operator: Operator, reference: np.ndarray
+) -> dict[str, Any]:
+    """A denoiser's record has a ``true`` (Gaussian noise) and an ``estimated`` σ entry; an
+    inpainter's or upscaler's one ``result`` entry. Each holds PSNR, SSIM and seconds.
+    """
+    from autodip.baselines import inpaint_baseline, upscale_baseline
+
+    if isinstance(operator, Inpaint | SuperResolve):
+        started = time.perf_counter()
+        if isinstance(operator, Inpaint):
+            estimate, _ = inpaint_baseline(job.baseline, measured, operator.mask[0].numpy())
+        else:
+            estimate, _ = upscale_baseline(job.baseline, measured, operator.factor)
+        seconds = time.perf_counter() - started
+        same_size = measured.shape == reference.shape
+        result = {"psnr": psnr(estimate, reference), "ssim": ssim(estimate, reference)}
+        return {
+            "job": _job_data(job),
+            "measured_psnr": psnr(measured, reference) if same_size else None,
+            "result": {**result, "seconds": seconds},
+        }
+    return _run_denoiser(job, measured, reference)
+
+
+def _run_denoiser(job: Job, noisy: np.ndarray, clean: np.ndarray) -> dict[str, Any]:
     from autodip.baselines import denoise_baseline
 
     record: dict[str, Any] = {"job": _job_data(job), "measured_psnr": psnr(noisy, clean)}

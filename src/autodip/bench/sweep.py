@@ -5,14 +5,16 @@ A :class:`Sweep` is written as command-line flags or a JSON/YAML file with the s
     {"images": ["../shared/data/set9", "../shared/data/cbsd68/1*.png"], "crop": 128,
      "degradations": ["gaussian:15,25,50"], "networks": ["hourglass", "hourglass:width=128"],
      "criteria": ["cifs", "wmv", "emv", "osc"], "iters": 3000, "seeds": [0],
-     "patience": [300, 500, 1000], "baselines": ["tv", "nlm", "wavelet"]}
+     "patience": [300, 500, 1000], "baselines": ["tv", "nlm", "wavelet", "telea", "bicubic"]}
 
 :func:`expand` turns it into :class:`Job` objects — one DIP trajectory per (image, degradation,
 network, seed), one more for OSC when it is asked for (OSC changes the objective), and one baseline
-job per (image, degradation) and baseline. Each job's :attr:`Job.key` hashes its full
-configuration, so a finished job is found again in the cache and a sweep can be stopped and
-continued. Noise is synthesised with a seed derived from (image, degradation, seed) alone
-(:func:`noise_seed`), so any row can be reproduced by itself.
+job per (image, degradation) and baseline of that degradation's task (:data:`BASELINE_TASK`: the
+denoisers for ``gaussian`` and ``poisson``, the inpainters for ``inpaint``, the upscalers for
+``sr``; the names are those of :data:`autodip.baselines.TASK_BASELINES`). Each job's
+:attr:`Job.key` hashes its full configuration, so a finished job is found again in the cache
+and a sweep can be stopped and continued. Noise is synthesised with a seed derived from (image,
+degradation, seed) alone (:func:`noise_seed`), so any row can be reproduced by itself.
 """
 
 from __future__ import annotations
@@ -28,6 +30,8 @@ from typing import Any
 CACHE_VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
 DEGRADATION_KINDS = ("gaussian", "poisson", "sr", "inpaint")
+#: The task of each degradation, i.e. which registry of `autodip.baselines` applies to it.
+BASELINE_TASK = {"gaussian": "denoise", "poisson": "denoise", "inpaint": "inpaint", "sr": "sr"}
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,12 @@ class Sweep:
 
 @dataclass(frozen=True)
 class Job:
-    """One unit of work: a DIP trajectory (``kind="dip"`` or ``"osc"``) or a baseline."""
+    """One unit of work: a DIP trajectory or a baseline.
+
+    ``kind`` is ``"dip"`` (one run recording every objective-preserving criterion), the name of a
+    criterion that changes the objective (``"osc"``, ``"holdout"``: a run of its own), or
+    ``"baseline"``.
+    """
 
     kind: str
     image: str
@@ -174,7 +183,9 @@ def noise_seed(image: str, degradation: Degradation, seed: int) -> int:
 
 
 def expand(sweep: Sweep) -> list[Job]:
-    """Every job of ``sweep``, baselines first (they are quick)."""
+    """Every job of ``sweep``: baselines first (they are quick), then the DIP runs network by
+    network in the sweep's order.
+    """
     from autodip.nets import list_nets
     from autodip.stopping import list_criteria
 
@@ -185,28 +196,59 @@ def expand(sweep: Sweep) -> list[Job]:
     for spec in sweep.networks:
         if spec.partition(":")[0] not in list_nets():
             raise ValueError(f"unknown network {spec!r}; see `autodip list nets`")
+    tasks = baseline_tasks(sweep.baselines)
     images = find_images(sweep.images)
     degradations = parse_degradations(sweep.degradations)
     monitored = tuple(c for c in sweep.criteria if not known[c].changes_objective)
-    with_osc = any(known[c].changes_objective for c in sweep.criteria)
+    own_runs = tuple(c for c in sweep.criteria if known[c].changes_objective)
     common = {"crop": sweep.crop, "gray": sweep.gray}
     jobs: list[Job] = []
     for image in images:
         for degradation in degradations:
             for baseline in sweep.baselines:
-                if degradation.kind in ("gaussian", "poisson"):
+                if tasks[baseline] == BASELINE_TASK[degradation.kind]:
                     jobs.append(Job("baseline", image, degradation, 0, baseline=baseline, **common))
-    for image in images:
-        for degradation in degradations:
-            for seed in sweep.seeds:
-                for network in sweep.networks:
+    # networks outermost: the first-listed network's rows complete first, so a sweep cut short
+    # across sessions still answers for it on every image
+    for network in sweep.networks:
+        for image in images:
+            for degradation in degradations:
+                for seed in sweep.seeds:
                     run = {"iters": sweep.iters, "network": network, "seed": seed,
                            "monitor_every": sweep.monitor_every, "precision": sweep.precision,
                            "device": sweep.device, **common}  # fmt: skip
                     jobs.append(Job("dip", image, degradation, criteria=monitored, **run))
-                    if with_osc:
-                        jobs.append(Job("osc", image, degradation, criteria=("osc",), **run))
+                    for name in own_runs:  # OSC, holdout: each fits its own objective
+                        jobs.append(Job(name, image, degradation, criteria=(name,), **run))
     return jobs
+
+
+def baseline_tasks(names: list[str]) -> dict[str, str]:
+    """The task of each baseline name (``"denoise"``, ``"inpaint"`` or ``"sr"``).
+
+    Raises
+    ------
+    ValueError
+        For a name no registry of :mod:`autodip.baselines` holds; it lists close matches and
+        every name by task.
+
+    Examples
+    --------
+    >>> baseline_tasks(["nlm", "telea", "lanczos"])
+    {'nlm': 'denoise', 'telea': 'inpaint', 'lanczos': 'sr'}
+    """
+    from difflib import get_close_matches
+
+    from autodip.baselines import TASK_BASELINES
+
+    known = {name: task for task, registry in TASK_BASELINES.items() for name in registry}
+    for name in names:
+        if name not in known:
+            close = get_close_matches(str(name), known, n=3)
+            hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
+            listed = "; ".join(f"{t}: {', '.join(sorted(r))}" for t, r in TASK_BASELINES.items())
+            raise ValueError(f"unknown baseline {name!r}.{hint} Known ({listed})")
+    return {name: known[name] for name in names}
 
 
 def parse_network(spec: str) -> tuple[str, dict[str, Any]]:
