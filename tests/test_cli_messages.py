@@ -47,3 +47,38 @@ def test_the_progress_bar_fits_the_terminal_and_keeps_the_step(monkeypatch, caps
     assert "1500/1500" in lines[-1] and "…" not in lines[-1]
     if columns >= 60:  # the important fields: step, time left, loss
         assert "left" in lines[-1] and "loss 1.23e-02" in lines[-1]
+
+
+def test_an_output_that_is_a_folder_is_named_as_the_problem_first_time(tmp_path, capsys):
+    src = _png(tmp_path / "ok.png")
+    folder = tmp_path / "out"
+    folder.mkdir()
+    for extra in ([], ["--force"]):
+        code, _, stderr = run(["denoise", src, "-o", folder, *extra, *FAST], capsys)
+        assert code == cli.EXIT_USAGE
+        assert "is a folder" in stderr and "--force" not in stderr
+        assert f"-o '{folder / 'ok.png'}'" in stderr
+    assert list(folder.iterdir()) == []
+
+
+@pytest.mark.parametrize("invert", [False, True])
+def test_inpainting_with_nothing_to_fill_is_refused(tmp_path, capsys, invert):
+    src = _png(tmp_path / "ok.png")
+    mask = tmp_path / "mask.png"
+    Image.fromarray(np.full((24, 20), 0 if invert else 255, np.uint8)).save(mask)
+    argv = ["inpaint", src, "--mask", mask, "-o", tmp_path / "y.png", *FAST]
+    code, _, stderr = run(argv + (["--mask-invert"] if invert else []), capsys)
+    assert code == cli.EXIT_USAGE and not (tmp_path / "y.png").exists()
+    assert "nothing to fill" in stderr and "--mask-invert" in stderr
+
+
+def test_quiet_batch_prints_only_errors(tmp_path, capsys):
+    src = tmp_path / "in"
+    src.mkdir()
+    _png(src / "a.png", 0)
+    _png(src / "b.png", 1)
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "out", *FAST], capsys)
+    assert code == cli.EXIT_OK and "done" not in stderr and "[1/2]" not in stderr
+    (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "out", *FAST], capsys)
+    assert code == cli.EXIT_FAILURE and "broken.png" in stderr  # a failure is an error: said

@@ -533,13 +533,13 @@ def _add_bench_arguments(commands: Any) -> None:
 
 
 def _check_writable(paths: list[Path], force: bool) -> None:
+    for path in paths:  # first: --force cannot replace a folder, so never advise it for one
+        if path.is_dir():
+            raise UsageError(f"'{path}' is a folder, not a file; name a file to write")
     existing = [f"'{p}'" for p in paths if p.exists()]
     if existing and not force:
         verb = "exists" if len(existing) == 1 else "exist"
         raise UsageError(f"{', '.join(existing)} {verb}; pass --force to overwrite")
-    for path in paths:
-        if path.is_dir():
-            raise UsageError(f"'{path}' is a directory, not a file")
 
 
 def _read(path: Path, what: str) -> tuple[Any, Any]:

@@ -68,6 +68,11 @@ def run_restore(args: argparse.Namespace) -> int:
     console = _Console(args.quiet or args.json)
     inputs = expand_inputs(args.input)
     if inputs is None:
+        if args.output.is_dir():  # before "exists; pass --force": --force cannot replace a folder
+            raise UsageError(
+                f"-o '{args.output}' is a folder; name the file to write, e.g. "
+                f"-o '{args.output / args.input.name}'"
+            )
         record = restore_one(args, args.input, args.output, args.report, console)
         if args.json:
             print(json.dumps(_jsonable(record), indent=2))
@@ -178,9 +183,10 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Consol
         f"{len(batch.done)} done, {len(batch.skipped)} skipped, {len(batch.failed)} failed "
         f"of {len(inputs)} in {seconds:.1f} s" + (" (interrupted)" if interrupted else "")
     )
-    print(f"autodip: {summary}", file=sys.stderr)
-    for failure in batch.failed:
-        print(f"autodip:   failed: {failure['input']}: {failure['error']}", file=sys.stderr)
+    if batch.failed or not console.quiet:  # --quiet: errors only, and failures are errors
+        print(f"autodip: {summary}", file=sys.stderr)
+        for failure in batch.failed:
+            print(f"autodip:   failed: {failure['input']}: {failure['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps({"done": batch.done, "skipped": batch.skipped, "failed": batch.failed,
                           "seconds": seconds, "interrupted": interrupted}, indent=2))  # fmt: skip
@@ -554,9 +560,16 @@ def _operator(args: argparse.Namespace, image: Any, mask_path: Path | None) -> A
     if args.mask_invert:
         mask = 1.0 - mask
     try:
-        return Inpaint(mask)
+        operator = Inpaint(mask)
     except ValueError as error:
         raise UsageError(f"mask '{mask_path}': {error}") from None
+    if operator.known_fraction == 1.0:  # a run would only re-fit the input: refuse, say why
+        flip = "drop --mask-invert" if args.mask_invert else "add --mask-invert"
+        raise UsageError(
+            f"mask '{mask_path}' marks every pixel as known: there is nothing to fill (if its "
+            f"white marks the missing pixels, {flip}; to remove noise, use `autodip denoise`)"
+        )
+    return operator
 
 
 def _metrics(image: Any, pixels: Any, reference: Any, command: str) -> dict[str, float]:
