@@ -8,13 +8,15 @@ share a sweep through lock files; ``--analyse-only`` writes the report from the 
     downscaled by ``--inpaint-scale`` (area for the image, nearest for the mask). The input is
     ``image × mask``; PSNR is against the whole unmasked image. Runs: plain DIP with the default
     2-level hourglass for the full budget (the fixed-iteration result; WMV and EMV recorded on it),
-    and the same network with OSC (its own run: OSC changes the objective).
+    and the same network with OSC (its own run: OSC changes the objective); the classical
+    inpainters of `autodip.baselines` (Telea, Navier–Stokes, biharmonic) on the same input.
 ``sr``
     Set5 ``HR`` centre crops of ``--sr-crop`` pixels; the low-resolution input is
     ``SuperResolve(4).A(HR)`` (the operator the fit assumes, so the model matches the data; the
     shipped MATLAB-bicubic ``LR_bicubic`` files are not used). PSNR on the luma (BT.601) with a
-    border of 4 removed. Runs: plain DIP (the fixed budget, DIP's 2000 steps), OSC, and bicubic
-    interpolation (PyTorch, ``align_corners=False``) as the baseline.
+    border of 4 removed. Runs: plain DIP (the fixed budget, DIP's 2000 steps), OSC, and the
+    upscalers of `autodip.baselines` as baselines: bicubic (Keys, a = −0.5, MATLAB's kernel) and
+    Lanczos-3.
 ``tv``
     F16 and six CBSD68 images (odd positions: not the CIFS calibration images), centre
     ``--tv-crop`` crops, Gaussian σ = 25 and 50. Runs: plain DIP and two-stage TV in both
@@ -28,6 +30,11 @@ Usage (two cores: two single-threaded instances, then the report)::
     OMP_NUM_THREADS=1 python benchmarks/tasks.py --threads 1 &
     OMP_NUM_THREADS=1 python benchmarks/tasks.py --threads 1 &
     wait; python benchmarks/tasks.py --analyse-only --out benchmarks/results/tasks.md
+
+The classical baselines take seconds: ``--baselines-only`` computes them alone, with the settings
+saved in ``--out``'s JSON, and rewrites the report from that JSON's DIP rows (nothing rerun)::
+
+    python benchmarks/tasks.py --baselines-only --out benchmarks/results/tasks.md
 """
 
 from __future__ import annotations
@@ -35,7 +42,9 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
 import platform
+import re
 import shlex
 import sys
 from functools import partial
@@ -44,9 +53,9 @@ from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from PIL import Image
 
+from autodip.baselines import INPAINT_BASELINES, SR_BASELINES, inpaint_baseline, upscale_baseline
 from autodip.calibrate import CifsTrace, centre_crop, select_images
 from autodip.io import image_to_tensor, read_image
 from autodip.metrics import psnr, psnr_y
@@ -144,8 +153,19 @@ def inpaint_runs(args: argparse.Namespace) -> list[tuple[str, Any]]:
     return jobs
 
 
+def inpaint_baselines(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Image -> PSNR of each classical inpainter on the same damaged image (seconds each)."""
+    out = {}
+    for name in INPAINT_IMAGES:
+        clean, mask = inpaint_data(name, args.inpaint_scale)
+        out[name] = {b: psnr(inpaint_baseline(b, clean * mask, mask)[0], clean)
+                     for b in INPAINT_BASELINES}  # fmt: skip
+    return out
+
+
 def inpaint_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
     rows = []
+    baselines = inpaint_baselines(args)
     for name in INPAINT_IMAGES:
         key = f"inpaint-{name}-x{args.inpaint_scale}-{{}}-i{args.inpaint_iters}"
         plain, osc = (runs.get(key.format(v)) for v in ("plain", "osc"))
@@ -161,6 +181,7 @@ def inpaint_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
                 "size": f"{clean.shape[2]}×{clean.shape[1]}",
                 "known": float(mask.mean()),
                 "input": psnr(clean * mask, clean),
+                **baselines[name],
                 "fixed": plain["psnr"][-1],
                 "peak": top,
                 "peak_step": top_step,
@@ -205,11 +226,13 @@ def sr_run(hr: np.ndarray, low: np.ndarray, stop: str | None, args: argparse.Nam
     return {**record, "psnr_y": luma.values}
 
 
-def bicubic(low: np.ndarray, factor: int) -> np.ndarray:
-    up = F.interpolate(
-        torch.from_numpy(low)[None], scale_factor=factor, mode="bicubic", align_corners=False
-    )
-    return up[0].clamp(0, 1).numpy()
+def sr_baselines(args: argparse.Namespace) -> dict[str, dict[str, float]]:
+    """Image -> luma PSNR (border 4) of each classical upscaler on the same LR input."""
+    out = {}
+    for name in SET5:
+        hr, low = sr_data(name, args.sr_crop)
+        out[name] = {b: psnr_y(upscale_baseline(b, low, 4)[0], hr, 4) for b in SR_BASELINES}
+    return out
 
 
 def sr_runs(args: argparse.Namespace) -> list[tuple[str, Any]]:
@@ -224,19 +247,20 @@ def sr_runs(args: argparse.Namespace) -> list[tuple[str, Any]]:
 
 def sr_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
     rows = []
+    baselines = sr_baselines(args)
     for name in SET5:
         key = f"sr-{name}-c{args.sr_crop}-{{}}-i{args.sr_iters}"
         plain, osc = runs.get(key.format("plain")), runs.get(key.format("osc"))
         if not (plain and osc):
             continue
-        hr, low = sr_data(name, args.sr_crop)
+        hr, _ = sr_data(name, args.sr_crop)
         top, top_step = peak(plain, "psnr_y")
         osc_psnr = at_step(osc, osc["stop_step"], "psnr_y")
         rows.append(
             {
                 "image": name,
                 "size": f"{hr.shape[2]}×{hr.shape[1]}",
-                "bicubic": psnr_y(bicubic(low, 4), hr, 4),
+                **baselines[name],
                 "fixed": plain["psnr_y"][-1],
                 "peak": top,
                 "peak_step": top_step,
@@ -341,15 +365,21 @@ def _mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows]))
 
 
-def report(parts: dict[str, list[dict]], args: argparse.Namespace, machine: str) -> str:
-    quoted = " ".join(shlex.quote(a) for a in sys.argv[1:])
+def report(parts: dict[str, list[dict]], args: argparse.Namespace, meta: dict[str, Any]) -> str:
+    """The Markdown report; ``meta`` holds date, machine and command of the DIP runs and, under
+    ``"baselines"``, of the classical baselines (the same, unless ``--baselines-only``).
+    """
+    base = meta["baselines"]
     lines = [
         "# Tasks: inpainting, super-resolution ×4, two-stage TV",
         "",
-        f"- date: {dt.date.today()}; {machine}",
+        f"- date: {meta['date']}; {meta['machine']}",
         "- command: two instances of `OMP_NUM_THREADS=1 python benchmarks/tasks.py --threads 1`, "
-        f"then `python benchmarks/tasks.py {quoted}`; raw rows in `tasks.json`; the protocol of "
-        "each part is in the script's docstring",
+        f"then `python benchmarks/tasks.py {meta['command']}`; raw rows in `tasks.json`; the "
+        "protocol of each part is in the script's docstring",
+        "- classical baselines (`autodip.baselines`: Telea, Navier–Stokes and biharmonic "
+        "inpainting; bicubic and Lanczos-3 upscaling), on the same inputs: "
+        f"`python benchmarks/tasks.py {base['command']}`, {base['date']}, {base['machine']}",
         "- defaults otherwise: 2-level width-64 hourglass, Adam lr 0.01, EMA 0.99, bf16 autocast, "
         "seed 0; reg-noise 0.03 (inpainting, SR), 1/30 (denoising)",
         "- seconds: wall time of each run while two or three single-threaded benchmark processes "
@@ -362,17 +392,21 @@ def report(parts: dict[str, list[dict]], args: argparse.Namespace, machine: str)
             f"## Inpainting (images and masks downscaled ×{args.inpaint_scale}, "
             f"{args.inpaint_iters} iterations; DIP used 3000–6000 at full size)",
             "",
-            "PSNR (dB) against the unmasked image. *fixed* = after the whole budget; *peak* = best "
-            "step of the same run (oracle); *OSC* = OSC's stop on its own run (accuracy = PSNR at "
-            "the stop / best PSNR of that run); WMV/EMV = their stops on the plain run.",
+            "PSNR (dB) against the unmasked image. *Telea*, *NS* (Navier–Stokes), *biharmonic* = "
+            "the classical inpainters on the same input; *fixed* = DIP after the whole budget; "
+            "*peak* = best step of the same run (oracle); *OSC* = OSC's stop on its own run "
+            "(accuracy = PSNR at the stop / best PSNR of that run); WMV/EMV = their stops on the "
+            "plain run. The classical inpainters return the known pixels unchanged; DIP's estimate "
+            "is scored as it is returned, its known pixels fitted rather than pasted back.",
             "",
-            "| image | size | known | input | fixed | peak (step) | "
+            "| image | size | known | input | Telea | NS | biharmonic | fixed | peak (step) | "
             "OSC stop | OSC PSNR | OSC accuracy | OSC run at end | WMV | EMV | s (plain) |",
-            "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             lines.append(
                 f"| {r['image']} | {r['size']} | {r['known']:.1%} | {r['input']:.2f} | "
+                f"{r['telea']:.2f} | {r['navier-stokes']:.2f} | {r['biharmonic']:.2f} | "
                 f"{r['fixed']:.2f} | {r['peak']:.2f} ({r['peak_step']}) | {r['osc_stop']}"
                 f"{'' if r['osc_confirmed'] else '*'} | {r['osc_psnr']:.2f} | "
                 f"{r['osc_accuracy']:.1%} | {r['osc_fixed']:.2f} | {r['wmv_psnr']:.2f} | "
@@ -386,21 +420,24 @@ def report(parts: dict[str, list[dict]], args: argparse.Namespace, machine: str)
             f"{args.sr_iters} iterations)",
             "",
             "Luma PSNR (dB), 4-pixel border removed. The LR input is our Lanczos-2 `A` applied to "
-            "the HR crop.",
+            "the HR crop. *bicubic* = Keys' kernel with a = −0.5 (MATLAB's `imresize`), "
+            "*Lanczos* = Lanczos-3, both by Pillow in float32.",
             "",
-            "| image | HR size | bicubic | DIP fixed | DIP peak (step) | OSC stop | OSC PSNR | "
-            "OSC accuracy | s (plain) |",
-            "|---|---|---|---|---|---|---|---|---|",
+            "| image | HR size | bicubic | Lanczos | DIP fixed | DIP peak (step) | OSC stop | "
+            "OSC PSNR | OSC accuracy | s (plain) |",
+            "|---|---|---|---|---|---|---|---|---|---|",
         ]
         for r in rows:
             lines.append(
-                f"| {r['image']} | {r['size']} | {r['bicubic']:.2f} | {r['fixed']:.2f} | "
+                f"| {r['image']} | {r['size']} | {r['bicubic']:.2f} | {r['lanczos']:.2f} | "
+                f"{r['fixed']:.2f} | "
                 f"{r['peak']:.2f} ({r['peak_step']}) | {r['osc_stop']}"
                 f"{'' if r['osc_confirmed'] else '*'} | {r['osc_psnr']:.2f} | "
                 f"{r['osc_accuracy']:.1%} | {r['seconds']:.0f} |"
             )
         lines.append(
-            f"| **mean** | | {_mean(rows, 'bicubic'):.2f} | {_mean(rows, 'fixed'):.2f} | "
+            f"| **mean** | | {_mean(rows, 'bicubic'):.2f} | {_mean(rows, 'lanczos'):.2f} | "
+            f"{_mean(rows, 'fixed'):.2f} | "
             f"{_mean(rows, 'peak'):.2f} | | {_mean(rows, 'osc_psnr'):.2f} | "
             f"{_mean(rows, 'osc_accuracy'):.1%} | |"
         )
@@ -448,9 +485,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tv-weights", type=float, nargs="+", default=[0.01, 0.05])
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--analyse-only", action="store_true")
+    parser.add_argument(
+        "--baselines-only",
+        action="store_true",
+        help="compute the classical baselines alone and rewrite the report from --out's JSON",
+    )
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "tasks.md")
     args = parser.parse_args(argv)
+    if args.baselines_only:
+        return baselines_only(args)
     if args.threads:
         torch.set_num_threads(args.threads)
 
@@ -480,13 +524,62 @@ def main(argv: list[str] | None = None) -> int:
         f"CPU: {cpu_model()}; torch {torch.__version__}; Python {platform.python_version()}; "
         f"precision {placement.precision}; one thread per run"
     )
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(parts, args, machine), encoding="utf-8")
-    settings = {k: v for k, v in vars(args).items() if k not in ("cache", "out")}
-    args.out.with_suffix(".json").write_text(
-        json.dumps({"machine": machine, "args": settings, "rows": parts}, indent=2) + "\n"
+    command = " ".join(shlex.quote(a) for a in sys.argv[1:])
+    meta = {"date": str(dt.date.today()), "machine": machine, "command": command}
+    meta["baselines"] = {**meta, "machine": baselines_machine()}
+    write(args, parts, meta)
+    return 0
+
+
+def baselines_machine() -> str:
+    """The CPU and the versions the classical baselines' numbers depend on."""
+    import cv2
+    import PIL
+    import skimage
+
+    return (
+        f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
+        f"OpenCV {cv2.__version__}, scikit-image {skimage.__version__}, Pillow {PIL.__version__}"
     )
+
+
+def write(args: argparse.Namespace, parts: dict[str, list[dict]], meta: dict[str, Any]) -> None:
+    """The report at ``args.out`` and its raw rows beside it (``.json``)."""
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(report(parts, args, meta), encoding="utf-8")
+    omit = ("cache", "out", "baselines_only")
+    settings = {k: v for k, v in vars(args).items() if k not in omit}
+    data = {**meta, "args": settings, "rows": parts}
+    args.out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
     print(f"wrote {args.out}", file=sys.stderr)
+
+
+def baselines_only(args: argparse.Namespace) -> int:
+    """Add fresh classical-baseline columns to the DIP rows saved beside ``args.out``.
+
+    The settings (scale, crop) are the saved ones, so the baselines see the DIP runs' inputs;
+    date, machine and command of the DIP runs are kept, the baselines' own are added.
+    """
+    saved = json.loads(args.out.with_suffix(".json").read_text())
+    settings = argparse.Namespace(**{**saved["args"], "cache": args.cache, "out": args.out})
+    fresh = {"inpaint": inpaint_baselines(settings), "sr": sr_baselines(settings)}
+    parts = saved["rows"]
+    for part, by_image in fresh.items():
+        for row in parts.get(part, []):
+            row.update(by_image[row["image"]])
+    # reports written before the baselines had their own line lack the date and the command
+    written = re.search(r"^- date: (\S+);", args.out.read_text(), re.MULTILINE)
+    meta = {
+        "date": saved.get("date") or (written.group(1) if written else "?"),
+        "machine": saved["machine"],
+        "command": saved.get("command", "--analyse-only"),
+        "baselines": {
+            "date": str(dt.date.today()),
+            "machine": baselines_machine(),
+            "command": " ".join(shlex.quote(a) for a in sys.argv[1:]),
+        },
+    }
+    write(settings, parts, meta)
     return 0
 
 
