@@ -1,5 +1,7 @@
 """Bad option values, sweep files and criterion options: one line, exit 2, nothing written."""
 
+import json
+
 import numpy as np
 import pytest
 from PIL import Image
@@ -130,3 +132,49 @@ def test_library_warnings_reach_the_user_as_one_plain_line(monkeypatch, capsys):
     code, _, stderr = run(["list", "nets"], capsys)
     assert code == cli.EXIT_OK
     assert stderr == "autodip: warning: something odd\n"
+
+
+# --- item 7: a sweep file is checked whole, before any run ------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("settings", "says"),
+    [
+        ({"images": 5}, "images must be a list of strings, got 5"),
+        ({"images": "IMAGES"}, "images must be a list of strings"),
+        ({"iters": "lots"}, "iters must be an integer from 1"),
+        ({"iters": -5}, "iters must be an integer from 1"),
+        ({"iters": 2.5}, "iters must be an integer"),
+        ({"seeds": [0, -1]}, "seeds must be a list of integers from 0"),
+        ({"gray": "yes"}, "gray must be true or false"),
+        ({"precision": "fp16"}, "precision must be one of auto, fp32, bf16"),
+        ({"patience": []}, "patience must not be empty"),
+        ({"iter": 30}, "unknown settings iter (did you mean 'iters'?)"),
+        ({"criteria": ["emvv"]}, "unknown criterion 'emvv'"),
+        ({"degradations": ["blur:3"]}, "KIND:LEVEL"),
+    ],
+)
+def test_a_bad_sweep_file_is_refused_before_any_run(tmp_path, ok_png, capsys, settings, says):
+    sweep = tmp_path / "s.json"
+    sweep.write_text(json.dumps({"images": [str(ok_png)], **settings}).replace("IMAGES", "x"))
+    out = tmp_path / "r"
+    code, _, stderr = run(["bench", "run", "--sweep", sweep, "-o", out], capsys)
+    assert_one_line_usage_error(code, stderr, says)
+    assert not out.exists()
+
+
+def test_sweep_problems_are_listed_together_and_flags_complete_the_file(tmp_path, capsys):
+    sweep = tmp_path / "s.json"
+    sweep.write_text(json.dumps({"iters": "lots", "monitor_every": 0}))
+    code, _, stderr = run(
+        ["bench", "run", "--sweep", sweep, "--images", tmp_path, "-o", tmp_path / "r"], capsys
+    )
+    assert_one_line_usage_error(code, stderr, "iters must be", "monitor_every must be")
+    assert "images" not in stderr  # given by --images
+
+
+def test_an_unreadable_sweep_file_is_one_line(tmp_path, capsys):
+    sweep = tmp_path / "s.json"
+    sweep.write_text("{not json")
+    code, _, stderr = run(["bench", "run", "--sweep", sweep, "-o", tmp_path / "r"], capsys)
+    assert_one_line_usage_error(code, stderr, "--sweep")

@@ -642,8 +642,8 @@ def _bench(args: argparse.Namespace) -> int:
     settings: dict[str, Any] = {}
     if args.sweep is not None:
         try:
-            settings = Sweep.from_file(args.sweep).to_dict()
-        except (OSError, ValueError, TypeError) as error:
+            settings = Sweep.read_settings(args.sweep)
+        except (OSError, ValueError) as error:
             raise UsageError(f"--sweep: {error}") from None
     flags = {
         "images": args.images,

@@ -28,6 +28,7 @@ def run_sweep(
     log: Any = None,
 ) -> tuple[Path, dict[str, int]]:
     """Run ``sweep`` into ``folder`` (resumable); return the report's path and the job counts."""
+    jobs = expand(sweep)  # checks every name and finds the images before anything is written
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     saved = folder / "sweep.json"
@@ -44,7 +45,6 @@ def run_sweep(
     from autodip.report import write_json
 
     write_json(saved, sweep.to_dict())
-    jobs = expand(sweep)
     cache = Cache(folder / "runs")
     options = {"workers": workers, "backend": backend, "address": address}
     counts = (

@@ -22,14 +22,29 @@ from __future__ import annotations
 import glob
 import hashlib
 import json
+import math
 from dataclasses import asdict, dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin, get_type_hints
 
 #: Bump when the meaning of a cached result changes (invalidates every cache entry).
 CACHE_VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
 DEGRADATION_KINDS = ("gaussian", "poisson", "sr", "inpaint")
+#: The range of each integer setting (lists: of each item); counts stop at C's 32-bit int and
+#: seeds at what the runner's generators take, as on the command line.
+SETTING_RANGES = {
+    "iters": (1, 2**31 - 1),
+    "crop": (1, 2**31 - 1),
+    "monitor_every": (1, 2**31 - 1),
+    "patience": (1, 2**31 - 1),
+    "seeds": (0, 2**63 - 1),
+}
+#: The values a text setting may take.
+SETTING_CHOICES = {"precision": ("auto", "fp32", "bf16")}
+#: List settings that must name at least one item.
+NON_EMPTY_SETTINGS = ("images", "degradations", "networks", "seeds", "patience")
 #: The task of each degradation, i.e. which registry of `autodip.baselines` applies to it.
 BASELINE_TASK = {"gaussian": "denoise", "poisson": "denoise", "inpaint": "inpaint", "sr": "sr"}
 
@@ -67,9 +82,19 @@ class Sweep:
     device: str = "auto"
     baselines: list[str] = field(default_factory=list)
 
+    def __post_init__(self) -> None:
+        check_settings(asdict(self))
+
     @classmethod
     def from_file(cls, path: Path) -> Sweep:
         """Read a JSON (or, with PyYAML installed, YAML) sweep file."""
+        return cls(**cls.read_settings(path, complete=True))
+
+    @staticmethod
+    def read_settings(path: Path, complete: bool = False) -> dict[str, Any]:
+        """The settings of a sweep file, checked (:func:`check_settings`) but not completed:
+        the command line adds its flags to them (``complete``: the file must name the images).
+        """
         text = Path(path).read_text(encoding="utf-8")
         if Path(path).suffix.lower() in (".yaml", ".yml"):
             try:
@@ -83,14 +108,92 @@ class Sweep:
             data = json.loads(text)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a sweep file holds one mapping of settings")
-        unknown = sorted(set(data) - set(cls.__dataclass_fields__))
-        if unknown:
-            raise ValueError(f"{path}: unknown settings {', '.join(unknown)}")
-        return cls(**data)
+        try:
+            check_settings(data, complete)
+        except ValueError as error:
+            raise ValueError(f"{path}: {error}") from None
+        return data
 
     def to_dict(self) -> dict[str, Any]:
         """The sweep as plain data."""
         return asdict(self)
+
+
+def check_settings(settings: dict[str, Any], complete: bool = True) -> None:
+    """Raise ``ValueError`` listing every problem of a sweep's settings, in one line.
+
+    Checked: unknown names (with the closest known one), each value's type from the fields of
+    :class:`Sweep`, integer ranges (:data:`SETTING_RANGES`), text choices
+    (:data:`SETTING_CHOICES`) and empty lists (:data:`NON_EMPTY_SETTINGS`). Names of images,
+    networks, criteria and baselines are checked by :func:`expand`, also before any run.
+
+    Examples
+    --------
+    >>> check_settings({"images": ["a.png"], "iters": "lots", "seed": [1]})
+    Traceback (most recent call last):
+    ...
+    ValueError: unknown settings seed (did you mean 'seeds'?); iters must be an integer from 1 to 2147483647, got 'lots'
+    """  # noqa: E501 - a doctest line
+    fields = get_type_hints(Sweep)
+    problems = []
+    unknown = [name for name in settings if name not in fields]
+    if unknown:
+        named = [_with_suggestion(name, list(fields)) for name in unknown]
+        problems.append(f"unknown settings {', '.join(named)}")
+    if complete and "images" not in settings:
+        problems.append("images must name the images (folders, globs or files)")
+    for name, value in settings.items():
+        problem = _setting_problem(name, value, fields[name]) if name in fields else None
+        if problem:
+            problems.append(problem)
+    if problems:
+        raise ValueError("; ".join(problems))
+
+
+def _with_suggestion(name: str, known: list[str]) -> str:
+    close = get_close_matches(name, known, n=1)
+    return f"{name} (did you mean {close[0]!r}?)" if close else name
+
+
+def _setting_problem(name: str, value: Any, hint: Any) -> str | None:
+    """What is wrong with ``name = value`` for a field typed ``hint`` (``None``: nothing)."""
+    options = get_args(hint)
+    if type(None) in options:  # an optional setting: null is allowed
+        if value is None:
+            return None
+        hint = next(option for option in options if option is not type(None))
+    if get_origin(hint) is list:
+        item = get_args(hint)[0]
+        if not isinstance(value, list) or not all(_fits(name, v, item) for v in value):
+            return f"{name} must be a list of {_expected(name, item, plural=True)}, got {value!r}"
+        if not value and name in NON_EMPTY_SETTINGS:
+            return f"{name} must not be empty"
+        return None
+    if not _fits(name, value, hint):
+        return f"{name} must be {_expected(name, hint)}, got {value!r}"
+    return None
+
+
+def _fits(name: str, value: Any, kind: type) -> bool:
+    """Whether one value has the type ``kind`` and lies in the setting's range or choices."""
+    if kind is int:
+        low, high = SETTING_RANGES.get(name, (-math.inf, math.inf))
+        return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
+    if kind is str and name in SETTING_CHOICES:
+        return value in SETTING_CHOICES[name]
+    return isinstance(value, kind)
+
+
+def _expected(name: str, kind: type, plural: bool = False) -> str:
+    """What a setting's values must be, in words: 'an integer from 1 to 10', 'strings', ..."""
+    if kind is int:
+        words = "integers" if plural else "an integer"
+        if name in SETTING_RANGES:
+            words += " from {} to {}".format(*SETTING_RANGES[name])
+        return words
+    if kind is str and name in SETTING_CHOICES:
+        return f"{'' if plural else 'one of '}{', '.join(SETTING_CHOICES[name])}"
+    return {str: "strings" if plural else "a string", bool: "true or false"}[kind]
 
 
 @dataclass(frozen=True)
