@@ -401,3 +401,56 @@ def test_a_result_that_cannot_be_written_after_the_run_is_rescued(tmp_path, caps
     rescued = (broken if fails == "output" else spare) / "y.autodip-rescued.png"
     assert f"'{rescued}'" in stderr and len(stderr.strip().splitlines()) == 1
     assert read_image(rescued)[0].shape == (3, 24, 20)
+
+
+def test_sigterm_ends_a_run_as_ctrl_c_does_with_exit_143(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    src, out = _png(tmp_path / "x.png"), tmp_path / "y.png"
+    ckpt = tmp_path / "y.png.ckpt"
+    argv = [sys.executable, "-m", "autodip", "denoise", src, "-o", out, "--iters", "100000",
+            "--width", "4", "--stop", "none", "--checkpoint-every", "5", "--monitor-every", "5",
+            "--device", "cpu", "--precision", "fp32", "--quiet"]  # fmt: skip
+    proc = subprocess.Popen([str(a) for a in argv], stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60  # a bound, not the expected time (about 2 s)
+    while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGTERM)  # as SLURM, `docker stop` or `timeout` do
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == cli.EXIT_TERMINATED, stderr
+    assert "SIGTERM" in stderr and "--resume" in stderr and "Traceback" not in stderr
+    assert read_image(out)[0].shape == (3, 24, 20) and ckpt.exists()
+    assert (tmp_path / "y.png.interrupted").exists()
+
+
+def test_sigterm_stops_a_batch_and_the_handler_is_restored(tmp_path, folder, capsys, monkeypatch):
+    import signal
+
+    import autodip.restore
+
+    def unhandled(signum, frame):
+        raise AssertionError("SIGTERM reached the handler the CLI should have replaced")
+
+    real_fit = autodip.restore.fit
+
+    def terminated_fit(*args, **kwargs):
+        def terminate(step, loss):
+            if step == 3:
+                os.kill(os.getpid(), signal.SIGTERM)
+
+        return real_fit(*args, **{**kwargs, "on_step": terminate})
+
+    monkeypatch.setattr(autodip.restore, "fit", terminated_fit)
+    out = tmp_path / "out"
+    previous = signal.signal(signal.SIGTERM, unhandled)
+    try:
+        code, _, stderr = run(["denoise", str(folder / "[ab].png"), "-o", out, *FAST], capsys)
+        assert signal.getsignal(signal.SIGTERM) is unhandled
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    assert code == cli.EXIT_TERMINATED, stderr
+    assert "terminated (SIGTERM)" in stderr and "Traceback" not in stderr
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "a.png.interrupted"]  # b not run

@@ -2,14 +2,16 @@
 
 ``main(argv) -> int`` is callable from tests; exit codes: 0 success, 1 unexpected failure,
 2 bad input or usage (one clear line, no traceback), 130 interrupted (the estimate so far
-is still written).
+is still written), 143 the same after a SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
+import signal
 import sys
+import threading
 import time
 import typing
 import warnings
@@ -18,6 +20,8 @@ from pathlib import Path
 from typing import Any
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+#: Ended by SIGTERM (a batch scheduler, a container stop, ``timeout``): 128 + 15, as shells say.
+EXIT_TERMINATED = 143
 
 
 class UsageError(Exception):
@@ -898,8 +902,64 @@ def _list(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+class _Termination:
+    """SIGTERM handled as Ctrl-C while the CLI runs a command (a context manager).
+
+    Batch schedulers (SLURM), container stops and ``timeout`` end a process with SIGTERM, which by
+    default kills it on the spot and loses the run. Inside this context the first SIGTERM raises
+    :class:`KeyboardInterrupt` in the main thread instead, so the run ends as on Ctrl-C: the
+    estimate so far is written and marked interrupted, and the last checkpoint is kept. Further
+    SIGTERMs are ignored so that they do not cut that writing short. On exit the previous handler
+    is restored. Only the CLI installs it: the library leaves signals to its caller.
+    """
+
+    def __init__(self) -> None:
+        self.received = False
+        self._previous: Any = None
+        self._installed = False
+
+    @property
+    def what(self) -> str:
+        """How the command was stopped, for messages."""
+        return "terminated (SIGTERM)" if self.received else "interrupted"
+
+    def __enter__(self) -> _Termination:
+        self.received = False
+        if threading.current_thread() is threading.main_thread():  # where Python runs handlers
+            self._previous = signal.signal(signal.SIGTERM, self._handle)
+            self._installed = True
+        return self
+
+    def _handle(self, signum: int, frame: Any) -> None:
+        if not self.received:
+            self.received = True
+            raise KeyboardInterrupt
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:  # None: a handler not set from Python; the default is the best guess
+            previous = signal.SIG_DFL if self._previous is None else self._previous
+            signal.signal(signal.SIGTERM, previous)
+            self._installed = False
+
+
+#: The CLI's SIGTERM handling; ``TERMINATION.received`` says whether the running command got one.
+TERMINATION = _Termination()
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
+
+    A SIGTERM ends the command as Ctrl-C does (see :class:`_Termination`), with exit code 143.
+    """
+    with TERMINATION as termination:
+        code = _main(argv)
+    if termination.received and code in (EXIT_OK, EXIT_INTERRUPTED):
+        return EXIT_TERMINATED
+    return code
+
+
+def _main(argv: list[str] | None) -> int:
+    """Parse ``argv`` and run its command; the errors users see become one line and a code."""
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
@@ -926,7 +986,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"autodip: error: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
-        print("autodip: interrupted", file=sys.stderr)
+        print(f"autodip: {TERMINATION.what}", file=sys.stderr)
         return EXIT_INTERRUPTED
 
 

@@ -27,6 +27,7 @@ from autodip.cli import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    TERMINATION,
     RunError,
     UsageError,
     _check_writable,
@@ -404,7 +405,7 @@ def restore_one(
     )
     marker = interrupted_marker(output)
     if result.interrupted:  # the output is an estimate so far: say so on disk too
-        marker.write_text(f"interrupted after {result.iterations} iterations\n")
+        marker.write_text(f"{TERMINATION.what} after {result.iterations} iterations\n")
     else:
         marker.unlink(missing_ok=True)
         if checkpoint is not None and ckpt.exists():
@@ -425,9 +426,12 @@ def restore_one(
         args, input_path, image, info, written, paths.get("reference"), result, architecture,
         _metrics(image, result.pixels, reference, args.command), started, environment(),
     )  # fmt: skip
+    if result.interrupted and TERMINATION.received and result.reason.startswith("interrupted"):
+        record["result"]["reason"] = f"terminated by SIGTERM after step {result.iterations}"
     if result.interrupted:  # said even with --quiet: the output is not a finished result
         print(
-            f"autodip: interrupted — wrote the estimate after {result.iterations} iterations to "
+            f"autodip: {TERMINATION.what} — wrote the estimate after {result.iterations} "
+            f"iterations to "
             f"{written}"
             + (f"; continue with --resume (checkpoint {ckpt})" if ckpt.exists() else ""),
             file=sys.stderr,
