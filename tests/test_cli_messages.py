@@ -1,5 +1,6 @@
 """What the command line says is what it does: networks, tiles, memory, outputs, progress."""
 
+import json
 import re
 
 import numpy as np
@@ -82,3 +83,49 @@ def test_quiet_batch_prints_only_errors(tmp_path, capsys):
     (src / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not really")
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "out", *FAST], capsys)
     assert code == cli.EXIT_FAILURE and "broken.png" in stderr  # a failure is an error: said
+
+
+QUICK = ["--iters", "2", "--monitor-every", "1", "--stop", "none", "--device", "cpu"]
+
+
+@pytest.mark.parametrize("net", [[], ["--net", "hourglass"]])
+def test_the_network_named_is_the_network_run(tmp_path, capsys, monkeypatch, net):
+    import autodip.html_report
+    import autodip.report
+
+    titles, plot_curves = [], autodip.report.plot_curves
+
+    def plot(*args, **kwargs):
+        titles.append(kwargs["title"])
+        return plot_curves(*args, **kwargs)
+
+    monkeypatch.setattr(autodip.report, "plot_curves", plot)
+    monkeypatch.setattr(autodip.html_report, "write_html_report", lambda *a, **k: None)
+    src = _png(tmp_path / "ok.png")
+    argv = ["denoise", src, "-o", tmp_path / "y.png", *net, *QUICK, "--report", tmp_path / "r"]
+    code, _, stderr = run(argv, capsys)
+    assert code == 0 and "None" not in stderr, stderr
+    assert "with hourglass (width 32)" in stderr  # the denoising default, named or not
+    record = json.loads((tmp_path / "r" / "report.json").read_text())
+    assert record["config"]["net"]["options"] == {"width": 32}
+    assert record["config"]["net"]["parameters"] == 58_339
+    assert titles == ["ok.png — hourglass (width 32; 58,339 parameters)"]
+
+
+def test_inpainting_names_its_own_default_width(tmp_path, capsys):
+    src = _png(tmp_path / "ok.png")
+    mask = tmp_path / "mask.png"
+    known = np.full((24, 20), 255, np.uint8)
+    known[8:16, 6:14] = 0
+    Image.fromarray(known).save(mask)
+    argv = ["inpaint", src, "--mask", mask, "-o", tmp_path / "y.png", "--net", "hourglass", *QUICK]
+    code, _, stderr = run(argv, capsys)
+    assert code == 0 and "with hourglass (width 64)" in stderr, stderr
+
+
+def test_list_nets_shows_what_each_task_runs(capsys):
+    code, stdout, _ = run(["list", "nets"], capsys)
+    assert code == 0
+    assert re.search(r"denoise\s+hourglass width 32\s+58,339 params", stdout)
+    assert re.search(r"inpaint\s+hourglass width 64\s+231,363 params", stdout)
+    assert re.search(r"sr\s+hourglass width 64\s+231,363 params", stdout)

@@ -220,7 +220,8 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     net.add_argument(
         "--width",
         type=_int_in(1, MAX_WIDTH),
-        help="channels per scale (default: the network's own)",
+        help=f"channels per scale (default: {defaults.width} for {DEFAULT_NET}, else the "
+        "network's own)",
     )
     net.add_argument(
         "--depth",
@@ -896,9 +897,18 @@ def _list(args: argparse.Namespace) -> int:
             summary = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
             print(f"{name:9s} {summary}  [{'; '.join(notes)}]")
         return EXIT_OK
+    from autodip.restore import DEFAULT_NET, TASK_DEFAULTS
+
     for name, summary in list_nets().items():
         params = count_parameters(create_net(name))
         print(f"{name:16s} {params:>10,} params  {summary}")
+    print(
+        f"\nWhat the commands run with no --net (or --net {DEFAULT_NET} without --width), "
+        "for 3 channels:"
+    )
+    for task, defaults in TASK_DEFAULTS.items():
+        params = count_parameters(create_net(DEFAULT_NET, width=defaults.width))
+        print(f"  {task:8s} {DEFAULT_NET} width {defaults.width}  {params:>10,} params")
     return EXIT_OK
 
 

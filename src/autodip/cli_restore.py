@@ -325,7 +325,7 @@ def restore_one(
         max_memory = parse_size(args.max_memory) if args.max_memory else None
     except (ImageWriteError, ValueError) as error:
         raise UsageError(str(error)) from None
-    net, net_options = args.net, {"width": args.width, "depth": args.depth}
+    net, net_options = _network(args)
     architecture = None
     if args.net == "auto":
         architecture = _choose_architecture(image, None)
@@ -338,7 +338,8 @@ def restore_one(
         note = f" ({operator.known_fraction:.1%} of values known)"
     console.say(
         f"{DOING[args.command]} {input_path} ({image.shape[2]}×{image.shape[1]}, "
-        f"{image.shape[0]} channel(s), {info.bit_depth}-bit {info.format}){note} with {net}"
+        f"{image.shape[0]} channel(s), {info.bit_depth}-bit {info.format}){note} "
+        f"with {describe_net(net, net_options)}"
     )
     if info.value_range is not None:
         lo, hi = info.value_range
@@ -527,6 +528,27 @@ def rescue_result(output: Path, pixels: Any, info: Any, bit_depth: int | None) -
     return None
 
 
+def _network(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The network ``--net/--width/--depth`` name, with the task's default width filled in.
+
+    No ``--net``, or ``--net hourglass`` without ``--width``, runs the task's hourglass
+    (:data:`autodip.restore.TASK_DEFAULTS`: width 32 for denoising, 64 otherwise), so naming the
+    default network builds the same one as not naming it.
+    """
+    from autodip.restore import DEFAULT_NET, TASK_DEFAULTS
+
+    net, options = args.net, {"width": args.width, "depth": args.depth}
+    if net in (None, DEFAULT_NET) and args.width is None:
+        net, options["width"] = DEFAULT_NET, TASK_DEFAULTS[args.command].width
+    return net, options
+
+
+def describe_net(net: str, options: dict[str, Any]) -> str:
+    """``'hourglass (width 32)'``: a network and the options set on it, as the messages say it."""
+    shown = ", ".join(f"{key} {value}" for key, value in options.items() if value is not None)
+    return f"{net} ({shown})" if shown else net
+
+
 def _fallback_note(args: argparse.Namespace, channels: int, used: str | None) -> str | None:
     """Why the task's default criterion was replaced, when it was (multi-channel images)."""
     from autodip.restore import TASK_DEFAULTS
@@ -645,14 +667,15 @@ def _write_report(
     net: str,
     architecture: dict[str, Any] | None,
 ) -> None:
-    from autodip.html_report import write_html_report
+    from autodip.html_report import network_phrase, write_html_report
     from autodip.report import plot_curves, write_json
 
     write_json(folder / "report.json", record)
     plot_curves(
         folder / "curves.png",
         record["history"],
-        title=f"{Path(record['input']['path']).name} — {net}"
+        title=f"{Path(record['input']['path']).name} — "
+        + (network_phrase(record["config"].get("net", {})) or net)
         + (f" (auto, width {architecture['width']})" if architecture else ""),
         criteria=record["criteria"],
         stop_step=record["result"]["stop_step"],

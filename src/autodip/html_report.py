@@ -203,13 +203,14 @@ def _subject_sentence(record: Mapping[str, Any]) -> str:
         details.append(f"{known:.1%} of values known")
     if details:
         text += f" ({'; '.join(details)})"
-    network = _network_phrase(_mapping(config.get("net")))
+    network = network_phrase(_mapping(config.get("net")))
     if network:
         text += f" with {network}"
     return _sentence(text)
 
 
-def _network_phrase(net: Mapping[str, Any]) -> str:
+def network_phrase(net: Mapping[str, Any]) -> str:
+    """``'hourglass (width 32; 58,339 parameters)'`` from a record's ``config.net`` ('' if none)."""
     name = net.get("name")
     if not isinstance(name, str) or not name:
         return ""

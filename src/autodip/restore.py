@@ -34,6 +34,8 @@ DEFAULT_NET = "hourglass"
 #: that gains the most dB per second: width 32, CIFS, patience 300, 1500 steps — 28.02 dB in
 #: 33.9 s on average, against 27.75 dB in 72.0 s for the previous hourglass-64 / S = 500 / 1000.
 DENOISE_WIDTH = 32
+#: The width of :data:`DEFAULT_NET` for inpainting and super-resolution (seed 003's recipe).
+DEFAULT_WIDTH = 64
 DEFAULT_ITERS = 1500
 DEFAULT_PATIENCE = 300
 #: The criterion that stops ``denoise`` by default; ``None`` runs all ``iters`` steps. CIFS with
@@ -52,8 +54,9 @@ class TaskDefaults:
     why: str
     #: The candidate rule's ``S`` for the default ``stop``; ``None`` keeps the criterion's own.
     patience: int | None = None
-    #: The width of :data:`DEFAULT_NET` when no network and no width are named.
-    width: int | None = None
+    #: The width of :data:`DEFAULT_NET` when no width is named (the CLI: also for ``--net
+    #: hourglass``).
+    width: int = DEFAULT_WIDTH
 
 
 #: Per task (operator name). Inpainting and super-resolution run the original DIP paper's
@@ -73,13 +76,18 @@ TASK_DEFAULTS = {
         width=DENOISE_WIDTH,
     ),
     "inpaint": TaskDefaults(
-        3000, None, 0.03, "DIP (Ulyanov et al.) inpainting: 3000 iterations, reg-noise 0.03"
+        3000,
+        None,
+        0.03,
+        "DIP (Ulyanov et al.) inpainting: 3000 iterations, reg-noise 0.03",
+        width=DEFAULT_WIDTH,
     ),
     "sr": TaskDefaults(
         2000,
         None,
         0.03,
         "DIP (Ulyanov et al.) super-resolution x4: 2000 iterations, reg-noise 0.03",
+        width=DEFAULT_WIDTH,
     ),
 }
 
@@ -95,7 +103,8 @@ def task_defaults(operator: Operator) -> TaskDefaults:
     if isinstance(operator, SuperResolve) and operator.factor > 4:
         iters = published_iterations(operator)
         noise = 0.05 if operator.factor >= 8 else 0.03
-        return TaskDefaults(iters, None, noise, "DIP super-resolution: x8 uses 4000 and 0.05")
+        why = "DIP super-resolution: x8 uses 4000 and 0.05"
+        return TaskDefaults(iters, None, noise, why, width=base.width)
     return base
 
 
@@ -252,7 +261,7 @@ def restore(
     iters = defaults.iters if iters is None else iters
     if net is None:
         net = DEFAULT_NET
-        if defaults.width is not None and net_options.get("width") is None:
+        if net_options.get("width") is None:
             net_options = {**net_options, "width": defaults.width}
     y = as_image_tensor(image)
     stop_note = None
