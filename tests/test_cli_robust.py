@@ -292,6 +292,121 @@ def no_fit(monkeypatch):
     monkeypatch.setattr(autodip.restore, "fit", refused)
 
 
+def _one_line_refusal(code, stderr):
+    assert code == cli.EXIT_USAGE, stderr
+    assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
+    assert stderr.startswith("autodip: error: ")
+
+
+@pytest.mark.parametrize("shape", [(3, 24, 20), (24, 20), (24, 20, 3), (1, 2, 24, 20)])
+def test_an_array_is_written_back_in_its_layout(tmp_path, capsys, shape):
+    data = np.random.default_rng(0).random(shape).astype(np.float32)
+    np.save(tmp_path / "x.npy", data)
+    code, _, _ = run(["denoise", tmp_path / "x.npy", "-o", tmp_path / "y.npy", *FAST], capsys)
+    assert code == cli.EXIT_OK
+    back = np.load(tmp_path / "y.npy")
+    assert back.shape == shape and back.dtype == np.float32
+
+
+def test_integer_arrays_are_not_called_float_data(tmp_path, capsys):
+    data = np.random.default_rng(0).integers(-500, 3000, (24, 20)).astype(np.int64)
+    np.save(tmp_path / "x.npy", data)
+    loud = [a for a in FAST if a != "--quiet"]
+    code, _, stderr = run(["denoise", tmp_path / "x.npy", "-o", tmp_path / "y.npy", *loud], capsys)
+    assert code == cli.EXIT_OK
+    assert "int64 data in [" in stderr and "float" not in stderr and "32-bit" not in stderr
+    argv = ["denoise", tmp_path / "x.npy", "-o", tmp_path / "z.npy", "--json", *FAST]
+    record = json.loads(run(argv, capsys)[1])
+    assert record["input"]["dtype"] == "int64" and record["input"]["layout"] == "HW"
+    back = np.load(tmp_path / "z.npy")
+    assert back.shape == data.shape and data.min() <= back.min() <= back.max() <= data.max()
+
+
+def _gif(path, frames=3):
+    images = [Image.fromarray(np.full((24, 20, 3), 40 * i, np.uint8)) for i in range(frames)]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=100)
+    return path
+
+
+@pytest.mark.parametrize("frame", [None, "3", "-1"])
+def test_an_animation_is_refused_before_the_run(tmp_path, capsys, no_fit, frame):
+    argv = ["denoise", _gif(tmp_path / "a.gif"), "-o", tmp_path / "y.png", *FAST]
+    code, _, stderr = run(argv + (["--frame", frame] if frame else []), capsys)
+    if frame == "-1":  # refused by the parser
+        assert code == cli.EXIT_USAGE and "counted from 0" in stderr
+    else:
+        _one_line_refusal(code, stderr)
+        expected = "there is no frame 3" if frame else "animation of 3 frames; restore one of"
+        assert expected in stderr
+        if frame is None:
+            assert "--frame N (0 = the first, 2 = the last)" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.gif"]
+
+
+def test_frame_picks_one_frame_of_an_animation(tmp_path, capsys):
+    gif = _gif(tmp_path / "a.gif")
+    Image.fromarray(np.full((24, 20, 3), 81, np.uint8)).save(tmp_path / "ref.png")  # ≈ frame 2
+    argv = ["denoise", gif, "-o", tmp_path / "y.png", "--frame", "2", "--json", *FAST]
+    code, stdout, _ = run([*argv, "--reference", tmp_path / "ref.png"], capsys)
+    record = json.loads(stdout)
+    assert code == cli.EXIT_OK and record["input"]["frame"] == 2
+    assert record["metrics"]["psnr_input"] > 40  # the input is frame 2 (gray 80), not frame 0
+    code, stdout, _ = run(["denoise", "--help"], capsys)
+    assert code == cli.EXIT_OK and "counted from 0 (0 = the first" in " ".join(stdout.split())
+
+
+def _rgba(path):
+    rgba = np.random.default_rng(0).integers(0, 256, (24, 20, 4)).astype(np.uint8)
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".bmp"])
+def test_alpha_is_not_dropped_silently(tmp_path, capsys, no_fit, ext):
+    code, _, stderr = run(["denoise", _rgba(tmp_path / "a.png"), "-o", tmp_path / f"y{ext}",
+                           *FAST], capsys)  # fmt: skip
+    _one_line_refusal(code, stderr)
+    assert "alpha" in stderr and "write .png or .tiff" in stderr and "--drop-alpha" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+def test_drop_alpha_writes_the_colour_channels_only(tmp_path, capsys):
+    argv = ["denoise", _rgba(tmp_path / "a.png"), "-o", tmp_path / "y.jpg", "--drop-alpha", *FAST]
+    assert run(argv, capsys)[0] == cli.EXIT_OK
+    pixels, info = read_image(tmp_path / "y.jpg")
+    assert pixels.shape == (3, 24, 20) and info.alpha is None
+
+
+def _damaged_jpeg(path):
+    from autodip.io import write_image
+
+    rng = np.random.default_rng(0)
+    write_image(path, rng.random((3, 24, 20)).astype(np.float32))
+    data = path.read_bytes()
+    sos = data.index(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    garbage = rng.integers(0, 255, len(data) - start - 2, dtype=np.uint8).tobytes()
+    path.write_bytes(data[:start] + garbage + data[-2:])  # valid header, garbage, end marker
+    return path
+
+
+def test_a_damaged_jpeg_is_refused_before_the_run(tmp_path, capsys, no_fit):
+    bad = _damaged_jpeg(tmp_path / "bad.jpg")
+    code, _, stderr = run(["denoise", bad, "-o", tmp_path / "y.png", *FAST], capsys)
+    _one_line_refusal(code, stderr)
+    assert "truncated or corrupt (Corrupt JPEG data" in stderr and "--allow-truncated" in stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.jpg"]
+
+
+def test_allow_truncated_restores_a_damaged_input_with_a_warning(tmp_path, capsys):
+    bad = _damaged_jpeg(tmp_path / "bad.jpg")
+    argv = ["denoise", bad, "-o", tmp_path / "y.png", "--allow-truncated", "--json", *FAST]
+    code, stdout, stderr = run(argv, capsys)
+    assert code == cli.EXIT_OK and (tmp_path / "y.png").exists()
+    assert stderr.startswith("autodip: warning: ") and "is damaged (Corrupt JPEG data" in stderr
+    assert json.loads(stdout)["input"]["damaged"].startswith("Corrupt JPEG data")
+
+
 def _spell_as_input(kind, src, tmp_path):
     """Another name for the file ``src`` (in ``tmp_path``), spelled as ``kind`` says."""
     if kind == "dot":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import struct
@@ -16,6 +17,8 @@ from PIL import Image
 
 from autodip import io as aio
 from autodip.io import (
+    ImageDamagedError,
+    ImageFramesError,
     ImageInfo,
     ImageReadError,
     ImageWriteError,
@@ -308,8 +311,8 @@ def test_npy_float_outside_unit_range_is_scaled_and_written_back(tmp_path):
     assert pixels.min() == 0.0 and pixels.max() == 1.0
     back = np.load(write_image(tmp_path / "b.npy", pixels, info))
     assert back.dtype == np.float32
-    back_chw = np.moveaxis(back, -1, 0)  # .npy is written channels-last
-    np.testing.assert_allclose(back_chw, data, rtol=1e-6, atol=1e-6 * float(np.ptp(data)))
+    assert back.shape == data.shape  # written back channels-first, as it was read
+    np.testing.assert_allclose(back, data, rtol=1e-6, atol=1e-6 * float(np.ptp(data)))
 
 
 def test_constant_float_npy_outside_unit_range(tmp_path):
@@ -352,6 +355,67 @@ def test_npy_axis_rule(tmp_path, shape, expected):
     pixels, info = read_image(tmp_path / "a.npy")
     assert pixels.shape == expected
     assert info.alpha is None
+
+
+#: every array layout the reader accepts (H, W > 16, so that C×H×W is unambiguous)
+NPY_LAYOUTS = {
+    "HW": (20, 24),
+    "HWC1": (20, 24, 1),
+    "HWC": (20, 24, 3),
+    "CHW": (3, 20, 24),
+    "CHW1": (1, 20, 24),
+    "1CHW": (1, 3, 20, 24),
+    "11HW": (1, 1, 20, 24),
+}
+#: every dtype the reader accepts -> the dtype it is written back as
+NPY_DTYPES = {
+    "bool": np.float32,
+    "uint8": np.uint8,
+    "uint16": np.uint16,
+    **{name: np.float32 for name in ("int8", "int16", "int32", "int64", "uint32", "uint64")},
+    **{name: np.float32 for name in ("float16", "float32", "float64")},
+}
+
+
+def _npy_values(shape: tuple[int, ...], dtype: str) -> np.ndarray:
+    rng = np.random.default_rng(len(shape))
+    if dtype == "bool":
+        return rng.random(shape) > 0.5
+    if dtype.startswith("float"):
+        return rng.uniform(-3.0, 250.0, shape).astype(dtype)
+    info = np.iinfo(dtype)
+    lo, hi = max(info.min, -30000), min(info.max, 60000)
+    values = rng.integers(lo, hi, shape, endpoint=True).astype(dtype)
+    values.flat[:2] = lo, hi  # the whole range of the type, where it is small
+    return values
+
+
+@pytest.mark.parametrize("dtype", list(NPY_DTYPES))
+@pytest.mark.parametrize("layout", list(NPY_LAYOUTS))
+def test_npy_round_trip_keeps_layout_and_values(tmp_path, layout, dtype):
+    original = _npy_values(NPY_LAYOUTS[layout], dtype)
+    np.save(tmp_path / "in.npy", original)
+    pixels, info = read_image(tmp_path / "in.npy")
+    assert info.dtype == dtype
+    back = np.load(write_image(tmp_path / "out.npy", pixels, info))
+    assert back.shape == original.shape  # (3, H, W) stays channels-first, (H, W) stays 2-D
+    assert back.dtype == NPY_DTYPES[dtype]
+    if dtype in ("bool", "uint8", "uint16"):  # bool comes back as 0.0 / 1.0
+        np.testing.assert_array_equal(back, original.astype(back.dtype))
+        return
+    span = float(original.max()) - float(original.min())
+    np.testing.assert_allclose(back, original.astype(np.float64), rtol=0, atol=1e-6 * span)
+    again, again_info = read_image(tmp_path / "out.npy")
+    assert again.shape == pixels.shape and again_info.layout == info.layout
+
+
+def test_npy_layout_is_recorded(tmp_path):
+    for name, shape in NPY_LAYOUTS.items():
+        np.save(tmp_path / "a.npy", np.zeros(shape, np.float32))
+        expected = {"HWC1": "HWC", "CHW1": "CHW", "11HW": "1CHW"}.get(name, name)
+        assert read_image(tmp_path / "a.npy")[1].layout == expected
+    Image.fromarray(np.zeros((4, 5), np.uint8)).save(tmp_path / "a.png")
+    assert read_image(tmp_path / "a.png")[1].layout is None
 
 
 # ----------------------------------------------------------------------------------------
@@ -465,7 +529,7 @@ def _make_bad_crc_png16(p: Path) -> None:
         ("a_dir.png", lambda p: p.mkdir(), "is a directory, not an image"),
         ("empty.png", lambda p: p.write_bytes(b""), "file is empty"),
         ("corrupt.png", _make_corrupt, "not a readable image"),
-        ("truncated.png", _make_truncated_png, "not a readable image"),
+        ("truncated.png", _make_truncated_png, "truncated or corrupt"),
         ("bad_crc.png", _make_bad_crc_png16, "bad CRC"),
         ("zero.npy", lambda p: np.save(p, np.zeros((0, 5))), "image has zero size"),
         ("nan.npy", lambda p: np.save(p, np.array([[0.5, np.nan]])), "NaN"),
@@ -522,6 +586,130 @@ def test_read_error_survives_pickling():
     error = ImageReadError("/x/y.png", "file is empty")
     again = pickle.loads(pickle.dumps(error))
     assert str(again) == str(error) == "cannot read '/x/y.png': file is empty"
+    frames = pickle.loads(pickle.dumps(ImageFramesError("/x/a.gif", 4)))
+    assert frames.frames == 4 and str(frames) == str(ImageFramesError("/x/a.gif", 4))
+
+
+# ----------------------------------------------------------------------------------------
+# Animations: no frame is dropped unseen
+# ----------------------------------------------------------------------------------------
+
+FRAME_GRAYS = (10, 120, 240)
+
+
+def _animation(path: Path, fmt: str) -> None:
+    frames = [Image.fromarray(np.full((H, W, 3), g, np.uint8)) for g in FRAME_GRAYS]
+    frames[0].save(path, format=fmt, save_all=True, append_images=frames[1:], duration=100)
+
+
+@pytest.mark.parametrize("fmt", ["GIF", "PNG", "WEBP"])
+def test_an_animation_is_refused_without_a_frame_and_read_with_one(tmp_path, fmt):
+    path = tmp_path / f"anim.{fmt.lower()}"
+    _animation(path, fmt)
+    with pytest.raises(ImageFramesError, match="holds 3 frames") as caught:
+        read_image(path)
+    assert caught.value.frames == 3 and "\n" not in str(caught.value)
+    for index, gray in enumerate(FRAME_GRAYS):
+        pixels, info = read_image(path, frame=index)
+        assert info.frame == index and pixels.shape == (3, H, W)
+        assert abs(float(pixels.mean()) * 255 - gray) < 3  # (WebP is lossy)
+    with pytest.raises(ImageReadError, match="there is no frame 3: the file holds 3 frames"):
+        read_image(path, frame=3)
+
+
+def test_a_single_image_has_only_frame_0(tmp_path):
+    Image.fromarray(random_ints((H, W, 3), 8)).save(tmp_path / "a.png")
+    np.save(tmp_path / "a.npy", np.zeros((4, 5), np.float32))
+    for name in ("a.png", "a.npy"):
+        assert read_image(tmp_path / name, frame=0)[1].frame == 0
+        with pytest.raises(ImageReadError, match="there is no frame 1: the file holds one image"):
+            read_image(tmp_path / name, frame=1)
+    with pytest.raises(ValueError, match="frame must be an integer"):
+        read_image(tmp_path / "a.png", frame=-1)
+
+
+def test_a_16bit_animated_png_is_refused(tmp_path):
+    data = reference_png(random_ints((4, 5, 3), 16), [0])
+    actl = struct.pack(">II", 2, 0)
+    chunk = struct.pack(">I", 8) + b"acTL" + actl + struct.pack(">I", zlib.crc32(b"acTL" + actl))
+    (tmp_path / "a.png").write_bytes(data[:33] + chunk + data[33:])  # after IHDR
+    with pytest.raises(ImageFramesError):
+        read_image(tmp_path / "a.png")
+    with pytest.raises(ImageReadError, match="16-bit animated PNG"):
+        read_image(tmp_path / "a.png", frame=0)
+
+
+# ----------------------------------------------------------------------------------------
+# Truncated and corrupt data: refused unless a partial image is asked for
+# ----------------------------------------------------------------------------------------
+
+
+def _jpeg_parts(tmp_path: Path) -> tuple[bytes, bytes, bytes]:
+    """A valid JPEG split into (header up to the scan data, scan data, end marker)."""
+    write_image(tmp_path / "ok.jpg", smooth_rgb(), overwrite=True)
+    data = (tmp_path / "ok.jpg").read_bytes()
+    sos = data.index(b"\xff\xda")
+    start = sos + 2 + int.from_bytes(data[sos + 2 : sos + 4], "big")
+    return data[:start], data[start:-2], data[-2:]
+
+
+def _garbage_jpeg(tmp_path: Path) -> Path:
+    header, scan, end = _jpeg_parts(tmp_path)
+    garbage = np.random.default_rng(0).integers(0, 255, len(scan), dtype=np.uint8).tobytes()
+    (tmp_path / "garbage.jpg").write_bytes(header + garbage + end)  # no 0xFF: no markers
+    return tmp_path / "garbage.jpg"
+
+
+def _cut_jpeg(tmp_path: Path, end_marker: bool) -> Path:
+    header, scan, end = _jpeg_parts(tmp_path)
+    path = tmp_path / f"cut{int(end_marker)}.jpg"
+    path.write_bytes(header + scan[: len(scan) // 2] + (end if end_marker else b""))
+    return path
+
+
+@pytest.mark.parametrize(
+    "make",
+    [_garbage_jpeg, lambda p: _cut_jpeg(p, True), lambda p: _cut_jpeg(p, False)],
+    ids=["garbage-with-end-marker", "cut-with-end-marker", "cut"],
+)
+def test_a_damaged_jpeg_is_refused_unless_a_partial_image_is_wanted(tmp_path, capfd, make):
+    path = make(tmp_path)
+    with pytest.raises(ImageDamagedError, match="truncated or corrupt") as caught:
+        read_image(path)
+    assert "\n" not in str(caught.value)
+    pixels, info = read_image(path, allow_truncated=True)
+    assert pixels.shape == (3, 64, 80) and info.damaged
+    assert read_image(tmp_path / "ok.jpg")[1].damaged is None
+    assert capfd.readouterr().err == ""  # libjpeg's warnings are caught, not printed
+
+
+def test_pillows_global_truncated_setting_does_not_change_what_is_refused(tmp_path, monkeypatch):
+    from PIL import ImageFile
+
+    monkeypatch.setattr(ImageFile, "LOAD_TRUNCATED_IMAGES", True)
+    Image.fromarray(random_ints((H, W, 3), 8)).save(tmp_path / "a.bmp")
+    (tmp_path / "cut.bmp").write_bytes((tmp_path / "a.bmp").read_bytes()[:-500])
+    for path in (_cut_jpeg(tmp_path, False), tmp_path / "cut.bmp"):
+        with pytest.raises(ImageDamagedError):
+            read_image(path)
+    assert ImageFile.LOAD_TRUNCATED_IMAGES is True  # restored after each read
+    _, info = read_image(tmp_path / "cut.bmp", allow_truncated=True)
+    assert "truncated" in info.damaged
+
+
+@pytest.mark.parametrize("depth", [8, 16])
+def test_a_truncated_png_can_be_read_as_a_partial_image(tmp_path, depth):
+    ints = random_ints((H, W, 3), depth)
+    data = reference_png(ints, [0]) if depth == 16 else None
+    if data is None:
+        Image.fromarray(ints).save(tmp_path / "a.png")
+        data = (tmp_path / "a.png").read_bytes()
+    (tmp_path / "cut.png").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImageDamagedError, match="truncated"):
+        read_image(tmp_path / "cut.png")
+    pixels, info = read_image(tmp_path / "cut.png", allow_truncated=True)
+    assert pixels.shape == (3, H, W) and info.bit_depth == depth and "truncated" in info.damaged
+    np.testing.assert_array_equal(as_ints(pixels, depth)[:, :2], np.moveaxis(ints, -1, 0)[:, :2])
 
 
 # ----------------------------------------------------------------------------------------
@@ -638,8 +826,21 @@ def test_alpha_is_dropped_when_it_does_not_fit(tmp_path):
     info = ImageInfo("in.png", "png", 8, "RGB", alpha=np.zeros((5, 5), np.uint8))
     _, got = read_image(write_image(tmp_path / "o.png", np.zeros((3, 6, 6), np.float32), info))
     assert got.alpha is None
+
+
+@pytest.mark.parametrize("name", ["o.jpg", "o.jpeg", "o.bmp"])
+def test_alpha_is_not_dropped_by_a_format_without_alpha(tmp_path, name):
     info = ImageInfo("in.png", "png", 8, "RGB", alpha=np.zeros((6, 6), np.uint8))
-    _, got = read_image(write_image(tmp_path / "o.jpg", np.zeros((3, 6, 6), np.float32), info))
+    pixels = np.zeros((3, 6, 6), np.float32)
+    for write in (lambda: aio.check_output(tmp_path / name, 3, info),
+                  lambda: write_image(tmp_path / name, pixels, info)):  # fmt: skip
+        with pytest.raises(
+            ImageWriteError, match=r"cannot hold the alpha .* write \.png or \.tiff"
+        ):
+            write()
+    assert list(tmp_path.iterdir()) == []
+    no_alpha = dataclasses.replace(info, alpha=None)  # dropping it is a choice made explicitly
+    _, got = read_image(write_image(tmp_path / name, pixels, no_alpha))
     assert got.alpha is None
 
 

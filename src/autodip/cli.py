@@ -166,6 +166,17 @@ TASKS = {
 }
 
 
+def _frame_index(text: str) -> int:
+    """An argparse type: a frame number, counted from 0."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"frames are counted from 0, got {text}")
+    return value
+
+
 def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     """The options shared by ``denoise``, ``inpaint`` and ``sr``, with the task's defaults."""
     from autodip.restore import DEFAULT_NET, TASK_DEFAULTS
@@ -207,6 +218,20 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
             help="upsampling factor (2, 3, 4 or 8 are the tested ones); the output is exactly "
             "factor × the input's size",
         )
+    source = parser.add_argument_group("input")
+    source.add_argument(
+        "--frame",
+        type=_frame_index,
+        metavar="N",
+        help="restore frame N of an animated GIF, PNG or WebP, counted from 0 (0 = the first "
+        "frame); without it an animation is refused",
+    )
+    source.add_argument(
+        "--allow-truncated",
+        action="store_true",
+        help="restore a truncated or corrupt input (e.g. a JPEG cut short) as the decoder pads "
+        "it, with a warning, instead of refusing it",
+    )
 
     net = parser.add_argument_group("network")
     net.add_argument(
@@ -327,6 +352,12 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         type=int,
         choices=(8, 16),
         help="bit depth of the output (default: the input's where the format allows)",
+    )
+    out.add_argument(
+        "--drop-alpha",
+        action="store_true",
+        help="write an input with alpha (transparency) to a format without it (JPEG, BMP) by "
+        "dropping the alpha plane; without it that is refused",
     )
     out.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     out.add_argument(
@@ -547,11 +578,27 @@ def _check_writable(paths: list[Path], force: bool) -> None:
         raise UsageError(f"{', '.join(existing)} {verb}; pass --force to overwrite")
 
 
-def _read(path: Path, what: str) -> tuple[Any, Any]:
-    from autodip.io import ImageReadError, read_image
+def _read(
+    path: Path, what: str, frame: int | None = None, allow_truncated: bool = False
+) -> tuple[Any, Any]:
+    """Read an image for the command line: any problem is a `UsageError` saying what to do."""
+    from autodip.io import ImageDamagedError, ImageFramesError, ImageReadError, read_image
 
     try:
-        return read_image(path)
+        return read_image(path, frame=frame, allow_truncated=allow_truncated)
+    except ImageFramesError as error:
+        last = error.frames - 1
+        todo = (
+            f"restore one of them with --frame N (0 = the first, {last} = the last)"
+            if what == "input"
+            else "save the frame you mean as an image of its own"
+        )
+        raise UsageError(
+            f"{what}: '{error.path}' is an animation of {error.frames} frames; {todo}"
+        ) from None
+    except ImageDamagedError as error:
+        hint = "; pass --allow-truncated to restore the partial image" if what == "input" else ""
+        raise UsageError(f"{what}: {error}{hint}") from None
     except ImageReadError as error:
         raise UsageError(f"{what}: {error}") from None
 

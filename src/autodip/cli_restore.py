@@ -19,7 +19,7 @@ import json
 import os
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -305,13 +305,23 @@ def restore_one(
         check_folder(report_dir, "report")
     if (args.checkpoint_every or args.resume) and ckpt.is_dir():
         raise UsageError(f"the checkpoint '{ckpt}' is a directory, not a file")
-    image, info = _read(input_path, "input")
+    image, info = _read(input_path, "input", args.frame, args.allow_truncated)
+    if info.damaged:  # said even with --quiet: part of the input was invented by the decoder
+        print(
+            f"autodip: warning: '{input_path}' is damaged ({info.damaged}); restoring the "
+            "partial image as decoded, as --allow-truncated asks",
+            file=sys.stderr,
+        )
+    if info.alpha is not None and args.drop_alpha:
+        info = replace(info, alpha=None)
     stop, monitor = _resolve_stopping(args, image.shape[0])
     stop_note = _fallback_note(args, image.shape[0], stop or (monitor[0] if monitor else None))
     if stop_note:
         console.say(stop_note)
     operator = _operator(args, image, paths.get("mask", getattr(args, "mask", None)))
     out_shape = (image.shape[0], *operator.estimate_size(*image.shape[1:]))
+    if info.alpha is not None and info.alpha.shape != tuple(out_shape[1:]):
+        console.say("the input's alpha plane is not resized with the image: the result has none")
     reference = None
     if paths.get("reference") is not None:
         reference, _ = _read(paths["reference"], "reference")
@@ -324,7 +334,8 @@ def restore_one(
         check_output(output, image.shape[0], info, bit_depth=args.bit_depth)
         max_memory = parse_size(args.max_memory) if args.max_memory else None
     except (ImageWriteError, ValueError) as error:
-        raise UsageError(str(error)) from None
+        hint = " (or pass --drop-alpha)" if "alpha (transparency)" in str(error) else ""
+        raise UsageError(f"{error}{hint}") from None
     net, net_options = _network(args)
     architecture = None
     if args.net == "auto":
@@ -338,12 +349,14 @@ def restore_one(
         note = f" ({operator.known_fraction:.1%} of values known)"
     console.say(
         f"{DOING[args.command]} {input_path} ({image.shape[2]}×{image.shape[1]}, "
-        f"{image.shape[0]} channel(s), {info.bit_depth}-bit {info.format}){note} "
+        f"{image.shape[0]} channel(s), {_samples(info)}){note} "
         f"with {describe_net(net, net_options)}"
     )
     if info.value_range is not None:
         lo, hi = info.value_range
-        console.say(f"float data in [{lo:.6g}, {hi:.6g}] scaled to [0, 1] and back on writing")
+        console.say(
+            f"{info.dtype} data in [{lo:.6g}, {hi:.6g}] scaled to [0, 1] and back on writing"
+        )
     checkpoint = None
     if args.checkpoint_every or args.resume:
         checkpoint = Checkpointing(ckpt, every=args.checkpoint_every or 0, resume=resuming)
@@ -528,6 +541,13 @@ def rescue_result(output: Path, pixels: Any, info: Any, bit_depth: int | None) -
     return None
 
 
+def _samples(info: Any) -> str:
+    """How the input stores its samples: ``8-bit png``, ``16-bit tiff``, ``int64 npy`` ..."""
+    if info.dtype in (None, "uint8", "uint16"):
+        return f"{info.bit_depth}-bit {info.format}"
+    return f"{info.dtype} {info.format}"
+
+
 def _network(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """The network ``--net/--width/--depth`` name, with the task's default width filled in.
 
@@ -632,6 +652,10 @@ def _record(
             "bit_depth": info.bit_depth,
             "mode": info.mode,
             "value_range": list(info.value_range) if info.value_range is not None else None,
+            "dtype": info.dtype,
+            "layout": info.layout,
+            "frame": info.frame,
+            "damaged": info.damaged,
         },
         "output": str(written),
         "reference": str(reference_path) if reference_path else None,

@@ -486,7 +486,10 @@ def _run_section(record: Mapping[str, Any]) -> list[str]:
 def _environment_section(record: Mapping[str, Any]) -> list[str]:
     rows: list[tuple[str, Any]] = list(_mapping(record.get("environment")).items())
     files = [("command", record.get("command")), ("input", _get(record, "input", "path"))]
-    files += [(k, _get(record, "input", k)) for k in ("shape_chw", "format", "bit_depth", "mode")]
+    files += [
+        (k, _get(record, "input", k))
+        for k in ("shape_chw", "format", "bit_depth", "dtype", "mode", "layout", "frame", "damaged")
+    ]
     files += [("output", record.get("output")), ("reference", record.get("reference"))]
     argv = record.get("argv")
     if isinstance(argv, list | tuple):

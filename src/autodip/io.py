@@ -6,15 +6,19 @@ Conventions used everywhere in autodip:
   values in [0, 1]. Colour channels only: an alpha plane is set aside in `ImageInfo`.
 * 8-bit files are scaled by 255 and 16-bit files by 65535, so a file read and written
   back at the same bit depth is bit-exact.
-* Float data (``.npy``, float TIFF) already in [0, 1] is used as is. Float data outside
-  [0, 1] is min–max scaled into [0, 1]; the (lo, hi) used is kept in
-  `ImageInfo.value_range` so that `write_image` can scale the result back.
+* Float data (``.npy``, float TIFF), and integer data other than uint8/uint16, already in
+  [0, 1] is used as is. Such data outside [0, 1] is min–max scaled into [0, 1]; the (lo, hi)
+  used is kept in `ImageInfo.value_range` so that `write_image` can scale the result back.
+* An array (``.npy``) is written back in the layout it was read in (H×W, H×W×C or C×H×W) and,
+  for uint8/uint16, in its dtype; other dtypes come back as float32 in their own range.
 * A network sees a 1×C×H×W ``float32`` tensor (`image_to_tensor`, `tensor_to_image`).
 
 Supported files: PNG (8 and 16 bit, gray/RGB, with or without alpha), JPEG, BMP, TIFF
 (8/16-bit integer and float) and ``.npy`` arrays. Reading looks at the file's content,
 not its extension; a few other formats Pillow knows (GIF, WebP, PPM, JPEG 2000) can be
-read but not written.
+read but not written. Nothing is dropped without a word: an animation must be given a frame
+to read, damaged (truncated or corrupt) data is refused unless a partial image is asked for,
+and an alpha plane is not written to a format that cannot hold it unless asked to drop it.
 """
 
 from __future__ import annotations
@@ -26,16 +30,22 @@ import os
 import secrets
 import stat
 import struct
+import sys
+import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import tifffile
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 __all__ = [
+    "ImageDamagedError",
+    "ImageFramesError",
     "ImageInfo",
     "ImageReadError",
     "ImageWriteError",
@@ -63,6 +73,13 @@ _ALPHA_FORMATS = frozenset({"png", "tiff", "npy"})
 _PILLOW_FORMATS = ("PNG", "JPEG", "BMP", "DIB", "TIFF", "GIF", "WEBP", "PPM", "JPEG2000")
 #: Pillow format name -> our name, where they differ.
 _PILLOW_FORMAT_NAMES = {"MPO": "jpeg", "DIB": "bmp"}
+#: libjpeg warnings that mean the pixel data is damaged (it pads or guesses the rest).
+_JPEG_DAMAGE = (
+    "Corrupt JPEG data",
+    "Premature end of JPEG file",
+    "Inconsistent progression sequence",
+    "Invalid SOS parameters",
+)
 #: Most channels an image may have; also decides the axis order of 3-D arrays.
 _MAX_CHANNELS = 16
 #: Largest magnitude float data may have: it is written back as float32.
@@ -119,6 +136,32 @@ class ImageReadError(_PathError):
     _verb = "read"
 
 
+class ImageFramesError(ImageReadError):
+    """The file holds several frames (an animation) and no frame was chosen.
+
+    The number of frames is the attribute ``frames``; read one with ``read_image(path,
+    frame=N)``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], frames: int) -> None:
+        self.frames = frames
+        super().__init__(
+            path,
+            f"it holds {frames} frames (an animation); choose one with frame=N (0 to {frames - 1})",
+        )
+
+    def __reduce__(self) -> tuple[type, tuple[str, int]]:  # type: ignore[override]
+        return type(self), (self.path, self.frames)
+
+
+class ImageDamagedError(ImageReadError):
+    """The file's image data is truncated or corrupt; the decoder would pad or guess the rest.
+
+    ``read_image(path, allow_truncated=True)`` returns the partial image instead, with the
+    reason in ``ImageInfo.damaged``.
+    """
+
+
 class ImageWriteError(_PathError):
     """An image file could not be written.
 
@@ -148,8 +191,21 @@ class ImageInfo:
     alpha : numpy.ndarray or None
         The H×W alpha plane with its original dtype and values, or None.
     value_range : tuple of float, or None
-        For float data that was outside [0, 1]: the (lo, hi) mapped onto [0, 1], so that
-        a pixel ``p`` stands for ``lo + p * (hi - lo)``. None otherwise.
+        For float data, or integer data other than uint8/uint16, that was outside [0, 1]:
+        the (lo, hi) mapped onto [0, 1], so that a pixel ``p`` stands for
+        ``lo + p * (hi - lo)``. None otherwise.
+    dtype : str or None
+        The samples' data type in the file, as numpy names it (``"uint8"``, ``"int64"``,
+        ``"float64"``, ...); None when not read from a file.
+    layout : str or None
+        For arrays: the axes as read, ``"HW"``, ``"HWC"`` or ``"CHW"``, after a ``"1"`` for
+        each leading axis of length 1 that was dropped (``"1CHW"`` for a 1×C×H×W dump);
+        `write_image` writes ``.npy`` back in it. None for other formats.
+    frame : int or None
+        The frame read (counted from 0), when one was asked for.
+    damaged : str or None
+        Why the data is incomplete, when a truncated or corrupt file was read with
+        ``allow_truncated=True`` (the missing part is padded by the decoder). None otherwise.
     """
 
     path: str
@@ -158,10 +214,36 @@ class ImageInfo:
     mode: str
     alpha: np.ndarray | None = field(default=None, compare=False, repr=False)
     value_range: tuple[float, float] | None = None
+    dtype: str | None = None
+    layout: str | None = None
+    frame: int | None = None
+    damaged: str | None = None
 
 
 class _DecodeError(Exception):
     """Raised by the decoders; `read_image` turns it into an `ImageReadError`."""
+
+
+class _FramesError(_DecodeError):
+    """An animation was read without choosing a frame; becomes an `ImageFramesError`."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+        super().__init__(f"{frames} frames")
+
+
+class _DamagedError(_DecodeError):
+    """Truncated or corrupt image data; becomes an `ImageDamagedError`."""
+
+
+class _Decoded(NamedTuple):
+    """What a decoder found: C×H×W planes in the file's dtype, and what else it learnt."""
+
+    planes: np.ndarray
+    alpha: np.ndarray | None
+    format: str
+    layout: str | None = None
+    damaged: str | None = None
 
 
 # --------------------------------------------------------------------------------------
@@ -169,7 +251,9 @@ class _DecodeError(Exception):
 # --------------------------------------------------------------------------------------
 
 
-def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
+def read_image(
+    path: str | os.PathLike[str], *, frame: int | None = None, allow_truncated: bool = False
+) -> tuple[np.ndarray, ImageInfo]:
     """Read an image file as float32 C×H×W pixels in [0, 1].
 
     The file type is recognised from its content, so the extension does not matter.
@@ -181,6 +265,13 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     path : str or os.PathLike
         The file to read: PNG, JPEG, BMP, TIFF or ``.npy`` (also GIF, WebP, PPM and
         JPEG 2000).
+    frame : int, optional
+        Which frame of an animation (GIF, animated PNG or WebP) to read, counted from 0.
+        Without it an animation is refused, so that no frame is dropped unseen. A file
+        holding one image has only frame 0.
+    allow_truncated : bool, default False
+        Return a truncated or corrupt file's image as the decoder pads it (the reason is in
+        ``info.damaged``) instead of refusing it.
 
     Returns
     -------
@@ -196,7 +287,13 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
         is not an image, an image of zero size or with more than 16 channels, float data
         with NaN or infinity (in the pixels or a float alpha plane) or beyond the float32
         range, a header claiming more pixels than the limit (see Notes) or more data than
-        the file holds.
+        the file holds, or a frame the file does not have.
+    ImageFramesError
+        An `ImageReadError` for an animation read without ``frame``.
+    ImageDamagedError
+        An `ImageReadError` for truncated or corrupt image data (without
+        ``allow_truncated``): a file cut short, or a JPEG whose compressed data libjpeg finds
+        corrupt (it would otherwise pad the rest of the image without an error).
 
     Notes
     -----
@@ -216,14 +313,25 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     than ``2 * PIL.Image.MAX_IMAGE_PIXELS`` pixels (H × W; about 179 million by default,
     Pillow's decompression-bomb limit) are refused, so a corrupt or hostile header cannot
     exhaust memory. Setting ``MAX_IMAGE_PIXELS`` to None lifts the limit.
+
+    Pillow reads with ``PIL.ImageFile.LOAD_TRUNCATED_IMAGES`` off whatever its global value,
+    and its warnings (and libjpeg's, which a second decode of a JPEG by OpenCV reveals) are
+    kept off the user's screen.
     """
     name = os.fspath(path)
+    if frame is not None and (isinstance(frame, bool) or not isinstance(frame, int) or frame < 0):
+        raise ValueError(f"frame must be an integer >= 0 (counted from 0), got {frame!r}")
     data = _read_bytes(name)
     try:
-        planes, alpha, fmt = _decode(data)
-        pixels, bit_depth, value_range = _to_unit_range(planes)
+        decoded = _decode(data, frame, allow_truncated)
+        pixels, bit_depth, value_range = _to_unit_range(decoded.planes)
+        alpha = decoded.alpha
         if alpha is not None and alpha.dtype.kind == "f" and not np.isfinite(alpha).all():
             raise _DecodeError("alpha plane contains NaN or infinite values")
+    except _FramesError as exc:
+        raise ImageFramesError(name, exc.frames) from None
+    except _DamagedError as exc:
+        raise ImageDamagedError(name, f"the image data is truncated or corrupt ({exc})") from None
     except _DecodeError as exc:
         raise ImageReadError(name, str(exc)) from None
     except Exception as exc:
@@ -233,11 +341,15 @@ def read_image(path: str | os.PathLike[str]) -> tuple[np.ndarray, ImageInfo]:
     channels = pixels.shape[0]
     info = ImageInfo(
         path=name,
-        format=fmt,
+        format=decoded.format,
         bit_depth=bit_depth,
         mode={1: "L", 3: "RGB"}.get(channels, f"C{channels}"),
         alpha=alpha,
         value_range=value_range,
+        dtype=decoded.planes.dtype.name,
+        layout=decoded.layout,
+        frame=frame,
+        damaged=decoded.damaged,
     )
     return pixels, info
 
@@ -265,17 +377,32 @@ def _read_bytes(name: str) -> bytes:
     return data
 
 
-def _decode(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Decode file content into (C×H×W planes in the file's dtype, alpha or None, format)."""
+def _decode(data: bytes, frame: int | None, allow_truncated: bool) -> _Decoded:
+    """Decode file content: C×H×W planes in the file's dtype, alpha or None, format, ..."""
     if data.startswith(_NPY_MAGIC):
-        return _read_npy(data)
-    if data[:4] in _TIFF_MAGICS:
-        return _read_tiff(data)
-    if _png_header_is(data, depths=(16,), colour_types=tuple(_PNG16_CHANNELS)):
-        return _read_png16(data)
-    if data.startswith(_PNG_SIGNATURE):
-        _check_png_data(data)
-    return _read_pillow(data)
+        decoded = _read_npy(data)
+    elif data[:4] in _TIFF_MAGICS:
+        decoded = _Decoded(*_read_tiff(data))
+    elif _png_header_is(data, depths=(16,), colour_types=tuple(_PNG16_CHANNELS)):
+        return _read_png16(data, frame, allow_truncated)
+    else:
+        png = data.startswith(_PNG_SIGNATURE)
+        damaged = _check_png_data(data, allow_truncated) if png else None
+        if damaged is not None and not allow_truncated:
+            raise _DamagedError(damaged)
+        decoded = _read_pillow(data, frame, allow_truncated)
+        return decoded._replace(damaged=damaged or decoded.damaged)
+    _check_frame(frame, 1)
+    return decoded
+
+
+def _check_frame(frame: int | None, frames: int) -> None:
+    """Refuse a frame the file does not have, and an animation read without a frame."""
+    if frame is None and frames > 1:
+        raise _FramesError(frames)
+    if frame is not None and frame >= frames:
+        holds = "one image (frame 0)" if frames == 1 else f"{frames} frames (0 to {frames - 1})"
+        raise _DecodeError(f"there is no frame {frame}: the file holds {holds}")
 
 
 def _png_header_is(data: bytes, depths: tuple[int, ...], colour_types: tuple[int, ...]) -> bool:
@@ -333,18 +460,20 @@ def _to_unit_range(planes: np.ndarray) -> tuple[np.ndarray, int, tuple[float, fl
     return np.clip(pixels, 0.0, 1.0, out=pixels), 32, (lo, hi)
 
 
-def _read_npy(data: bytes) -> tuple[np.ndarray, None, str]:
+def _read_npy(data: bytes) -> _Decoded:
     """Decode a ``.npy`` file; see `read_image` for the axis rule."""
     _check_npy_header(data)
     arr = np.load(io.BytesIO(data), allow_pickle=False)
+    dropped = 0
     while arr.ndim > 3 and arr.shape[0] == 1:
         arr = arr[0]
+        dropped += 1
     if arr.ndim == 2:
-        planes = arr[np.newaxis]
+        planes, layout = arr[np.newaxis], "HW"
     elif arr.ndim == 3 and arr.shape[0] <= _MAX_CHANNELS < arr.shape[-1]:
-        planes = arr
+        planes, layout = arr, "CHW"
     elif arr.ndim == 3 and arr.shape[-1] <= _MAX_CHANNELS:
-        planes = np.moveaxis(arr, -1, 0)
+        planes, layout = np.moveaxis(arr, -1, 0), "HWC"
     elif arr.ndim == 3:
         raise _DecodeError(
             f"cannot tell the channel axis of an array of shape {arr.shape} "
@@ -354,7 +483,7 @@ def _read_npy(data: bytes) -> tuple[np.ndarray, None, str]:
         raise _DecodeError(
             f"an array of shape {arr.shape} is not an image (expected H×W, H×W×C or C×H×W)"
         )
-    return planes, None, "npy"
+    return _Decoded(planes, None, "npy", "1" * dropped + layout)
 
 
 def _check_npy_header(data: bytes) -> None:
@@ -444,24 +573,49 @@ def _check_tiff_size(shape: tuple[int, ...], axes: str) -> None:
         )
 
 
-def _read_pillow(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Decode any format Pillow knows; apply EXIF orientation and normalise the mode."""
+class _TruncatedError(Exception):
+    """Pillow found the file cut short (its ``image file is truncated``)."""
+
+
+def _read_pillow(data: bytes, frame: int | None = None, allow_truncated: bool = False) -> _Decoded:
+    """Decode any format Pillow knows; apply EXIF orientation and normalise the mode.
+
+    A file cut short is refused (`_DamagedError`) or, with ``allow_truncated``, read again
+    with Pillow's padding of the missing part.
+    """
+    try:
+        return _read_pillow_once(data, frame, allow_truncated, pad=False)
+    except _TruncatedError as exc:
+        if not allow_truncated:
+            raise _DamagedError(str(exc)) from None
+        decoded = _read_pillow_once(data, frame, allow_truncated, pad=True)
+        return decoded._replace(damaged=decoded.damaged or str(exc))
+
+
+def _read_pillow_once(data: bytes, frame: int | None, allow_truncated: bool, pad: bool) -> _Decoded:
+    """One decode by Pillow; ``pad`` sets ``LOAD_TRUNCATED_IMAGES`` (off otherwise)."""
     Image.init()
     formats = [f for f in _PILLOW_FORMATS if f in Image.OPEN]
-    try:
-        opened = Image.open(io.BytesIO(data), formats=formats)
-    except Image.DecompressionBombError:  # Pillow applies the same limit when it opens
-        raise _DecodeError(
-            f"image is too large (more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels)"
-        ) from None
-    with opened:
-        _check_pixel_count(opened.height, opened.width)
-        opened.load()
-        fmt = _PILLOW_FORMAT_NAMES.get(opened.format or "", (opened.format or "").lower())
+    with warnings.catch_warnings():  # EXIF, decompression-bomb (below our limit) ...: not ours
+        warnings.simplefilter("ignore")
         try:
-            im = ImageOps.exif_transpose(opened)
-        except Exception:  # a broken EXIF block should not make the pixels unreadable
-            im = opened.copy()
+            opened = Image.open(io.BytesIO(data), formats=formats)
+        except Image.DecompressionBombError:  # Pillow applies the same limit when it opens
+            raise _DecodeError(
+                f"image is too large (more than {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels)"
+            ) from None
+        with opened:
+            _check_pixel_count(opened.height, opened.width)
+            _seek_frame(opened, frame)
+            damaged = _jpeg_damage(data) if opened.format in ("JPEG", "MPO") else None
+            if damaged is not None and not allow_truncated:
+                raise _DamagedError(damaged)
+            _load_pillow(opened, pad)
+            fmt = _PILLOW_FORMAT_NAMES.get(opened.format or "", (opened.format or "").lower())
+            try:
+                im = ImageOps.exif_transpose(opened)
+            except Exception:  # a broken EXIF block should not make the pixels unreadable
+                im = opened.copy()
     im = _normalise_pillow_mode(im)
     arr = np.asarray(im)
     planes = arr[np.newaxis] if arr.ndim == 2 else np.moveaxis(arr, -1, 0)
@@ -471,7 +625,68 @@ def _read_pillow(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
     alpha = None
     if im.mode in ("LA", "RGBA"):
         planes, alpha = planes[:-1], planes[-1]
-    return planes, alpha, fmt
+    return _Decoded(planes, alpha, fmt, damaged=damaged)
+
+
+def _seek_frame(opened: Image.Image, frame: int | None) -> None:
+    """Go to ``frame`` of an animation; refuse an animation without one (see `read_image`).
+
+    Only GIF, PNG and WebP count as animations: the extra images of an MPO (a camera JPEG's
+    preview or second view) follow its main image, and TIFF pages follow tifffile's rule.
+    """
+    animated = opened.format in ("GIF", "PNG", "WEBP")
+    frames = int(getattr(opened, "n_frames", 1)) if animated else 1
+    _check_frame(frame, frames)
+    if frame:
+        opened.seek(frame)
+
+
+def _load_pillow(opened: Image.Image, pad: bool) -> None:
+    """Load the pixels with ``LOAD_TRUNCATED_IMAGES`` set to ``pad`` for this call only."""
+    before = ImageFile.LOAD_TRUNCATED_IMAGES
+    ImageFile.LOAD_TRUNCATED_IMAGES = pad
+    try:
+        opened.load()
+    except OSError as exc:
+        if "truncated" in str(exc):
+            raise _TruncatedError(_short_cause(exc)) from None
+        raise
+    finally:
+        ImageFile.LOAD_TRUNCATED_IMAGES = before
+
+
+def _jpeg_damage(data: bytes) -> str | None:
+    """The first libjpeg warning that a JPEG's compressed data is damaged, or None.
+
+    Pillow silences libjpeg's warnings, and libjpeg pads corrupt or missing data without an
+    error. OpenCV's libjpeg prints them on the C ``stderr``: decode the file (8× reduced, gray:
+    the entropy decoding that warns is the same) with file descriptor 2 caught in a temporary
+    file. Not thread-safe: another thread's output to fd 2 in that moment is swallowed.
+    """
+    try:
+        import cv2
+    except ImportError:  # pragma: no cover - a dependency; without it the check is skipped
+        return None
+    try:
+        saved = os.dup(2)
+    except OSError:  # no stderr to catch (e.g. pythonw)
+        return None
+    with tempfile.TemporaryFile() as caught:
+        with contextlib.suppress(Exception):  # Python's own buffered output goes out first
+            sys.stderr.flush()
+        os.dup2(caught.fileno(), 2)
+        try:
+            flags = cv2.IMREAD_REDUCED_GRAYSCALE_8 | cv2.IMREAD_IGNORE_ORIENTATION
+            cv2.imdecode(np.frombuffer(data, np.uint8), flags)
+        except Exception:  # OpenCV cannot decode it: Pillow will say what is wrong
+            pass
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        caught.seek(0)
+        lines = caught.read().decode("utf-8", "replace").splitlines()
+    damage = [line.strip() for line in lines if any(w in line for w in _JPEG_DAMAGE)]
+    return damage[0] if damage else None
 
 
 def _normalise_pillow_mode(im: Image.Image) -> Image.Image:
@@ -491,9 +706,13 @@ def _normalise_pillow_mode(im: Image.Image) -> Image.Image:
     return im.convert("RGB")  # CMYK, YCbCr, HSV, LAB, RGBX, ...
 
 
-def _read_png16(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
-    """Decode a non-interlaced 16-bit PNG with colour and/or alpha (types 2, 4 and 6)."""
-    chunks = _png_chunks(data)
+def _read_png16(data: bytes, frame: int | None, allow_truncated: bool) -> _Decoded:
+    """Decode a non-interlaced 16-bit PNG with colour and/or alpha (types 2, 4 and 6).
+
+    Of an animated one (``acTL`` chunk) only a single-frame one is read: its frames are not
+    decoded here, and Pillow would reduce them to 8 bits.
+    """
+    chunks = _png_chunks(data, partial=allow_truncated)
     width, height, _depth, colour_type, compression, filter_method, interlace = struct.unpack(
         ">IIBBBBB", chunks[0][1]
     )
@@ -506,6 +725,13 @@ def _read_png16(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
     if width == 0 or height == 0:
         raise _DecodeError("image has zero size")
     _check_pixel_count(height, width)
+    frames = next((_png_frames(body) for kind, body in chunks if kind == b"acTL"), 1)
+    _check_frame(frame, frames)
+    if frames > 1:
+        raise _DecodeError(
+            f"the frames of a 16-bit animated PNG cannot be read ({frames} frames); save the "
+            "frame you mean as a PNG of its own"
+        )
     bpp = 2 * channels  # bytes per pixel
     stride = width * bpp
     expected = height * (stride + 1)
@@ -514,8 +740,12 @@ def _read_png16(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
         raw = zlib.decompressobj().decompress(idat, expected)
     except zlib.error as exc:
         raise _DecodeError(f"not a readable image (corrupt PNG data: {exc})") from None
+    damaged = None
     if len(raw) < expected:
-        raise _DecodeError("not a readable image (PNG image data is truncated)")
+        damaged = f"PNG image data is truncated: {len(raw)} of {expected} bytes"
+        if not allow_truncated:
+            raise _DamagedError(damaged)
+        raw = raw.ljust(expected, b"\0")  # the missing rows: black, as Pillow pads
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
     pixels = _png_unfilter(rows[:, 0], rows[:, 1:], bpp)
     arr = pixels.view(">u2").reshape(height, width, channels).astype(np.uint16)
@@ -523,22 +753,28 @@ def _read_png16(data: bytes) -> tuple[np.ndarray, np.ndarray | None, str]:
     alpha = None
     if channels in (2, 4):
         planes, alpha = planes[:-1], planes[-1]
-    return planes, alpha, "png"
+    return _Decoded(planes, alpha, "png", damaged=damaged)
 
 
-def _check_png_data(data: bytes) -> None:
-    """Refuse a PNG whose image data is shorter than its header says, before Pillow reads it.
+def _png_frames(actl: bytes) -> int:
+    """The number of frames an ``acTL`` chunk announces (1 if it is malformed)."""
+    return struct.unpack(">I", actl[:4])[0] if len(actl) >= 4 else 1
+
+
+def _check_png_data(data: bytes, partial: bool = False) -> str | None:
+    """Say why a PNG's image data is shorter than its header says, before Pillow reads it.
 
     Pillow fills the missing rows with black when the compressed data ends early, so a
     damaged file, or a tiny one whose header claims millions of pixels, would otherwise be
     read as a (mostly black, possibly huge) image. The data is decompressed in pieces and
-    only counted, never kept.
+    only counted, never kept. Returns None when the data is complete. ``partial`` accepts a
+    file cut short (see `_png_chunks`).
     """
-    chunks = _png_chunks(data)
+    chunks = _png_chunks(data, partial)
     width, height, depth, colour_type, _, _, interlace = struct.unpack(">IIBBBBB", chunks[0][1])
     samples = _PNG_SAMPLES.get(colour_type)
     if samples is None or depth not in (1, 2, 4, 8, 16) or interlace > 1:
-        return  # an invalid header: let Pillow say what is wrong
+        return None  # an invalid header: let Pillow say what is wrong
     _check_pixel_count(height, width)
     passes = ((0, 0, 1, 1),) if interlace == 0 else _ADAM7
     expected = 0
@@ -559,13 +795,16 @@ def _check_png_data(data: bytes) -> None:
     except zlib.error as exc:
         raise _DecodeError(f"not a readable image (corrupt PNG data: {exc})") from None
     if found < expected:
-        raise _DecodeError(
-            f"not a readable image (PNG image data is truncated: {found} of {expected} bytes)"
-        )
+        return f"PNG image data is truncated: {found} of {expected} bytes"
+    return None
 
 
-def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Split a PNG into (type, body) chunks, checking lengths and CRCs; IHDR comes first."""
+def _png_chunks(data: bytes, partial: bool = False) -> list[tuple[bytes, bytes]]:
+    """Split a PNG into (type, body) chunks, checking lengths and CRCs; IHDR comes first.
+
+    A file cut inside a chunk is refused (`_DamagedError`), or with ``partial`` read up to
+    where it ends.
+    """
     chunks = []
     pos = len(_PNG_SIGNATURE)
     while pos + 12 <= len(data):
@@ -574,7 +813,12 @@ def _png_chunks(data: bytes) -> list[tuple[bytes, bytes]]:
         body = data[pos + 8 : pos + 8 + length]
         crc = data[pos + 8 + length : pos + 12 + length]
         if len(crc) < 4:
-            raise _DecodeError("not a readable image (PNG file is truncated)")
+            if not chunks:  # not even a whole header: nothing to restore
+                raise _DecodeError("not a readable image (PNG file is truncated)")
+            if partial:  # keep what there is of the last chunk
+                chunks.append((kind, body))
+                break
+            raise _DamagedError("PNG file is truncated")
         if zlib.crc32(kind + body) != struct.unpack(">I", crc)[0]:
             name = kind.decode("latin-1")
             raise _DecodeError(f"not a readable image (corrupt PNG: bad CRC in {name} chunk)")
@@ -674,13 +918,15 @@ def write_image(
         that includes an alpha plane, which it stores as a last channel).
     info : ImageInfo, optional
         Usually the info of the input image. Its bit depth is used when the format can
-        store it, its alpha plane is written back unchanged when the format can hold alpha
-        (PNG, TIFF, ``.npy``) and the plane matches the pixels' H×W, and for float output
-        its value range scales the pixels back out (``lo + p * (hi - lo)``).
+        store it, its alpha plane is written back unchanged when the plane matches the
+        pixels' H×W (a format that cannot hold alpha is refused: see Raises), for float
+        output its value range scales the pixels back out (``lo + p * (hi - lo)``), and an
+        array read from ``.npy`` is written in its layout (``info.layout``) and, if it was
+        uint8 or uint16, its dtype.
     bit_depth : int, optional
         8 or 16 (PNG, TIFF, ``.npy``) or 32 for float32 (TIFF, ``.npy``); overrides
         ``info``. Without either, PNG and TIFF get 8 bits, JPEG and BMP always 8 bits,
-        and ``.npy`` float32.
+        and ``.npy`` float32 (uint8/uint16 when ``info`` is such an array).
     overwrite : bool, default False
         Replace an existing file. Without it an existing file is left untouched.
 
@@ -695,8 +941,10 @@ def write_image(
         If the file exists and ``overwrite`` is False.
     ImageWriteError
         For an unknown extension, a bit depth or channel count the format cannot store
-        (more than 16 channels never: `read_image` could not read them back), or an
-        operating-system error (permissions, full disk, ...).
+        (more than 16 channels never: `read_image` could not read them back), an alpha
+        plane (in ``info``) that the format cannot hold (JPEG, BMP: pass
+        ``dataclasses.replace(info, alpha=None)`` to drop it), or an operating-system error
+        (permissions, full disk, ...).
     ValueError
         If ``pixels`` is not a floating-point image array or contains NaN.
 
@@ -707,8 +955,9 @@ def write_image(
     file; the temporary file is removed if anything fails. Integer output is rounded to
     the nearest step (``round(p * 255)`` or ``round(p * 65535)``); an alpha plane of a
     different dtype is converted to the output's depth. JPEG is written at quality 95
-    without chroma subsampling. ``.npy`` output is H×W or H×W×C (channels last), which
-    `read_image` reads back in the same orientation, alpha included as a last channel.
+    without chroma subsampling. ``.npy`` output is in the layout of ``info.layout``, else
+    H×W or H×W×C (channels last); `read_image` reads it back in the same orientation, alpha
+    included as a last channel.
     """
     target = Path(path)
     chw = _as_chw(pixels, "pixels")
@@ -731,7 +980,8 @@ def write_image(
             f"image has {chw.shape[0]} and alpha; write .tiff to keep the alpha",
         )
     value_range = info.value_range if info is not None and depth == 32 else None
-    payload = _encode(fmt, _quantise(chw, depth, value_range), _convert_alpha(alpha, depth))
+    layout = info.layout if info is not None and fmt == "npy" else None
+    payload = _encode(fmt, _quantise(chw, depth, value_range), _convert_alpha(alpha, depth), layout)
 
     try:
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -763,8 +1013,9 @@ def check_output(
     Raises
     ------
     ImageWriteError
-        For an unknown extension, or a bit depth or channel count the format cannot store
-        (any format: more than 16 channels).
+        For an unknown extension, a bit depth or channel count the format cannot store
+        (any format: more than 16 channels), or an alpha plane in ``info`` that the format
+        cannot hold (JPEG, BMP).
     """
     target = Path(path)
     fmt = _EXTENSIONS.get(target.suffix.lower())
@@ -783,6 +1034,12 @@ def check_output(
             f"{fmt.upper()} holds 1 (gray) or 3 (RGB) colour channels, not {channels}; "
             "write .tiff or .npy instead",
         )
+    if info is not None and info.alpha is not None and fmt not in _ALPHA_FORMATS:
+        raise ImageWriteError(
+            target,
+            f"{fmt.upper()} cannot hold the alpha (transparency) plane of '{info.path}', "
+            "which would be lost; write .png or .tiff to keep it",
+        )
     return fmt, depth
 
 
@@ -796,8 +1053,9 @@ def _output_depth(target: Path, fmt: str, requested: int | None, info: ImageInfo
                 target, f"{fmt.upper()} cannot store {requested}-bit data (use {choices})"
             )
         return requested
-    if fmt == "npy":
-        return 32
+    if fmt == "npy":  # an array comes back as it was read if uint8/uint16, else float32
+        same = info is not None and info.format == "npy" and info.dtype in ("uint8", "uint16")
+        return info.bit_depth if same and info is not None else 32
     if info is not None and info.bit_depth in allowed:
         return info.bit_depth
     return 8
@@ -837,14 +1095,16 @@ def _convert_alpha(alpha: np.ndarray | None, depth: int) -> np.ndarray | None:
     return np.rint(unit * np.iinfo(target).max).astype(target)
 
 
-def _encode(fmt: str, hwc: np.ndarray, alpha: np.ndarray | None) -> bytes:
+def _encode(
+    fmt: str, hwc: np.ndarray, alpha: np.ndarray | None, layout: str | None = None
+) -> bytes:
     """Encode H×W×C samples (already of the output dtype) plus optional alpha into bytes."""
     colour_channels = hwc.shape[-1]
     if alpha is not None:
         hwc = np.concatenate([hwc, alpha[..., np.newaxis]], axis=-1)
     buffer = io.BytesIO()
     if fmt == "npy":
-        np.save(buffer, hwc[..., 0] if hwc.shape[-1] == 1 else hwc, allow_pickle=False)
+        np.save(buffer, _array_layout(hwc, layout), allow_pickle=False)
     elif fmt == "tiff":
         _write_tiff(buffer, hwc, colour_channels, has_alpha=alpha is not None)
     elif fmt == "png" and hwc.dtype == np.uint16:
@@ -856,6 +1116,23 @@ def _encode(fmt: str, hwc: np.ndarray, alpha: np.ndarray | None) -> bytes:
         else:
             image.save(buffer, format=fmt.upper())
     return buffer.getvalue()
+
+
+def _array_layout(hwc: np.ndarray, layout: str | None) -> np.ndarray:
+    """Arrange H×W×C samples in an array layout of `ImageInfo.layout` (e.g. ``"1CHW"``).
+
+    Without a layout, or for ``"HW"`` with more than one channel: H×W for one channel,
+    else H×W×C.
+    """
+    axes = (layout or "").lstrip("1")
+    leading = (1,) * (len(layout or "") - len(axes))
+    if axes == "CHW":
+        arr = np.moveaxis(hwc, -1, 0)
+    elif axes == "HWC" or hwc.shape[-1] > 1:
+        arr = hwc
+    else:
+        arr = hwc[..., 0]
+    return np.ascontiguousarray(arr).reshape(leading + arr.shape)
 
 
 def _write_tiff(buffer: io.BytesIO, hwc: np.ndarray, colour_channels: int, has_alpha: bool) -> None:
