@@ -178,3 +178,38 @@ def test_an_unreadable_sweep_file_is_one_line(tmp_path, capsys):
     sweep.write_text("{not json")
     code, _, stderr = run(["bench", "run", "--sweep", sweep, "-o", tmp_path / "r"], capsys)
     assert_one_line_usage_error(code, stderr, "--sweep")
+
+
+# --- item 8: criterion options are checked against each criterion's declaration ---------------
+
+
+@pytest.mark.parametrize(
+    ("flags", "says"),
+    [
+        (
+            ["--criterion-option", "emvv.alpha=0.5"],
+            "unknown criterion 'emvv' (did you mean 'emv'?)",
+        ),
+        (["--criterion-option", "bogus.x=1"], "unknown criterion 'bogus'"),
+        (["--criterion-option", "cifs.nonexistent=1"], "its options are lam, quality, sigma"),
+        (
+            ["--stop", "osc", "--criterion-option", "osc.half_length=abc"],
+            "osc.half_length must be an integer, got 'abc'",
+        ),
+        (["--stop", "emv", "--criterion-option", "emv.alpha=2"], "emv.alpha must be in (0, 1]"),
+        (["--criterion-option", "emv.alpha=0.5"], "emv is not in this run"),
+        (["--criterion-option", "cifs.lam"], "NAME.KEY=VALUE"),
+    ],
+)
+def test_bad_criterion_options_are_one_line(tmp_path, ok_png, capsys, flags, says):
+    argv = ["denoise", ok_png, "-o", tmp_path / "o.png", *FAST, *flags]
+    code, _, stderr = run(argv, capsys)
+    assert_one_line_usage_error(code, stderr, says)
+    assert_nothing_written(tmp_path, ok_png)
+
+
+def test_good_criterion_options_reach_the_criterion(tmp_path, ok_png, capsys):
+    argv = ["denoise", ok_png, "-o", tmp_path / "o.png", "--json", *FAST, "--stop", "emv"]
+    code, stdout, stderr = run([*argv, "--criterion-option", "emv.alpha=0.5"], capsys)
+    assert code == cli.EXIT_OK, stderr
+    assert json.loads(stdout)["criteria"]["emv"]["alpha"] == 0.5

@@ -333,3 +333,53 @@ def test_runner_stops_when_the_primary_confirms():
     assert result.confirmed and result.stop_step == 30 and result.iterations == 40
     assert result.reason == "fixed: no new minimum in 1 steps after step 30"
     assert result.criteria["wmv"]["scores"] and result.monitor_seconds >= 0
+
+
+# --- declared options (every registered criterion) ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", list(list_criteria()))
+def test_every_criterion_declares_its_options(name):
+    """Each keyword of the constructor is a typed option; ranges name real options and hold the
+    default; the criterion builds with its defaults given explicitly."""
+    from autodip.stopping.base import declared_options
+
+    cls = list_criteria()[name]
+    declared = declared_options(cls)  # raises for a parameter without a supported type hint
+    assert set(cls.option_ranges) <= set(declared), "option_ranges names an unknown option"
+    for spec in declared.values():
+        if spec.range is not None and spec.default is not None:
+            assert spec.default in spec.range, spec
+    create_criterion(name, **{k: s.default for k, s in declared.items()})
+
+
+@pytest.mark.parametrize(
+    ("name", "options", "message"),
+    [
+        ("cifs", {"nonexistent": 1}, "cifs has no option 'nonexistent'; its options are lam"),
+        ("osc", {"hal_length": 3}, "did you mean 'half_length'"),
+        ("oracle", {"x": 1}, "it takes no options"),
+        ("osc", {"half_length": "abc"}, "osc.half_length must be an integer, got 'abc'"),
+        ("osc", {"half_length": 2.5}, "osc.half_length must be an integer"),
+        ("emv", {"alpha": 1.5}, r"emv.alpha must be in \(0, 1\], got 1.5"),
+        ("emv", {"alpha": "inf"}, "emv.alpha must be a finite number"),
+        ("cifs", {"lam": "abc"}, "cifs.lam must be a number or none"),
+        ("wmv", {"window": True}, "wmv.window must be an integer"),
+    ],
+)
+def test_criterion_options_are_checked_against_the_declaration(name, options, message):
+    with pytest.raises(ValueError, match=message):
+        create_criterion(name, **options)
+
+
+def test_text_options_are_converted_to_the_declared_types():
+    from autodip.stopping.base import check_criterion_options
+
+    assert check_criterion_options("osc", {"half_length": "200", "std": "1/25"}) == {
+        "half_length": 200,
+        "std": 0.04,
+    }
+    assert check_criterion_options("cifs", {"lam": "none", "table": "t.json"}) == {
+        "lam": None,
+        "table": "t.json",
+    }

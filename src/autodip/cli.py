@@ -910,23 +910,39 @@ def _train_width(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def _criterion_options(items: list[str]) -> dict[str, dict[str, Any]]:
-    """Parse ``NAME.KEY=VALUE`` items into ``{name: {key: value}}`` (numbers where they parse)."""
-    options: dict[str, dict[str, Any]] = {}
+def _criterion_options(
+    items: list[str], used: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
+    """Parse ``NAME.KEY=VALUE`` items into ``{name: {key: value}}``, each checked against the
+    options its criterion declares (:func:`autodip.stopping.base.check_criterion_options`) and
+    converted to their types; with ``used``, a criterion that is not in the run is refused too.
+    """
+    from autodip.stopping import list_criteria
+    from autodip.stopping.base import check_criterion_options
+
+    known = list_criteria()
+    texts: dict[str, dict[str, str]] = {}
     for item in items:
         head, sep, text = item.partition("=")
         name, dot, key = head.partition(".")
         if not (sep and dot and name and key):
             raise UsageError(f"--criterion-option wants NAME.KEY=VALUE, got {item!r}")
-        value: Any = text
-        for convert in (int, _number):
-            try:
-                value = convert(text)
-                break
-            except (ValueError, argparse.ArgumentTypeError):
-                continue
-        options.setdefault(name, {})[key] = value
-    return options
+        if name not in known:
+            from difflib import get_close_matches
+
+            close = get_close_matches(name, known, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            raise UsageError(f"--criterion-option {item}: unknown criterion {name!r}{hint}")
+        if used is not None and name not in used:
+            raise UsageError(
+                f"--criterion-option {item}: {name} is not in this run (stopping: "
+                f"{', '.join(used) or 'none'}); add it with --stop {name} or --monitor {name}"
+            )
+        texts.setdefault(name, {})[key] = text
+    try:
+        return {name: check_criterion_options(name, given) for name, given in texts.items()}
+    except ValueError as error:
+        raise UsageError(f"--criterion-option: {error}") from None
 
 
 def _list(args: argparse.Namespace) -> int:

@@ -127,7 +127,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--tile-overlap must be smaller than --tile ({args.tile})")
     if args.report is not None and args.report.exists() and not args.report.is_dir():
         raise UsageError(f"--report '{args.report}' exists and is not a directory")
-    _resolve_stopping(args)
+    stop, monitor = _resolve_stopping(args)
+    _criterion_options(args.criterion_option, [stop, *monitor] if stop else monitor)
 
 
 def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Console) -> int:

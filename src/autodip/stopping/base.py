@@ -15,15 +15,70 @@ Higher-is-better scores (e.g. the oracle PSNR) are negated before the rule sees 
 
 from __future__ import annotations
 
+import inspect
 import math
-from collections.abc import Callable
+import numbers
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from difflib import get_close_matches
-from typing import Any, ClassVar
+from types import MappingProxyType
+from typing import Any, ClassVar, get_args, get_type_hints
 
 import torch
 
 from autodip.operators import Operator
+
+
+@dataclass(frozen=True)
+class Range:
+    """The values a numeric criterion option may take; ``None`` leaves that end unbounded.
+
+    Examples
+    --------
+    >>> alpha = Range(0, 1, low_open=True)
+    >>> 0.5 in alpha, 0 in alpha, alpha.describe()
+    (True, False, 'in (0, 1]')
+    """
+
+    low: float | None = None
+    high: float | None = None
+    low_open: bool = False
+    high_open: bool = False
+
+    def __contains__(self, value: float) -> bool:
+        above = self.low is None or (value > self.low if self.low_open else value >= self.low)
+        below = self.high is None or (value < self.high if self.high_open else value <= self.high)
+        return above and below
+
+    def describe(self) -> str:
+        """The range in words: ``'in (0, 1]'``, ``'≥ 1'``, ``'> 0'``."""
+        if self.low is not None and self.high is not None:
+            left, right = "(" if self.low_open else "[", ")" if self.high_open else "]"
+            return f"in {left}{self.low:g}, {self.high:g}{right}"
+        if self.low is not None:
+            return f"{'>' if self.low_open else '≥'} {self.low:g}"
+        if self.high is not None:
+            return f"{'<' if self.high_open else '≤'} {self.high:g}"
+        return "any number"
+
+
+def declare_options(**ranges: Range) -> Mapping[str, Range]:
+    """The ranges of a criterion's numeric options, for its ``option_ranges`` class attribute.
+
+    A criterion's options are the keyword parameters of its ``__init__``, typed by their hints
+    (:func:`declared_options`); this adds where each numeric one may lie, so that a bad value is
+    refused with one message before a run (:func:`check_criterion_options`).
+
+    Examples
+    --------
+    >>> class Example(Criterion):
+    ...     option_ranges = declare_options(alpha=Range(0, 1, low_open=True))
+    ...     def __init__(self, alpha: float = 0.1) -> None:
+    ...         self.alpha = alpha
+    >>> declared_options(Example)["alpha"].range.describe()
+    'in (0, 1]'
+    """
+    return MappingProxyType(dict(ranges))
 
 
 @dataclass
@@ -72,6 +127,9 @@ class Criterion:
     tasks: ClassVar[tuple[str, ...] | None] = None
     #: Channel counts the score is defined for (JPEG and the IQA models: 1 or 3); ``None``: any.
     channels: ClassVar[tuple[int, ...] | None] = None
+    #: Ranges of the numeric options (the keyword parameters of ``__init__``, see
+    #: :func:`declared_options`), e.g. ``declare_options(alpha=Range(0, 1, low_open=True))``.
+    option_ranges: ClassVar[Mapping[str, Range]] = MappingProxyType({})
     lag: int = 0
 
     def reset(self) -> None:
@@ -210,10 +268,14 @@ def list_criteria() -> dict[str, type[Criterion]]:
 def create_criterion(name: str, **options: Any) -> Criterion:
     """Build the criterion registered as ``name``; ``None``-valued options are dropped.
 
+    The options are checked first (:func:`check_criterion_options`).
+
     Raises
     ------
     KeyError
         For an unknown name, listing close matches and all names.
+    ValueError
+        For an option the criterion does not declare, or of the wrong type or range.
     """
     _load_builtins()
     if name not in _REGISTRY:
@@ -222,7 +284,122 @@ def create_criterion(name: str, **options: Any) -> Criterion:
         raise KeyError(
             f"unknown criterion {name!r}.{hint} Available: {', '.join(sorted(_REGISTRY))}"
         )
-    return _REGISTRY[name](**{k: v for k, v in options.items() if v is not None})
+    given = {k: v for k, v in options.items() if v is not None}
+    return _REGISTRY[name](**check_criterion_options(name, given))
+
+
+@dataclass(frozen=True)
+class OptionSpec:
+    """One option a criterion declares: its type, default, whether ``None`` is allowed, range."""
+
+    name: str
+    kind: type
+    default: Any
+    optional: bool = False
+    range: Range | None = None
+
+    def convert(self, value: Any, owner: str) -> Any:
+        """``value`` (text from the command line, or a Python value) as this option's type,
+        checked against its range; ``ValueError`` naming ``owner.name`` otherwise.
+        """
+        label = f"{owner}.{self.name}"
+        if self.optional and (value is None or str(value).lower() == "none"):
+            return None
+        converted = _as_kind(value, self.kind)
+        if converted is None:
+            noun = _KIND_NOUNS[self.kind] + (" or none" if self.optional else "")
+            raise ValueError(f"{label} must be {noun}, got {value!r}")
+        if self.kind in (int, float) and not math.isfinite(converted):
+            raise ValueError(f"{label} must be a finite number, got {value!r}")
+        if self.range is not None and converted not in self.range:
+            raise ValueError(f"{label} must be {self.range.describe()}, got {value!r}")
+        return converted
+
+
+_KIND_NOUNS = {int: "an integer", float: "a number", str: "text", bool: "true or false"}
+_TRUE, _FALSE = ("true", "yes", "1"), ("false", "no", "0")
+
+
+def _as_kind(value: Any, kind: type) -> Any:
+    """``value`` as ``kind`` (int, float, str or bool), or ``None`` when it is not one."""
+    if isinstance(value, str) and kind is not str:
+        text = value.strip().lower()
+        try:
+            if kind is bool:
+                return True if text in _TRUE else False if text in _FALSE else None
+            if kind is float and "/" in text:  # a fraction, e.g. osc.std=1/25
+                num, den = text.split("/", 1)
+                return float(num) / float(den)
+            return kind(text)
+        except (ValueError, ZeroDivisionError):
+            return None
+    if kind in (int, float):  # NumPy scalars too; a bool is not a number here
+        number = numbers.Integral if kind is int else numbers.Real
+        return kind(value) if isinstance(value, number) and not isinstance(value, bool) else None
+    return value if isinstance(value, kind) else None
+
+
+def declared_options(cls: type[Criterion]) -> dict[str, OptionSpec]:
+    """The options criterion class ``cls`` declares, by name.
+
+    A criterion declares its options by its constructor: each keyword parameter is an option,
+    typed by its hint (``int``, ``float``, ``str`` or ``bool``, optionally ``| None``) and
+    defaulting to its default; the class attribute ``option_ranges`` bounds the numeric ones
+    with :class:`Range`. Every registered criterion is checked to declare its options this way
+    (``tests/test_stopping.py``).
+
+    Examples
+    --------
+    >>> from autodip.stopping import list_criteria
+    >>> declared_options(list_criteria()["emv"])["alpha"]
+    OptionSpec(name='alpha', kind=<class 'float'>, default=0.1, optional=False, range=Range(low=0, high=1, low_open=True, high_open=False))
+    """  # noqa: E501 - a doctest line
+    if cls.__init__ is Criterion.__init__:
+        return {}
+    hints = get_type_hints(cls.__init__)
+    specs = {}
+    for name, parameter in inspect.signature(cls.__init__).parameters.items():
+        if name == "self" or parameter.kind in (parameter.VAR_POSITIONAL, parameter.VAR_KEYWORD):
+            continue
+        kinds = [k for k in get_args(hints.get(name)) or [hints.get(name)] if k is not type(None)]
+        if len(kinds) != 1 or kinds[0] not in _KIND_NOUNS:
+            raise TypeError(
+                f"criterion {cls.name!r}: option {name!r} needs a type hint of int, float, str or "
+                f"bool (optionally | None), got {hints.get(name)!r}"
+            )
+        optional = type(None) in get_args(hints[name])
+        default = None if parameter.default is parameter.empty else parameter.default
+        specs[name] = OptionSpec(name, kinds[0], default, optional, cls.option_ranges.get(name))
+    return specs
+
+
+def check_criterion_options(name: str, options: dict[str, Any]) -> dict[str, Any]:
+    """``options`` of criterion ``name`` checked against its declaration and converted.
+
+    The one place criterion options are checked: names against :func:`declared_options`
+    (a wrong one is refused with the valid ones listed), values against their types and ranges.
+    Text values (from ``--criterion-option NAME.KEY=VALUE``) are converted to the declared type.
+
+    Examples
+    --------
+    >>> check_criterion_options("osc", {"half_length": "200"})
+    {'half_length': 200}
+    >>> check_criterion_options("emv", {"alpha": 2})
+    Traceback (most recent call last):
+    ...
+    ValueError: emv.alpha must be in (0, 1], got 2
+    """
+    _load_builtins()
+    declared = declared_options(_REGISTRY[name])
+    checked = {}
+    for key, value in options.items():
+        if key not in declared:
+            close = get_close_matches(key, declared, n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            valid = f"its options are {', '.join(declared)}" if declared else "it takes no options"
+            raise ValueError(f"{name} has no option {key!r}{hint}; {valid}")
+        checked[key] = declared[key].convert(value, name)
+    return checked
 
 
 def _load_builtins() -> None:

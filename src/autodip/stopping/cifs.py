@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 import torch
 
-from autodip.stopping.base import Context, Criterion, register_criterion
+from autodip.stopping.base import (
+    Context,
+    Criterion,
+    Range,
+    declare_options,
+    register_criterion,
+)
 
 LAMBDA_TABLE = "cifs_lambda.json"
 
@@ -107,6 +113,7 @@ class CompressedSizeRaw(Criterion):
     #: Seed 000 defines and calibrates CIFS for denoising only.
     tasks = ("denoise",)
     channels = (1, 3)  # JPEG: gray or colour
+    option_ranges = declare_options(quality=Range(0, 100))
 
     def __init__(self, quality: int = 95) -> None:
         self.quality = quality
@@ -134,6 +141,7 @@ class CompressedSize(Criterion):
     default_patience = 500
     tasks = ("denoise",)
     channels = (1, 3)  # JPEG: gray or colour
+    option_ranges = declare_options(lam=Range(0), quality=Range(0, 100), sigma=Range(0))
 
     def __init__(
         self,

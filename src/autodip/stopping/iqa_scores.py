@@ -13,7 +13,13 @@ from typing import Any
 
 import torch
 
-from autodip.stopping.base import Context, Criterion, register_criterion
+from autodip.stopping.base import (
+    Context,
+    Criterion,
+    Range,
+    declare_options,
+    register_criterion,
+)
 
 
 @register_criterion
@@ -43,8 +49,11 @@ class Niqe(Criterion):
     name = "niqe"
     channels = (1, 3)
     default_patience = 500
+    option_ranges = declare_options(patch_size=Range(8))
 
     def __init__(self, patch_size: int = 48) -> None:
+        if patch_size % 2:
+            raise ValueError(f"niqe.patch_size must be even, got {patch_size}")
         self.patch_size = patch_size
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:

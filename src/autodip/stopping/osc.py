@@ -33,7 +33,13 @@ import numpy as np
 import torch
 
 from autodip.operators import Operator
-from autodip.stopping.base import Context, Criterion, register_criterion
+from autodip.stopping.base import (
+    Context,
+    Criterion,
+    Range,
+    declare_options,
+    register_criterion,
+)
 
 
 def chord_frame_curvature(x: np.ndarray, y: np.ndarray) -> float:
@@ -71,6 +77,12 @@ class OrthogonalStopping(Criterion):
     name = "osc"
     lower_is_better = False
     changes_objective = True
+    option_ranges = declare_options(
+        std=Range(0, low_open=True),
+        half_length=Range(1),
+        window=Range(0),
+        time_scale=Range(0, low_open=True),
+    )
 
     def __init__(
         self,

@@ -7,7 +7,13 @@ from typing import Any
 import torch
 
 from autodip.metrics import psnr
-from autodip.stopping.base import Context, Criterion, register_criterion
+from autodip.stopping.base import (
+    Context,
+    Criterion,
+    Range,
+    declare_options,
+    register_criterion,
+)
 
 
 @register_criterion
@@ -22,6 +28,7 @@ class FixedIterations(Criterion):
 
     name = "fixed"
     default_patience = 1
+    option_ranges = declare_options(at=Range(1))
 
     def __init__(self, at: int = 3000) -> None:
         if at < 1:

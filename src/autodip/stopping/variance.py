@@ -23,7 +23,13 @@ from typing import Any
 
 import torch
 
-from autodip.stopping.base import Context, Criterion, register_criterion
+from autodip.stopping.base import (
+    Context,
+    Criterion,
+    Range,
+    declare_options,
+    register_criterion,
+)
 
 
 @register_criterion
@@ -32,6 +38,7 @@ class WindowedVariance(Criterion):
 
     name = "wmv"
     default_patience = 1000
+    option_ranges = declare_options(window=Range(1))
 
     def __init__(self, window: int = 100) -> None:
         if window < 1:
@@ -74,6 +81,7 @@ class ExponentialVariance(Criterion):
 
     name = "emv"
     default_patience = 1000
+    option_ranges = declare_options(alpha=Range(0, 1, low_open=True))
 
     def __init__(self, alpha: float = 0.1) -> None:
         if not 0 < alpha <= 1:
