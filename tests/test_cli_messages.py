@@ -129,3 +129,41 @@ def test_list_nets_shows_what_each_task_runs(capsys):
     assert re.search(r"denoise\s+hourglass width 32\s+58,339 params", stdout)
     assert re.search(r"inpaint\s+hourglass width 64\s+231,363 params", stdout)
     assert re.search(r"sr\s+hourglass width 64\s+231,363 params", stdout)
+
+
+def test_a_tiled_run_counts_tiles_and_iterations_truthfully(tmp_path, capsys):
+    src = _png(tmp_path / "ok.png", size=(64, 64))
+    loud = [a for a in FAST if a != "--quiet"]
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--tile", "32", *loud], capsys)
+    assert code == 0
+    assert "Ran 9 tiles of 6 iterations each (54 in all)" in stderr and " of 6 iter" in stderr
+    assert "restored in 9 tiles of up to 32×32 pixels" in stderr
+
+
+def test_an_interrupted_tiled_run_says_where_it_stopped(monkeypatch):
+    import autodip.restore
+
+    real_fit = autodip.restore.fit
+
+    def interrupted_fit(*args, **kwargs):
+        def ctrl_c(step, loss):
+            if step == 2:
+                raise KeyboardInterrupt
+
+        return real_fit(*args, **{**kwargs, "on_step": ctrl_c})
+
+    monkeypatch.setattr(autodip.restore, "fit", interrupted_fit)
+    noisy = np.random.default_rng(0).random((1, 40, 36)).astype(np.float32)
+    result = autodip.restore.denoise(noisy, iters=4, width=8, device="cpu", stop=None, tile=24,
+                                     overlap=6)  # fmt: skip
+    assert result.interrupted and result.config["tiling"]["count"] == 4
+    assert result.reason == (
+        "interrupted in tile 1 of 4; the 3 tiles not run keep their input pixels"
+    )
+
+
+def test_a_tile_too_small_is_named_as_the_tile(tmp_path, capsys):
+    src = _png(tmp_path / "ok.png", size=(64, 64))
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--tile", "2", *FAST], capsys)
+    assert code == cli.EXIT_USAGE and "image of" not in stderr
+    assert "tiles of 2×2 pixels are too small" in stderr and "--tile 16" in stderr

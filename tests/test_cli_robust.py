@@ -144,7 +144,7 @@ def test_tiles_and_the_html_report(tmp_path, capsys):
     )
     assert code == 0, stderr
     data = json.loads((report / "report.json").read_text())
-    assert data["config"]["tiling"] == {"tile": 24, "overlap": 6}
+    assert data["config"]["tiling"] == {"tile": 24, "overlap": 6, "count": 4}
     assert len(data["config"]["tiles"]) == 4
     html = (report / "report.html").read_text()
     assert html.count("data:image/png;base64,") >= 3

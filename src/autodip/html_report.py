@@ -263,12 +263,16 @@ def _run_sentence(record: Mapping[str, Any]) -> str:
     placement = _mapping(config.get("placement"))
     if iterations is None and seconds is None:
         return ""
-    text = "Interrupted after" if result.get("interrupted") else "Ran"
-    if iterations is not None:
-        of = f" of {max_iters}" if max_iters is not None and max_iters != iterations else ""
-        text += f" {iterations}{of} iteration{'s' if iterations != 1 else ''}"
+    tiles = config.get("tiles")
+    if isinstance(tiles, list) and tiles:
+        text = _tiles_phrase(record, tiles)
     else:
-        text += " the fit"
+        text = "Interrupted after" if result.get("interrupted") else "Ran"
+        if iterations is not None:
+            of = f" of {max_iters}" if max_iters is not None and max_iters != iterations else ""
+            text += f" {iterations}{of} iteration{'s' if iterations != 1 else ''}"
+        else:
+            text += " the fit"
     if seconds is not None:
         text += f" in {_seconds(seconds)}"
         where = [f"{rate:.1f} it/s"] if rate is not None else []
@@ -276,13 +280,39 @@ def _run_sentence(record: Mapping[str, Any]) -> str:
         if where:
             text += f" ({', '.join(where)})"
     stop_step = _integer(result.get("stop_step"))
-    if stop_step is not None:
+    if isinstance(tiles, list) and tiles:
+        text += "; each tile returned its own estimate"
+    elif stop_step is not None:
         confirmed = result.get("confirmed")
         note = {True: " (confirmed)", False: " (not confirmed)"}.get(confirmed, "")
         text += f"; returned the estimate of step {stop_step}{note}"
     elif iterations is not None and "stop_step" in result:
         text += "; returned the last estimate"
     return _sentence(text)
+
+
+def _tiles_phrase(record: Mapping[str, Any], tiles: list[Any]) -> str:
+    """``'Ran 9 tiles of 5 iterations each (45 in all)'``, or where a tiled run was interrupted.
+
+    Examples
+    --------
+    >>> record = {"config": {"tiling": {"count": 2}}, "result": {"iterations": 8}}
+    >>> _tiles_phrase(record, [{"iterations": 5}, {"iterations": 3}])
+    'Ran 2 tiles of 3–5 iterations each (8 in all)'
+    >>> _tiles_phrase({**record, "result": {"interrupted": True, "iterations": 7}}, [{}])
+    'Interrupted in tile 1 of 2, after 7 iterations in all'
+    """
+    count = _integer(_get(record, "config", "tiling", "count")) or len(tiles)
+    total = _integer(_get(record, "result", "iterations"))
+    if _get(record, "result", "interrupted"):
+        after = f", after {total} iterations in all" if total is not None else ""
+        return f"Interrupted in tile {len(tiles)} of {count}{after}"
+    text = f"Ran {count} tile{'s' if count != 1 else ''}"
+    steps = sorted(n for n in (_integer(_mapping(t).get("iterations")) for t in tiles) if n)
+    if steps:
+        each = f"{steps[0]}" if steps[0] == steps[-1] else f"{steps[0]}–{steps[-1]}"
+        text += f" of {each} iteration{'s' if steps[-1] != 1 else ''} each"
+    return text + (f" ({total} in all)" if total is not None else "")
 
 
 def _metrics_sentence(metrics: Mapping[str, Any]) -> str:

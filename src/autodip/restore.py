@@ -23,7 +23,7 @@ from autodip.nets import count_parameters, create_net
 from autodip.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
 from autodip.runner import FitConfig, Monitor, Result, fit, placement_for
 from autodip.stopping import Stopper, create_criterion
-from autodip.tiling import Tile, restore_in_tiles
+from autodip.tiling import MIN_TILE, Tile, plan_tiles, restore_in_tiles
 
 #: The network of inpainting and super-resolution: the 2-level, width-64 hourglass of seed 003
 #: (about 4× fewer FLOPs than ``dip-skip`` at equal quality in that paper's Table 2).
@@ -336,6 +336,11 @@ def _restore_tiled(
     """:func:`restore` tile by tile (:mod:`autodip.tiling`); one :class:`Result` for the whole."""
     if not isinstance(operator, Denoise | Inpaint):
         raise ValueError(f"tiling is for denoising and inpainting, not {operator.name}")
+    if tile < MIN_TILE:
+        raise ValueError(
+            f"tiles of {tile}×{tile} pixels are too small: each tile is a whole DIP run, which "
+            f"needs at least {MIN_TILE}×{MIN_TILE}; use --tile {MIN_TILE} or more"
+        )
     overlap = tile // 4 if overlap is None else overlap
     pixels = as_image_tensor(image)[0].numpy()
     ref = as_image_tensor(reference)[0].numpy() if reference is not None else None
@@ -348,19 +353,20 @@ def _restore_tiled(
         if isinstance(operator, Inpaint):
             mask = operator.mask[0, :, piece.rows, piece.cols].cpu().numpy()
             if not mask.any():
-                raise ValueError(
-                    f"the tile at row {piece.top}, column {piece.left} has no known pixel; "
-                    "use a larger --tile"
-                )
+                raise ValueError(f"{_tile_name(piece)} has no known pixel; use a larger --tile")
             piece_operator = Inpaint(mask)
         part_ref = ref[:, piece.rows, piece.cols] if ref is not None else None
-        result = restore(part, piece_operator, reference=part_ref, **options)
+        try:
+            result = restore(part, piece_operator, reference=part_ref, **options)
+        except ValueError as error:  # say it is the tile, not the image, that failed
+            raise ValueError(f"{_tile_name(piece)}: {error}") from None
         results.append((piece, result))
         return result.pixels
 
     blended = restore_in_tiles(pixels, tile, overlap, one)
     first = results[0][1]
-    config = {**first.config, "tiling": {"tile": tile, "overlap": overlap}}
+    count = len(plan_tiles(*pixels.shape[1:], tile, overlap))
+    config = {**first.config, "tiling": {"tile": tile, "overlap": overlap, "count": count}}
     config["tiles"] = [
         {
             "top": piece.top,
@@ -377,12 +383,37 @@ def _restore_tiled(
     return Result(
         image=torch.from_numpy(blended)[None],
         iterations=sum(r.iterations for _, r in results),
-        reason=f"restored in {len(results)} tiles of up to {tile}×{tile} (overlap {overlap})",
+        reason=_tiles_reason(len(results), count, results[-1][1].interrupted, tile, overlap),
         interrupted=any(r.interrupted for _, r in results),
         seconds=sum(r.seconds for _, r in results),
         config=config,
         events=[e for _, r in results for e in r.events],
     )
+
+
+def _tile_name(piece: Tile) -> str:
+    """``'the tile at row 0, column 32 (32×32 pixels)'``: where a tile is, for messages."""
+    return f"the tile at row {piece.top}, column {piece.left} ({piece.width}×{piece.height} pixels)"
+
+
+def _tiles_reason(done: int, count: int, interrupted: bool, tile: int, overlap: int) -> str:
+    """Why a tiled run ended: all ``count`` tiles restored, or interrupted in tile ``done``.
+
+    Examples
+    --------
+    >>> _tiles_reason(9, 9, False, 32, 8)
+    'restored in 9 tiles of up to 32×32 pixels (overlap 8)'
+    >>> _tiles_reason(1, 4, True, 24, 6)
+    'interrupted in tile 1 of 4; the 3 tiles not run keep their input pixels'
+    """
+    if interrupted:
+        left = count - done
+        rest = f"the {left} tiles not run keep" if left != 1 else "the tile not run keeps"
+        return f"interrupted in tile {done} of {count}" + (
+            f"; {rest} their input pixels" if left else ""
+        )
+    tiles = f"{count} tiles" if count != 1 else "1 tile"
+    return f"restored in {tiles} of up to {tile}×{tile} pixels (overlap {overlap})"
 
 
 def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:
