@@ -167,3 +167,15 @@ def test_a_tile_too_small_is_named_as_the_tile(tmp_path, capsys):
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--tile", "2", *FAST], capsys)
     assert code == cli.EXIT_USAGE and "image of" not in stderr
     assert "tiles of 2×2 pixels are too small" in stderr and "--tile 16" in stderr
+
+
+@pytest.mark.parametrize("size", [(1, 32), (32, 1), (2, 9)])
+def test_a_one_pixel_thin_image_is_restored_at_its_own_size(tmp_path, capsys, size):
+    from autodip.io import read_image
+
+    src = _png(tmp_path / "thin.png", size=size)
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *QUICK], capsys)
+    assert code == 0, stderr
+    assert read_image(tmp_path / "y.png")[0].shape == (3, *size)
+    height, width = size
+    assert f"the {width}×{height} image was padded by replicating its edge pixels" in stderr

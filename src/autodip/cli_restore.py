@@ -429,6 +429,8 @@ def restore_one(
         result.config.setdefault("task", {})["stop_note"] = stop_note
     if result.stop_step is not None:
         console.say(f"returning the estimate at step {result.stop_step}")
+    if "thin_padding" in result.config:  # a 1- or 2-pixel-thin image: say how it was run
+        console.say(result.config["thin_padding"]["note"])
     for event in result.events:
         console.say(f"step {event['step']}: {event['problem']}: {event['action']}")
     for name, crit in result.criteria.items():

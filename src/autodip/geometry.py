@@ -96,6 +96,18 @@ def deepest_depth(height: int, width: int, bottom: int = 1) -> int:
     return depth
 
 
+def min_side(multiple: int, bottom: int = 1) -> int:
+    """The shortest side a network of ``size_multiple`` ``multiple`` resolves (see
+    :func:`check_min_size`): at least one ``multiple``, and ``bottom`` pixels at its deepest scale.
+
+    Examples
+    --------
+    >>> min_side(4, bottom=2), min_side(32)
+    (5, 32)
+    """
+    return max(multiple, (bottom - 1) * multiple + 1)
+
+
 def check_min_size(
     height: int, width: int, multiple: int, net_name: str = "the network", bottom: int = 1
 ) -> None:
@@ -108,7 +120,7 @@ def check_min_size(
     side = min(height, width)
     if side >= multiple and -(-side // multiple) >= bottom:
         return
-    need = max(multiple, (bottom - 1) * multiple + 1)
+    need = min_side(multiple, bottom)
     depth = multiple.bit_length() - 1
     deepest = deepest_depth(height, width, bottom)
     advice = (

@@ -16,7 +16,7 @@ import numpy as np
 import torch
 
 from autodip.checkpoint import Checkpointing
-from autodip.geometry import check_min_size
+from autodip.geometry import Padding, check_min_size, min_side
 from autodip.io import image_to_tensor
 from autodip.memory import check_memory, estimate_run_memory, stopper_images
 from autodip.nets import count_parameters, create_net
@@ -277,7 +277,7 @@ def restore(
     architecture = None
     if net == "auto":
         net, net_options, architecture = _auto_architecture(y, net_options)
-    network = build_net(net, y.shape[1], *operator.estimate_size(*y.shape[-2:]), net_options)
+    network, (y, operator, ref, thin) = _network_for(y, operator, ref, net, net_options)
     options = {"reg_noise_std": defaults.reg_noise_std, **(fit_options or {})}
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
     task_patience = defaults.patience if stop == defaults.stop else None
@@ -321,6 +321,69 @@ def restore(
     }
     if architecture is not None:
         result.config["architecture"] = architecture
+    return _crop_thin(result, thin) if thin is not None else result
+
+
+def _network_for(
+    y: torch.Tensor,
+    operator: Operator,
+    ref: torch.Tensor | None,
+    net: str,
+    net_options: dict[str, Any],
+) -> tuple[torch.nn.Module, tuple[torch.Tensor, Operator, torch.Tensor | None, Padding | None]]:
+    """:func:`build_net` for the image, padding a thin image (:func:`_pad_thin`) if it must."""
+    size = operator.estimate_size(*y.shape[-2:])
+    try:
+        return build_net(net, y.shape[1], *size, net_options), (y, operator, ref, None)
+    except ValueError:
+        probe = create_net(net, out_channels=y.shape[1], **net_options)
+        padded = _pad_thin(y, operator, ref, probe)
+        if padded[-1] is None:
+            raise
+    size = padded[1].estimate_size(*padded[0].shape[-2:])
+    return build_net(net, y.shape[1], *size, net_options), padded
+
+
+def _pad_thin(
+    y: torch.Tensor, operator: Operator, ref: torch.Tensor | None, network: torch.nn.Module
+) -> tuple[torch.Tensor, Operator, torch.Tensor | None, Padding | None]:
+    """Replicate a thin image's short side up to the smallest side ``network`` resolves.
+
+    A network of ``d`` scales needs some pixels left at its deepest scale, so an image 1 or 2
+    pixels high (or wide) has no depth that works. When the other side is long enough for the
+    network, the short side's pixels (and the inpainting mask's and the reference's) are
+    replicated to the network's minimum (:func:`autodip.geometry.min_side`), the fit runs on
+    that, and :func:`_crop_thin` cuts the result back. The padding (in the estimate's pixels) is
+    returned last, ``None`` when the image is not thin (it is then left to :func:`build_net`).
+    """
+    need = min_side(int(getattr(network, "size_multiple", 1)), getattr(network, "min_bottom", 1))
+    est_h, est_w = operator.estimate_size(*y.shape[-2:])
+    if min(est_h, est_w) >= need or max(est_h, est_w) < need:
+        return y, operator, ref, None
+    factor = est_h // y.shape[-2]  # super-resolution: pad the measurement by need / factor
+    extra_h, extra_w = (max(0, -(-(need - s) // factor)) for s in (est_h, est_w))
+    amounts = (extra_w // 2, extra_w - extra_w // 2, extra_h // 2, extra_h - extra_h // 2)
+    y = torch.nn.functional.pad(y, amounts, mode="replicate")
+    if isinstance(operator, Inpaint):
+        operator = Inpaint(torch.nn.functional.pad(operator.mask, amounts, mode="replicate")[0])
+    if ref is not None:
+        ref = torch.nn.functional.pad(ref, tuple(a * factor for a in amounts), mode="replicate")
+    left, right, top, bottom = (a * factor for a in amounts)
+    return y, operator, ref, Padding(top, bottom, left, right, est_h, est_w)
+
+
+def _crop_thin(result: Result, padding: Padding) -> Result:
+    """Cut a thin image's result (:func:`_pad_thin`) back to its size, and record the padding."""
+    result.image = padding.crop(result.image).contiguous()
+    result.config["thin_padding"] = {
+        "size_hw": [padding.height, padding.width],
+        "padded_hw": [
+            padding.height + padding.top + padding.bottom,
+            padding.width + padding.left + padding.right,
+        ],
+        "note": f"the {padding.width}×{padding.height} image was padded by replicating its edge "
+        "pixels to the network's minimum size, then cropped back",
+    }
     return result
 
 
