@@ -179,3 +179,99 @@ def test_holdout_pixels_never_reach_the_fit() -> None:
 def test_holdout_is_refused_as_a_monitor() -> None:
     with pytest.raises(ValueError, match="changes the objective"):
         Stopper(create_criterion("cifs"), [create_criterion("holdout")])
+
+
+# --- the offline replay of the adaptive budget --------------------------------------------------
+
+
+def _recorded(scores: list[float], residuals: list[float], sigma: float = 25.0) -> dict:
+    steps = [10 * (i + 1) for i in range(len(scores))]
+    return {
+        "job": {"monitor_every": 10},
+        "sigma_hat": sigma,
+        "history": [
+            {"step": s, "psnr": 20.0 + i / 10, "residual": r}
+            for i, (s, r) in enumerate(zip(steps, residuals, strict=True))
+        ],
+        "criteria": {"cifs": {"steps": steps, "scores": scores, "lower_is_better": True}},
+    }
+
+
+def test_the_replay_extends_an_unconfirmed_run_until_the_criterion_confirms() -> None:
+    from autodip.bench.adaptive import replay_adaptive
+
+    # the score falls until step 250, then rises: confirmed at step 300 with S = 50
+    scores = [100.0 - i for i in range(25)] + [100.0 + i for i in range(35)]
+    variance = (25 / 255) ** 2
+    run = _recorded(scores, [3 * variance] * 10 + [variance] * 50)
+    hard = replay_adaptive(run, "cifs", 50, nominal=100, cap=100)
+    assert (hard.stop, hard.confirmed, hard.extensions) == (100, False, 0)
+    assert hard.underfitted is True and hard.ratio == pytest.approx(3.0)
+    adaptive = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
+    assert adaptive.stop == 250 and adaptive.confirmed and adaptive.halt == 300
+    # half the nominal budget at a time: 100 → 150 → 200 → 250 → 300, where S confirms step 250
+    assert adaptive.extended_for == ("unconfirmed+under-fitted",) + ("unconfirmed",) * 3
+    assert adaptive.limit == 300 and adaptive.underfitted is False
+
+
+def test_the_replay_refuses_a_cap_beyond_the_recorded_run() -> None:
+    from autodip.bench.adaptive import replay_adaptive
+
+    with pytest.raises(ValueError, match="recorded to step 30"):
+        replay_adaptive(_recorded([3.0, 2.0, 1.0], [0.1] * 3), "cifs", 10, 20, 40)
+
+
+# --- the command line ---------------------------------------------------------------------------
+
+
+def _noisy_png(path, size: int = 32):
+    from PIL import Image
+
+    pixels = noisy(textured(size), 25)[0].permute(1, 2, 0).numpy()
+    Image.fromarray((pixels * 255).round().astype(np.uint8)).save(path)
+    return path
+
+
+SLOW = ["--width", "4", "--lr", "0.0001", "--monitor-every", "5", "--device", "cpu", "--quiet"]
+
+
+def test_the_cli_warns_of_an_underfitted_result_and_strict_exits_3(tmp_path, capsys) -> None:
+    import json
+
+    from autodip import cli
+
+    source = _noisy_png(tmp_path / "in.png")
+    argv = [str(source), "-o", str(tmp_path / "out.png"), "--iters", "10", *SLOW]
+    assert cli.main(["denoise", *argv, "--report", str(tmp_path / "run")]) == 0
+    err = capsys.readouterr().err
+    assert "autodip: warning: the result is under-fitted" in err and "--width 64" in err
+    record = json.loads((tmp_path / "run" / "report.json").read_text())
+    assert record["result"]["underfitted"] is True
+    assert record["result"]["fit_guard"]["ratio"] > 1.5
+    assert cli.main(["denoise", *argv, "--force", "--strict"]) == cli.EXIT_UNDERFITTED
+    assert (tmp_path / "out.png").exists()  # the result is written all the same
+
+
+def test_the_cli_time_limit_ends_the_run(tmp_path, capsys) -> None:
+    from autodip import cli
+
+    source = _noisy_png(tmp_path / "in.png")
+    argv = ["denoise", str(source), "-o", str(tmp_path / "out.png"), "--iters", "100000"]
+    assert cli.main([*argv, *SLOW, "--max-time", "0.2", "--json"]) == 0
+    import json
+
+    record = json.loads(capsys.readouterr().out)
+    assert record["result"]["reason"].startswith("reached the time limit of 0.2 s")
+    assert record["result"]["iterations"] < 100000
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "inf", "nan", "soon"])
+def test_a_bad_time_limit_is_one_line_and_exit_2(tmp_path, capsys, value) -> None:
+    from autodip import cli
+
+    source = _noisy_png(tmp_path / "in.png")
+    argv = ["denoise", str(source), "-o", str(tmp_path / "out.png"), "--max-time", value]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert "--max-time" in err and "Traceback" not in err
+    assert not (tmp_path / "out.png").exists()

@@ -1,8 +1,8 @@
 """The ``autodip`` command line: parse, call the library, print. Nothing here computes.
 
 ``main(argv) -> int`` is callable from tests; exit codes: 0 success, 1 unexpected failure,
-2 bad input or usage (one clear line, no traceback), 130 interrupted (the estimate so far
-is still written), 143 the same after a SIGTERM.
+2 bad input or usage (one clear line, no traceback), 3 an under-fitted result with ``--strict``,
+130 interrupted (the estimate so far is still written), 143 the same after a SIGTERM.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ from typing import Any
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Ended by SIGTERM (a batch scheduler, a container stop, ``timeout``): 128 + 15, as shells say.
 EXIT_TERMINATED = 143
+#: ``--strict``: the run finished but its result is under-fitted (:mod:`autodip.fit_guard`).
+EXIT_UNDERFITTED = 3
 
 
 class UsageError(Exception):
@@ -148,6 +150,14 @@ _non_negative_real = _real_in(0)
 _seed = _int_in(0, MAX_SEED)
 
 
+def _positive_seconds(text: str) -> float:
+    """A finite, positive number of seconds."""
+    value = _number(text)
+    if not (value > 0 and value < float("inf")):
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, got {text}")
+    return value
+
+
 TASKS = {
     "denoise": (
         "remove noise from an image",
@@ -179,7 +189,7 @@ def _frame_index(text: str) -> int:
 
 def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     """The options shared by ``denoise``, ``inpaint`` and ``sr``, with the task's defaults."""
-    from autodip.restore import DEFAULT_NET, TASK_DEFAULTS
+    from autodip.restore import ADAPTIVE_CAP, DEFAULT_NET, TASK_DEFAULTS
 
     defaults = TASK_DEFAULTS[task]
     what = {"denoise": "noisy", "inpaint": "damaged", "sr": "low-resolution"}[task]
@@ -257,8 +267,22 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     run.add_argument(
         "--iters",
         type=_positive_int,
-        help=f"number of iterations (default: {defaults.iters}"
-        + ("; 4000 for --factor 8)" if task == "sr" else ")"),
+        help=f"number of iterations, a hard cap (default: an adaptive budget of {defaults.iters}"
+        + ("; 4000 for --factor 8" if task == "sr" else "")
+        + f" steps, extended up to {ADAPTIVE_CAP}× while the stopping criterion has not confirmed "
+        "a stop or the estimate is under-fitted)",
+    )
+    run.add_argument(
+        "--max-time",
+        type=_positive_seconds,
+        metavar="SECONDS",
+        help="wall-clock limit: end the run at the first check past it, with its best estimate",
+    )
+    run.add_argument(
+        "--strict",
+        action="store_true",
+        help="exit with code 3 when the result is under-fitted (its residual is still well "
+        "above the estimated noise level; see the summary)",
     )
     run.add_argument("--lr", type=_positive_real, default="0.01", help="Adam learning rate")
     run.add_argument(
@@ -664,6 +688,7 @@ class _Progress:
         )
         self.task = self.progress.add_task("fit", total=total, loss=float("nan"), rate="0.0")
         self.start = time.perf_counter()
+        self.total, self.chunk = total, max(1, total // 2)
 
     def __enter__(self) -> _Progress:
         if self.enabled:
@@ -678,6 +703,9 @@ class _Progress:
         if self.enabled:
             rate = min(step / max(time.perf_counter() - self.start, 1e-9), 99999)
             shown = f"{rate:.1f}" if rate < 100 else f"{rate:.0f}"  # at most 5 characters
+            while step > self.total:  # the adaptive budget went on, by half the budget at a time
+                self.total += self.chunk
+                self.progress.update(self.task, total=self.total)
             self.progress.update(self.task, completed=step, loss=loss, rate=shown)
 
 

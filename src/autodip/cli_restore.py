@@ -27,6 +27,7 @@ from autodip.cli import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
+    EXIT_UNDERFITTED,
     TERMINATION,
     RunError,
     UsageError,
@@ -61,6 +62,7 @@ class _Batch:
     done: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     failed: list[dict[str, str]] = field(default_factory=list)
+    underfitted: list[str] = field(default_factory=list)
 
 
 def run_restore(args: argparse.Namespace) -> int:
@@ -77,7 +79,11 @@ def run_restore(args: argparse.Namespace) -> int:
         record = restore_one(args, args.input, args.output, args.report, console)
         if args.json:
             print(json.dumps(_jsonable(record), indent=2))
-        return EXIT_INTERRUPTED if record["result"]["interrupted"] else EXIT_OK
+        if record["result"]["interrupted"]:
+            return EXIT_INTERRUPTED
+        if args.strict and record["result"]["underfitted"]:
+            return EXIT_UNDERFITTED
+        return EXIT_OK
     return _restore_many(args, inputs, console)
 
 
@@ -180,10 +186,14 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Consol
             interrupted = True
             break
         batch.done.append(str(path))
+        if record["result"]["underfitted"]:
+            batch.underfitted.append(str(path))
     seconds = time.perf_counter() - started
     summary = (
         f"{len(batch.done)} done, {len(batch.skipped)} skipped, {len(batch.failed)} failed "
-        f"of {len(inputs)} in {seconds:.1f} s" + (" (interrupted)" if interrupted else "")
+        f"of {len(inputs)} in {seconds:.1f} s"
+        + (" (interrupted)" if interrupted else "")
+        + (f"; {len(batch.underfitted)} under-fitted" if batch.underfitted else "")
     )
     if batch.failed or not console.quiet:  # --quiet: errors only, and failures are errors
         print(f"autodip: {summary}", file=sys.stderr)
@@ -194,7 +204,11 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Consol
                           "seconds": seconds, "interrupted": interrupted}, indent=2))  # fmt: skip
     if interrupted:
         return EXIT_INTERRUPTED
-    return EXIT_FAILURE if batch.failed else EXIT_OK
+    if batch.failed:
+        return EXIT_FAILURE
+    if args.strict and batch.underfitted:
+        return EXIT_UNDERFITTED
+    return EXIT_OK
 
 
 def _per_file(args: argparse.Namespace, path: Path) -> dict[str, Path | None]:
@@ -384,7 +398,7 @@ def restore_one(
                 image,
                 operator,
                 net=net,
-                iters=iters,
+                iters=args.iters,
                 seed=args.seed,
                 device=args.device,
                 precision=args.precision,
@@ -399,6 +413,7 @@ def restore_one(
                 max_memory=max_memory,
                 tile=args.tile,
                 overlap=args.tile_overlap,
+                max_time=args.max_time,
                 **net_options,
             )
     except KeyError as error:
@@ -433,6 +448,11 @@ def restore_one(
         console.say(result.config["thin_padding"]["note"])
     for event in result.events:
         console.say(f"step {event['step']}: {event['problem']}: {event['action']}")
+    for extension in result.config.get("budget", {}).get("extensions", []):
+        console.say(
+            f"step {extension['step']}: budget extended to {extension['extended_to']} steps: "
+            f"{extension['why']}"
+        )
     for name, crit in result.criteria.items():
         if name != stop:
             console.say(
@@ -455,6 +475,9 @@ def restore_one(
         )
     else:
         console.say(f"wrote {written}")
+    if result.underfitted:  # said even with --quiet: the result may be worse than its input
+        advice = underfitted_advice(result.config["fit_guard"])
+        print(f"autodip: warning: {advice}", file=sys.stderr)
     if record["metrics"] and not args.json:
         m = record["metrics"]
         print(
@@ -473,6 +496,15 @@ def restore_one(
         console.say(f"report in {report_dir}/")
     console.say(summary_paragraph(record))
     return record
+
+
+def underfitted_advice(check: dict[str, Any]) -> str:
+    """The fit guard's verdict on an under-fitted result, with what to try."""
+    return (
+        f"the result is {check['note']}. It may be worse than the input. Try a larger network "
+        "(--width 64 or --net dip-skip), more steps (--iters N, or no --iters for the adaptive "
+        "budget), or check the noise level"
+    )
 
 
 def check_folder(folder: Path, what: str) -> None:
@@ -675,6 +707,9 @@ def _record(
             "interrupted": result.interrupted,
             "stop_step": result.stop_step,
             "confirmed": result.confirmed,
+            "underfitted": result.underfitted,
+            "fit_guard": result.config.get("fit_guard"),
+            "budget": result.config.get("budget"),
             "monitor_seconds": result.monitor_seconds,
             "events": result.events,
         },

@@ -168,6 +168,8 @@ def summary_paragraph(record: dict[str, Any]) -> str:
     reason = _get(record, "result", "reason")
     if isinstance(reason, str) and reason.strip():
         sentences.append(_sentence(f"Stop reason: {reason.strip()}"))
+    sentences.append(_budget_sentence(_mapping(_get(record, "config", "budget"))))
+    sentences.append(_guard_sentence(_mapping(_get(record, "config", "fit_guard"))))
     metrics = _metrics_sentence(_mapping(record.get("metrics")))
     if metrics:
         sentences.append(metrics)
@@ -177,6 +179,32 @@ def summary_paragraph(record: dict[str, Any]) -> str:
 # --------------------------------------------------------------------------------------
 # The summary's parts
 # --------------------------------------------------------------------------------------
+
+
+def _budget_sentence(budget: Mapping[str, Any]) -> str:
+    """How far the adaptive budget went past the nominal one, and why ('' if it did not)."""
+    extensions = budget.get("extensions")
+    nominal, final = _integer(budget.get("nominal")), _integer(budget.get("final"))
+    if not isinstance(extensions, list) or not extensions or nominal is None or final is None:
+        return ""
+    why = _mapping(extensions[0]).get("why", "")
+    return _sentence(
+        f"The budget of {nominal} steps was extended to {final} "
+        f"({len(extensions)} time{'s' if len(extensions) != 1 else ''}; first because {why})"
+    )
+
+
+def _guard_sentence(guard: Mapping[str, Any]) -> str:
+    """The fit guard's verdict, in words ('' when the record has none)."""
+    note = guard.get("note")
+    if not isinstance(note, str) or not note:
+        return ""
+    if guard.get("underfitted"):
+        return _sentence(
+            f"Warning: the result is {note}; it may be worse than the input. Try a larger "
+            "network or more steps"
+        )
+    return _sentence(f"Fit guard: {note}")
 
 
 def _subject_sentence(record: Mapping[str, Any]) -> str:
@@ -257,7 +285,8 @@ def _run_sentence(record: Mapping[str, Any]) -> str:
     result = _mapping(record.get("result"))
     config = _mapping(record.get("config"))
     iterations = _integer(result.get("iterations"))
-    max_iters = _integer(config.get("max_iters"))
+    # the budget in force at the end: the adaptive budget may have extended max_iters
+    max_iters = _integer(_get(config, "budget", "final")) or _integer(config.get("max_iters"))
     seconds = _real(_get(record, "timings", "fit_seconds"))
     rate = _real(_get(record, "timings", "iterations_per_second"))
     placement = _mapping(config.get("placement"))

@@ -42,6 +42,10 @@ DEFAULT_PATIENCE = 300
 #: its calibrated λ(σ̂) has the best mean PSNR at the stop of every criterion in the sweep, for
 #: both widths (EMV next, 0.43 dB lower at width 32 and 0.49 dB at 64; dev-cpu/report.md).
 DEFAULT_STOP: str | None = "cifs"
+#: The adaptive budget's cap, as a multiple of the task's budget: a run given no ``iters`` goes on
+#: past the budget while its criterion has not confirmed a stop or its estimate is under-fitted
+#: (:mod:`autodip.fit_guard`), up to this many times the budget.
+ADAPTIVE_CAP = 3
 
 
 @dataclass(frozen=True)
@@ -192,6 +196,7 @@ def restore(
     max_memory: int | None = None,
     tile: int | None = None,
     overlap: int | None = None,
+    max_time: float | None = None,
     **net_options: Any,
 ) -> Result:
     """Restore a degraded image ``y = A(x) + noise`` with a Deep Image Prior.
@@ -211,7 +216,10 @@ def restore(
         (denoising ``hourglass`` at width 32 unless ``width`` is given, the other tasks
         ``hourglass`` at its width 64).
     iters
-        Iteration budget; ``None`` takes the task's default.
+        Iteration budget, a hard cap. ``None`` takes the task's budget as an *adaptive* one: the
+        run goes on past it while its criterion has not confirmed a stop or its estimate is
+        under-fitted (:mod:`autodip.fit_guard`), up to :data:`ADAPTIVE_CAP` times the budget;
+        ``result.config["budget"]`` says by how much and why.
     seed, device, precision
         See :class:`autodip.runner.FitConfig`.
     reference
@@ -237,6 +245,9 @@ def restore(
     max_memory
         Refuse (:class:`~autodip.memory.InsufficientMemoryError`) a run whose estimated peak memory
         exceeds this many bytes; the memory free on the device is always a limit.
+    max_time
+        Wall-clock limit in seconds: the run ends at the first monitored step past it and returns
+        its best estimate so far.
     tile, overlap
         Restore in overlapping ``tile × tile`` pieces (:mod:`autodip.tiling`; ``overlap``
         defaults to a quarter of ``tile``), for images too large for one run. Denoising and
@@ -255,9 +266,10 @@ def restore(
             image, operator, tile, overlap, reference=reference, net=net, iters=iters,
             seed=seed, device=device, precision=precision, stop=stop, monitor=monitor,
             patience=patience, criterion_options=criterion_options, fit_options=fit_options,
-            max_memory=max_memory, **net_options,
+            max_memory=max_memory, max_time=max_time, **net_options,
         )  # fmt: skip
     defaults = task_defaults(operator)
+    adaptive = iters is None
     iters = defaults.iters if iters is None else iters
     if net is None:
         net = DEFAULT_NET
@@ -278,7 +290,12 @@ def restore(
     if net == "auto":
         net, net_options, architecture = _auto_architecture(y, net_options)
     network, (y, operator, ref, thin) = _network_for(y, operator, ref, net, net_options)
-    options = {"reg_noise_std": defaults.reg_noise_std, **(fit_options or {})}
+    options = {
+        "reg_noise_std": defaults.reg_noise_std,
+        "max_extended_iters": ADAPTIVE_CAP * iters if adaptive else None,
+        "max_seconds": max_time,
+        **(fit_options or {}),
+    }
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
     task_patience = defaults.patience if stop == defaults.stop else None
     stopper = build_stopper(stop, monitor, patience, criterion_options, task_patience)

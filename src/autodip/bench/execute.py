@@ -78,7 +78,9 @@ def execute(
     counts = {"run": 0, "cached": len(jobs) - len(pending), "failed": 0}
     if not pending:
         return counts
-    cores = os.cpu_count() or 1
+    # the cores this process may use (a taskset or container limit), not the machine's
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
     threads = max(1, cores // max(1, workers))
     if backend == "ray":
         return _execute_ray(pending, cache, threads, address, counts, log)

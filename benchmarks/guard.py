@@ -1,0 +1,312 @@
+"""The fit guard and the adaptive budget on the real-size development sweep → ``guard.md``.
+
+Nothing is run here: the development sweep (``benchmarks/sweeps/dev256.json``, 256² crops,
+4500-step trajectories with every criterion and the residual recorded) is replayed
+(:mod:`autodip.bench.adaptive`) with the default network, criterion and patience, once with a hard
+budget of 1500 steps and once with the adaptive budget (cap 3 × 1500 = 4500), beside the noisy
+input and BM3D with the estimated σ on the same noisy file. It also calibrates the guard's ratio
+(residual / σ̂² at each run's own PSNR peak, every network), compares every criterion's stop with
+its run's peak (the ``discrepancy`` criterion on the plain runs, ``holdout`` and ``osc`` on their
+own), and reads σ̂ on CC15's real camera noise, where the guard must not judge.
+
+Usage::
+
+    python benchmarks/guard.py [--runs RESULTS_FOLDER] [--out benchmarks/results/guard.md]
+
+Rerun it as the sweep grows: it reports what is cached, and says how much.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import json
+import statistics
+import sys
+from collections import defaultdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from autodip.bench.adaptive import replay_adaptive, residual_ratio
+from autodip.bench.analyse import criterion_stop
+from autodip.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
+from autodip.restore import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_STOP
+from common import SHARED_DATA, cpu_model
+
+DEFAULT_NETWORK = "hourglass-w32"
+CRITERIA = ("cifs", "wmv", "emv", "discrepancy", "holdout", "osc")
+
+
+def load_runs(folder: Path) -> list[dict[str, Any]]:
+    """Every cached run of a sweep folder."""
+    runs = []
+    for path in sorted((folder / "runs").glob("*.json.gz")):
+        with gzip.open(path, "rt", encoding="utf-8") as handle:
+            runs.append(json.load(handle))
+    return runs
+
+
+def _key(run: dict[str, Any]) -> tuple[str, str]:
+    return run["job"]["image"], run["job"]["degradation"]
+
+
+def bm3d_estimated(runs: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
+    """BM3D's PSNR with the estimated σ, per (image, degradation)."""
+    return {
+        _key(r): r["estimated"]["psnr"]
+        for r in runs
+        if r["job"]["kind"] == "baseline" and r["job"]["baseline"] == "bm3d"
+    }
+
+
+def default_rows(runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float]) -> list[dict]:
+    """Hard budget vs adaptive budget for the default settings, one row per image and σ."""
+    cap = ADAPTIVE_CAP * DEFAULT_ITERS
+    rows = []
+    for run in runs:
+        job = run["job"]
+        if job["kind"] != "dip" or job["network"] != DEFAULT_NETWORK:
+            continue
+        if run["history"][-1]["step"] < cap or "residual" not in run["history"][-1]:
+            continue
+        hard = replay_adaptive(run, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, DEFAULT_ITERS)
+        adaptive = replay_adaptive(run, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, cap)
+        psnrs = [h["psnr"] for h in run["history"]]
+        rows.append(
+            {
+                "image": job["image"],
+                "sigma": job["level"],
+                "sigma_hat": run["sigma_hat"],
+                "noisy": run["measured_psnr"],
+                "bm3d_estimated": bm3d.get(_key(run)),
+                "peak": max(psnrs),
+                "peak_step": run["history"][int(np.argmax(psnrs))]["step"],
+                "hard": hard.to_dict(),
+                "adaptive": adaptive.to_dict(),
+                "seconds_per_step": run["seconds"] / run["iterations"],
+            }
+        )
+    return rows
+
+
+def calibration(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Residual / σ̂² at each plain run's own PSNR peak, by σ (every network)."""
+    ratios: dict[str, list[float]] = defaultdict(list)
+    for run in runs:
+        if run["job"]["kind"] != "dip" or "residual" not in run["history"][-1]:
+            continue
+        psnrs = [h["psnr"] for h in run["history"]]
+        step = run["history"][int(np.argmax(psnrs))]["step"]
+        ratio = residual_ratio(run, step)
+        if ratio is not None:
+            ratios[run["job"]["degradation"]].append(ratio)
+    return {
+        label: {
+            "runs": len(values),
+            "min": min(values),
+            "median": statistics.median(values),
+            "max": max(values),
+        }
+        for label, values in sorted(ratios.items(), key=lambda kv: float(kv[0].split(":")[1]))
+    }
+
+
+def criteria_rows(runs: list[dict[str, Any]], patience: int) -> list[dict[str, Any]]:
+    """Each criterion's PSNR at its stop and gap to its own run's peak (full trajectories)."""
+    plain_peaks = {
+        (*_key(r), r["job"]["network"]): max(h["psnr"] for h in r["history"])
+        for r in runs
+        if r["job"]["kind"] == "dip"
+    }
+    rows = []
+    for run in runs:
+        job = run["job"]
+        if job["kind"] == "baseline":
+            continue
+        peak = max(h["psnr"] for h in run["history"])
+        for name in run["criteria"]:
+            if name not in CRITERIA:
+                continue
+            stop = criterion_stop(run, name, run["criteria"][name]["default_patience"]
+                                  if name == "osc" else patience)  # fmt: skip
+            plain = plain_peaks.get((*_key(run), job["network"]))
+            rows.append(
+                {
+                    "image": job["image"],
+                    "degradation": job["degradation"],
+                    "network": job["network"],
+                    "criterion": name,
+                    "stop": stop["stop"],
+                    "confirmed": stop["confirmed"],
+                    "psnr": stop["psnr"],
+                    "gap": peak - stop["psnr"],
+                    # what the criterion's own objective costs: its run's peak vs the plain run's
+                    "objective_cost": (plain - peak) if job["kind"] != "dip" and plain else None,
+                }
+            )
+    return rows
+
+
+def cc15_sigmas() -> list[dict[str, Any]]:
+    """σ̂ of each CC15 real-noise image against the std of (noisy − mean-of-shots)."""
+    from autodip.io import read_image
+    from autodip.noise_level import estimate_sigma
+
+    rows = []
+    for noisy_path in sorted((SHARED_DATA / "cc15").glob("*_real.png")):
+        clean_path = noisy_path.with_name(noisy_path.name.replace("_real", "_mean"))
+        noisy, _ = read_image(noisy_path)
+        clean, _ = read_image(clean_path)
+        rows.append(
+            {
+                "image": noisy_path.name,
+                "sigma_hat": estimate_sigma(noisy),
+                "noise_std": float(np.std(noisy.astype(np.float64) - clean) * 255),
+            }
+        )
+    return rows
+
+
+def _mean(values: list[float]) -> float:
+    return float(np.mean(values)) if values else float("nan")
+
+
+def markdown(data: dict[str, Any]) -> str:
+    rows, total = data["defaults"], data["jobs_cached"]
+    out = [
+        "# The fit guard and the adaptive budget at 256²",
+        "",
+        "- command: `python benchmarks/guard.py` (replays the cached runs of "
+        "`benchmarks/results/dev256/`, written by `autodip bench run --sweep "
+        "benchmarks/sweeps/dev256.json -o benchmarks/results/dev256`)",
+        f"- machine: {data['machine']}; written {data['date']}",
+        f"- cached so far: {total} of the sweep's jobs; {len(rows)} default-network runs "
+        "(the sweep is multi-session: rerun this script as it grows)",
+        f"- defaults replayed: `{DEFAULT_NETWORK}`, `{DEFAULT_STOP}` with S = {DEFAULT_PATIENCE}, "
+        f"budget {DEFAULT_ITERS} (hard) vs adaptive (cap {ADAPTIVE_CAP * DEFAULT_ITERS}); guard "
+        f"ratio {GUARD_RATIO}, σ̂ ≥ {GUARD_MIN_SIGMA:g}/255",
+        "",
+        "## Per image: hard budget vs adaptive budget",
+        "",
+        "PSNR in dB. *fired*: the budget was extended (why: `unconfirmed` = CIFS had not confirmed "
+        "a stop, `under-fitted` = the returned estimate's residual was above the guard's ratio). "
+        "*ratio*: residual / σ̂² of the returned estimate.",
+        "",
+        "| image | σ | noisy | BM3D (σ̂) | peak | hard: PSNR | hard: step | hard: ratio | "
+        "fired | steps added | adaptive: PSNR | adaptive: step | adaptive: ratio | "
+        "under-fitted at the end |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["sigma"], r["image"])):
+        h, a = r["hard"], r["adaptive"]
+        bm3d = f"{r['bm3d_estimated']:.2f}" if r["bm3d_estimated"] is not None else "–"
+        out.append(
+            f"| {r['image']} | {r['sigma']:g} | {r['noisy']:.2f} | {bm3d} | {r['peak']:.2f} | "
+            f"{h['psnr']:.2f} | {h['stop']} | {h['ratio']:.2f} | "
+            f"{'yes' if a['extensions'] else 'no'} | {a['halt'] - h['halt']} | {a['psnr']:.2f} | "
+            f"{a['stop']} | {a['ratio']:.2f} | {a['underfitted']} |"
+        )
+    out += ["", "## Summary by σ", ""]
+    out += [
+        "| σ | runs | guard or budget fired | mean steps added | hard: mean PSNR | adaptive: mean "
+        "PSNR | BM3D (σ̂) | below the noisy input (hard → adaptive) | under-fitted at the end |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for sigma in sorted({r["sigma"] for r in rows}):
+        group = [r for r in rows if r["sigma"] == sigma]
+        fired = sum(1 for r in group if r["adaptive"]["extensions"])
+        added = _mean([r["adaptive"]["halt"] - r["hard"]["halt"] for r in group])
+        below_hard = sum(1 for r in group if r["hard"]["psnr"] < r["noisy"])
+        below_adaptive = sum(1 for r in group if r["adaptive"]["psnr"] < r["noisy"])
+        bm3d = [r["bm3d_estimated"] for r in group if r["bm3d_estimated"] is not None]
+        out.append(
+            f"| {sigma:g} | {len(group)} | {fired} | {added:.0f} | "
+            f"{_mean([r['hard']['psnr'] for r in group]):.2f} | "
+            f"{_mean([r['adaptive']['psnr'] for r in group]):.2f} | {_mean(bm3d):.2f} | "
+            f"{below_hard} → {below_adaptive} | "
+            f"{sum(1 for r in group if r['adaptive']['underfitted'])} |"
+        )
+    out += [
+        "",
+        "## Calibration: residual / σ̂² at each run's own PSNR peak (every network)",
+        "",
+        "| degradation | runs | min | median | max |",
+        "|---|---|---|---|---|",
+    ]
+    for label, c in data["calibration"].items():
+        out.append(
+            f"| {label} | {c['runs']} | {c['min']:.2f} | {c['median']:.2f} | {c['max']:.2f} |"
+        )
+    out += [
+        "",
+        f"## Stopping criteria at S = {data['patience']}: PSNR at the stop and gap to the run's "
+        "peak",
+        "",
+        "`holdout` and `osc` run on their own objective (pixels hidden / pseudo-noise added); "
+        "*objective cost* is the plain run's peak minus that run's peak (what the changed "
+        "objective costs before any stopping). OSC uses its own default patience.",
+        "",
+        "| degradation | network | criterion | runs | mean PSNR | mean gap | max gap | confirmed "
+        "| objective cost |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    groups: dict[tuple[str, str, str], list[dict]] = defaultdict(list)
+    for r in data["criteria"]:
+        groups[(r["degradation"], r["network"], r["criterion"])].append(r)
+    for (label, network, name), group in sorted(
+        groups.items(), key=lambda kv: (float(kv[0][0].split(":")[1]), kv[0][1], kv[0][2])
+    ):
+        costs = [r["objective_cost"] for r in group if r["objective_cost"] is not None]
+        out.append(
+            f"| {label} | {network} | {name} | {len(group)} | "
+            f"{_mean([r['psnr'] for r in group]):.2f} | {_mean([r['gap'] for r in group]):.2f} | "
+            f"{max(r['gap'] for r in group):.2f} | "
+            f"{sum(r['confirmed'] for r in group)}/{len(group)} | "
+            f"{f'{_mean(costs):.2f}' if costs else '–'} |"
+        )
+    out += [
+        "",
+        "## Real camera noise (CC15): what σ̂ reads",
+        "",
+        f"The guard judges only where σ̂ ≥ {GUARD_MIN_SIGMA:g}/255. *noise std* is the std of "
+        "(noisy − the mean of many shots), which also holds the mean's own small error.",
+        "",
+        "| image | σ̂ (0–255) | noise std (0–255) | guard judges |",
+        "|---|---|---|---|",
+    ]
+    for r in data["cc15"]:
+        out.append(
+            f"| {r['image']} | {r['sigma_hat']:.2f} | {r['noise_std']:.2f} | "
+            f"{'yes' if r['sigma_hat'] >= GUARD_MIN_SIGMA else 'no'} |"
+        )
+    return "\n".join(out) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=Path, default=Path("benchmarks/results/dev256"))
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/guard.md"))
+    parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
+    args = parser.parse_args()
+    runs = load_runs(args.runs)
+    data = {
+        "machine": f"{cpu_model()}, 2 cores",
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "jobs_cached": len(runs),
+        "patience": args.patience,
+        "defaults": default_rows(runs, bm3d_estimated(runs)),
+        "calibration": calibration(runs),
+        "criteria": criteria_rows(runs, args.patience),
+        "cc15": cc15_sigmas(),
+    }
+    args.out.write_text(markdown(data))
+    args.out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    print(f"wrote {args.out} ({len(data['defaults'])} default runs, {len(runs)} cached jobs)")
+
+
+if __name__ == "__main__":
+    main()

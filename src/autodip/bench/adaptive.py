@@ -1,0 +1,137 @@
+"""Replay the adaptive budget and the fit guard on a recorded trajectory.
+
+A ``dip`` run of the development sweep records, at every monitored step, the PSNR, the residual
+of the estimate on the measurement, and every criterion's score, over a budget as long as the
+adaptive budget's cap. Since the criteria and the guard are causal, what an online run with the
+default settings would have done can be found afterwards, exactly as
+:class:`autodip.runner._Budget` decides it: at the budget's end, go on by half the nominal budget
+while the primary criterion has not confirmed a stop or the estimate it would return is
+under-fitted (residual above ``ratio``·σ̂², σ̂ at least
+:data:`autodip.fit_guard.GUARD_MIN_SIGMA`), up to the cap.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from autodip.bench.analyse import _record_at
+from autodip.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
+from autodip.stopping import first_candidate
+
+
+@dataclass(frozen=True)
+class AdaptiveReplay:
+    """What the adaptive budget did on one recorded run.
+
+    Attributes
+    ----------
+    stop, halt
+        The returned step and the step the run ends at.
+    confirmed
+        Whether the primary criterion confirmed its stop.
+    limit
+        The budget in force at the end (the nominal budget when never extended).
+    extensions
+        How many times the budget was extended, and ``extended_for`` the reasons, in order.
+    psnr, ratio
+        PSNR and residual / σ̂² of the returned estimate.
+    underfitted
+        The guard's verdict on the returned estimate (``None``: σ̂ too low to judge).
+    """
+
+    stop: int
+    halt: int
+    confirmed: bool
+    limit: int
+    extensions: int
+    extended_for: tuple[str, ...]
+    psnr: float
+    ratio: float | None
+    underfitted: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data."""
+        return asdict(self)
+
+
+def residual_ratio(run: dict[str, Any], step: int) -> float | None:
+    """The residual of the estimate at ``step`` over σ̂² (``None`` without both)."""
+    sigma = run.get("sigma_hat")
+    residual = _record_at(run["history"], step).get("residual")
+    if residual is None or not sigma:
+        return None
+    return float(residual) / (float(sigma) / 255.0) ** 2
+
+
+def guard_verdict(run: dict[str, Any], step: int, ratio: float = GUARD_RATIO) -> bool | None:
+    """The fit guard's verdict on the estimate at ``step`` of a recorded run."""
+    measured = residual_ratio(run, step)
+    if measured is None or float(run.get("sigma_hat") or 0.0) < GUARD_MIN_SIGMA:
+        return None
+    return measured > ratio
+
+
+def replay_adaptive(
+    run: dict[str, Any],
+    criterion: str,
+    patience: int,
+    nominal: int,
+    cap: int,
+    *,
+    ratio: float = GUARD_RATIO,
+    guard: bool = True,
+) -> AdaptiveReplay:
+    """What a run stopped by ``criterion`` (patience ``S``) with an adaptive budget would do.
+
+    Parameters
+    ----------
+    run
+        A cached ``dip`` run whose trajectory reaches ``cap`` steps.
+    criterion, patience
+        The primary criterion and its ``S``.
+    nominal, cap
+        The budget and the adaptive budget's cap (``cap == nominal``: a hard budget).
+    ratio, guard
+        The guard's threshold, and whether the guard may extend the budget at all (without it,
+        only an unconfirmed criterion does).
+    """
+    last = run["history"][-1]["step"]
+    if cap > last:
+        raise ValueError(f"the run was recorded to step {last}, the cap is {cap}")
+    trace = run["criteria"][criterion]
+    chunk = max(int(run["job"].get("monitor_every", 10) or 10), nominal // 2)
+    limit, reasons = nominal, []
+    while True:
+        kept = [(s, v) for s, v in zip(trace["steps"], trace["scores"], strict=True) if s <= limit]
+        verdict = (
+            first_candidate(
+                [s for s, _ in kept], [v for _, v in kept], patience, trace["lower_is_better"]
+            )
+            if kept
+            else None
+        )
+        stop = verdict.best_step if verdict is not None else limit
+        confirmed = bool(verdict is not None and verdict.confirmed)
+        if confirmed:
+            halt = next(s for s, _ in kept if s - stop >= patience)
+            break
+        why = ["unconfirmed"]
+        if guard and guard_verdict(run, stop, ratio):
+            why.append("under-fitted")
+        if limit >= cap:
+            halt = limit
+            break
+        reasons.append("+".join(why))
+        limit = min(cap, limit + chunk)
+    return AdaptiveReplay(
+        stop=stop,
+        halt=halt,
+        confirmed=confirmed,
+        limit=limit,
+        extensions=len(reasons),
+        extended_for=tuple(reasons),
+        psnr=float(_record_at(run["history"], stop)["psnr"]),
+        ratio=residual_ratio(run, stop),
+        underfitted=guard_verdict(run, stop, ratio),
+    )
