@@ -275,3 +275,18 @@ def test_a_bad_time_limit_is_one_line_and_exit_2(tmp_path, capsys, value) -> Non
     err = capsys.readouterr().err
     assert "--max-time" in err and "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_the_guard_can_be_turned_off(tmp_path, capsys) -> None:
+    from autodip import cli
+
+    source = _noisy_png(tmp_path / "in.png")
+    argv = ["denoise", str(source), "-o", str(tmp_path / "out.png"), "--iters", "10", *SLOW]
+    assert cli.main([*argv, "--strict", "--no-fit-guard", "--json"]) == 0
+    import json
+
+    captured = capsys.readouterr()
+    record = json.loads(captured.out)
+    assert record["result"]["underfitted"] is None
+    assert record["result"]["fit_guard"]["note"] == "not judged: the fit guard is off"
+    assert "warning" not in captured.err

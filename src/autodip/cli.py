@@ -284,6 +284,12 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help="exit with code 3 when the result is under-fitted (its residual is still well "
         "above the estimated noise level; see the summary)",
     )
+    run.add_argument(
+        "--no-fit-guard",
+        dest="fit_guard",
+        action="store_false",
+        help="do not judge whether the result is under-fitted (nor extend the budget for it)",
+    )
     run.add_argument("--lr", type=_positive_real, default="0.01", help="Adam learning rate")
     run.add_argument(
         "--reg-noise-std",

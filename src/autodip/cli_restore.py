@@ -384,6 +384,7 @@ def restore_one(
         "tv_weight": args.tv,
         "two_stage": args.two_stage,
         "stage_fraction": args.stage_fraction,
+        "fit_guard": args.fit_guard,
     }
     show_progress = not (args.quiet or args.json or args.tile)
     from autodip.restore import task_defaults

@@ -33,7 +33,7 @@ import math
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 import numpy as np
@@ -113,6 +113,9 @@ class FitConfig:
         "reached the time limit") and no extension is granted.
     guard_ratio : float
         The fit guard's threshold, residual > ``guard_ratio`` · σ̂² (:mod:`autodip.fit_guard`).
+    fit_guard : bool
+        Judge the estimate with the fit guard (to extend an adaptive budget, and in the result);
+        ``False`` records the residual but no verdict.
     """
 
     max_iters: int = 3000
@@ -136,6 +139,7 @@ class FitConfig:
     max_extended_iters: int | None = None
     max_seconds: float | None = None
     guard_ratio: float = GUARD_RATIO
+    fit_guard: bool = True
 
     def __post_init__(self) -> None:
         if self.max_iters < 1:
@@ -773,6 +777,10 @@ class _Budget:
         self.last_check = check_fit(
             estimate, self.measured, self.operator, self._sigma, ratio=self.cfg.guard_ratio
         )
+        if not self.cfg.fit_guard:
+            self.last_check = replace(
+                self.last_check, underfitted=None, note="not judged: the fit guard is off"
+            )
         return self.last_check
 
     def consider(self, step: int, returned: torch.Tensor, stopper: Stopper | None) -> None:
