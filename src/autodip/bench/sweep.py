@@ -287,7 +287,8 @@ def noise_seed(image: str, degradation: Degradation, seed: int) -> int:
 
 def expand(sweep: Sweep) -> list[Job]:
     """Every job of ``sweep``: baselines first (they are quick), then the DIP runs network by
-    network in the sweep's order.
+    network in the sweep's order, and for each network its plain trajectories before the runs of
+    criteria that change the objective.
     """
     from autodip.nets import list_nets
     from autodip.stopping import list_criteria
@@ -311,18 +312,19 @@ def expand(sweep: Sweep) -> list[Job]:
             for baseline in sweep.baselines:
                 if tasks[baseline] == BASELINE_TASK[degradation.kind]:
                     jobs.append(Job("baseline", image, degradation, 0, baseline=baseline, **common))
-    # networks outermost: the first-listed network's rows complete first, so a sweep cut short
-    # across sessions still answers for it on every image
+    # networks outermost, then the kind of run: the first-listed network's plain trajectories
+    # complete on every image first, so a sweep cut short across sessions still answers for it
     for network in sweep.networks:
-        for image in images:
-            for degradation in degradations:
-                for seed in sweep.seeds:
-                    run = {"iters": sweep.iters, "network": network, "seed": seed,
-                           "monitor_every": sweep.monitor_every, "precision": sweep.precision,
-                           "device": sweep.device, **common}  # fmt: skip
-                    jobs.append(Job("dip", image, degradation, criteria=monitored, **run))
-                    for name in own_runs:  # OSC, holdout: each fits its own objective
-                        jobs.append(Job(name, image, degradation, criteria=(name,), **run))
+        for kind in ("dip", *own_runs):  # OSC, holdout: each fits its own objective
+            for image in images:
+                for degradation in degradations:
+                    for seed in sweep.seeds:
+                        run = {"iters": sweep.iters, "network": network, "seed": seed,
+                               "monitor_every": sweep.monitor_every,
+                               "precision": sweep.precision, "device": sweep.device,
+                               **common}  # fmt: skip
+                        criteria = monitored if kind == "dip" else (kind,)
+                        jobs.append(Job(kind, image, degradation, criteria=criteria, **run))
     return jobs
 
 

@@ -25,7 +25,7 @@ from typing import Any
 import torch
 
 from autodip.fit_guard import measurement_residual, measurement_sigma
-from autodip.stopping.base import Context, Criterion, register_criterion
+from autodip.stopping.base import Context, Criterion, Range, declare_options, register_criterion
 
 
 @register_criterion
@@ -34,6 +34,9 @@ class Discrepancy(Criterion):
 
     name = "discrepancy"
     default_patience = 300
+    option_ranges = declare_options(
+        margin=Range(-1, 10, low_open=True, high_open=True), sigma=Range(0)
+    )
 
     def __init__(self, margin: float = 0.0, sigma: float | None = None) -> None:
         if not -1 < margin < 10:

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from autodip.operators import Operator
-from autodip.stopping.base import Context, Criterion, register_criterion
+from autodip.stopping.base import Context, Criterion, Range, declare_options, register_criterion
 
 #: Offset of the hidden-pixel draw's seed from the run's seed (distinct from OSC's).
 _SEED_OFFSET = 104729
@@ -36,6 +36,7 @@ class Holdout(Criterion):
     name = "holdout"
     changes_objective = True
     default_patience = 300
+    option_ranges = declare_options(fraction=Range(0, 0.5, low_open=True, high_open=True))
 
     def __init__(self, fraction: float = 0.1) -> None:
         if not 0 < fraction < 0.5:
