@@ -318,7 +318,9 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     run.add_argument(
         "--monitor-every", type=_positive_int, default=10, help="steps between history records"
     )
-    tv = parser.add_argument_group("total-variation regularisation (seed 002)")
+    tv = parser.add_argument_group(
+        "total-variation regularisation (Peng, Hou and Tan, It Takes Two to Better Denoise)"
+    )
     tv.add_argument(
         "--tv",
         type=_non_negative_real,
