@@ -197,7 +197,7 @@ def _recorded(scores: list[float], residuals: list[float], sigma: float = 25.0) 
     }
 
 
-def test_the_replay_extends_an_unconfirmed_run_until_the_criterion_confirms() -> None:
+def test_the_replay_extends_while_underfitted_or_optionally_until_the_criterion_confirms() -> None:
     from autodip.bench.adaptive import replay_adaptive
 
     # the score falls until step 250, then rises: confirmed at step 300 with S = 50
@@ -207,11 +207,15 @@ def test_the_replay_extends_an_unconfirmed_run_until_the_criterion_confirms() ->
     hard = replay_adaptive(run, "cifs", 50, nominal=100, cap=100)
     assert (hard.stop, hard.confirmed, hard.extensions) == (100, False, 0)
     assert hard.underfitted is True and hard.ratio == pytest.approx(3.0)
-    adaptive = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
+    adaptive = replay_adaptive(run, "cifs", 50, nominal=100, cap=600, extend_unconfirmed=True)
     assert adaptive.stop == 250 and adaptive.confirmed and adaptive.halt == 300
     # half the nominal budget at a time: 100 → 150 → 200 → 250 → 300, where S confirms step 250
     assert adaptive.extended_for == ("unconfirmed+under-fitted",) + ("unconfirmed",) * 3
     assert adaptive.limit == 300 and adaptive.underfitted is False
+    # by default only the guard extends: once, until the estimate is no longer under-fitted
+    guarded = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
+    assert guarded.extended_for == ("under-fitted",) and guarded.limit == 150
+    assert (guarded.stop, guarded.confirmed, guarded.underfitted) == (150, False, False)
 
 
 def test_the_replay_refuses_a_cap_beyond_the_recorded_run() -> None:

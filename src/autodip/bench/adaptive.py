@@ -5,9 +5,9 @@ of the estimate on the measurement, and every criterion's score, over a budget a
 adaptive budget's cap. Since the criteria and the guard are causal, what an online run with the
 default settings would have done can be found afterwards, exactly as
 :class:`autodip.runner._Budget` decides it: at the budget's end, go on by half the nominal budget
-while the primary criterion has not confirmed a stop or the estimate it would return is
-under-fitted (residual above ``ratio``·σ̂², σ̂ at least
-:data:`autodip.fit_guard.GUARD_MIN_SIGMA`), up to the cap.
+while the estimate the run would return is under-fitted (residual above ``ratio``·σ̂², σ̂ at least
+:data:`autodip.fit_guard.GUARD_MIN_SIGMA`) — or, with ``extend_unconfirmed``, also while the
+primary criterion has not confirmed a stop — up to the cap.
 """
 
 from __future__ import annotations
@@ -81,6 +81,7 @@ def replay_adaptive(
     *,
     ratio: float = GUARD_RATIO,
     guard: bool = True,
+    extend_unconfirmed: bool = False,
 ) -> AdaptiveReplay:
     """What a run stopped by ``criterion`` (patience ``S``) with an adaptive budget would do.
 
@@ -93,8 +94,10 @@ def replay_adaptive(
     nominal, cap
         The budget and the adaptive budget's cap (``cap == nominal``: a hard budget).
     ratio, guard
-        The guard's threshold, and whether the guard may extend the budget at all (without it,
-        only an unconfirmed criterion does).
+        The guard's threshold, and whether the guard may extend the budget at all.
+    extend_unconfirmed
+        Also extend while the criterion has not confirmed a stop (the policy the demo image
+        showed harmful: see ``benchmarks/results/guard.md``).
     """
     last = run["history"][-1]["step"]
     if cap > last:
@@ -116,10 +119,10 @@ def replay_adaptive(
         if confirmed:
             halt = next(s for s, _ in kept if s - stop >= patience)
             break
-        why = ["unconfirmed"]
+        why = ["unconfirmed"] if extend_unconfirmed else []
         if guard and guard_verdict(run, stop, ratio):
             why.append("under-fitted")
-        if limit >= cap:
+        if limit >= cap or not why:
             halt = limit
             break
         reasons.append("+".join(why))
