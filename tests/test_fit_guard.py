@@ -100,14 +100,15 @@ def test_a_fitted_run_is_not_extended() -> None:
     assert result.iterations == 150 and not result.config["budget"]["extensions"]
 
 
-def test_an_unconfirmed_criterion_extends_the_budget() -> None:
+def test_an_unconfirmed_criterion_alone_does_not_extend_the_budget() -> None:
+    """Extending while CIFS was unconfirmed cost the demo image 0.96 dB (guard.md)."""
     y = noisy(textured(16), 25)
     net = create_net("hourglass", width=8, depth=2)
     stopper = Stopper(create_criterion("emv"), patience=10_000)  # never confirms
     config = FitConfig(max_iters=20, device="cpu", max_extended_iters=40, guard_ratio=1e6)
     result = fit(y, net, config=config, stopper=stopper)
-    assert result.iterations == 40
-    assert all("emv has not confirmed" in e["why"] for e in result.config["budget"]["extensions"])
+    assert result.iterations == 20 and result.confirmed is False
+    assert not result.config["budget"]["extensions"]
 
 
 def test_the_time_limit_ends_a_run() -> None:
