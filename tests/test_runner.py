@@ -173,7 +173,7 @@ def test_bad_images_are_rejected_with_a_clear_message(y, match):
 
 def test_too_small_image_names_the_minimum():
     # 5 scales need 33×33: 32×32 would leave 1×1 at the deepest scale, where batch norm fails
-    with pytest.raises(ValueError, match="at least 33×33.*deepest that works .* --depth 3"):
+    with pytest.raises(ValueError, match=r"at least 33×33.*deepest that works .* --depth 3"):
         fit(tiny((16, 40)), create_net("dip-skip", width=4), config=cfg())
 
 

@@ -16,8 +16,11 @@ import time
 import typing
 import warnings
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
+
+from autodip import defaults as default
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Ended by SIGTERM (a batch scheduler, a container stop, ``timeout``): 128 + 15, as shells say.
@@ -78,6 +81,21 @@ def _number(text: str) -> float:
         return float(text)
     except (ValueError, ZeroDivisionError):
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+
+
+def _shown(value: float) -> str:
+    """A default as ``--help`` shows it and the parser reads it back: ``0.01``, ``1/3``, ``1/30``.
+
+    >>> _shown(0.01), _shown(1 / 3), _shown(1 / 30)
+    ('0.01', '1/3', '1/30')
+    """
+    text = f"{value:g}"
+    if float(text) == value:
+        return text
+    fraction = Fraction(value).limit_denominator(1000)
+    if fraction.numerator / fraction.denominator == value:
+        return f"{fraction.numerator}/{fraction.denominator}"
+    return repr(value)
 
 
 #: The largest count or size an option takes (steps, pixels, processes): C's 32-bit int.
@@ -189,9 +207,7 @@ def _frame_index(text: str) -> int:
 
 def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     """The options shared by ``denoise``, ``inpaint`` and ``sr``, with the task's defaults."""
-    from autodip.restore import ADAPTIVE_CAP, DEFAULT_NET, TASK_DEFAULTS
-
-    defaults = TASK_DEFAULTS[task]
+    defaults = default.TASK_DEFAULTS[task]
     what = {"denoise": "noisy", "inpaint": "damaged", "sr": "low-resolution"}[task]
     parser.add_argument(
         "input",
@@ -246,7 +262,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     net = parser.add_argument_group("network")
     net.add_argument(
         "--net",
-        help=f"network (default: {DEFAULT_NET}"
+        help=f"network (default: {default.DEFAULT_NET}"
         + (f" at width {defaults.width}" if defaults.width else "")
         + "; see `autodip list nets`), or 'auto': a "
         "2-level bilinear hourglass whose width (32, 64 or 128) is predicted from the input's "
@@ -255,7 +271,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     net.add_argument(
         "--width",
         type=_int_in(1, MAX_WIDTH),
-        help=f"channels per scale (default: {defaults.width} for {DEFAULT_NET}, else the "
+        help=f"channels per scale (default: {defaults.width} for {default.DEFAULT_NET}, else the "
         "network's own)",
     )
     net.add_argument(
@@ -269,8 +285,8 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         type=_positive_int,
         help=f"number of iterations, a hard cap (default: an adaptive budget of {defaults.iters}"
         + ("; 4000 for --factor 8" if task == "sr" else "")
-        + f" steps, extended up to {ADAPTIVE_CAP}× while the stopping criterion has not confirmed "
-        "a stop or the estimate is under-fitted)",
+        + f" steps, extended up to {default.ADAPTIVE_CAP}× while the stopping criterion has not "
+        "confirmed a stop or the estimate is under-fitted)",
     )
     run.add_argument(
         "--max-time",
@@ -290,33 +306,37 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         action="store_false",
         help="do not judge whether the result is under-fitted (nor extend the budget for it)",
     )
-    run.add_argument("--lr", type=_positive_real, default="0.01", help="Adam learning rate")
+    run.add_argument(
+        "--lr", type=_positive_real, default=_shown(default.LR), help="Adam learning rate"
+    )
     run.add_argument(
         "--reg-noise-std",
         type=_non_negative_real,
         help="std of the per-step perturbation of the network input (default: "
-        + (
-            "1/30)"
-            if task == "denoise"
-            else f"{defaults.reg_noise_std:g}" + ("; 0.05 for --factor 8)" if task == "sr" else ")")
-        ),
+        + _shown(defaults.reg_noise_std)
+        + (f"; {_shown(default.SR8_REG_NOISE_STD)} for --factor 8)" if task == "sr" else ")"),
     )
     run.add_argument(
         "--exp-weight",
         type=_real_in(0, 1, high_open=True),
-        default="0.99",
+        default=_shown(default.EXP_WEIGHT),
         help="weight of the moving average of outputs (0 turns it off)",
     )
-    run.add_argument("--seed", type=_seed, default=0, help="random seed (same seed, same result)")
-    run.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    run.add_argument(
+        "--seed", type=_seed, default=default.SEED, help="random seed (same seed, same result)"
+    )
+    run.add_argument("--device", default=default.DEVICE, help="auto, cpu, cuda or cuda:N")
     run.add_argument(
         "--precision",
-        default="auto",
+        default=default.PRECISION,
         choices=("auto", "fp32", "bf16"),
         help="arithmetic; auto = bf16 where the hardware does it natively",
     )
     run.add_argument(
-        "--monitor-every", type=_positive_int, default=10, help="steps between history records"
+        "--monitor-every",
+        type=_positive_int,
+        default=default.MONITOR_EVERY,
+        help="steps between history records",
     )
     tv = parser.add_argument_group(
         "total-variation regularisation (Peng, Hou and Tan, It Takes Two to Better Denoise)"
@@ -324,7 +344,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     tv.add_argument(
         "--tv",
         type=_non_negative_real,
-        default=0.0,
+        default=default.TV_WEIGHT,
         metavar="WEIGHT",
         help="add WEIGHT × anisotropic TV to the loss (the paper's λ for [0, 1] images; "
         "try 0.01–0.1)",
@@ -338,7 +358,7 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     tv.add_argument(
         "--stage-fraction",
         type=_real_in(0, 1, low_open=True, high_open=True),
-        default="1/3",
+        default=_shown(default.STAGE_FRACTION),
         help="share of --iters in the first stage of --two-stage",
     )
     stopping = parser.add_argument_group("stopping")
@@ -473,19 +493,31 @@ def build_parser() -> argparse.ArgumentParser:
     cal.add_argument("--limit", type=_positive_int, help="use only the first N selected images")
     cal.add_argument(
         "--sigmas",
-        default="5,10,15,20,25,30,35,40,45,50,55,60,65,70,75",
+        default=",".join(f"{s:g}" for s in default.CALIBRATION_SIGMAS),
         help="noise levels (0–255 scale)",
     )
-    cal.add_argument("--iters", type=_positive_int, default=1500, help="iterations per run")
-    cal.add_argument("--crop", type=_positive_int, default=128, help="centre crop size")
-    cal.add_argument("--patience", type=_positive_int, default=500, help="candidate-rule S")
+    cal.add_argument(
+        "--iters",
+        type=_positive_int,
+        default=default.CALIBRATION_ITERS,
+        help="iterations per run",
+    )
+    cal.add_argument(
+        "--crop", type=_positive_int, default=default.CALIBRATION_CROP, help="centre crop size"
+    )
+    cal.add_argument(
+        "--patience",
+        type=_positive_int,
+        default=default.CALIBRATION_PATIENCE,
+        help="candidate-rule S",
+    )
     cal.add_argument(
         "--cache",
         type=Path,
         default=Path("calibration-cache"),
         help="folder of recorded trajectories (resumable)",
     )
-    cal.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    cal.add_argument("--device", default=default.DEVICE, help="auto, cpu, cuda or cuda:N")
     cal.add_argument(
         "-o", "--out", type=Path, default=Path("cifs_lambda.json"), help="where to write the table"
     )
@@ -535,7 +567,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=str(DEFAULT_ALPHA),
         help="L2 penalty on the weights",
     )
-    train.add_argument("--seed", type=_seed, default=0, help="seed of the training noise")
+    train.add_argument(
+        "--seed", type=_seed, default=default.SEED, help="seed of the training noise"
+    )
     train.add_argument("-f", "--force", action="store_true", help="overwrite --out")
 
     lister = commands.add_parser("list", help="list registered components")
@@ -572,13 +606,23 @@ def _add_bench_arguments(commands: Any) -> None:
         dest="degradations",
         nargs="+",
         help="KIND:LEVEL,… with KIND gaussian (σ), poisson (scale), sr (factor), inpaint "
-        "(fraction dropped); default gaussian:25",
+        f"(fraction dropped); default {default.BENCH_DEGRADATION}",
     )
     run.add_argument("--nets", nargs="+", help="registry names, NAME:key=value,… for overrides")
-    run.add_argument("--criteria", help="comma-separated criteria (default cifs,wmv,emv)")
-    run.add_argument("--iters", type=_positive_int, help="iteration budget (default 3000)")
-    run.add_argument("--seeds", type=_seed, nargs="+", help="seeds (default 0)")
-    run.add_argument("--patience", type=_positive_int, nargs="+", help="S values (default 500)")
+    run.add_argument(
+        "--criteria",
+        help=f"comma-separated criteria (default {','.join(default.BENCH_CRITERIA)})",
+    )
+    run.add_argument(
+        "--iters", type=_positive_int, help=f"iteration budget (default {default.BENCH_ITERS})"
+    )
+    run.add_argument("--seeds", type=_seed, nargs="+", help=f"seeds (default {default.SEED})")
+    run.add_argument(
+        "--patience",
+        type=_positive_int,
+        nargs="+",
+        help=f"S values (default {default.BENCH_PATIENCE})",
+    )
     run.add_argument("--monitor-every", type=_positive_int, help="steps between records")
     run.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="arithmetic")
     run.add_argument("--device", help="auto, cpu, cuda or cuda:N")
@@ -778,7 +822,7 @@ def _resolve_stopping(
     """The stopping criterion and the monitored ones, checked; ``--stop`` unset means the
     task's default (for ``channels`` other than 1 or 3, the multi-channel fallback).
     """
-    from autodip.restore import MULTICHANNEL_STOP, TASK_DEFAULTS
+    from autodip.defaults import MULTICHANNEL_STOP, TASK_DEFAULTS
     from autodip.stopping import list_criteria
 
     known = list_criteria()
@@ -996,7 +1040,7 @@ def _list(args: argparse.Namespace) -> int:
             summary = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
             print(f"{name:9s} {summary}  [{'; '.join(notes)}]")
         return EXIT_OK
-    from autodip.restore import DEFAULT_NET, TASK_DEFAULTS
+    from autodip.defaults import DEFAULT_NET, TASK_DEFAULTS
 
     for name, summary in list_nets().items():
         params = count_parameters(create_net(name))

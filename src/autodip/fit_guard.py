@@ -30,18 +30,10 @@ from typing import Any
 
 import torch
 
+# The guard's thresholds and their evidence live in autodip.defaults; these names stay importable.
+from autodip.defaults import GUARD_MIN_SIGMA as GUARD_MIN_SIGMA
+from autodip.defaults import GUARD_RATIO as GUARD_RATIO
 from autodip.operators import Operator
-
-#: An estimate is under-fitted when its residual exceeds this multiple of σ̂². At a good estimate
-#: the residual is σ² + MSE(x̂, x) − 2·cov(n, x̂)/N ≈ σ² (DIP's peak lies where the network starts
-#: to reproduce the noise); 1.5 leaves room for σ̂'s own error (+12 % at σ = 10 on textured
-#: images, ``sigma_estimator.md``). ``benchmarks/results/guard.md`` measures the ratio at every
-#: development run's own PSNR peak at 256², the evidence this value must stand on.
-GUARD_RATIO = 1.5
-#: Below this σ̂ (0–255 scale) the guard does not judge: the noise is too weak, or not white
-#: Gaussian, for σ̂ to be trusted. On CC15's real camera noise σ̂ reads 0.74–2.97 where the noise
-#: std is 3.6–8.3 (``guard.md``): judged there, every estimate would look under-fitted.
-GUARD_MIN_SIGMA = 4.0
 
 
 @dataclass(frozen=True)

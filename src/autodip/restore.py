@@ -9,13 +9,30 @@ operator and monitors.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
 
 from autodip.checkpoint import Checkpointing
+
+# The defaults live in autodip.defaults, with their evidence; the old names stay importable here.
+from autodip.defaults import ADAPTIVE_CAP as ADAPTIVE_CAP
+from autodip.defaults import DEFAULT_NET as DEFAULT_NET
+from autodip.defaults import DEFAULT_WIDTH as DEFAULT_WIDTH
+from autodip.defaults import (
+    DENOISE_ITERS,
+    DENOISE_PATIENCE,
+    DENOISE_STOP,
+    DEVICE,
+    PRECISION,
+    SEED,
+    SR8_REG_NOISE_STD,
+)
+from autodip.defaults import DENOISE_WIDTH as DENOISE_WIDTH
+from autodip.defaults import MULTICHANNEL_STOP as MULTICHANNEL_STOP
+from autodip.defaults import TASK_DEFAULTS as TASK_DEFAULTS
+from autodip.defaults import TaskDefaults as TaskDefaults
 from autodip.geometry import Padding, check_min_size, min_side
 from autodip.io import image_to_tensor
 from autodip.memory import check_memory, estimate_run_memory, stopper_images
@@ -25,80 +42,10 @@ from autodip.runner import FitConfig, Monitor, Result, fit, placement_for
 from autodip.stopping import Stopper, create_criterion
 from autodip.tiling import MIN_TILE, Tile, plan_tiles, restore_in_tiles
 
-#: The network of inpainting and super-resolution: the 2-level, width-64 hourglass of seed 003
-#: (about 4× fewer FLOPs than ``dip-skip`` at equal quality in that paper's Table 2).
-DEFAULT_NET = "hourglass"
-#: Denoising's defaults, chosen by the development sweep (``benchmarks/results/dev-cpu/``, rule in
-#: :mod:`autodip.bench.choose`): of the network × criterion × patience × budget combinations
-#: within 0.1 dB of the best mean PSNR at the stop (6 images × σ = 15/25/50, 128² crops), the one
-#: that gains the most dB per second: width 32, CIFS, patience 300, 1500 steps — 28.02 dB in
-#: 33.9 s on average, against 27.75 dB in 72.0 s for the previous hourglass-64 / S = 500 / 1000.
-DENOISE_WIDTH = 32
-#: The width of :data:`DEFAULT_NET` for inpainting and super-resolution (seed 003's recipe).
-DEFAULT_WIDTH = 64
-DEFAULT_ITERS = 1500
-DEFAULT_PATIENCE = 300
-#: The criterion that stops ``denoise`` by default; ``None`` runs all ``iters`` steps. CIFS with
-#: its calibrated λ(σ̂) has the best mean PSNR at the stop of every criterion in the sweep, for
-#: both widths (EMV next, 0.43 dB lower at width 32 and 0.49 dB at 64; dev-cpu/report.md).
-DEFAULT_STOP: str | None = "cifs"
-#: The adaptive budget's cap, as a multiple of the task's budget: a run given no ``iters`` goes on
-#: past the budget while its criterion has not confirmed a stop or its estimate is under-fitted
-#: (:mod:`autodip.fit_guard`), up to this many times the budget.
-ADAPTIVE_CAP = 3
-
-
-@dataclass(frozen=True)
-class TaskDefaults:
-    """Defaults of one task: iteration budget, stopping criterion and the input perturbation."""
-
-    iters: int
-    stop: str | None
-    reg_noise_std: float
-    why: str
-    #: The candidate rule's ``S`` for the default ``stop``; ``None`` keeps the criterion's own.
-    patience: int | None = None
-    #: The width of :data:`DEFAULT_NET` when no width is named (the CLI: also for ``--net
-    #: hourglass``).
-    width: int = DEFAULT_WIDTH
-
-
-#: Per task (operator name). Inpainting and super-resolution run the original DIP paper's
-#: iteration counts and ``reg_noise_std`` (SPEC's reference facts) without early stopping. CIFS is
-#: calibrated for denoising only, and ``benchmarks/results/tasks.md`` shows why OSC is not the
-#: default there: without noise these runs do not overfit within the budget (the peak is at the
-#: last step on all 3 inpainting images and at steps 1810–2000 of 2000 on the 5 Set5 crops),
-#: while OSC's pseudo-noise lowers its own run's PSNR and it stops at steps 360–600: on average
-#: 3.4 dB below the fixed budget on inpainting and 3.0 dB on ×4 SR.
-TASK_DEFAULTS = {
-    "denoise": TaskDefaults(
-        DEFAULT_ITERS,
-        DEFAULT_STOP,
-        1.0 / 30.0,
-        "benchmarks/results/dev-cpu/report.md (development sweep)",
-        patience=DEFAULT_PATIENCE,
-        width=DENOISE_WIDTH,
-    ),
-    "inpaint": TaskDefaults(
-        3000,
-        None,
-        0.03,
-        "DIP (Ulyanov et al.) inpainting: 3000 iterations, reg-noise 0.03",
-        width=DEFAULT_WIDTH,
-    ),
-    "sr": TaskDefaults(
-        2000,
-        None,
-        0.03,
-        "DIP (Ulyanov et al.) super-resolution x4: 2000 iterations, reg-noise 0.03",
-        width=DEFAULT_WIDTH,
-    ),
-}
-
-
-#: The default criterion for images whose channel count JPEG cannot hold (multispectral): the
-#: exponential variance, the best of the remaining criteria in ``stopping.md``.
-MULTICHANNEL_STOP = "emv"
+#: Old names of :data:`autodip.defaults.DENOISE_ITERS`, ``DENOISE_PATIENCE`` and ``DENOISE_STOP``.
+DEFAULT_ITERS = DENOISE_ITERS
+DEFAULT_PATIENCE = DENOISE_PATIENCE
+DEFAULT_STOP: str | None = DENOISE_STOP
 
 
 def task_defaults(operator: Operator) -> TaskDefaults:
@@ -106,7 +53,7 @@ def task_defaults(operator: Operator) -> TaskDefaults:
     base = TASK_DEFAULTS.get(operator.name, TASK_DEFAULTS["denoise"])
     if isinstance(operator, SuperResolve) and operator.factor > 4:
         iters = published_iterations(operator)
-        noise = 0.05 if operator.factor >= 8 else 0.03
+        noise = SR8_REG_NOISE_STD if operator.factor >= 8 else base.reg_noise_std
         why = "DIP super-resolution: x8 uses 4000 and 0.05"
         return TaskDefaults(iters, None, noise, why, width=base.width)
     return base
@@ -181,9 +128,9 @@ def restore(
     *,
     net: str | None = None,
     iters: int | None = None,
-    seed: int = 0,
-    device: str = "auto",
-    precision: str = "auto",
+    seed: int = SEED,
+    device: str = DEVICE,
+    precision: str = PRECISION,
     reference: np.ndarray | torch.Tensor | None = None,
     stop: str | None = _UNSET,
     monitor: Sequence[str] = (),

@@ -28,6 +28,8 @@ from difflib import get_close_matches
 from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
+from autodip import defaults
+
 #: Bump when the meaning of a cached result changes (invalidates every cache entry).
 CACHE_VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
@@ -69,17 +71,17 @@ class Sweep:
     """A benchmark sweep (see the module docstring for the file form)."""
 
     images: list[str]
-    degradations: list[str] = field(default_factory=lambda: ["gaussian:25"])
-    networks: list[str] = field(default_factory=lambda: ["hourglass"])
-    criteria: list[str] = field(default_factory=lambda: ["cifs", "wmv", "emv"])
-    iters: int = 3000
-    seeds: list[int] = field(default_factory=lambda: [0])
+    degradations: list[str] = field(default_factory=lambda: [defaults.BENCH_DEGRADATION])
+    networks: list[str] = field(default_factory=lambda: [defaults.DEFAULT_NET])
+    criteria: list[str] = field(default_factory=lambda: list(defaults.BENCH_CRITERIA))
+    iters: int = defaults.BENCH_ITERS
+    seeds: list[int] = field(default_factory=lambda: [defaults.SEED])
     crop: int | None = None
     gray: bool = False
-    patience: list[int] = field(default_factory=lambda: [500])
-    monitor_every: int = 10
-    precision: str = "auto"
-    device: str = "auto"
+    patience: list[int] = field(default_factory=lambda: [defaults.BENCH_PATIENCE])
+    monitor_every: int = defaults.MONITOR_EVERY
+    precision: str = defaults.PRECISION
+    device: str = defaults.DEVICE
     baselines: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:

@@ -1,0 +1,186 @@
+"""Every default of autodip in one place, each with the evidence it stands on.
+
+The library (:func:`autodip.restore.restore`, :class:`autodip.runner.FitConfig`, the fit guard),
+the command line's options and their ``--help``, CIFS calibration and the benchmark sweeps read
+their defaults from here; the old names (``autodip.restore.DEFAULT_ITERS``,
+``autodip.fit_guard.GUARD_RATIO``, …) are aliases of these. Importing this module is cheap: no
+PyTorch, no NumPy.
+
+Two sets of optimisation defaults coexist on purpose:
+
+- **the tasks** (:data:`TASK_DEFAULTS`, what ``denoise``/``inpaint``/``sr`` and the command line
+  run): chosen by autodip's own benchmarks — denoising runs 1500 steps of a width-32 hourglass
+  stopped by CIFS (``benchmarks/results/dev-cpu/report.md``);
+- **the runner** (:class:`autodip.runner.FitConfig`, for researchers who assemble their own run):
+  the original DIP code's denoising settings (Ulyanov, Vedaldi and Lempitsky, *Deep Image Prior*,
+  CVPR 2018: 3000 steps, Adam lr 0.01, input perturbation 1/30, output average 0.99), so that a
+  bare ``fit`` reproduces the paper. :data:`FIT_MAX_ITERS` (3000) therefore differs from
+  :data:`DENOISE_ITERS` (1500): the first is the paper's fixed budget without early stopping, the
+  second a budget that a stopping criterion and the adaptive extension work within.
+
+Examples
+--------
+>>> from autodip import defaults
+>>> defaults.TASK_DEFAULTS["denoise"].iters, defaults.FIT_MAX_ITERS
+(1500, 3000)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# --- the network -------------------------------------------------------------------------------
+
+#: The network of every task: the 2-level hourglass of Liu, Li, Pang, Nie and Yap, *The Devil is
+#: in the Upsampling* (about 4× fewer FLOPs than ``dip-skip`` at equal quality in its Table 2).
+DEFAULT_NET = "hourglass"
+#: Its width for inpainting and super-resolution (that paper's recipe), and in
+#: ``create_net("hourglass")``.
+DEFAULT_WIDTH = 64
+#: Its width for denoising: of the network × criterion × patience × budget combinations within
+#: 0.1 dB of the best mean PSNR at the stop (6 images × σ = 15/25/50, 128² crops), width 32 with
+#: CIFS, patience 300 and 1500 steps gains the most dB per second — 28.02 dB in 33.9 s on average,
+#: against 27.75 dB in 72.0 s for hourglass-64 / S = 500 / 1000 steps
+#: (``benchmarks/results/dev-cpu/report.md``, rule in :mod:`autodip.bench.choose`).
+DENOISE_WIDTH = 32
+
+# --- denoising (benchmarks/results/dev-cpu/report.md) -------------------------------------------
+
+#: Denoising's step budget (the same development sweep as :data:`DENOISE_WIDTH`).
+DENOISE_ITERS = 1500
+#: The candidate rule's patience ``S`` for :data:`DENOISE_STOP` (same sweep).
+DENOISE_PATIENCE = 300
+#: The criterion that stops ``denoise``; ``None`` would run all steps. CIFS with its calibrated
+#: λ(σ̂) has the best mean PSNR at the stop of every criterion in the sweep, for both widths (EMV
+#: next, 0.43 dB lower at width 32 and 0.49 dB at 64; ``dev-cpu/report.md``).
+DENOISE_STOP: str | None = "cifs"
+#: The per-step perturbation of the network input for denoising (DIP's σ = 25 setting).
+DENOISE_REG_NOISE_STD = 1.0 / 30.0
+#: The criterion for images whose channel count JPEG cannot hold (multispectral), where CIFS cannot
+#: run: the exponential variance, the best of the remaining criteria in
+#: ``benchmarks/results/stopping.md``.
+MULTICHANNEL_STOP = "emv"
+#: The adaptive budget's cap, as a multiple of the task's budget: a run given no ``iters`` goes on
+#: past the budget while its criterion has not confirmed a stop or its estimate is under-fitted
+#: (:mod:`autodip.fit_guard`), up to this many times the budget (``benchmarks/results/guard.md``
+#: replays it on the 256² development runs).
+ADAPTIVE_CAP = 3
+
+# --- inpainting and super-resolution (the original DIP paper; benchmarks/results/tasks.md) ------
+
+#: DIP's inpainting: 3000 steps, input perturbation 0.03, no early stopping. ``tasks.md`` shows
+#: why not OSC: without noise these runs do not overfit within the budget (the peak is at the last
+#: step on all 3 inpainting images), while OSC's pseudo-noise lowers its own run's PSNR and it stops
+#: at steps 360–600, on average 3.4 dB below the fixed budget.
+INPAINT_ITERS = 3000
+INPAINT_REG_NOISE_STD = 0.03
+#: DIP's ×4 super-resolution: 2000 steps, perturbation 0.03 (×8: 4000 steps and
+#: :data:`SR8_REG_NOISE_STD`, :func:`autodip.operators.published_iterations`). ``tasks.md``: the
+#: peak is at steps 1810–2000 of 2000 on the 5 Set5 crops; OSC would lose 3.0 dB on average.
+SR_ITERS = 2000
+SR_REG_NOISE_STD = 0.03
+#: DIP's input perturbation for ×8 super-resolution.
+SR8_REG_NOISE_STD = 0.05
+
+
+@dataclass(frozen=True)
+class TaskDefaults:
+    """Defaults of one task: iteration budget, stopping criterion and the input perturbation."""
+
+    iters: int
+    stop: str | None
+    reg_noise_std: float
+    why: str
+    #: The candidate rule's ``S`` for the default ``stop``; ``None`` keeps the criterion's own.
+    patience: int | None = None
+    #: The width of :data:`DEFAULT_NET` when no width is named (the CLI: also for ``--net
+    #: hourglass``).
+    width: int = DEFAULT_WIDTH
+
+
+#: Per task (operator name): what ``denoise``, ``inpaint`` and ``sr`` run by default.
+TASK_DEFAULTS = {
+    "denoise": TaskDefaults(
+        DENOISE_ITERS,
+        DENOISE_STOP,
+        DENOISE_REG_NOISE_STD,
+        "benchmarks/results/dev-cpu/report.md (development sweep)",
+        patience=DENOISE_PATIENCE,
+        width=DENOISE_WIDTH,
+    ),
+    "inpaint": TaskDefaults(
+        INPAINT_ITERS,
+        None,
+        INPAINT_REG_NOISE_STD,
+        "DIP (Ulyanov et al.) inpainting: 3000 iterations, reg-noise 0.03",
+        width=DEFAULT_WIDTH,
+    ),
+    "sr": TaskDefaults(
+        SR_ITERS,
+        None,
+        SR_REG_NOISE_STD,
+        "DIP (Ulyanov et al.) super-resolution x4: 2000 iterations, reg-noise 0.03",
+        width=DEFAULT_WIDTH,
+    ),
+}
+
+# --- the runner: FitConfig (the original DIP code's denoising settings, see above) -------------
+
+#: :class:`~autodip.runner.FitConfig`'s step budget: the DIP paper's 3000 denoising steps, run
+#: without early stopping (the tasks use their own budgets, :data:`TASK_DEFAULTS`).
+FIT_MAX_ITERS = 3000
+#: Adam's learning rate (DIP: 0.01, every task).
+LR = 0.01
+#: The std of the per-step perturbation of the input code in a bare ``fit`` (DIP: 1/30 at σ = 25).
+FIT_REG_NOISE_STD = 1.0 / 30.0
+#: Weight of the moving average of outputs (DIP: 0.99).
+EXP_WEIGHT = 0.99
+#: The input code: ``z ~ U[0, INPUT_SCALE)`` (DIP: 0.1).
+INPUT_KIND = "noise"
+INPUT_SCALE = 0.1
+#: Seeds of the network, the code and the perturbations.
+SEED = 0
+#: Where and in what arithmetic a run goes (:mod:`autodip.hardware`): the fastest the machine has.
+DEVICE = "auto"
+PRECISION = "auto"
+#: Steps between records in the history and calls of the criteria (the granularity of every
+#: stopping result in ``benchmarks/results/``).
+MONITOR_EVERY = 10
+#: Weight of the TV term (none by default; Peng, Hou and Tan, *It Takes Two to Better Denoise*).
+TV_WEIGHT = 0.0
+#: Share of the steps in stage 1 of a two-stage run (Peng, Hou and Tan: one third).
+STAGE_FRACTION = 1.0 / 3.0
+#: A monitored step whose fit to the target is this many dB below the last good one's counts as
+#: divergence (the original DIP code's 5 dB test).
+DIVERGENCE_DROP_DB = 5.0
+#: Divergences recovered from before a run gives up, and the learning-rate factor of each.
+MAX_RECOVERIES = 5
+RECOVERY_LR_FACTOR = 0.5
+
+# --- the fit guard (benchmarks/results/guard.md) ------------------------------------------------
+
+#: An estimate is under-fitted when its residual exceeds this multiple of σ̂². At a good estimate
+#: the residual is σ² + MSE(x̂, x) − 2·cov(n, x̂)/N ≈ σ² (DIP's peak lies where the network starts
+#: to reproduce the noise); 1.5 leaves room for σ̂'s own error (+12 % at σ = 10 on textured
+#: images, ``benchmarks/results/sigma_estimator.md``). ``benchmarks/results/guard.md`` measures
+#: the ratio at every development run's own PSNR peak at 256², the evidence this value must stand
+#: on.
+GUARD_RATIO = 1.5
+#: Below this σ̂ (0–255 scale) the guard does not judge: the noise is too weak, or not white
+#: Gaussian, for σ̂ to be trusted. On CC15's real camera noise σ̂ reads 0.74–2.97 where the noise
+#: std is 3.6–8.3 (``guard.md``): judged there, every estimate would look under-fitted.
+GUARD_MIN_SIGMA = 4.0
+
+# --- CIFS calibration (benchmarks/results/cifs_calibration.md, the command that made the table) --
+
+CALIBRATION_SIGMAS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75)
+CALIBRATION_ITERS = 1500
+CALIBRATION_CROP = 128
+CALIBRATION_PATIENCE = 500
+
+# --- benchmark sweeps (autodip.bench.Sweep; the papers' settings: 3000 steps, S = 500) ----------
+
+BENCH_ITERS = 3000
+BENCH_CRITERIA = ("cifs", "wmv", "emv")
+BENCH_PATIENCE = 500
+BENCH_DEGRADATION = "gaussian:25"

@@ -1,0 +1,61 @@
+"""One place for defaults: the library, the old names and the command line's help agree."""
+
+from __future__ import annotations
+
+import argparse
+
+from autodip import cli, defaults, fit_guard, restore, runner
+from autodip.bench import Sweep
+
+
+def test_old_names_are_aliases_of_the_defaults_module():
+    assert restore.DEFAULT_ITERS == defaults.DENOISE_ITERS == 1500
+    assert restore.DEFAULT_PATIENCE == defaults.DENOISE_PATIENCE
+    assert restore.DEFAULT_STOP == defaults.DENOISE_STOP
+    assert restore.DENOISE_WIDTH == defaults.DENOISE_WIDTH
+    assert restore.ADAPTIVE_CAP == defaults.ADAPTIVE_CAP
+    assert restore.TASK_DEFAULTS is defaults.TASK_DEFAULTS
+    assert restore.TaskDefaults is defaults.TaskDefaults
+    assert fit_guard.GUARD_RATIO == defaults.GUARD_RATIO
+    assert fit_guard.GUARD_MIN_SIGMA == defaults.GUARD_MIN_SIGMA
+
+
+def test_fit_config_keeps_the_dip_papers_settings():
+    config = runner.FitConfig()
+    assert config.max_iters == defaults.FIT_MAX_ITERS == 3000  # not denoise's 1500, on purpose
+    assert (config.lr, config.exp_weight, config.monitor_every) == (
+        defaults.LR,
+        defaults.EXP_WEIGHT,
+        defaults.MONITOR_EVERY,
+    )
+    assert config.guard_ratio == defaults.GUARD_RATIO
+
+
+def test_sweep_defaults_come_from_the_defaults_module():
+    sweep = Sweep(images=["x.png"])
+    assert sweep.iters == defaults.BENCH_ITERS
+    assert sweep.criteria == list(defaults.BENCH_CRITERIA)
+    assert sweep.patience == [defaults.BENCH_PATIENCE]
+
+
+def _subparser(name: str) -> argparse.ArgumentParser:
+    parser = cli.build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return action.choices[name]
+
+
+def test_cli_parses_to_the_libraries_defaults():
+    args = cli.build_parser().parse_args(["denoise", "in.png", "-o", "out.png"])
+    assert args.lr == defaults.LR
+    assert args.exp_weight == defaults.EXP_WEIGHT
+    assert args.stage_fraction == defaults.STAGE_FRACTION
+    assert args.monitor_every == defaults.MONITOR_EVERY
+    assert args.seed == defaults.SEED
+
+
+def test_help_shows_the_defaults():
+    text = _subparser("denoise").format_help().replace("\n", " ")
+    text = " ".join(text.split())
+    assert f"adaptive budget of {defaults.DENOISE_ITERS}" in text
+    assert "1/30" in text and "1/3" in text
+    assert f"up to {defaults.ADAPTIVE_CAP}×" in text
