@@ -295,3 +295,13 @@ def test_the_guard_can_be_turned_off(tmp_path, capsys) -> None:
     assert record["result"]["underfitted"] is None
     assert record["result"]["fit_guard"]["note"] == "not judged: the fit guard is off"
     assert "warning" not in captured.err
+
+
+def test_osc_keeps_its_projection_curve_for_offline_replay() -> None:
+    y = noisy(textured(16), 25)
+    stopper = Stopper(create_criterion("osc", half_length=20, window=10), patience=1000)
+    net = create_net("hourglass", width=4, depth=2)
+    result = fit(y, net, config=FitConfig(max_iters=40, device="cpu"), stopper=stopper)
+    trace = result.criteria["osc"]["trace"]
+    assert trace["steps"] == list(range(10, 41, 10))
+    assert len(trace["coefficients"]) == 4 and all(abs(c) < 2 for c in trace["coefficients"])

@@ -99,6 +99,7 @@ def run_job(job: Job) -> dict[str, Any]:
                 "lower_is_better": c["lower_is_better"],
                 "default_patience": _default_patience(name),
                 "seconds": c["seconds"],
+                **({"trace": c["trace"]} if "trace" in c else {}),
             }
             for name, c in result.criteria.items()
         },

@@ -163,6 +163,12 @@ class Criterion:
         """The criterion's name and options as plain data."""
         return {"name": self.name}
 
+    def trace(self) -> dict[str, list[float]]:
+        """Raw per-step quantities behind the scores (e.g. OSC's projection curve), so that other
+        settings can be replayed offline; empty when the scores say it all.
+        """
+        return {}
+
 
 @dataclass(frozen=True)
 class Decision:

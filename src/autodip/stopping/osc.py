@@ -159,6 +159,10 @@ class OrthogonalStopping(Criterion):
         self._scored_step = self.steps[len(self.curvatures) - 1 - h + k]
         return float(np.mean(self.curvatures[-(2 * h + 1) :]))
 
+    def trace(self) -> dict[str, list[float]]:
+        """The projection curve :math:`c_t` at every monitored step (to replay other windows)."""
+        return {"steps": list(self.steps), "coefficients": list(self.coefficients)}
+
     def describe(self) -> dict[str, Any]:
         """Name and parameters."""
         return {

@@ -45,6 +45,7 @@ class Track:
             "seconds": self.seconds,
             "steps": self.steps,
             "scores": self.scores,
+            **({"trace": trace} if (trace := self.criterion.trace()) else {}),
         }
 
 
