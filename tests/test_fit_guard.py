@@ -305,3 +305,12 @@ def test_osc_keeps_its_projection_curve_for_offline_replay() -> None:
     trace = result.criteria["osc"]["trace"]
     assert trace["steps"] == list(range(10, 41, 10))
     assert len(trace["coefficients"]) == 4 and all(abs(c) < 2 for c in trace["coefficients"])
+
+
+def test_a_mask_without_a_known_2x2_block_gives_no_noise_estimate_not_an_error() -> None:
+    mask = np.zeros((16, 16), np.float32)
+    mask[::2] = 1  # known rows alternate with unknown ones
+    y = noisy(textured(16), 25) * torch.from_numpy(mask)
+    assert measurement_sigma(y, Inpaint(mask)) == 0.0
+    verdict = check_fit(y, y, Inpaint(mask), sigma=measurement_sigma(y, Inpaint(mask)))
+    assert verdict.underfitted is None

@@ -158,12 +158,16 @@ def measurement_sigma(measured: torch.Tensor, operator: Operator) -> float:
     """σ̂ of the measurement (0–255 scale), from its measured values only.
 
     For inpainting, only the 2×2 blocks of known pixels count, so that the holes and their
-    borders do not read as noise.
+    borders do not read as noise; with no such block (a mask of stripes or isolated pixels) the
+    noise cannot be estimated and 0 is returned, which the guard does not judge.
     """
     from autodip.noise_level import estimate_sigma
 
     values = measured.detach().float().cpu()
     support = operator.restrict(torch.ones_like(values))
     if float(support.min()) < 1:
-        return estimate_sigma(values[0].numpy(), known=support[0, 0].numpy())
+        try:
+            return estimate_sigma(values[0].numpy(), known=support[0, 0].numpy())
+        except ValueError:  # no 2×2 block is wholly known (e.g. a striped mask): no estimate
+            return 0.0
     return estimate_sigma(values[0].numpy())
