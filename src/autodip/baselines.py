@@ -84,6 +84,7 @@ from typing import Any
 
 import numpy as np
 
+from autodip.errors import OptionalDependencyError as OptionalDependencyError
 from autodip.noise_level import estimate_sigma
 from autodip.validation import check_float_array
 
@@ -142,10 +143,6 @@ _MAX_FACTOR = 64
 _UINT16_MAX = 65535.0
 
 _BENCH_EXTRA = "pip install 'autodip[bench]'"
-
-
-class OptionalDependencyError(ModuleNotFoundError):
-    """A baseline's optional dependency is not installed; the message says how to install it."""
 
 
 def tv_chambolle(image: np.ndarray, sigma: float) -> np.ndarray:

@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
+from autodip.errors import CheckpointError as CheckpointError
+
 if TYPE_CHECKING:  # pragma: no cover
     from autodip.operators import Operator
     from autodip.runner import FitConfig, _RunState
@@ -32,10 +34,6 @@ FORMAT_VERSION = 2
 #: Settings a resumed run may change: the budget, to extend a run (not a two-stage one: its stage
 #: boundary depends on the budget). The device may not change: the random stream is the device's.
 MAY_DIFFER = frozenset({"max_iters", "max_extended_iters", "max_seconds"})
-
-
-class CheckpointError(ValueError):
-    """A checkpoint that is missing, unreadable or belongs to another run."""
 
 
 @dataclass(frozen=True)

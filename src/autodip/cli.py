@@ -21,20 +21,14 @@ from pathlib import Path
 from typing import Any
 
 from autodip import defaults as default
+from autodip.errors import RunError as RunError
+from autodip.errors import UsageError as UsageError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Ended by SIGTERM (a batch scheduler, a container stop, ``timeout``): 128 + 15, as shells say.
 EXIT_TERMINATED = 143
 #: ``--strict``: the run finished but its result is under-fitted (:mod:`autodip.fit_guard`).
 EXIT_UNDERFITTED = 3
-
-
-class UsageError(Exception):
-    """A problem with the user's input that deserves one line and exit code 2."""
-
-
-class RunError(Exception):
-    """A run that failed for a reason worth one line (exit code 1), e.g. divergence."""
 
 
 def torch_out_of_memory() -> type[BaseException]:

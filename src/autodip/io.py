@@ -43,6 +43,12 @@ import tifffile
 import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
+# The exceptions are defined in autodip.errors; they stay importable from here.
+from autodip.errors import ImageDamagedError as ImageDamagedError
+from autodip.errors import ImageFramesError as ImageFramesError
+from autodip.errors import ImageReadError as ImageReadError
+from autodip.errors import ImageWriteError as ImageWriteError
+
 __all__ = [
     "ImageDamagedError",
     "ImageFramesError",
@@ -110,66 +116,6 @@ _PNG_IDAT_SIZE = 1 << 20
 # --------------------------------------------------------------------------------------
 # Public types
 # --------------------------------------------------------------------------------------
-
-
-class _PathError(Exception):
-    """Base for errors whose message is ``cannot <verb> '<path>': <reason>``."""
-
-    _verb = "use"
-
-    def __init__(self, path: str | os.PathLike[str], reason: str) -> None:
-        self.path = os.fspath(path)
-        self.reason = reason
-        super().__init__(f"cannot {self._verb} '{self.path}': {reason}")
-
-    def __reduce__(self) -> tuple[type, tuple[str, str]]:
-        return type(self), (self.path, self.reason)
-
-
-class ImageReadError(_PathError):
-    """An image file could not be read.
-
-    The message is one line meant for the user: ``cannot read '<path>': <reason>``.
-    The two parts are also available as the attributes ``path`` and ``reason``.
-    """
-
-    _verb = "read"
-
-
-class ImageFramesError(ImageReadError):
-    """The file holds several frames (an animation) and no frame was chosen.
-
-    The number of frames is the attribute ``frames``; read one with ``read_image(path,
-    frame=N)``.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], frames: int) -> None:
-        self.frames = frames
-        super().__init__(
-            path,
-            f"it holds {frames} frames (an animation); choose one with frame=N (0 to {frames - 1})",
-        )
-
-    def __reduce__(self) -> tuple[type, tuple[str, int]]:  # type: ignore[override]
-        return type(self), (self.path, self.frames)
-
-
-class ImageDamagedError(ImageReadError):
-    """The file's image data is truncated or corrupt; the decoder would pad or guess the rest.
-
-    ``read_image(path, allow_truncated=True)`` returns the partial image instead, with the
-    reason in ``ImageInfo.damaged``.
-    """
-
-
-class ImageWriteError(_PathError):
-    """An image file could not be written.
-
-    The message is one line meant for the user: ``cannot write '<path>': <reason>``.
-    The two parts are also available as the attributes ``path`` and ``reason``.
-    """
-
-    _verb = "write"
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from autodip.errors import InsufficientMemoryError as InsufficientMemoryError
 from autodip.geometry import padding_for
 
 #: Safety factor on the estimate (allocator slack, temporaries of the backward pass).
@@ -32,10 +33,6 @@ MARGIN = 1.25
 #: (``benchmarks/results/memory.md``).
 RUNTIME_OVERHEAD = 150 * 2**20
 _UNITS = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
-
-
-class InsufficientMemoryError(MemoryError):
-    """A run that would not fit the memory available (or the limit given)."""
 
 
 @dataclass(frozen=True)
