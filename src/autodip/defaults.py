@@ -61,9 +61,8 @@ DENOISE_REG_NOISE_STD = 1.0 / 30.0
 #: ``benchmarks/results/stopping.md``.
 MULTICHANNEL_STOP = "emv"
 #: The adaptive budget's cap, as a multiple of the task's budget: a run given no ``iters`` goes on
-#: past the budget while its criterion has not confirmed a stop or its estimate is under-fitted
-#: (:mod:`autodip.fit_guard`), up to this many times the budget (``benchmarks/results/guard.md``
-#: replays it on the 256² development runs).
+#: past the budget while its estimate is under-fitted (:mod:`autodip.fit_guard`), up to this many
+#: times the budget (``benchmarks/results/guard.md`` replays it on the 256² development runs).
 ADAPTIVE_CAP = 3
 
 # --- inpainting and super-resolution (the original DIP paper; benchmarks/results/tasks.md) ------
