@@ -8,6 +8,8 @@ operator and monitors.
 
 from __future__ import annotations
 
+import sys
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -506,3 +508,19 @@ def _auto_architecture(
         )
     architecture = choose_architecture(y[0].detach().float().cpu().numpy())
     return architecture["net"], {**net_options, **architecture["options"]}, architecture
+
+
+class _CallableModule(types.ModuleType):
+    """The module :mod:`autodip.restore`, callable as :func:`restore`.
+
+    ``autodip.restore`` names both this module and its main function: the package exports the
+    function, but once anything imports the module, Python sets the package's attribute to the
+    module. Calling the module calls the function, so ``autodip.restore(image, operator)`` works
+    either way. (The next step of the package layout moves the code to ``autodip.api``.)
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Result:
+        return restore(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule
