@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from autodip import cli
+from autodip.cli.common import Progress
 
 FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--quiet", "--device", "cpu"]
 
@@ -40,7 +41,7 @@ def test_the_memory_breakdown_adds_up_to_the_total(tmp_path, capsys):
 @pytest.mark.parametrize("columns", [80, 60, 40, 24])
 def test_the_progress_bar_fits_the_terminal_and_keeps_the_step(monkeypatch, capsys, columns):
     monkeypatch.setenv("COLUMNS", str(columns))
-    with cli._Progress(1500, True, label="denoising") as progress:
+    with Progress(1500, True, label="denoising") as progress:
         progress(750, 0.0123)
         progress(1500, 0.0123)
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]

@@ -128,7 +128,7 @@ def test_library_warnings_reach_the_user_as_one_plain_line(monkeypatch, capsys):
         warnings.warn("something odd", RuntimeWarning, stacklevel=1)
         return cli.EXIT_OK
 
-    monkeypatch.setattr(cli, "_list", warn)
+    monkeypatch.setattr(cli, "list_components", warn)
     code, _, stderr = run(["list", "nets"], capsys)
     assert code == cli.EXIT_OK
     assert stderr == "autodip: warning: something odd\n"

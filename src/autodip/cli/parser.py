@@ -1,41 +1,20 @@
-"""The ``autodip`` command line: parse, call the library, print. Nothing here computes.
+"""The ``autodip`` command's argument parsers and the types that check option values.
 
-``main(argv) -> int`` is callable from tests; exit codes: 0 success, 1 unexpected failure,
-2 bad input or usage (one clear line, no traceback), 3 an under-fitted result with ``--strict``,
-130 interrupted (the estimate so far is still written), 143 the same after a SIGTERM.
+Option defaults and the numbers in ``--help`` come from :mod:`autodip.defaults`.
 """
 
 from __future__ import annotations
 
 import argparse
 import math
-import signal
-import sys
-import threading
-import time
 import typing
-import warnings
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 from autodip import defaults as default
-from autodip.errors import RunError as RunError
-from autodip.errors import UsageError as UsageError
-
-EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
-#: Ended by SIGTERM (a batch scheduler, a container stop, ``timeout``): 128 + 15, as shells say.
-EXIT_TERMINATED = 143
-#: ``--strict``: the run finished but its result is under-fitted (:mod:`autodip.fit_guard`).
-EXIT_UNDERFITTED = 3
-
-
-def torch_out_of_memory() -> type[BaseException]:
-    """PyTorch's out-of-memory error class (imported lazily)."""
-    import torch
-
-    return torch.cuda.OutOfMemoryError
+from autodip.cli.common import EXIT_USAGE
 
 
 class _Parser(argparse.ArgumentParser):
@@ -43,18 +22,6 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> typing.NoReturn:
         self.exit(EXIT_USAGE, f"autodip: error: {message} (see `{self.prog} --help`)\n")
-
-
-def _show_warning(
-    message: Warning | str,
-    category: type[Warning],
-    filename: str,
-    lineno: int,
-    file: Any = None,
-    line: str | None = None,
-) -> None:
-    """Print a warning as ``autodip: warning: …``: no source path, line or Python class name."""
-    print(f"autodip: warning: {message}", file=sys.stderr)
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -94,14 +61,22 @@ def _shown(value: float) -> str:
 
 #: The largest count or size an option takes (steps, pixels, processes): C's 32-bit int.
 MAX_COUNT = 2**31 - 1
+
+
 #: The largest seed: torch's generators take 64 bits, and the runner and criteria derive their
 #: own streams from ``seed + offset``.
 MAX_SEED = 2**63 - 1
+
+
 #: The widest network the command line builds (``dip-skip`` at 1024 channels: 100 M parameters);
 #: wider ones would be allocated before the memory check could refuse them.
 MAX_WIDTH = 1024
+
+
 #: The deepest: each scale halves the image, and no readable image has a side of 2^30 pixels.
 MAX_DEPTH = 30
+
+
 #: The most local worker processes ``bench run`` starts.
 MAX_WORKERS = 256
 
@@ -158,7 +133,11 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
 
 
 _positive_real = _real_in(0, low_open=True)
+
+
 _non_negative_real = _real_in(0)
+
+
 _seed = _int_in(0, MAX_SEED)
 
 
@@ -635,507 +614,3 @@ def _add_bench_arguments(commands: Any) -> None:
     )
     report.add_argument("results", type=Path, help="results folder of `autodip bench run`")
     report.add_argument("--patience", type=_positive_int, nargs="+", help="S values")
-
-
-def _check_writable(paths: list[Path], force: bool) -> None:
-    for path in paths:  # first: --force cannot replace a folder, so never advise it for one
-        if path.is_dir():
-            raise UsageError(f"'{path}' is a folder, not a file; name a file to write")
-    existing = [f"'{p}'" for p in paths if p.exists()]
-    if existing and not force:
-        verb = "exists" if len(existing) == 1 else "exist"
-        raise UsageError(f"{', '.join(existing)} {verb}; pass --force to overwrite")
-
-
-def _read(
-    path: Path, what: str, frame: int | None = None, allow_truncated: bool = False
-) -> tuple[Any, Any]:
-    """Read an image for the command line: any problem is a `UsageError` saying what to do."""
-    from autodip.io import ImageDamagedError, ImageFramesError, ImageReadError, read_image
-
-    try:
-        return read_image(path, frame=frame, allow_truncated=allow_truncated)
-    except ImageFramesError as error:
-        last = error.frames - 1
-        todo = (
-            f"restore one of them with --frame N (0 = the first, {last} = the last)"
-            if what == "input"
-            else "save the frame you mean as an image of its own"
-        )
-        raise UsageError(
-            f"{what}: '{error.path}' is an animation of {error.frames} frames; {todo}"
-        ) from None
-    except ImageDamagedError as error:
-        hint = "; pass --allow-truncated to restore the partial image" if what == "input" else ""
-        raise UsageError(f"{what}: {error}{hint}") from None
-    except ImageReadError as error:
-        raise UsageError(f"{what}: {error}") from None
-
-
-#: The progress bar's fields, most important first: a narrow terminal drops them from the end.
-PROGRESS_FIELDS = ("step", "left", "loss", "label", "bar", "rate", "elapsed")
-
-
-def _progress_columns(label: str, total: int, width: int) -> list[Any]:
-    """The progress bar's rich columns that fit on one line of ``width`` characters.
-
-    Fields are kept in the order of :data:`PROGRESS_FIELDS` while they fit (one space between
-    fields, one column spare so the line never wraps); the bar takes the room left, 10 to 40
-    characters. They are shown as: label, bar, step (``1500/1500``), loss, speed, elapsed, left.
-    """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
-    fields: dict[str, tuple[list[Any], int]] = {  # columns and their printed width at most
-        "label": ([TextColumn(f"[bold]{label}")], len(label)),
-        "bar": ([], 10),
-        "step": ([MofNCompleteColumn()], 2 * len(str(total)) + 1),
-        "loss": ([TextColumn("loss {task.fields[loss]:.2e}")], len("loss 1.23e-02")),
-        "rate": ([TextColumn("{task.fields[rate]} it/s")], len("99999 it/s")),
-        "elapsed": ([TextColumn("elapsed"), TimeElapsedColumn()], len("elapsed 0:00:00")),
-        "left": ([TextColumn("left"), TimeRemainingColumn()], len("left 0:00:00")),
-    }
-    room, kept = width - 1, set()
-    for name in PROGRESS_FIELDS:
-        need = fields[name][1] + (1 if kept else 0)
-        if need <= room:
-            kept.add(name)
-            room -= need
-    if "bar" in kept:
-        fields["bar"] = ([BarColumn(bar_width=min(40, 10 + room))], 0)
-    return [column for name, (columns, _) in fields.items() if name in kept for column in columns]
-
-
-class _Progress:
-    """A rich progress bar on stderr: step, loss, iterations/s and time left, as the terminal's
-    width allows (:func:`_progress_columns`).
-    """
-
-    def __init__(self, total: int, enabled: bool, label: str = "denoising") -> None:
-        self.enabled = enabled
-        if not enabled:
-            return
-        import shutil
-
-        from rich.console import Console
-        from rich.progress import Progress
-
-        width = shutil.get_terminal_size((80, 24)).columns
-        self.progress = Progress(
-            *_progress_columns(label, total, width),
-            console=Console(stderr=True, width=width),
-            transient=False,
-        )
-        self.task = self.progress.add_task("fit", total=total, loss=float("nan"), rate="0.0")
-        self.start = time.perf_counter()
-        self.total, self.chunk = total, max(1, total // 2)
-
-    def __enter__(self) -> _Progress:
-        if self.enabled:
-            self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.enabled:
-            self.progress.stop()
-
-    def __call__(self, step: int, loss: float) -> None:
-        if self.enabled:
-            rate = min(step / max(time.perf_counter() - self.start, 1e-9), 99999)
-            shown = f"{rate:.1f}" if rate < 100 else f"{rate:.0f}"  # at most 5 characters
-            while step > self.total:  # the adaptive budget went on, by half the budget at a time
-                self.total += self.chunk
-                self.progress.update(self.task, total=self.total)
-            self.progress.update(self.task, completed=step, loss=loss, rate=shown)
-
-
-def _bench(args: argparse.Namespace) -> int:
-    from autodip.bench import Sweep, rebuild_report, run_sweep
-
-    if args.bench_command == "report":
-        try:
-            path = rebuild_report(args.results, args.patience)
-        except (FileNotFoundError, ValueError) as error:
-            raise UsageError(str(error)) from None
-        print(f"autodip: wrote {path}", file=sys.stderr)
-        return EXIT_OK
-    settings: dict[str, Any] = {}
-    if args.sweep is not None:
-        try:
-            settings = Sweep.read_settings(args.sweep)
-        except (OSError, ValueError) as error:
-            raise UsageError(f"--sweep: {error}") from None
-    flags = {
-        "images": args.images,
-        "crop": args.crop,
-        "gray": args.gray or None,
-        "degradations": args.degradations,
-        "networks": args.nets,
-        "criteria": args.criteria.split(",") if args.criteria else None,
-        "iters": args.iters,
-        "seeds": args.seeds,
-        "patience": args.patience,
-        "monitor_every": args.monitor_every,
-        "precision": args.precision,
-        "device": args.device,
-        "baselines": args.baselines.split(",") if args.baselines else None,
-    }
-    settings |= {k: v for k, v in flags.items() if v is not None}
-    if not settings.get("images"):
-        raise UsageError("name the images: --images FOLDER|GLOB … or a --sweep file")
-    try:
-        sweep = Sweep(**settings)
-        path, counts = run_sweep(
-            sweep, args.out, workers=args.workers, backend=args.backend, address=args.address
-        )
-    except (ValueError, ModuleNotFoundError) as error:
-        raise UsageError(str(error)) from None
-    print(
-        f"autodip: {counts['run']} runs done, {counts['cached']} cached, {counts['failed']} "
-        f"failed; report: {path}",
-        file=sys.stderr,
-    )
-    return EXIT_FAILURE if counts["failed"] else EXIT_OK
-
-
-def _run_restore(args: argparse.Namespace) -> int:
-    from autodip.cli_restore import run_restore
-
-    return run_restore(args)
-
-
-def _resolve_stopping(
-    args: argparse.Namespace, channels: int | None = None
-) -> tuple[str | None, list[str]]:
-    """The stopping criterion and the monitored ones, checked; ``--stop`` unset means the
-    task's default (for ``channels`` other than 1 or 3, the multi-channel fallback).
-    """
-    from autodip.defaults import MULTICHANNEL_STOP, TASK_DEFAULTS
-    from autodip.stopping import list_criteria
-
-    known = list_criteria()
-    requested = args.stop
-    if requested is None:
-        requested = TASK_DEFAULTS[args.command].stop or "none"
-        if requested != "none" and channels is not None and channels not in (1, 3):
-            requested = MULTICHANNEL_STOP
-    stop = None if requested in ("none", "") else requested
-    monitor = [m.strip() for m in args.monitor.split(",") if m.strip()]
-    for name in ([stop] if stop else []) + monitor:
-        if name not in known:
-            from difflib import get_close_matches
-
-            close = get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UsageError(f"unknown criterion {name!r}{hint}; see `autodip list criteria`")
-    for name in monitor:
-        if known[name].changes_objective and name != stop:
-            raise UsageError(
-                f"{name} changes the objective (the network fits y + pseudo-noise), so it cannot "
-                f"be monitored inside another criterion's run; use --stop {name}"
-            )
-    needs_ref = [n for n in ([stop] if stop else []) + monitor if known[n].needs_reference]
-    if needs_ref and args.reference is None:
-        raise UsageError(f"{', '.join(needs_ref)} needs a clean image: pass --reference")
-    if args.no_early_stop:
-        if stop and known[stop].changes_objective:
-            raise UsageError(
-                f"--no-early-stop cannot record {stop}: it changes the objective; "
-                f"run --stop {stop} instead"
-            )
-        monitor = ([stop] if stop and stop not in monitor else []) + monitor
-        stop = None
-    return stop, monitor
-
-
-def _sigmas(text: str) -> list[float]:
-    """The noise levels of ``--sigmas``: finite, non-negative numbers separated by commas."""
-    try:
-        sigmas = [float(s) for s in text.split(",") if s.strip()]
-    except ValueError:
-        raise UsageError(f"--sigmas must be numbers separated by commas, got {text!r}") from None
-    if not sigmas or not all(math.isfinite(s) and s >= 0 for s in sigmas):
-        raise UsageError(f"--sigmas must be finite, non-negative numbers, got {text!r}")
-    return sigmas
-
-
-def _calibrate_cifs(args: argparse.Namespace) -> int:
-    from autodip.calibrate import calibrate, select_images
-    from autodip.report import write_json
-
-    _check_writable([args.out], args.force)
-    if not args.images.is_dir():
-        raise UsageError(f"--images '{args.images}' is not a folder")
-    sigmas = _sigmas(args.sigmas)
-    images = select_images(args.images, args.select, args.limit)
-    if not images:
-        raise UsageError(f"no images selected in '{args.images}'")
-    print(
-        f"autodip: calibrating CIFS on {len(images)} images × {len(sigmas)} noise levels, "
-        f"{args.iters} iterations on {args.crop}² crops",
-        file=sys.stderr,
-    )
-    from autodip.io import ImageReadError
-
-    try:
-        table = calibrate(
-            images,
-            sigmas,
-            iters=args.iters,
-            crop=args.crop,
-            patience=args.patience,
-            cache=args.cache,
-            device=args.device,
-            log=lambda line: print(f"autodip: {line}", file=sys.stderr),
-        )
-    except (ImageReadError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    table["made_with"]["command"] = "autodip " + " ".join(sys.argv[1:])
-    write_json(args.out, table)
-    print(f"autodip: wrote {args.out}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _choose_architecture(image: Any, model: Path | None) -> dict[str, Any]:
-    from autodip.width_predictor import choose_architecture
-
-    try:
-        return choose_architecture(image, model_path=model)
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-
-
-def _describe_choice(architecture: dict[str, Any]) -> str:
-    """One line: the chosen hourglass, the probabilities and the noise level behind them."""
-    options = architecture["options"]
-    probabilities = "/".join(f"{p:.2f}" for p in architecture["probabilities"].values())
-    return (
-        f"{architecture['net']} width {options['width']} (depth {options['depth']}, "
-        f"{options['upsample']}); P(width {'/'.join(architecture['probabilities'])}) = "
-        f"{probabilities}; σ̂ = {architecture['features']['noise_sigma']:.1f}"
-    )
-
-
-def _inspect(args: argparse.Namespace) -> int:
-    import json
-
-    image, _ = _read(args.input, "input")
-    architecture = _choose_architecture(image, args.model)
-    if args.json:
-        record = {"input": str(args.input), "shape_chw": list(image.shape), **architecture}
-        print(json.dumps(record, indent=2))
-        return EXIT_OK
-    print(f"{args.input}: {image.shape[2]}×{image.shape[1]}, {image.shape[0]} channel(s)")
-    features = architecture["features"]
-    print(
-        f"noise σ̂ {features['noise_sigma']:.2f} (0–255 scale) -> pre-filter "
-        f"{features['prefilter_px']:.2f} px"
-    )
-    print("texture features:")
-    for name, value in features.items():
-        if name not in ("noise_sigma", "prefilter_px"):
-            print(f"  {name:21s} {value:.6g}")
-    print("probabilities:")
-    for width, p in architecture["probabilities"].items():
-        print(f"  width {width:>3s}  {p:.3f}")
-    print(f"chosen: {_describe_choice(architecture).split(';')[0]}")
-    return EXIT_OK
-
-
-def _train_width(args: argparse.Namespace) -> int:
-    from autodip.report import write_json
-    from autodip.width_predictor import read_width_labels, train_width_model
-
-    _check_writable([args.out], args.force)
-    sigmas = _sigmas(args.sigmas)
-    if not args.data.is_dir():
-        raise UsageError(f"--data '{args.data}' is not a folder")
-    from autodip.io import ImageReadError
-
-    try:
-        count = len(read_width_labels(args.labels, args.data))
-    except ValueError as error:
-        raise UsageError(str(error)) from None
-    print(
-        f"autodip: training the width predictor on {count} images of {args.labels} "
-        f"(NoRepeat labels), clean and at noise levels {args.sigmas}",
-        file=sys.stderr,
-    )
-    try:
-        model = train_width_model(
-            args.labels,
-            args.data,
-            sigmas=sigmas,
-            alpha=args.alpha,
-            seed=args.seed,
-            command="autodip " + " ".join(sys.argv[1:]),
-            log=lambda line: print(f"autodip: {line}", file=sys.stderr),
-        )
-    except (ImageReadError, ValueError) as error:
-        raise UsageError(str(error)) from None
-    write_json(args.out, model.to_dict())
-    print(f"autodip: wrote {args.out}", file=sys.stderr)
-    return EXIT_OK
-
-
-def _criterion_options(
-    items: list[str], used: list[str] | None = None
-) -> dict[str, dict[str, Any]]:
-    """Parse ``NAME.KEY=VALUE`` items into ``{name: {key: value}}``, each checked against the
-    options its criterion declares (:func:`autodip.stopping.base.check_criterion_options`) and
-    converted to their types; with ``used``, a criterion that is not in the run is refused too.
-    """
-    from autodip.stopping import list_criteria
-    from autodip.stopping.base import check_criterion_options
-
-    known = list_criteria()
-    texts: dict[str, dict[str, str]] = {}
-    for item in items:
-        head, sep, text = item.partition("=")
-        name, dot, key = head.partition(".")
-        if not (sep and dot and name and key):
-            raise UsageError(f"--criterion-option wants NAME.KEY=VALUE, got {item!r}")
-        if name not in known:
-            from difflib import get_close_matches
-
-            close = get_close_matches(name, known, n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            raise UsageError(f"--criterion-option {item}: unknown criterion {name!r}{hint}")
-        if used is not None and name not in used:
-            raise UsageError(
-                f"--criterion-option {item}: {name} is not in this run (stopping: "
-                f"{', '.join(used) or 'none'}); add it with --stop {name} or --monitor {name}"
-            )
-        texts.setdefault(name, {})[key] = text
-    try:
-        return {name: check_criterion_options(name, given) for name, given in texts.items()}
-    except ValueError as error:
-        raise UsageError(f"--criterion-option: {error}") from None
-
-
-def _list(args: argparse.Namespace) -> int:
-    from autodip.nets import count_parameters, create_net, list_nets
-
-    if args.what == "criteria":
-        from autodip.stopping import list_criteria
-
-        for name, cls in list_criteria().items():
-            notes = [("lower" if cls.lower_is_better else "higher") + " is better"]
-            if cls.needs_reference:
-                notes.append("needs --reference")
-            if cls.changes_objective:
-                notes.append("changes the objective")
-            summary = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
-            print(f"{name:9s} {summary}  [{'; '.join(notes)}]")
-        return EXIT_OK
-    from autodip.defaults import DEFAULT_NET, TASK_DEFAULTS
-
-    for name, summary in list_nets().items():
-        params = count_parameters(create_net(name))
-        print(f"{name:16s} {params:>10,} params  {summary}")
-    print(
-        f"\nWhat the commands run with no --net (or --net {DEFAULT_NET} without --width), "
-        "for 3 channels:"
-    )
-    for task, defaults in TASK_DEFAULTS.items():
-        params = count_parameters(create_net(DEFAULT_NET, width=defaults.width))
-        print(f"  {task:8s} {DEFAULT_NET} width {defaults.width}  {params:>10,} params")
-    return EXIT_OK
-
-
-class _Termination:
-    """SIGTERM handled as Ctrl-C while the CLI runs a command (a context manager).
-
-    Batch schedulers (SLURM), container stops and ``timeout`` end a process with SIGTERM, which by
-    default kills it on the spot and loses the run. Inside this context the first SIGTERM raises
-    :class:`KeyboardInterrupt` in the main thread instead, so the run ends as on Ctrl-C: the
-    estimate so far is written and marked interrupted, and the last checkpoint is kept. Further
-    SIGTERMs are ignored so that they do not cut that writing short. On exit the previous handler
-    is restored. Only the CLI installs it: the library leaves signals to its caller.
-    """
-
-    def __init__(self) -> None:
-        self.received = False
-        self._previous: Any = None
-        self._installed = False
-
-    @property
-    def what(self) -> str:
-        """How the command was stopped, for messages."""
-        return "terminated (SIGTERM)" if self.received else "interrupted"
-
-    def __enter__(self) -> _Termination:
-        self.received = False
-        if threading.current_thread() is threading.main_thread():  # where Python runs handlers
-            self._previous = signal.signal(signal.SIGTERM, self._handle)
-            self._installed = True
-        return self
-
-    def _handle(self, signum: int, frame: Any) -> None:
-        if not self.received:
-            self.received = True
-            raise KeyboardInterrupt
-
-    def __exit__(self, *exc: object) -> None:
-        if self._installed:  # None: a handler not set from Python; the default is the best guess
-            previous = signal.SIG_DFL if self._previous is None else self._previous
-            signal.signal(signal.SIGTERM, previous)
-            self._installed = False
-
-
-#: The CLI's SIGTERM handling; ``TERMINATION.received`` says whether the running command got one.
-TERMINATION = _Termination()
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); return the exit code.
-
-    A SIGTERM ends the command as Ctrl-C does (see :class:`_Termination`), with exit code 143.
-    """
-    with TERMINATION as termination:
-        code = _main(argv)
-    if termination.received and code in (EXIT_OK, EXIT_INTERRUPTED):
-        return EXIT_TERMINATED
-    return code
-
-
-def _main(argv: list[str] | None) -> int:
-    """Parse ``argv`` and run its command; the errors users see become one line and a code."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exit_:
-        return int(exit_.code or 0)
-    handlers = {
-        "denoise": _run_restore,
-        "inpaint": _run_restore,
-        "sr": _run_restore,
-        "bench": _bench,
-        "list": _list,
-        "calibrate-cifs": _calibrate_cifs,
-        "inspect": _inspect,
-        "train-width": _train_width,
-    }
-    try:
-        with warnings.catch_warnings():
-            warnings.showwarning = _show_warning
-            return handlers[args.command](args)
-    except UsageError as error:
-        print(f"autodip: error: {error}", file=sys.stderr)
-        return EXIT_USAGE
-    except RunError as error:
-        print(f"autodip: error: {error}", file=sys.stderr)
-        return EXIT_FAILURE
-    except KeyboardInterrupt:
-        print(f"autodip: {TERMINATION.what}", file=sys.stderr)
-        return EXIT_INTERRUPTED
-
-
-def run() -> None:
-    """Console-script entry point."""
-    sys.exit(main())

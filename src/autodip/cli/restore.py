@@ -23,21 +23,21 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from autodip.cli import (
+from autodip.cli.common import (
     EXIT_FAILURE,
     EXIT_INTERRUPTED,
     EXIT_OK,
     EXIT_UNDERFITTED,
     TERMINATION,
+    Progress,
     RunError,
     UsageError,
-    _check_writable,
-    _choose_architecture,
-    _criterion_options,
-    _describe_choice,
-    _Progress,
-    _read,
-    _resolve_stopping,
+    architecture_for,
+    check_writable,
+    criterion_options,
+    describe_choice,
+    read_input,
+    resolve_stopping,
     torch_out_of_memory,
 )
 
@@ -133,8 +133,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--tile-overlap must be smaller than --tile ({args.tile})")
     if args.report is not None and args.report.exists() and not args.report.is_dir():
         raise UsageError(f"--report '{args.report}' exists and is not a directory")
-    stop, monitor = _resolve_stopping(args)
-    _criterion_options(args.criterion_option, [stop, *monitor] if stop else monitor)
+    stop, monitor = resolve_stopping(args)
+    criterion_options(args.criterion_option, [stop, *monitor] if stop else monitor)
 
 
 def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Console) -> int:
@@ -314,13 +314,13 @@ def restore_one(
          "mask": paths.get("mask", getattr(args, "mask", None))},
     )  # fmt: skip
     unfinished = interrupted_marker(output).exists()
-    _check_writable([output, *report_paths], args.force or resuming or unfinished)
+    check_writable([output, *report_paths], args.force or resuming or unfinished)
     check_folder(output.parent, "output")
     if report_dir is not None:
         check_folder(report_dir, "report")
     if (args.checkpoint_every or args.resume) and ckpt.is_dir():
         raise UsageError(f"the checkpoint '{ckpt}' is a directory, not a file")
-    image, info = _read(input_path, "input", args.frame, args.allow_truncated)
+    image, info = read_input(input_path, "input", args.frame, args.allow_truncated)
     if info.damaged:  # said even with --quiet: part of the input was invented by the decoder
         print(
             f"autodip: warning: '{input_path}' is damaged ({info.damaged}); restoring the "
@@ -329,7 +329,7 @@ def restore_one(
         )
     if info.alpha is not None and args.drop_alpha:
         info = replace(info, alpha=None)
-    stop, monitor = _resolve_stopping(args, image.shape[0])
+    stop, monitor = resolve_stopping(args, image.shape[0])
     stop_note = _fallback_note(args, image.shape[0], stop or (monitor[0] if monitor else None))
     if stop_note:
         console.say(stop_note)
@@ -339,7 +339,7 @@ def restore_one(
         console.say("the input's alpha plane is not resized with the image: the result has none")
     reference = None
     if paths.get("reference") is not None:
-        reference, _ = _read(paths["reference"], "reference")
+        reference, _ = read_input(paths["reference"], "reference")
         if reference.shape != out_shape:
             raise UsageError(
                 f"reference '{paths['reference']}' has shape {reference.shape}, the result will "
@@ -354,9 +354,9 @@ def restore_one(
     net, net_options = _network(args)
     architecture = None
     if args.net == "auto":
-        architecture = _choose_architecture(image, None)
+        architecture = architecture_for(image, None)
         net, net_options = architecture["net"], architecture["options"]
-        console.say(f"--net auto: {_describe_choice(architecture)}")
+        console.say(f"--net auto: {describe_choice(architecture)}")
     note = ""
     if args.command == "sr":
         note = f" ×{args.factor} to {out_shape[2]}×{out_shape[1]}"
@@ -394,7 +394,7 @@ def restore_one(
     if args.reg_noise_std is not None:
         fit_options["reg_noise_std"] = args.reg_noise_std
     try:
-        with _Progress(iters, show_progress, label=DOING[args.command]) as progress:
+        with Progress(iters, show_progress, label=DOING[args.command]) as progress:
             result = restore(
                 image,
                 operator,
@@ -409,7 +409,7 @@ def restore_one(
                 stop=stop,
                 monitor=monitor,
                 patience=args.patience,
-                criterion_options=_criterion_options(args.criterion_option),
+                criterion_options=criterion_options(args.criterion_option),
                 checkpoint=checkpoint,
                 max_memory=max_memory,
                 tile=args.tile,
@@ -629,7 +629,7 @@ def _operator(args: argparse.Namespace, image: Any, mask_path: Path | None) -> A
             return SuperResolve(args.factor)
         except ValueError as error:
             raise UsageError(f"--factor: {error}") from None
-    mask, _ = _read(mask_path, "mask")
+    mask, _ = read_input(mask_path, "mask")
     if mask.shape[1:] != image.shape[1:]:
         raise UsageError(
             f"mask '{mask_path}' is {mask.shape[2]}×{mask.shape[1]} pixels but the input is "
