@@ -139,7 +139,7 @@ def main() -> None:
         cost = f"{plain - r['peak']:.2f}" if plain is not None else "–"
         out.append(
             f"| {r['image']} | {r['sigma']:g} | {r['fraction']:g} | "
-            f"{plain if plain is None else f'{plain:.2f}'} | {r['peak']:.2f} | {cost} | "
+            f"{'–' if plain is None else f'{plain:.2f}'} | {r['peak']:.2f} | {cost} | "
             f"{r['psnr_at_stop']:.2f} | {r['stop']} | {r['psnr_hidden']:.2f} | "
             f"{r['psnr_fitted']:.2f} |"
         )
