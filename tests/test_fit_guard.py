@@ -314,3 +314,18 @@ def test_a_mask_without_a_known_2x2_block_gives_no_noise_estimate_not_an_error()
     assert measurement_sigma(y, Inpaint(mask)) == 0.0
     verdict = check_fit(y, y, Inpaint(mask), sigma=measurement_sigma(y, Inpaint(mask)))
     assert verdict.underfitted is None
+
+
+def test_a_batch_counts_underfitted_results_and_strict_exits_3(tmp_path, capsys) -> None:
+    from autodip import cli
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for name in ("a.png", "b.png"):
+        _noisy_png(folder / name)
+    loud = [option for option in SLOW if option != "--quiet"]  # the summary is not an error
+    argv = ["denoise", str(folder), "-o", str(tmp_path / "out"), "--iters", "10", *loud]
+    assert cli.main([*argv, "--strict"]) == cli.EXIT_UNDERFITTED
+    err = capsys.readouterr().err
+    assert "2 done" in err and "2 under-fitted" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
