@@ -100,15 +100,27 @@ def test_a_fitted_run_is_not_extended() -> None:
     assert result.iterations == 150 and not result.config["budget"]["extensions"]
 
 
-def test_an_unconfirmed_criterion_alone_does_not_extend_the_budget() -> None:
-    """Extending while CIFS was unconfirmed cost the demo image 0.96 dB (guard.md)."""
-    y = noisy(textured(16), 25)
-    net = create_net("hourglass", width=8, depth=2)
-    stopper = Stopper(create_criterion("emv"), patience=10_000)  # never confirms
-    config = FitConfig(max_iters=20, device="cpu", max_extended_iters=40, guard_ratio=1e6)
-    result = fit(y, net, config=config, stopper=stopper)
-    assert result.iterations == 20 and result.confirmed is False
-    assert not result.config["budget"]["extensions"]
+def test_an_unconfirmed_criterion_extends_only_while_the_residual_is_above_the_noise() -> None:
+    """Past σ̂² the network fits noise: going on cost the demo image 0.96 dB (guard.md)."""
+    from autodip.runner import _Budget
+
+    y = noisy(torch.full((1, 3, 64, 64), 0.5), 25)
+    sigma = measurement_sigma(y, Denoise()) / 255
+    unconfirmed = Stopper(create_criterion("emv"))
+    config = FitConfig(max_iters=100, max_extended_iters=300)
+    for ratio, extended in ((0.8, False), (1.2, True)):
+        budget = _Budget(config, y, Denoise())
+        # an estimate whose residual is `ratio` times the noise variance
+        estimate = y + ratio**0.5 * sigma * torch.sign(torch.randn_like(y))
+        budget.consider(100, estimate, unconfirmed)
+        assert (budget.limit == 150) is extended, ratio
+        if extended:
+            assert "emv has not confirmed a stop" in budget.extensions[0]["why"]
+    confirmed = Stopper(create_criterion("emv"))
+    confirmed.confirmed = True
+    budget = _Budget(config, y, Denoise())
+    budget.consider(100, y + 1.2**0.5 * sigma, confirmed)  # fitted, confirmed: done
+    assert budget.limit == 100
 
 
 def test_the_time_limit_ends_a_run() -> None:
@@ -208,15 +220,23 @@ def test_the_replay_extends_while_underfitted_or_optionally_until_the_criterion_
     hard = replay_adaptive(run, "cifs", 50, nominal=100, cap=100)
     assert (hard.stop, hard.confirmed, hard.extensions) == (100, False, 0)
     assert hard.underfitted is True and hard.ratio == pytest.approx(3.0)
-    adaptive = replay_adaptive(run, "cifs", 50, nominal=100, cap=600, extend_unconfirmed=True)
+    adaptive = replay_adaptive(run, "cifs", 50, nominal=100, cap=600, policy="unconfirmed")
     assert adaptive.stop == 250 and adaptive.confirmed and adaptive.halt == 300
     # half the nominal budget at a time: 100 → 150 → 200 → 250 → 300, where S confirms step 250
     assert adaptive.extended_for == ("unconfirmed+under-fitted",) + ("unconfirmed",) * 3
     assert adaptive.limit == 300 and adaptive.underfitted is False
-    # by default only the guard extends: once, until the estimate is no longer under-fitted
-    guarded = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
+    # the guard alone extends once, until the estimate is no longer under-fitted
+    guarded = replay_adaptive(run, "cifs", 50, nominal=100, cap=600, policy="guard")
     assert guarded.extended_for == ("under-fitted",) and guarded.limit == 150
     assert (guarded.stop, guarded.confirmed, guarded.underfitted) == (150, False, False)
+    # by default an unconfirmed run goes on only while its residual is above σ̂²: here it is
+    # at σ̂² from step 110 on, so the run stops at 150 without confirming
+    default = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
+    assert default.extended_for == ("unconfirmed+under-fitted",) and default.limit == 150
+    assert not default.confirmed
+    run["history"] = [{**h, "residual": 1.2 * (25 / 255) ** 2} for h in run["history"]]
+    above = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
+    assert above.extended_for == ("unconfirmed",) * 4 and above.confirmed
 
 
 def test_the_replay_refuses_a_cap_beyond_the_recorded_run() -> None:

@@ -166,7 +166,8 @@ def restore(
         ``hourglass`` at its width 64).
     iters
         Iteration budget, a hard cap. ``None`` takes the task's budget as an *adaptive* one: the
-        run goes on past it while its estimate is under-fitted (:mod:`autodip.fit_guard`), up to
+        run goes on past it while its estimate is under-fitted (:mod:`autodip.fit_guard`), or its
+        criterion has not confirmed a stop while the residual is above σ̂², up to
         :data:`ADAPTIVE_CAP` times the budget; ``result.config["budget"]`` says by how much and
         why.
     seed, device, precision

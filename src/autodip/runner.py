@@ -111,8 +111,9 @@ class FitConfig:
     max_extended_iters : int or None
         The adaptive budget's cap: with a value above ``max_iters``, a run that reaches
         ``max_iters`` while the estimate it would return is under-fitted
-        (:mod:`autodip.fit_guard`) goes on by half of ``max_iters`` at a time, up to this many
-        steps. ``None``: ``max_iters`` is a hard cap.
+        (:mod:`autodip.fit_guard`), or while its criterion has not confirmed a stop and the
+        residual is above the noise level (``_Budget``), goes on by half of ``max_iters`` at a
+        time, up to this many steps. ``None``: ``max_iters`` is a hard cap.
     max_seconds : float or None
         Wall-clock limit of the run: at the first monitored step past it the run ends (reason
         "reached the time limit") and no extension is granted.
@@ -749,11 +750,13 @@ class _RunState:
 
 
 class _Budget:
-    """The run's step limit: ``max_iters``, extended while the estimate is under-fitted.
+    """The run's step limit: ``max_iters``, extended while the run is not done.
 
     At the limit, a run with ``max_extended_iters`` above it goes on by half of ``max_iters`` when
-    the estimate it would return is under-fitted by the fit guard (:mod:`autodip.fit_guard`);
-    never past the cap or the time limit.
+    the estimate it would return is under-fitted by the fit guard (:mod:`autodip.fit_guard`), or
+    when its primary criterion has not confirmed a stop while that estimate's residual is still
+    above :data:`autodip.defaults.EXTEND_ABOVE_RATIO` · σ̂² (or σ̂ cannot be judged); never past
+    the cap or the time limit.
     """
 
     def __init__(self, cfg: FitConfig, measured: torch.Tensor, operator: Operator) -> None:
@@ -792,14 +795,20 @@ class _Budget:
         """At the limit: extend it when the run is not done and the cap allows."""
         if self.limit >= self.cap:
             return
-        # Only an under-fitted estimate extends the run. Extending while the criterion has not
-        # confirmed a stop lost 0.96 dB on the demo image (CIFS kept finding new minima while the
-        # network fitted the noise: benchmarks/results/guard.md).
         verdict = self.check(returned)
-        if not verdict.underfitted:
+        unconfirmed = stopper is not None and stopper.primary is not None and not stopper.confirmed
+        if verdict.underfitted:
+            why = verdict.note
+        elif unconfirmed and (
+            verdict.underfitted is None or verdict.ratio > defaults.EXTEND_ABOVE_RATIO
+        ):
+            # the criterion still finds better steps and the residual is above the noise level
+            # (defaults.EXTEND_ABOVE_RATIO says why and what the evidence is)
+            why = f"{stopper.primary.name} has not confirmed a stop ({verdict.note})"
+        else:
             return
         self.limit = min(self.cap, self.limit + self.chunk)
-        self.extensions.append({"step": step, "extended_to": self.limit, "why": verdict.note})
+        self.extensions.append({"step": step, "extended_to": self.limit, "why": why})
 
     def end_reason(self) -> str:
         """Why a run that was not stopped otherwise ended."""

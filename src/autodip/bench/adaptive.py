@@ -4,10 +4,13 @@ A ``dip`` run of the development sweep records, at every monitored step, the PSN
 of the estimate on the measurement, and every criterion's score, over a budget as long as the
 adaptive budget's cap. Since the criteria and the guard are causal, what an online run with the
 default settings would have done can be found afterwards, exactly as
-:class:`autodip.runner._Budget` decides it: at the budget's end, go on by half the nominal budget
-while the estimate the run would return is under-fitted (residual above ``ratio``·σ̂², σ̂ at least
-:data:`autodip.fit_guard.GUARD_MIN_SIGMA`) — or, with ``extend_unconfirmed``, also while the
-primary criterion has not confirmed a stop — up to the cap.
+:class:`autodip.runner._Budget` decides it (policy ``"default"``): at the budget's end, go on by
+half the nominal budget while the estimate the run would return is under-fitted (residual above
+``ratio``·σ̂², σ̂ at least :data:`autodip.fit_guard.GUARD_MIN_SIGMA`), or while the primary
+criterion has not confirmed a stop and that residual is above
+:data:`autodip.defaults.EXTEND_ABOVE_RATIO`·σ̂² (or cannot be judged), up to the cap. Two other
+policies are replayed for comparison: ``"guard"`` (under-fitted only) and ``"unconfirmed"``
+(unconfirmed or under-fitted, whatever the residual).
 """
 
 from __future__ import annotations
@@ -15,9 +18,13 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from autodip import defaults
 from autodip.bench.analyse import _record_at
 from autodip.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
 from autodip.stopping import first_candidate
+
+#: The extension policies :func:`replay_adaptive` knows.
+POLICIES = ("default", "guard", "unconfirmed")
 
 
 @dataclass(frozen=True)
@@ -81,7 +88,7 @@ def replay_adaptive(
     *,
     ratio: float = GUARD_RATIO,
     guard: bool = True,
-    extend_unconfirmed: bool = False,
+    policy: str = "default",
 ) -> AdaptiveReplay:
     """What a run stopped by ``criterion`` (patience ``S``) with an adaptive budget would do.
 
@@ -95,13 +102,14 @@ def replay_adaptive(
         The budget and the adaptive budget's cap (``cap == nominal``: a hard budget).
     ratio, guard
         The guard's threshold, and whether the guard may extend the budget at all.
-    extend_unconfirmed
-        Also extend while the criterion has not confirmed a stop (the policy the demo image
-        showed harmful: see ``benchmarks/results/guard.md``).
+    policy
+        ``"default"`` (the runner's), ``"guard"`` or ``"unconfirmed"`` (see the module).
     """
     last = run["history"][-1]["step"]
     if cap > last:
         raise ValueError(f"the run was recorded to step {last}, the cap is {cap}")
+    if policy not in POLICIES:
+        raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     trace = run["criteria"][criterion]
     chunk = max(int(run["job"].get("monitor_every", 10) or 10), nominal // 2)
     limit, reasons = nominal, []
@@ -119,8 +127,15 @@ def replay_adaptive(
         if confirmed:
             halt = next(s for s, _ in kept if s - stop >= patience)
             break
-        why = ["unconfirmed"] if extend_unconfirmed else []
-        if guard and guard_verdict(run, stop, ratio):
+        verdict = guard_verdict(run, stop, ratio) if guard else None
+        measured = residual_ratio(run, stop)
+        above_noise = verdict is None or (
+            measured is not None and measured > defaults.EXTEND_ABOVE_RATIO
+        )
+        why = []
+        if policy == "unconfirmed" or (policy == "default" and above_noise):
+            why.append("unconfirmed")
+        if verdict:
             why.append("under-fitted")
         if limit >= cap or not why:
             halt = limit

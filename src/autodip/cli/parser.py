@@ -258,7 +258,9 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         type=_positive_int,
         help=f"number of iterations, a hard cap (default: an adaptive budget of {defaults.iters}"
         + ("; 4000 for --factor 8" if task == "sr" else "")
-        + f" steps, extended up to {default.ADAPTIVE_CAP}× while the estimate is under-fitted)",
+        + f" steps, extended up to {default.ADAPTIVE_CAP}× while the estimate is under-fitted, or "
+        "the stopping criterion has not confirmed a stop and the fit is not yet at the noise "
+        "level)",
     )
     run.add_argument(
         "--max-time",
