@@ -349,3 +349,64 @@ def test_a_batch_counts_underfitted_results_and_strict_exits_3(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "2 done" in err and "2 under-fitted" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+
+
+# --- found in review: resume, tiles, two stages, per-channel masks -------------------------------
+
+
+def test_an_extended_run_resumes_within_its_cap(tmp_path) -> None:
+    from autodip.checkpoint import Checkpointing
+
+    y = noisy(textured(), 25)
+    options = {"max_iters": 20, "max_extended_iters": 60, "lr": 1e-4, "device": "cpu"}
+
+    def run(resume: bool, stop_at: int | None = None):
+        def interrupt(step: int, loss: float) -> None:
+            if stop_at is not None and step == stop_at:
+                raise KeyboardInterrupt
+
+        checkpoint = Checkpointing(tmp_path / "run.ckpt", every=10, resume=resume)
+        net = create_net("hourglass", width=4, depth=2)
+        return fit(y, net, config=FitConfig(**options), checkpoint=checkpoint, on_step=interrupt)
+
+    whole = fit(y, create_net("hourglass", width=4, depth=2), config=FitConfig(**options))
+    first = run(resume=False, stop_at=45)  # interrupted during an extension, checkpoint at 40
+    assert first.interrupted and first.iterations == 45
+    resumed = run(resume=True)
+    assert resumed.iterations == whole.iterations == 60
+    assert resumed.config["budget"]["extensions"] == whole.config["budget"]["extensions"]
+    assert torch.equal(resumed.image, whole.image)
+
+
+def test_a_tiled_run_is_underfitted_when_any_tile_is() -> None:
+    from autodip.restore import restore
+
+    clean = torch.full((1, 3, 32, 64), 0.5)
+    clean[..., 32:] = textured(32)  # the right tile is hard, the left one flat
+    y = noisy(clean, 25)[0].numpy()
+    result = restore(
+        y, Denoise(), tile=32, overlap=0, iters=10, width=4, device="cpu", stop=None,
+        fit_options={"lr": 1e-4},
+    )  # fmt: skip
+    verdicts = [t["underfitted"] for t in result.config["tiles"]]
+    assert True in verdicts
+    assert result.underfitted is True and "worst of the tiles" in result.config["fit_guard"]["note"]
+
+
+def test_a_retargeted_second_stage_is_not_judged_against_the_input() -> None:
+    y = noisy(textured(), 25)
+    config = FitConfig(
+        max_iters=60, max_extended_iters=180, device="cpu", tv_weight=0.05,
+        two_stage="retarget", monitor_every=10,
+    )  # fmt: skip
+    result = fit(y, create_net("hourglass", width=4, depth=2), config=config)
+    assert result.iterations == 60 and not result.config["budget"]["extensions"]
+    assert result.underfitted is None
+    assert "retargeted second stage" in result.config["fit_guard"]["note"]
+
+
+def test_the_noise_level_under_a_per_channel_mask_uses_each_channels_known_pixels() -> None:
+    rng = np.random.default_rng(0)
+    mask = (rng.random((3, 64, 64)) > 0.3).astype(np.float32)
+    y = noisy(torch.full((1, 3, 64, 64), 0.5), 25) * torch.from_numpy(mask)[None]
+    assert measurement_sigma(y, Inpaint(mask)) == pytest.approx(25, rel=0.15)

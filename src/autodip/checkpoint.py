@@ -111,6 +111,7 @@ class Checkpointing:
             "events": state.events,
             "recoveries": state.recoveries,
             "limit": state.limit,
+            "extensions": state.extensions,
             "stopper": stopper.state() if stopper is not None else None,
         }
         buffer = io.BytesIO()
@@ -166,10 +167,12 @@ class Checkpointing:
                 f"checkpoint '{self.path}' belongs to a different run (it differs in "
                 f"{', '.join(different)}); start afresh or use the same settings"
             )
-        if saved["step"] >= config.max_iters:
+        # an adaptive budget may have gone past max_iters: its cap is the limit
+        budget = max(config.max_iters, config.max_extended_iters or 0)
+        if saved["step"] >= budget:
             raise CheckpointError(
                 f"checkpoint '{self.path}' is at step {saved['step']}, at or past the budget of "
-                f"{config.max_iters} steps; raise the budget to continue it"
+                f"{budget} steps; raise the budget to continue it"
             )
         return saved
 

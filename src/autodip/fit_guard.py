@@ -165,9 +165,13 @@ def measurement_sigma(measured: torch.Tensor, operator: Operator) -> float:
 
     values = measured.detach().float().cpu()
     support = operator.restrict(torch.ones_like(values))
-    if float(support.min()) < 1:
+    if float(support.min()) == 1:
+        return estimate_sigma(values[0].numpy())
+    sigmas = []
+    for channel in range(values.shape[1]):  # each channel with its own known pixels
         try:
-            return estimate_sigma(values[0].numpy(), known=support[0, 0].numpy())
-        except ValueError:  # no 2×2 block is wholly known (e.g. a striped mask): no estimate
-            return 0.0
-    return estimate_sigma(values[0].numpy())
+            plane, known = values[0, channel : channel + 1], support[0, channel]
+            sigmas.append(estimate_sigma(plane.numpy(), known=known.numpy()))
+        except ValueError:  # no 2×2 block of this channel is wholly known
+            continue
+    return float(sum(sigmas) / len(sigmas)) if sigmas else 0.0

@@ -9,6 +9,7 @@ operator and monitors.
 from __future__ import annotations
 
 import sys
+import time
 import types
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -375,6 +376,8 @@ def _restore_tiled(
     pixels = as_image_tensor(image)[0].numpy()
     ref = as_image_tensor(reference)[0].numpy() if reference is not None else None
     results: list[tuple[Tile, Result]] = []
+    max_time = options.pop("max_time", None)
+    started = time.perf_counter()
 
     def one(piece: Tile, part: np.ndarray) -> np.ndarray:
         if any(r.interrupted for _, r in results):
@@ -386,8 +389,10 @@ def _restore_tiled(
                 raise ValueError(f"{_tile_name(piece)} has no known pixel; use a larger --tile")
             piece_operator = Inpaint(mask)
         part_ref = ref[:, piece.rows, piece.cols] if ref is not None else None
+        # the time limit is the whole run's: each tile gets what the earlier ones left
+        left = None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
         try:
-            result = restore(part, piece_operator, reference=part_ref, **options)
+            result = restore(part, piece_operator, reference=part_ref, max_time=left, **options)
         except ValueError as error:  # say it is the tile, not the image, that failed
             raise ValueError(f"{_tile_name(piece)}: {error}") from None
         results.append((piece, result))
@@ -397,6 +402,11 @@ def _restore_tiled(
     first = results[0][1]
     count = len(plan_tiles(*pixels.shape[1:], tile, overlap))
     config = {**first.config, "tiling": {"tile": tile, "overlap": overlap, "count": count}}
+    # the whole is under-fitted when any tile is: report the worst tile's verdict
+    verdicts = [r.config.get("fit_guard", {}) for _, r in results]
+    worst = max(verdicts, key=lambda v: (bool(v.get("underfitted")), v.get("ratio") or 0.0))
+    config["fit_guard"] = {**worst, "note": f"{worst.get('note', '')} (the worst of the tiles)"}
+    config.pop("budget", None)  # each tile has its own, below
     config["tiles"] = [
         {
             "top": piece.top,
@@ -407,6 +417,8 @@ def _restore_tiled(
             "stop_step": r.stop_step,
             "reason": r.reason,
             "seconds": r.seconds,
+            "underfitted": r.underfitted,
+            "budget": r.config.get("budget"),
         }
         for piece, r in results
     ]

@@ -462,8 +462,12 @@ def fit(
         state.snapshot = _Snapshot.take(
             0, math.inf, net, optimizer, None, step_generator, state.output, state.fit_target
         )
-    budget = _Budget(cfg, measured, operator)
-    budget.limit = max(budget.limit, state.limit)
+    budget = _Budget(
+        cfg, measured, operator, retarget_from=boundary if cfg.two_stage == "retarget" else None
+    )
+    # a resumed run continues within the limit it had reached, never past this run's cap
+    budget.limit = min(budget.cap, max(budget.limit, state.limit))
+    budget.extensions = list(state.extensions)
     reason = ""
     interrupted = False
     failure: str | None = None
@@ -580,7 +584,7 @@ def fit(
                 if step == budget.limit:
                     returned = stopper.best_image if stopper is not None else None
                     budget.consider(step, returned if returned is not None else estimate, stopper)
-                    state.limit = budget.limit
+                    state.limit, state.extensions = budget.limit, list(budget.extensions)
             if checkpoint is not None and checkpoint.due(step, budget.limit):
                 state.step, state.seconds = step, time.perf_counter() - start
                 checkpoint.save(
@@ -611,7 +615,10 @@ def fit(
         if not confirmed and not interrupted and reason.startswith("reached max_iters"):
             reason = stopper.unconfirmed_reason(state.completed)
     image = final.float().cpu().clamp(0, 1).contiguous()
-    fit_check = budget.check(image.to(device))
+    try:
+        fit_check = budget.check(image.to(device), state.completed)
+    except KeyboardInterrupt:  # a late Ctrl-C must not cost the result: judge it no further
+        fit_check = FitCheck(math.nan, math.nan, None, None, "not judged: interrupted")
     return Result(
         image=image,
         iterations=state.completed,
@@ -711,6 +718,7 @@ class _RunState:
     events: list[dict[str, Any]] = field(default_factory=list)
     recoveries: int = 0
     limit: int = 0
+    extensions: list[dict[str, Any]] = field(default_factory=list)
 
     def load(
         self,
@@ -747,6 +755,7 @@ class _RunState:
         self.events = saved["events"]
         self.recoveries = saved["recoveries"]
         self.limit = saved.get("limit", 0)
+        self.extensions = saved.get("extensions", [])
 
 
 class _Budget:
@@ -755,12 +764,20 @@ class _Budget:
     At the limit, a run with ``max_extended_iters`` above it goes on by half of ``max_iters`` when
     the estimate it would return is under-fitted by the fit guard (:mod:`autodip.fit_guard`), or
     when its primary criterion has not confirmed a stop while that estimate's residual is still
-    above :data:`autodip.defaults.EXTEND_ABOVE_RATIO` · σ̂² (or σ̂ cannot be judged); never past
-    the cap or the time limit.
+    above :data:`autodip.defaults.EXTEND_ABOVE_RATIO` · σ̂²; never past the cap or the time
+    limit. Where the guard cannot judge (it is off, σ̂ is untrustworthy, or a retargeted second
+    stage fits the stage-1 image rather than the measurement) the budget stays as it is.
     """
 
-    def __init__(self, cfg: FitConfig, measured: torch.Tensor, operator: Operator) -> None:
+    def __init__(
+        self,
+        cfg: FitConfig,
+        measured: torch.Tensor,
+        operator: Operator,
+        retarget_from: int | None = None,
+    ) -> None:
         self.cfg = cfg
+        self.retarget_from = retarget_from
         self.measured = measured
         self.operator = operator
         self.limit = cfg.max_iters
@@ -778,8 +795,12 @@ class _Budget:
         self.timed_out = True
         return f"reached the time limit of {self.cfg.max_seconds:g} s"
 
-    def check(self, estimate: torch.Tensor) -> FitCheck:
-        """The fit guard's verdict on ``estimate`` (σ̂ of the measurement computed once)."""
+    def check(self, estimate: torch.Tensor, step: int | None = None) -> FitCheck:
+        """The fit guard's verdict on ``estimate`` (σ̂ of the measurement computed once).
+
+        ``step`` past a retargeted run's stage boundary gives no verdict: stage 2 fits the
+        stage-1 image, so the residual against the measurement is stage 1's to explain.
+        """
         if self._sigma is None:
             self._sigma = _measurement_sigma(self.measured, self.operator)
         self.last_check = check_fit(
@@ -789,19 +810,26 @@ class _Budget:
             self.last_check = replace(
                 self.last_check, underfitted=None, note="not judged: the fit guard is off"
             )
+        elif self.retarget_from is not None and (step is None or step > self.retarget_from):
+            self.last_check = replace(
+                self.last_check,
+                underfitted=None,
+                note="not judged: the retargeted second stage fits the first stage's image, so "
+                "the residual to the input is the first stage's (its TV weight)",
+            )
         return self.last_check
 
     def consider(self, step: int, returned: torch.Tensor, stopper: Stopper | None) -> None:
         """At the limit: extend it when the run is not done and the cap allows."""
         if self.limit >= self.cap:
             return
-        verdict = self.check(returned)
+        verdict = self.check(returned, step)
         unconfirmed = stopper is not None and stopper.primary is not None and not stopper.confirmed
+        if verdict.underfitted is None:
+            return  # nothing to judge the fit by: the budget stays a hard one
         if verdict.underfitted:
             why = verdict.note
-        elif unconfirmed and (
-            verdict.underfitted is None or verdict.ratio > defaults.EXTEND_ABOVE_RATIO
-        ):
+        elif unconfirmed and verdict.ratio > defaults.EXTEND_ABOVE_RATIO:
             # the criterion still finds better steps and the residual is above the noise level
             # (defaults.EXTEND_ABOVE_RATIO says why and what the evidence is)
             why = f"{stopper.primary.name} has not confirmed a stop ({verdict.note})"
@@ -814,9 +842,11 @@ class _Budget:
         """Why a run that was not stopped otherwise ended."""
         if self.limit == self.cfg.max_iters:
             return f"reached max_iters={self.limit}"
+        times = len(self.extensions)
         return (
-            f"reached max_iters={self.limit} (the budget of {self.cfg.max_iters} steps extended "
-            f"{len(self.extensions)} times, up to its cap of {self.cap})"
+            f"reached max_iters={self.limit} (the budget of {self.cfg.max_iters} steps, extended "
+            f"{times} time{'s' if times != 1 else ''}"
+            + (f", up to its cap of {self.cap})" if self.limit == self.cap else ")")
         )
 
     def describe(self) -> dict[str, Any]:

@@ -129,8 +129,9 @@ def replay_adaptive(
             break
         verdict = guard_verdict(run, stop, ratio) if guard else None
         measured = residual_ratio(run, stop)
-        above_noise = verdict is None or (
-            measured is not None and measured > defaults.EXTEND_ABOVE_RATIO
+        # as the runner: where the guard cannot judge, the default policy does not extend
+        above_noise = (
+            verdict is not None and measured is not None and measured > defaults.EXTEND_ABOVE_RATIO
         )
         why = []
         if policy == "unconfirmed" or (policy == "default" and above_noise):

@@ -62,7 +62,7 @@ def run_job(job: Job) -> dict[str, Any]:
     measured, operator, reference = degrade(clean, job)
     if job.kind == "baseline":
         return _run_baseline(job, measured, operator, reference)
-    from autodip.noise_level import estimate_sigma
+    from autodip.fit_guard import measurement_sigma
     from autodip.restore import restore
 
     name, options = parse_network(job.network)
@@ -87,7 +87,8 @@ def run_job(job: Job) -> dict[str, Any]:
     return {
         "job": _job_data(job),
         "measured_psnr": psnr(measured, reference) if measured.shape == reference.shape else None,
-        "sigma_hat": estimate_sigma(measured) if isinstance(operator, Denoise) else None,
+        # σ̂ as the runner's fit guard reads it (the known values of an inpainting mask too)
+        "sigma_hat": measurement_sigma(torch.from_numpy(measured)[None], operator),
         "history": [
             {k: h[k] for k in ("step", "psnr", "ssim", "loss", "residual") if k in h}
             for h in result.history

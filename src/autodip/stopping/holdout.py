@@ -47,15 +47,17 @@ class Holdout(Criterion):
     def loss_weights(
         self, target: torch.Tensor, seed: int, operator: Operator | None = None
     ) -> torch.Tensor:
-        """``1×1×H×W`` weights of the loss: 0 on the hidden pixels, 1 elsewhere (seeded)."""
+        """Weights of the loss (``1×1×H×W``, or ``1×C×H×W`` with an operator): 0 on the hidden
+        measured values, 1 elsewhere; the hidden pixels are drawn from ``seed``.
+        """
         generator = torch.Generator().manual_seed(seed + _SEED_OFFSET)
         height, width = target.shape[-2:]
         hidden = (torch.rand(1, 1, height, width, generator=generator) < self.fraction).float()
         hidden = hidden.to(target.device)
         if operator is not None:
-            # only measured values can be held out (an inpainting mask's known pixels)
-            support = operator.restrict(torch.ones_like(target))[:, :1]
-            hidden = hidden * support
+            # only measured values can be held out (an inpainting mask's known values, which
+            # may differ between channels)
+            hidden = hidden * operator.restrict(torch.ones_like(target))
         self.hidden = hidden
         return 1.0 - hidden
 
