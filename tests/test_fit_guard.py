@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -349,6 +351,11 @@ def test_a_batch_counts_underfitted_results_and_strict_exits_3(tmp_path, capsys)
     err = capsys.readouterr().err
     assert "2 done" in err and "2 under-fitted" in err
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.png"]
+    import json
+
+    assert cli.main([*argv, "--force", "--json"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert [Path(p).name for p in summary["underfitted"]] == ["a.png", "b.png"]
 
 
 # --- found in review: resume, tiles, two stages, per-channel masks -------------------------------

@@ -201,7 +201,8 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: _Consol
             print(f"autodip:   failed: {failure['input']}: {failure['error']}", file=sys.stderr)
     if args.json:
         print(json.dumps({"done": batch.done, "skipped": batch.skipped, "failed": batch.failed,
-                          "seconds": seconds, "interrupted": interrupted}, indent=2))  # fmt: skip
+                          "underfitted": batch.underfitted, "seconds": seconds,
+                          "interrupted": interrupted}, indent=2))  # fmt: skip
     if interrupted:
         return EXIT_INTERRUPTED
     if batch.failed:
