@@ -122,7 +122,9 @@ class Progress:
     width allows (:func:`progress_columns`).
     """
 
-    def __init__(self, total: int, enabled: bool, label: str = "denoising") -> None:
+    def __init__(
+        self, total: int, enabled: bool, label: str = "denoising", monitor_every: int = 1
+    ) -> None:
         self.enabled = enabled
         if not enabled:
             return
@@ -139,7 +141,8 @@ class Progress:
         )
         self.task = self.progress.add_task("fit", total=total, loss=float("nan"), rate="0.0")
         self.start = time.perf_counter()
-        self.total, self.chunk = total, max(1, total // 2)
+        # the adaptive budget's step, as the runner takes it
+        self.total, self.chunk = total, max(monitor_every, total // 2)
 
     def __enter__(self) -> Progress:
         if self.enabled:

@@ -395,7 +395,9 @@ def restore_one(
     if args.reg_noise_std is not None:
         fit_options["reg_noise_std"] = args.reg_noise_std
     try:
-        with Progress(iters, show_progress, label=DOING[args.command]) as progress:
+        with Progress(
+            iters, show_progress, label=DOING[args.command], monitor_every=args.monitor_every
+        ) as progress:
             result = restore(
                 image,
                 operator,
