@@ -417,3 +417,14 @@ def test_the_noise_level_under_a_per_channel_mask_uses_each_channels_known_pixel
     mask = (rng.random((3, 64, 64)) > 0.3).astype(np.float32)
     y = noisy(torch.full((1, 3, 64, 64), 0.5), 25) * torch.from_numpy(mask)[None]
     assert measurement_sigma(y, Inpaint(mask)) == pytest.approx(25, rel=0.15)
+
+
+def test_a_run_cut_by_the_time_limit_keeps_its_checkpoint(tmp_path, capsys) -> None:
+    from autodip import cli
+
+    source = _noisy_png(tmp_path / "in.png")
+    out = tmp_path / "out.png"
+    argv = ["denoise", str(source), "-o", str(out), "--iters", "100000", *SLOW]
+    assert cli.main([*argv, "--max-time", "1", "--checkpoint-every", "1"]) == 0
+    assert out.exists()
+    assert [p for p in tmp_path.iterdir() if p.name.startswith("out.png.")]  # the checkpoint

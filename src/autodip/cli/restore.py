@@ -442,8 +442,11 @@ def restore_one(
         marker.write_text(f"{TERMINATION.what} after {result.iterations} iterations\n")
     else:
         marker.unlink(missing_ok=True)
-        if checkpoint is not None and ckpt.exists():
+        timed_out = result.config.get("budget", {}).get("timed_out", False)
+        if checkpoint is not None and ckpt.exists() and not timed_out:
             ckpt.unlink()  # the run is complete: its checkpoint has served
+        elif timed_out and ckpt.exists():  # cut by --max-time: it may be continued
+            console.say(f"kept the checkpoint {ckpt}: --resume with a larger --max-time continues")
     if stop_note:
         result.config.setdefault("task", {})["stop_note"] = stop_note
     if result.stop_step is not None:
