@@ -172,7 +172,7 @@ GUARD_MIN_SIGMA = 4.0
 #: The adaptive budget also goes on while the stopping criterion has not confirmed a stop, as long
 #: as the residual is above this multiple of σ̂² (Morozov's discrepancy principle: at σ̂² the fit
 #: is complete). On the 256² development runs this extension holds most of the gain (σ = 15
-#: and 25: about +1.5–2 dB mean over the first 10 runs, σ = 50: −0.2 dB); once the residual is
+#: and 25: +2.1 and +1.3 dB mean over the first 18 runs, σ = 50: −0.1 dB); once the residual is
 #: below σ̂² the network fits noise, and going on cost the 192² demo image 0.96 dB
 #: (``benchmarks/results/guard.md``).
 EXTEND_ABOVE_RATIO = 1.0
