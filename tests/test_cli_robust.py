@@ -465,7 +465,9 @@ def test_a_batch_never_overwrites_its_inputs(tmp_path, folder, capsys, no_fit):
 
 
 @pytest.mark.parametrize("where", ["output", "report", "checkpoint", "batch", "read-only"])
-def test_an_unwritable_destination_is_refused_before_the_run(tmp_path, capsys, no_fit, where):
+def test_an_unwritable_destination_is_refused_before_the_run(
+    tmp_path, capsys, no_fit, where, monkeypatch
+):
     src = _png(tmp_path / "ok.png")
     argv = ["denoise", src, "-o", tmp_path / "y.png", *FAST]
     if where == "output":
@@ -478,10 +480,19 @@ def test_an_unwritable_destination_is_refused_before_the_run(tmp_path, capsys, n
     elif where == "batch":
         argv[1:4] = [str(tmp_path / "*.png"), "-o", src / "out"]
     else:
-        if os.geteuid() == 0:
-            pytest.skip("root writes into read-only folders")
         (tmp_path / "ro").mkdir(mode=0o500)
         argv[3] = tmp_path / "ro" / "sub" / "y.png"
+        if os.geteuid() == 0:  # root writes anywhere: make the folder refuse as it would a user
+            import tempfile
+
+            real = tempfile.mkstemp
+
+            def refuse(*args, **kwargs):
+                if Path(kwargs.get("dir", "")) == tmp_path / "ro":
+                    raise PermissionError(13, "Permission denied")
+                return real(*args, **kwargs)
+
+            monkeypatch.setattr(tempfile, "mkstemp", refuse)
     code, _, stderr = run(argv, capsys)
     assert code == cli.EXIT_USAGE, stderr
     assert len(stderr.strip().splitlines()) == 1 and "Traceback" not in stderr
