@@ -205,10 +205,14 @@ def _recorded(scores: list[float], residuals: list[float], sigma: float = 25.0) 
         "job": {"monitor_every": 10},
         "sigma_hat": sigma,
         "history": [
-            {"step": s, "psnr": 20.0 + i / 10, "residual": r}
+            {"step": s, "psnr": 20.0 + i / 10, "ssim": 0.5, "residual": r}
             for i, (s, r) in enumerate(zip(steps, residuals, strict=True))
         ],
-        "criteria": {"cifs": {"steps": steps, "scores": scores, "lower_is_better": True}},
+        "criteria": {
+            "cifs": {"steps": steps, "scores": scores, "lower_is_better": True, "seconds": 0.0}
+        },
+        "seconds": 1.0,
+        "iterations": steps[-1],
     }
 
 

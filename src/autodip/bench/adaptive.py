@@ -19,9 +19,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from autodip import defaults
-from autodip.bench.analyse import _record_at
+from autodip.bench.analyse import _record_at, criterion_stop
 from autodip.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
-from autodip.stopping import first_candidate
 
 #: The extension policies :func:`replay_adaptive` knows.
 POLICIES = ("default", "guard", "unconfirmed")
@@ -110,22 +109,13 @@ def replay_adaptive(
         raise ValueError(f"the run was recorded to step {last}, the cap is {cap}")
     if policy not in POLICIES:
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
-    trace = run["criteria"][criterion]
     chunk = max(int(run["job"].get("monitor_every", 10) or 10), nominal // 2)
     limit, reasons = nominal, []
     while True:
-        kept = [(s, v) for s, v in zip(trace["steps"], trace["scores"], strict=True) if s <= limit]
-        verdict = (
-            first_candidate(
-                [s for s, _ in kept], [v for _, v in kept], patience, trace["lower_is_better"]
-            )
-            if kept
-            else None
-        )
-        stop = verdict.best_step if verdict is not None else limit
-        confirmed = bool(verdict is not None and verdict.confirmed)
+        # the criterion's stop on the trajectory cut at the current limit (the bench's replay)
+        cut = criterion_stop(run, criterion, patience, limit)
+        stop, halt, confirmed = cut["stop"], cut["halt"], cut["confirmed"]
         if confirmed:
-            halt = next(s for s, _ in kept if s - stop >= patience)
             break
         verdict = guard_verdict(run, stop, ratio) if guard else None
         measured = residual_ratio(run, stop)
@@ -139,7 +129,6 @@ def replay_adaptive(
         if verdict:
             why.append("under-fitted")
         if limit >= cap or not why:
-            halt = limit
             break
         reasons.append("+".join(why))
         limit = min(cap, limit + chunk)
