@@ -66,7 +66,10 @@ class FitCheck:
 
 
 def measurement_residual(
-    estimate: torch.Tensor, measured: torch.Tensor, operator: Operator
+    estimate: torch.Tensor,
+    measured: torch.Tensor,
+    operator: Operator,
+    support: torch.Tensor | None = None,
 ) -> float:
     r"""Mean of :math:`((A\hat x)_i - y_i)^2` over the measured values :math:`i \in \Omega`.
 
@@ -78,11 +81,17 @@ def measurement_residual(
     0.01
     """
     squared = (operator.A(estimate.float()) - measured.float()) ** 2
-    support = operator.restrict(torch.ones_like(measured, dtype=torch.float32))
+    if support is None:  # a run passes it, made once (``measured_support``)
+        support = measured_support(measured, operator)
     count = float(support.sum())
     if count == 0:
         return 0.0
     return float((squared * support).sum()) / count
+
+
+def measured_support(measured: torch.Tensor, operator: Operator) -> torch.Tensor:
+    """1 where ``measured`` holds a measured value, 0 elsewhere (an inpainting mask's holes)."""
+    return operator.restrict(torch.ones_like(measured, dtype=torch.float32))
 
 
 def check_fit(

@@ -42,7 +42,7 @@ from torch import nn
 
 from autodip import defaults
 from autodip.checkpoint import Checkpointing
-from autodip.fit_guard import FitCheck, check_fit, measurement_residual
+from autodip.fit_guard import FitCheck, check_fit, measured_support, measurement_residual
 from autodip.fit_guard import measurement_sigma as _measurement_sigma
 from autodip.geometry import check_min_size, padding_for
 from autodip.hardware import Placement, placement
@@ -417,6 +417,7 @@ def fit(
             stopper.load_state(saved["stopper"], device)
     fitted = measured if offset is None else measured + offset
     weights = stopper.loss_weights(measured, cfg.seed, operator) if stopper is not None else None
+    support = measured_support(measured, operator)  # for the residual in the history
     boundary = cfg.stage_boundary
     changed = offset is not None or weights is not None
     if cfg.two_stage == "retarget" and changed and measured.shape[-2:] != (est_h, est_w):
@@ -556,7 +557,7 @@ def fit(
                 record = {
                     "step": step,
                     "loss": state.loss_value,
-                    "residual": measurement_residual(estimate, measured, operator),
+                    "residual": measurement_residual(estimate, measured, operator, support),
                     "seconds": report.seconds,
                 }
                 if boundary is not None:
