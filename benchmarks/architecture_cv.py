@@ -4,7 +4,7 @@ Seed 003 (Liu et al., Sec. 4.4, Fig. 11) reports a micro-average AUC of 0.86 for
 width (32/64/128) of a 2-level hourglass from texture features, by 5-fold cross-validation
 repeated 10 times. This script repeats that protocol on the 86 ``NoRepeat`` labels of
 ``shared/data/texture_dip_width_labels.csv`` with autodip's features and classifier
-(`autodip.texture`, `autodip.width_predictor`) and measures, with the same folds:
+(`autodip.analysis.texture`, `autodip.analysis.width_predictor`) and measures, with the same folds:
 
 * ``raw, clean-trained``: the paper's setting, features of the image as it is, trained on clean
   images, evaluated on clean images and on noisy copies (σ = 15, 25, 50) — the "before";
@@ -17,7 +17,7 @@ repeated 10 times. This script repeats that protocol on the 86 ``NoRepeat`` labe
 Training copies use noise seeds ``noise_seed(image, σ, 0)`` (as ``train-width``), evaluation
 copies ``noise_seed(image, σ, 1)``; the evaluation levels 15, 25, 50 are not training levels.
 Folds are stratified, seeds 0–9. Features are cached under ``benchmarks/cache/`` keyed by the
-source of `autodip.texture`. No DIP is run; a few minutes on one core. Usage::
+source of `autodip.analysis.texture`. No DIP is run; a few minutes on one core. Usage::
 
     OMP_NUM_THREADS=1 python benchmarks/architecture_cv.py \\
         --out benchmarks/results/architecture_cv.md
@@ -38,11 +38,9 @@ from pathlib import Path
 
 import numpy as np
 
-import autodip.texture
-from autodip.io import read_image
-from autodip.noise import add_gaussian_noise
-from autodip.texture import FEATURE_NAMES, robust_texture_features, texture_features
-from autodip.width_predictor import (
+import autodip.analysis.texture
+from autodip.analysis.texture import FEATURE_NAMES, robust_texture_features, texture_features
+from autodip.analysis.width_predictor import (
     DEFAULT_ALPHA,
     TRAIN_SIGMAS,
     WIDTHS,
@@ -53,6 +51,8 @@ from autodip.width_predictor import (
     read_width_labels,
     stratified_folds,
 )
+from autodip.io.images import read_image
+from autodip.physics.noise import add_gaussian_noise
 from common import SHARED_DATA, cached, cpu_model
 
 LABELS = SHARED_DATA / "texture_dip_width_labels.csv"
@@ -162,7 +162,7 @@ def measure() -> dict:
         repeats.setdefault(name, set()).add(width)
     lenient = [repeats.get(name, set()) | {w} for name, _, w in labels]
     key = hashlib.sha256(
-        inspect.getsource(autodip.texture).encode() + LABELS.read_bytes()
+        inspect.getsource(autodip.analysis.texture).encode() + LABELS.read_bytes()
     ).hexdigest()[:12]
     table = cached(CACHE / f"features-{key}.json", lambda: compute_features(labels))
     raw = {int(s): np.array(v) for s, v in table["raw"].items()}
@@ -265,7 +265,7 @@ def markdown(result: dict, command: str) -> str:
         f"{lab['double_labelled']} of them have two `wRepeat` labels (used only by the "
         "lenient accuracy)",
         f"- protocol: stratified {FOLDS}-fold cross-validation repeated {REPEATS} times "
-        "(fold seeds 0–9); each fold fits `autodip.width_predictor.fit_width_model` "
+        "(fold seeds 0–9); each fold fits `autodip.analysis.width_predictor.fit_width_model` "
         f"(multinomial logistic regression, α = {result['protocol']['alpha']}) on the training "
         "folds; mean ± std over the 10 repeats",
         f"- noise: Gaussian σ on the 0–255 scale, clipped, seeded per image; noisy training "

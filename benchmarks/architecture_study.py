@@ -40,12 +40,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from autodip.calibrate import centre_crop
-from autodip.io import image_to_tensor, read_image
-from autodip.metrics import psnr as psnr_of
+from autodip.bench.calibrate import centre_crop
+from autodip.core.run import FitConfig, fit, placement_for
+from autodip.io.images import image_to_tensor, read_image
+from autodip.metrics.full_reference import psnr as psnr_of
 from autodip.nets import count_parameters, create_net
-from autodip.noise import add_gaussian_noise
-from autodip.runner import FitConfig, fit, placement_for
+from autodip.physics.noise import add_gaussian_noise
 from common import SHARED_DATA, cached, claim, cpu_model
 
 IMAGES = {"coarse": "image_F16_512rgb.png", "fine": "image_Baboon512rgb.png"}

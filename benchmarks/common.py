@@ -34,7 +34,7 @@ def cached(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:
     """
     if path.exists():
         return json.loads(path.read_text())
-    from autodip.report import write_json
+    from autodip.reporting.files import write_json
 
     data = make()
     write_json(path, data)

@@ -1,6 +1,6 @@
 """PSNR against iterations for autodip's default network: evidence for the default budget.
 
-Runs ``autodip.restore.denoise`` with its defaults (network, precision) for ``--iters`` steps on a
+Runs ``autodip.api.denoise`` with its defaults (network, precision) for ``--iters`` steps on a
 few 256×256 crops with Gaussian noise σ = 25 (seeded), recording PSNR every 50 steps. Each finished
 image is cached, so an interrupted run resumes. The report lists PSNR at several budgets, the peak
 and the time per image; the default ``--iters`` is then read off it (the smallest budget within
@@ -19,11 +19,11 @@ from pathlib import Path
 
 import numpy as np
 
-from autodip.calibrate import centre_crop
-from autodip.io import read_image
-from autodip.metrics import psnr
-from autodip.noise import add_gaussian_noise
-from autodip.restore import DEFAULT_NET, denoise
+from autodip.api import DEFAULT_NET, denoise
+from autodip.bench.calibrate import centre_crop
+from autodip.io.images import read_image
+from autodip.metrics.full_reference import psnr
+from autodip.physics.noise import add_gaussian_noise
 from common import SHARED_DATA, cached
 
 SHARED = SHARED_DATA

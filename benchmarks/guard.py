@@ -31,10 +31,10 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from autodip.api import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_STOP
 from autodip.bench.adaptive import replay_adaptive, residual_ratio
 from autodip.bench.analyse import criterion_stop
-from autodip.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
-from autodip.restore import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_STOP
+from autodip.stopping.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
 from common import SHARED_DATA, cpu_model
 
 DEFAULT_NETWORK = "hourglass-w32"
@@ -167,8 +167,8 @@ def criteria_rows(runs: list[dict[str, Any]], patience: int) -> list[dict[str, A
 
 def cc15_sigmas() -> list[dict[str, Any]]:
     """σ̂ of each CC15 real-noise image against the std of (noisy − mean-of-shots)."""
-    from autodip.io import read_image
-    from autodip.noise_level import estimate_sigma
+    from autodip.analysis.noise_level import estimate_sigma
+    from autodip.io.images import read_image
 
     rows = []
     for noisy_path in sorted((SHARED_DATA / "cc15").glob("*_real.png")):

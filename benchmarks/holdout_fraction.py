@@ -27,11 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from autodip.api import restore
 from autodip.bench.analyse import criterion_stop
 from autodip.bench.run import degrade, load_clean
 from autodip.bench.sweep import Degradation, Job
-from autodip.operators import Denoise
-from autodip.restore import restore
+from autodip.physics.operators import Denoise
 from autodip.stopping import create_criterion
 from common import SHARED_DATA, cached, cpu_model
 

@@ -1,7 +1,8 @@
-"""The memory estimate of :mod:`autodip.memory` against the measured peak of real runs (CPU).
+"""The memory estimate of :mod:`autodip.core.memory` against the measured peak of real runs (CPU).
 
 Each case runs in a fresh subprocess: it builds the network and the image, records the resident set
-size (RSS), runs ``--steps`` steps of :func:`autodip.runner.fit`, and reports the growth of the peak
+size (RSS), runs ``--steps`` steps of :func:`autodip.core.run.fit`, and reports the growth of the
+peak
 RSS (``ru_maxrss``) over that baseline, beside the estimate. The estimate is meant to be an upper
 bound that is not wildly pessimistic. Usage::
 
@@ -28,8 +29,8 @@ CASES = [("hourglass", 256), ("hourglass", 512), ("hourglass", 1024), ("dip-skip
 CHILD = r"""
 import json, resource, sys, torch
 from autodip.nets import create_net
-from autodip.runner import FitConfig, fit, placement_for
-from autodip.memory import estimate_run_memory
+from autodip.core.run import FitConfig, fit, placement_for
+from autodip.core.memory import estimate_run_memory
 name, side, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 torch.set_num_threads(1)
 net = create_net(name)
@@ -74,7 +75,7 @@ def main() -> int:
         f"- command: `OMP_NUM_THREADS=1 python benchmarks/memory.py --steps {args.steps}`; "
         "raw rows in `memory.json`",
         "- measured = growth of the peak RSS over the RSS before `fit` (network and image already "
-        "built), in a fresh process per case; estimate = `autodip.memory.estimate_run_memory` "
+        "built), in a fresh process per case; estimate = `autodip.core.memory.estimate_run_memory` "
         "(with its 25 % margin)",
         "",
         "| network | image | precision | estimate (MiB) | measured (MiB) | estimate / measured |",

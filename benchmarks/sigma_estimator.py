@@ -1,8 +1,8 @@
-"""Accuracy of `autodip.noise_level.estimate_sigma` on synthetic Gaussian noise.
+"""Accuracy of `autodip.analysis.noise_level.estimate_sigma` on synthetic Gaussian noise.
 
 For σ = 5, 10, …, 75 (0–255 scale) and six 256×256 RGB centre crops (House, F16, Baboon,
 kodim03 and CBSD68 101087, 102061 from ``shared/data`` beside the repository), noise is added
-with `autodip.noise.add_gaussian_noise` (seed 0, clipped to [0, 1], not quantised) and σ is
+with `autodip.physics.noise.add_gaussian_noise` (seed 0, clipped to [0, 1], not quantised) and σ is
 estimated with and without ``clip_correction``. Per σ the Markdown table gives, across images,
 the mean estimate, the mean relative error and the largest absolute error; the JSON also holds
 every (image, σ) estimate and the clean crops' own estimates (their texture floor).
@@ -24,10 +24,10 @@ from pathlib import Path
 
 import numpy as np
 
-from autodip.calibrate import centre_crop
-from autodip.io import read_image
-from autodip.noise import add_gaussian_noise
-from autodip.noise_level import estimate_sigma
+from autodip.analysis.noise_level import estimate_sigma
+from autodip.bench.calibrate import centre_crop
+from autodip.io.images import read_image
+from autodip.physics.noise import add_gaussian_noise
 from common import SHARED_DATA, cpu_model
 
 DATA = SHARED_DATA
@@ -91,7 +91,7 @@ def markdown(result: dict, command: str) -> str:
     plain = summary(result["rows"], "estimate")
     fixed = summary(result["rows"], "estimate_clip_corrected")
     lines = [
-        "# Noise-level estimator accuracy (`autodip.noise_level.estimate_sigma`)",
+        "# Noise-level estimator accuracy (`autodip.analysis.noise_level.estimate_sigma`)",
         "",
         f"- date: {result['date']}",
         f"- command: `{command}`",

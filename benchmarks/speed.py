@@ -31,10 +31,10 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from autodip.io import image_to_tensor, read_image
-from autodip.metrics import psnr
+from autodip.core.run import FitConfig, fit, placement_for
+from autodip.io.images import image_to_tensor, read_image
+from autodip.metrics.full_reference import psnr
 from autodip.nets import count_parameters, create_net
-from autodip.runner import FitConfig, fit, placement_for
 from common import cached, cpu_model
 
 NETS = {"dip-skip": {}, "hourglass": {"depth": 2, "width": 64}}

@@ -2,7 +2,7 @@
 
 For the default denoising network (2-level hourglass, width 32) and the published ``dip-skip``, at
 128², 256² and 512² (centre crops of the DIP paper's F16 with Gaussian noise σ = 25, the default
-CIFS criterion monitoring every 10 steps, the default placement), one :func:`autodip.restore`
+CIFS criterion monitoring every 10 steps, the default placement), one :func:`autodip.api`
 run is timed under ``torch.profiler``. The library is not changed for it: the parts of a step are
 labelled from outside, by wrapping the functions that do them —
 
@@ -40,11 +40,11 @@ import numpy as np
 import torch
 from torch.profiler import ProfilerActivity, profile, record_function
 
-import autodip.restore as restore_module
-import autodip.runner as runner_module
-from autodip.io import read_image
-from autodip.noise import add_gaussian_noise
-from autodip.operators import Denoise
+import autodip.api as restore_module
+import autodip.core.run as runner_module
+from autodip.io.images import read_image
+from autodip.physics.noise import add_gaussian_noise
+from autodip.physics.operators import Denoise
 from autodip.stopping.stopper import Stopper
 from common import SHARED_DATA, cpu_model
 

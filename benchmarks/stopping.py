@@ -29,11 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
-from autodip.calibrate import CifsTrace, centre_crop, select_images
-from autodip.io import image_to_tensor, read_image
-from autodip.noise import add_gaussian_noise
-from autodip.noise_level import estimate_sigma
-from autodip.restore import DEFAULT_NET, denoise
+from autodip.analysis.noise_level import estimate_sigma
+from autodip.api import DEFAULT_NET, denoise
+from autodip.bench.calibrate import CifsTrace, centre_crop, select_images
+from autodip.io.images import image_to_tensor, read_image
+from autodip.physics.noise import add_gaussian_noise
 from autodip.stopping import first_candidate, list_criteria
 from autodip.stopping.cifs import cifs_energy, lambda_for_image, shipped_lambda_table
 from common import SHARED_DATA, cached, claim

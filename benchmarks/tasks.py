@@ -9,14 +9,14 @@ share a sweep through lock files; ``--analyse-only`` writes the report from the 
     ``image × mask``; PSNR is against the whole unmasked image. Runs: plain DIP with the default
     2-level hourglass for the full budget (the fixed-iteration result; WMV and EMV recorded on it),
     and the same network with OSC (its own run: OSC changes the objective); the classical
-    inpainters of `autodip.baselines` (Telea, Navier–Stokes, biharmonic) on the same input.
+    inpainters of `autodip.bench.baselines` (Telea, Navier–Stokes, biharmonic) on the same input.
 ``sr``
     Set5 ``HR`` centre crops of ``--sr-crop`` pixels; the low-resolution input is
     ``SuperResolve(4).A(HR)`` (the operator the fit assumes, so the model matches the data; the
     shipped MATLAB-bicubic ``LR_bicubic`` files are not used). PSNR on the luma (BT.601) with a
     border of 4 removed. Runs: plain DIP (the fixed budget, DIP's 2000 steps), OSC, and the
-    upscalers of `autodip.baselines` as baselines: bicubic (Keys, a = −0.5, MATLAB's kernel) and
-    Lanczos-3.
+    upscalers of `autodip.bench.baselines` as baselines: bicubic (Keys, a = −0.5, MATLAB's kernel)
+    and Lanczos-3.
 ``tv``
     F16 and six CBSD68 images (odd positions: not the CIFS calibration images), centre
     ``--tv-crop`` crops, Gaussian σ = 25 and 50. Runs: plain DIP and two-stage TV in both
@@ -55,15 +55,20 @@ import numpy as np
 import torch
 from PIL import Image
 
-from autodip.baselines import INPAINT_BASELINES, SR_BASELINES, inpaint_baseline, upscale_baseline
-from autodip.calibrate import CifsTrace, centre_crop, select_images
-from autodip.io import image_to_tensor, read_image
-from autodip.metrics import psnr, psnr_y
-from autodip.noise import add_gaussian_noise
-from autodip.noise_level import estimate_sigma
-from autodip.operators import Denoise, Inpaint, SuperResolve
-from autodip.restore import restore
-from autodip.runner import FitConfig, placement_for
+from autodip.analysis.noise_level import estimate_sigma
+from autodip.api import restore
+from autodip.bench.baselines import (
+    INPAINT_BASELINES,
+    SR_BASELINES,
+    inpaint_baseline,
+    upscale_baseline,
+)
+from autodip.bench.calibrate import CifsTrace, centre_crop, select_images
+from autodip.core.run import FitConfig, placement_for
+from autodip.io.images import image_to_tensor, read_image
+from autodip.metrics.full_reference import psnr, psnr_y
+from autodip.physics.noise import add_gaussian_noise
+from autodip.physics.operators import Denoise, Inpaint, SuperResolve
 from autodip.stopping import first_candidate
 from autodip.stopping.cifs import cifs_energy, lambda_for_image, shipped_lambda_table
 from common import SHARED_DATA, cached, claim, cpu_model
@@ -88,7 +93,7 @@ class LumaPsnr:
 
 
 def fit_record(image: np.ndarray, operator: Any, reference: np.ndarray, **options: Any) -> dict:
-    """One run of :func:`autodip.restore.restore`; its PSNR curve, stop and criteria."""
+    """One run of :func:`autodip.api.restore`; its PSNR curve, stop and criteria."""
     result = restore(image, operator, reference=reference, **options)
     if result.interrupted:
         raise KeyboardInterrupt
@@ -377,7 +382,7 @@ def report(parts: dict[str, list[dict]], args: argparse.Namespace, meta: dict[st
         "- command: two instances of `OMP_NUM_THREADS=1 python benchmarks/tasks.py --threads 1`, "
         f"then `python benchmarks/tasks.py {meta['command']}`; raw rows in `tasks.json`; the "
         "protocol of each part is in the script's docstring",
-        "- classical baselines (`autodip.baselines`: Telea, Navier–Stokes and biharmonic "
+        "- classical baselines (`autodip.bench.baselines`: Telea, Navier–Stokes and biharmonic "
         "inpainting; bicubic and Lanczos-3 upscaling), on the same inputs: "
         f"`python benchmarks/tasks.py {base['command']}`, {base['date']}, {base['machine']}",
         "- defaults otherwise: 2-level width-64 hourglass, Adam lr 0.01, EMA 0.99, bf16 autocast, "

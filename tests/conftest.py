@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.io import read_image
-from autodip.noise import add_gaussian_noise
+from autodip.io.images import read_image
+from autodip.physics.noise import add_gaussian_noise
 
 
 @pytest.fixture(scope="session")

@@ -13,7 +13,8 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from autodip.baselines import (
+from autodip.analysis.noise_level import estimate_sigma
+from autodip.bench.baselines import (
     BASELINES,
     OptionalDependencyError,
     bm3d,
@@ -22,9 +23,8 @@ from autodip.baselines import (
     tv_chambolle,
     wavelet,
 )
-from autodip.metrics import psnr
-from autodip.noise import add_gaussian_noise
-from autodip.noise_level import estimate_sigma
+from autodip.metrics.full_reference import psnr
+from autodip.physics.noise import add_gaussian_noise
 
 SIGMA = 25.0
 #: The import each baseline needs beyond autodip's own dependencies.

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.baselines import (
+from autodip.bench.baselines import (
     BASELINES,
     INPAINT_BASELINES,
     SR_BASELINES,
@@ -21,8 +21,8 @@ from autodip.baselines import (
     telea,
     upscale_baseline,
 )
-from autodip.metrics import psnr
-from autodip.operators import SuperResolve
+from autodip.metrics.full_reference import psnr
+from autodip.physics.operators import SuperResolve
 
 INPAINTERS = pytest.mark.parametrize("name", sorted(INPAINT_BASELINES))
 UPSCALERS = pytest.mark.parametrize("name", sorted(SR_BASELINES))

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from autodip import cli
-from autodip.calibrate import centre_crop, choose_lambda, psnr_at_stop, select_images
+from autodip.bench.calibrate import centre_crop, choose_lambda, psnr_at_stop, select_images
 from autodip.stopping.cifs import interpolate_lambda
 
 
@@ -105,17 +105,17 @@ def test_calibrate_cifs_command_end_to_end(tmp_path, sample_clean, capsys):
 
 def test_record_trajectory_records_the_whole_run_without_stopping(monkeypatch):
     """The trajectory must cover every step: CIFS is applied offline for each candidate λ."""
-    import autodip.restore
-    from autodip.calibrate import record_trajectory
+    import autodip.api
+    from autodip.bench.calibrate import record_trajectory
 
     seen = {}
-    real = autodip.restore.denoise
+    real = autodip.api.denoise
 
     def spy(image, **options):
         seen.update(options)
         return real(image, **options)
 
-    monkeypatch.setattr(autodip.restore, "denoise", spy)
+    monkeypatch.setattr(autodip.api, "denoise", spy)
     clean = np.full((3, 16, 16), 0.5, np.float32)
     trajectory = record_trajectory(clean, 25, seed=0, iters=20, monitor_every=10, device="cpu")
     assert seen["stop"] is None

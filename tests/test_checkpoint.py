@@ -7,9 +7,9 @@ import math
 import pytest
 import torch
 
-from autodip.checkpoint import CheckpointError, Checkpointing
+from autodip.core.checkpoint import CheckpointError, Checkpointing
+from autodip.core.run import FitConfig, fit
 from autodip.nets import create_net
-from autodip.runner import FitConfig, fit
 from autodip.stopping import Stopper, create_criterion
 
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from autodip import cli
-from autodip.io import read_image
+from autodip.io.images import read_image
 
 FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--quiet", "--device", "cpu"]
 
@@ -148,7 +148,7 @@ def test_reference_of_another_size_is_rejected(tmp_path, tiny_png, capsys):
 
 
 def test_ctrl_c_still_writes_the_estimate(tmp_path, tiny_png, capsys, monkeypatch):
-    from autodip import runner
+    from autodip.core import run as runner
 
     real_fit = runner.fit
 
@@ -160,7 +160,7 @@ def test_ctrl_c_still_writes_the_estimate(tmp_path, tiny_png, capsys, monkeypatc
         kwargs["on_step"] = boom
         return real_fit(*args, **kwargs)
 
-    monkeypatch.setattr("autodip.restore.fit", interrupted_fit)
+    monkeypatch.setattr("autodip.api.fit", interrupted_fit)
     out = tmp_path / "o.png"
     code, _, stderr = run(["denoise", tiny_png, "-o", out, *FAST], capsys)
     assert code == 130

@@ -91,17 +91,17 @@ QUICK = ["--iters", "2", "--monitor-every", "1", "--stop", "none", "--device", "
 
 @pytest.mark.parametrize("net", [[], ["--net", "hourglass"]])
 def test_the_network_named_is_the_network_run(tmp_path, capsys, monkeypatch, net):
-    import autodip.html_report
-    import autodip.report
+    import autodip.reporting.files
+    import autodip.reporting.html
 
-    titles, plot_curves = [], autodip.report.plot_curves
+    titles, plot_curves = [], autodip.reporting.files.plot_curves
 
     def plot(*args, **kwargs):
         titles.append(kwargs["title"])
         return plot_curves(*args, **kwargs)
 
-    monkeypatch.setattr(autodip.report, "plot_curves", plot)
-    monkeypatch.setattr(autodip.html_report, "write_html_report", lambda *a, **k: None)
+    monkeypatch.setattr(autodip.reporting.files, "plot_curves", plot)
+    monkeypatch.setattr(autodip.reporting.html, "write_html_report", lambda *a, **k: None)
     src = _png(tmp_path / "ok.png")
     argv = ["denoise", src, "-o", tmp_path / "y.png", *net, *QUICK, "--report", tmp_path / "r"]
     code, _, stderr = run(argv, capsys)
@@ -142,9 +142,9 @@ def test_a_tiled_run_counts_tiles_and_iterations_truthfully(tmp_path, capsys):
 
 
 def test_an_interrupted_tiled_run_says_where_it_stopped(monkeypatch):
-    import autodip.restore
+    import autodip.api
 
-    real_fit = autodip.restore.fit
+    real_fit = autodip.api.fit
 
     def interrupted_fit(*args, **kwargs):
         def ctrl_c(step, loss):
@@ -153,9 +153,9 @@ def test_an_interrupted_tiled_run_says_where_it_stopped(monkeypatch):
 
         return real_fit(*args, **{**kwargs, "on_step": ctrl_c})
 
-    monkeypatch.setattr(autodip.restore, "fit", interrupted_fit)
+    monkeypatch.setattr(autodip.api, "fit", interrupted_fit)
     noisy = np.random.default_rng(0).random((1, 40, 36)).astype(np.float32)
-    result = autodip.restore.denoise(noisy, iters=4, width=8, device="cpu", stop=None, tile=24,
+    result = autodip.api.denoise(noisy, iters=4, width=8, device="cpu", stop=None, tile=24,
                                      overlap=6)  # fmt: skip
     assert result.interrupted and result.config["tiling"]["count"] == 4
     assert result.reason == (
@@ -172,7 +172,7 @@ def test_a_tile_too_small_is_named_as_the_tile(tmp_path, capsys):
 
 @pytest.mark.parametrize("size", [(1, 32), (32, 1), (2, 9)])
 def test_a_one_pixel_thin_image_is_restored_at_its_own_size(tmp_path, capsys, size):
-    from autodip.io import read_image
+    from autodip.io.images import read_image
 
     src = _png(tmp_path / "thin.png", size=size)
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *QUICK], capsys)

@@ -7,7 +7,7 @@ import pytest
 from PIL import Image
 
 from autodip import cli
-from autodip.geometry import deepest_depth
+from autodip.core.geometry import deepest_depth
 
 FAST = ["--iters", "3", "--width", "8", "--quiet", "--device", "cpu"]
 

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from autodip import cli
-from autodip.io import read_image
+from autodip.io.images import read_image
 
 FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--quiet", "--device", "cpu"]
 
@@ -84,7 +84,7 @@ def test_summary_paragraph_ends_a_normal_run(tmp_path, capsys):
 
 @pytest.mark.parametrize("stop", [["--stop", "none"], []])  # [] = the default, CIFS
 def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys, monkeypatch, stop):
-    import autodip.restore
+    import autodip.api
 
     src = _png(tmp_path / "x.png")
     argv = ["--iters", "40", "--width", "8", "--monitor-every", "5", "--quiet", "--device", "cpu",
@@ -93,7 +93,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys, monkeypatc
     assert run(["denoise", src, "-o", whole, *argv], capsys)[0] == 0
 
     out = tmp_path / "resumed.png"
-    real_fit = autodip.restore.fit
+    real_fit = autodip.api.fit
 
     def killed_fit(*args, **kwargs):
         def kill(step, loss):
@@ -102,12 +102,12 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys, monkeypatc
 
         return real_fit(*args, **{**kwargs, "on_step": kill})
 
-    monkeypatch.setattr(autodip.restore, "fit", killed_fit)
+    monkeypatch.setattr(autodip.api, "fit", killed_fit)
     code, _, stderr = run(["denoise", src, "-o", out, "--checkpoint-every", "10", *argv], capsys)
     assert code == cli.EXIT_INTERRUPTED and "--resume" in stderr
     ckpt = tmp_path / "resumed.png.ckpt"
     assert ckpt.exists() and out.exists()
-    monkeypatch.setattr(autodip.restore, "fit", real_fit)
+    monkeypatch.setattr(autodip.api, "fit", real_fit)
     report = tmp_path / "rep"
     code, _, stderr = run(
         ["denoise", src, "-o", out, "--checkpoint-every", "10", "--resume", "--report", report,
@@ -182,7 +182,7 @@ def test_multispectral_input_gets_a_network_with_as_many_channels(tmp_path, caps
 
 
 def test_sixteen_bit_png_stays_sixteen_bit(tmp_path, capsys):
-    from autodip.io import write_image
+    from autodip.io.images import write_image
 
     pixels = np.random.default_rng(0).random((3, 24, 20)).astype(np.float32)
     src, out = tmp_path / "x16.png", tmp_path / "y16.png"
@@ -216,16 +216,16 @@ def test_inpaint_batch_matches_masks_by_name_and_sr_batch(tmp_path, capsys):
 def test_sr_x8_uses_its_own_published_defaults(tmp_path, capsys, monkeypatch):
     import dataclasses
 
-    import autodip.restore
+    import autodip.api
 
     seen = {}
-    real_fit = autodip.restore.fit
+    real_fit = autodip.api.fit
 
     def short_fit(y, net, operator, config, **kwargs):
         seen.update(iters=config.max_iters, noise=config.reg_noise_std)
         return real_fit(y, net, operator, dataclasses.replace(config, max_iters=2), **kwargs)
 
-    monkeypatch.setattr(autodip.restore, "fit", short_fit)
+    monkeypatch.setattr(autodip.api, "fit", short_fit)
     src = _png(tmp_path / "x.png", size=(8, 8))
     argv = ["sr", src, "--factor", "8", "-o", tmp_path / "y.png", "--width", "8", "--quiet"]
     assert run(argv, capsys)[0] == 0
@@ -258,9 +258,9 @@ def test_a_file_whose_name_looks_like_a_glob_is_a_file(tmp_path, capsys):
 
 
 def test_tiles_stop_at_ctrl_c_and_refuse_checkpoints(tmp_path, capsys, monkeypatch):
-    import autodip.restore
+    import autodip.api
 
-    real_fit = autodip.restore.fit
+    real_fit = autodip.api.fit
     calls = []
 
     def interrupted_fit(*args, **kwargs):
@@ -272,7 +272,7 @@ def test_tiles_stop_at_ctrl_c_and_refuse_checkpoints(tmp_path, capsys, monkeypat
 
         return real_fit(*args, **{**kwargs, "on_step": boom})
 
-    monkeypatch.setattr(autodip.restore, "fit", interrupted_fit)
+    monkeypatch.setattr(autodip.api, "fit", interrupted_fit)
     src = _png(tmp_path / "x.png", size=(40, 36))
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--tile", "24", *FAST], capsys)
     assert code == cli.EXIT_INTERRUPTED and len(calls) == 1  # the other tiles did not run
@@ -284,12 +284,12 @@ def test_tiles_stop_at_ctrl_c_and_refuse_checkpoints(tmp_path, capsys, monkeypat
 @pytest.fixture
 def no_fit(monkeypatch):
     """Fail the test if a run starts: the refusals below must come before any fitting."""
-    import autodip.restore
+    import autodip.api
 
     def refused(*args, **kwargs):
         raise AssertionError("the run started although the command should have been refused")
 
-    monkeypatch.setattr(autodip.restore, "fit", refused)
+    monkeypatch.setattr(autodip.api, "fit", refused)
 
 
 def _one_line_refusal(code, stderr):
@@ -378,7 +378,7 @@ def test_drop_alpha_writes_the_colour_channels_only(tmp_path, capsys):
 
 
 def _damaged_jpeg(path):
-    from autodip.io import write_image
+    from autodip.io.images import write_image
 
     rng = np.random.default_rng(0)
     write_image(path, rng.random((3, 24, 20)).astype(np.float32))
@@ -507,17 +507,17 @@ def test_a_result_that_cannot_be_written_after_the_run_is_rescued(tmp_path, caps
                                                                   fails):  # fmt: skip
     import tempfile
 
-    import autodip.io
+    import autodip.io.images
 
-    real_write = autodip.io.write_image
+    real_write = autodip.io.images.write_image
     broken = tmp_path / "out"  # e.g. the disk filled up or the permissions changed during the run
 
     def full_disk(path, *args, **kwargs):
         if Path(path).parent == broken and (fails != "output" or Path(path).name == "y.png"):
-            raise autodip.io.ImageWriteError(path, "no space left on device")
+            raise autodip.io.images.ImageWriteError(path, "no space left on device")
         return real_write(path, *args, **kwargs)
 
-    monkeypatch.setattr(autodip.io, "write_image", full_disk)
+    monkeypatch.setattr(autodip.io.images, "write_image", full_disk)
     spare = tmp_path / "tmp"
     spare.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spare))
@@ -555,12 +555,12 @@ def test_sigterm_ends_a_run_as_ctrl_c_does_with_exit_143(tmp_path):
 def test_sigterm_stops_a_batch_and_the_handler_is_restored(tmp_path, folder, capsys, monkeypatch):
     import signal
 
-    import autodip.restore
+    import autodip.api
 
     def unhandled(signum, frame):
         raise AssertionError("SIGTERM reached the handler the CLI should have replaced")
 
-    real_fit = autodip.restore.fit
+    real_fit = autodip.api.fit
 
     def terminated_fit(*args, **kwargs):
         def terminate(step, loss):
@@ -569,7 +569,7 @@ def test_sigterm_stops_a_batch_and_the_handler_is_restored(tmp_path, folder, cap
 
         return real_fit(*args, **{**kwargs, "on_step": terminate})
 
-    monkeypatch.setattr(autodip.restore, "fit", terminated_fit)
+    monkeypatch.setattr(autodip.api, "fit", terminated_fit)
     out = tmp_path / "out"
     previous = signal.signal(signal.SIGTERM, unhandled)
     try:

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import argparse
 
-from autodip import cli, defaults, fit_guard, restore, runner
+from autodip import api as restore
+from autodip import cli, defaults
 from autodip.bench import Sweep
+from autodip.core import run as runner
+from autodip.stopping import fit_guard
 
 
 def test_old_names_are_aliases_of_the_defaults_module():

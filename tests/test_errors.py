@@ -8,7 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from autodip import baselines, checkpoint, cli, errors, io, memory
+from autodip import cli, errors
+from autodip.bench import baselines
+from autodip.core import checkpoint, memory
+from autodip.io import images as io
 
 OLD_HOMES = {
     io: ("ImageReadError", "ImageFramesError", "ImageDamagedError", "ImageWriteError"),

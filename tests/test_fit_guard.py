@@ -8,11 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.fit_guard import check_fit, measurement_residual, measurement_sigma
+from autodip.core.run import FitConfig, fit
 from autodip.nets import create_net
-from autodip.operators import Denoise, Inpaint
-from autodip.runner import FitConfig, fit
+from autodip.physics.operators import Denoise, Inpaint
 from autodip.stopping import Context, Stopper, create_criterion
+from autodip.stopping.fit_guard import check_fit, measurement_residual, measurement_sigma
 
 
 def textured(size: int = 32) -> torch.Tensor:
@@ -104,7 +104,7 @@ def test_a_fitted_run_is_not_extended() -> None:
 
 def test_an_unconfirmed_criterion_extends_only_while_the_residual_is_above_the_noise() -> None:
     """Past σ̂² the network fits noise: going on cost the demo image 0.96 dB (guard.md)."""
-    from autodip.runner import _Budget
+    from autodip.core.run import _Budget
 
     y = noisy(torch.full((1, 3, 64, 64), 0.5), 25)
     sigma = measurement_sigma(y, Denoise()) / 255
@@ -366,7 +366,7 @@ def test_a_batch_counts_underfitted_results_and_strict_exits_3(tmp_path, capsys)
 
 
 def test_an_extended_run_resumes_within_its_cap(tmp_path) -> None:
-    from autodip.checkpoint import Checkpointing
+    from autodip.core.checkpoint import Checkpointing
 
     y = noisy(textured(), 25)
     options = {"max_iters": 20, "max_extended_iters": 60, "lr": 1e-4, "device": "cpu"}
@@ -390,7 +390,7 @@ def test_an_extended_run_resumes_within_its_cap(tmp_path) -> None:
 
 
 def test_a_tiled_run_is_underfitted_when_any_tile_is() -> None:
-    from autodip.restore import restore
+    from autodip.api import restore
 
     clean = torch.full((1, 3, 32, 64), 0.5)
     clean[..., 32:] = textured(32)  # the right tile is hard, the left one flat

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from autodip.geometry import check_min_size, pad_to_multiple, padding_for
+from autodip.core.geometry import check_min_size, pad_to_multiple, padding_for
 
 
 @pytest.mark.parametrize("size", [(37, 31), (32, 32), (1, 1), (5, 3), (64, 17), (33, 65)])

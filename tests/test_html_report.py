@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autodip.html_report import summary_paragraph, write_html_report
+from autodip.reporting.html import summary_paragraph, write_html_report
 
 DATA_URI = re.compile(r'src="data:image/png;base64,([A-Za-z0-9+/=]+)"')
 

@@ -1,4 +1,4 @@
-"""Tests for autodip.io: reading, writing, error messages and tensor conversion."""
+"""Tests for autodip.io.images: reading, writing, error messages and tensor conversion."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import tifffile
 import torch
 from PIL import Image
 
-from autodip import io as aio
-from autodip.io import (
+from autodip.io import images as aio
+from autodip.io.images import (
     ImageDamagedError,
     ImageFramesError,
     ImageInfo,

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autodip.io import read_image
-from autodip.iqa import IQA_SCORES, _half, brisque, niqe
-from autodip.noise import add_gaussian_noise
+from autodip.io.images import read_image
+from autodip.metrics.no_reference import IQA_SCORES, _half, brisque, niqe
+from autodip.physics.noise import add_gaussian_noise
 
 SIGMAS = (0, 15, 50)
 # NIQE needs several patches to be meaningful: with the default 96 a 256² image has four,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.metrics import psnr, ssim
+from autodip.metrics.full_reference import psnr, ssim
 
 
 def test_psnr_known_value_and_data_range():
@@ -32,7 +32,7 @@ def test_shape_mismatch_is_an_error():
 
 
 def test_psnr_y_uses_bt601_luma_and_shaves_the_border():
-    from autodip.metrics import psnr_y
+    from autodip.metrics.full_reference import psnr_y
 
     ref = np.zeros((3, 10, 10))
     img = ref.copy()

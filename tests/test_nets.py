@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from autodip.geometry import pad_to_multiple
+from autodip.core.geometry import pad_to_multiple
 from autodip.nets import count_parameters, create_net, list_nets
 from autodip.nets.upsample import UPSAMPLERS
 
@@ -190,7 +190,7 @@ def test_width_presets_refuse_another_width():
 
 @pytest.mark.parametrize("name", ["deepdecoder", "convdecoder"])
 def test_decoders_fit_through_the_runner_at_odd_sizes(name):
-    from autodip.runner import FitConfig, fit
+    from autodip.core.run import FitConfig, fit
 
     y = torch.rand(1, 3, 13, 10)
     net = small_net(name)

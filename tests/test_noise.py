@@ -1,7 +1,7 @@
 import numpy as np
 import pytest
 
-from autodip.noise import add_gaussian_noise, add_poisson_noise
+from autodip.physics.noise import add_gaussian_noise, add_poisson_noise
 
 
 def test_gaussian_noise_is_seeded_clipped_and_has_the_right_sigma():

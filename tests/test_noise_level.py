@@ -3,9 +3,9 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from autodip.io import read_image
-from autodip.noise import add_gaussian_noise
-from autodip.noise_level import _haar_hh, estimate_sigma
+from autodip.analysis.noise_level import _haar_hh, estimate_sigma
+from autodip.io.images import read_image
+from autodip.physics.noise import add_gaussian_noise
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.operators import (
+from autodip.physics.operators import (
     Denoise,
     Inpaint,
     SuperResolve,

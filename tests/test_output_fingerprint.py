@@ -23,7 +23,7 @@ import pytest
 import torch
 
 import autodip
-from autodip.checkpoint import Checkpointing
+from autodip.core.checkpoint import Checkpointing
 
 REFERENCE = Path(__file__).parent / "data" / "fingerprints.npz"
 ATOL = 2e-4

@@ -4,9 +4,8 @@ from importlib import resources
 import numpy as np
 import pytest
 
-from autodip.io import read_image
-from autodip.texture import FEATURE_NAMES
-from autodip.width_predictor import (
+from autodip.analysis.texture import FEATURE_NAMES
+from autodip.analysis.width_predictor import (
     WIDTHS,
     WidthModel,
     choose_architecture,
@@ -19,6 +18,7 @@ from autodip.width_predictor import (
     roc_auc,
     stratified_folds,
 )
+from autodip.io.images import read_image
 
 
 def f16_crop():

@@ -1,4 +1,5 @@
-"""Property-based and adversarial tests of autodip.io and autodip.operators (hypothesis).
+"""Property-based and adversarial tests of autodip.io.images and autodip.physics.operators
+(hypothesis).
 
 Every input below must end in a correct result or in the library's own clear error: never
 another exception, a hang, or memory allocated for a size that a corrupt header claims.
@@ -23,8 +24,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from autodip.io import ImageInfo, ImageReadError, ImageWriteError, read_image, write_image
-from autodip.operators import Denoise, Inpaint, SuperResolve
+from autodip.io.images import ImageInfo, ImageReadError, ImageWriteError, read_image, write_image
+from autodip.physics.operators import Denoise, Inpaint, SuperResolve
 
 # Decoders warn about the damage they meet (Pillow: "Corrupt EXIF data", "Truncated File Read");
 # the outcome, an image or an ImageReadError, is what these tests check.

@@ -22,12 +22,12 @@ def test_import_is_cheap():
     assert out.stdout.strip() == "False"
 
 
-def test_restore_is_callable_whichever_import_came_first():
-    # `autodip.restore` is also a module name: importing the module rebinds the package's
-    # attribute to it, and calling it must still restore.
+def test_restore_is_the_function_whichever_import_came_first():
+    # The one-call API lives in `autodip.api`; no module is named like an exported function, so
+    # importing a module never rebinds the package's `restore` to something else.
     code = (
         "import numpy as np, autodip\n"
-        "import autodip.restore\n"
+        "import autodip.api\n"
         "from autodip import Denoise\n"
         "y = np.random.default_rng(0).random((3, 16, 16)).astype('float32')\n"
         "r = autodip.restore(y, Denoise(), iters=2, width=4, device='cpu', stop=None)\n"

@@ -2,10 +2,10 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.io import image_to_tensor
-from autodip.metrics import psnr
+from autodip.core.run import FitConfig, fit, make_input
+from autodip.io.images import image_to_tensor
+from autodip.metrics.full_reference import psnr
 from autodip.nets import create_net
-from autodip.runner import FitConfig, fit, make_input
 
 
 def cfg(**kw) -> FitConfig:

@@ -6,12 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.io import image_to_tensor
-from autodip.metrics import psnr
+from autodip.core.run import FitConfig, fit
+from autodip.io.images import image_to_tensor
+from autodip.metrics.full_reference import psnr
 from autodip.nets import create_net
-from autodip.noise import add_gaussian_noise
-from autodip.operators import Denoise
-from autodip.runner import FitConfig, fit
+from autodip.physics.noise import add_gaussian_noise
+from autodip.physics.operators import Denoise
 from autodip.stopping import (
     CandidateRule,
     Context,
@@ -149,7 +149,7 @@ def test_cifs_balances_fit_and_size(sample_clean, sample_noisy):
 
 
 def crit_size(x):
-    from autodip.compression import jpeg_size
+    from autodip.metrics.jpeg_size import jpeg_size
 
     return jpeg_size(x[0].numpy(), 95)
 
@@ -163,7 +163,7 @@ def test_cifs_takes_lambda_from_the_estimated_noise_level(sample_noisy):
     crit = create_criterion("cifs")
     crit.update(1, y, context(y))
     assert 15 < crit.sigma < 35  # σ = 25 noise
-    scale = 64 * 64 / table["pixels"]  # λ follows the pixel count (see autodip.calibrate)
+    scale = 64 * 64 / table["pixels"]  # λ follows the pixel count (see autodip.bench.calibrate)
     assert crit.lam == pytest.approx(interpolate_lambda(crit.sigma, table) * scale)
 
 
@@ -254,7 +254,7 @@ def test_osc_projection_counts_the_pseudo_noise_once():
 def test_iqa_criteria_rise_with_noise(name):
     from importlib import resources
 
-    from autodip.io import read_image
+    from autodip.io.images import read_image
 
     clean, _ = read_image(resources.files("autodip") / "data" / "f16_256_clean.png")
     crit = create_criterion(name)

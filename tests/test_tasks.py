@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.metrics import psnr
-from autodip.operators import Inpaint, SuperResolve
-from autodip.regularizers import anisotropic_tv, tv_penalty
-from autodip.restore import denoise, inpaint, restore, super_resolve
+from autodip.api import denoise, inpaint, restore, super_resolve
+from autodip.metrics.full_reference import psnr
+from autodip.physics.operators import Inpaint, SuperResolve
+from autodip.physics.regularizers import anisotropic_tv, tv_penalty
 from autodip.stopping import Stopper, create_criterion
 
 
@@ -158,7 +158,7 @@ def test_restore_with_the_task_default_stop_is_fixed_budget() -> None:
 
 
 def test_a_task_default_patience_replaces_only_the_primary_criterions() -> None:
-    from autodip.restore import build_stopper
+    from autodip.api import build_stopper
 
     stopper = build_stopper("cifs", ["wmv"], None, None, primary_patience=123)
     cifs, wmv = (track.rule.patience for track in stopper.tracks)
@@ -168,7 +168,7 @@ def test_a_task_default_patience_replaces_only_the_primary_criterions() -> None:
 
 
 def test_denoise_stops_with_the_task_default_patience() -> None:
-    from autodip.restore import TASK_DEFAULTS
+    from autodip.api import TASK_DEFAULTS
 
     rng = np.random.default_rng(0)
     noisy = np.clip(0.5 + 0.1 * rng.standard_normal((3, 32, 32)), 0, 1).astype(np.float32)

@@ -1,14 +1,14 @@
 import numpy as np
 import pytest
 
-from autodip.noise import add_gaussian_noise
-from autodip.texture import (
+from autodip.analysis.texture import (
     FEATURE_NAMES,
     radial_power_spectrum,
     robust_texture_features,
     texture_features,
     to_gray,
 )
+from autodip.physics.noise import add_gaussian_noise
 
 
 def smooth_gradient(h=64, w=80):

@@ -7,9 +7,9 @@ import itertools
 import numpy as np
 import pytest
 
-from autodip.memory import InsufficientMemoryError, parse_size
-from autodip.restore import denoise, inpaint
-from autodip.tiling import plan_tiles, restore_in_tiles
+from autodip.api import denoise, inpaint
+from autodip.core.memory import InsufficientMemoryError, parse_size
+from autodip.core.tiling import plan_tiles, restore_in_tiles
 
 
 def _smooth(size: tuple[int, int] = (48, 56)) -> np.ndarray:
@@ -91,7 +91,7 @@ def test_parse_size_rejects_nonsense():
 
 
 def test_the_memory_estimate_counts_what_the_criteria_keep():
-    from autodip.memory import stopper_images
+    from autodip.core.memory import stopper_images
     from autodip.stopping import Stopper, create_criterion
 
     osc = Stopper(create_criterion("osc"))  # lag 350 steps: 35 estimates at every 10 steps

@@ -1,17 +1,17 @@
 """Every default of autodip in one place, each with the evidence it stands on.
 
-The library (:func:`autodip.restore.restore`, :class:`autodip.runner.FitConfig`, the fit guard),
+The library (:func:`autodip.api.restore`, :class:`autodip.core.run.FitConfig`, the fit guard),
 the command line's options and their ``--help``, CIFS calibration and the benchmark sweeps read
-their defaults from here; the old names (``autodip.restore.DEFAULT_ITERS``,
-``autodip.fit_guard.GUARD_RATIO``, …) are aliases of these. Importing this module is cheap: no
-PyTorch, no NumPy.
+their defaults from here; the old names (``autodip.api.DEFAULT_ITERS``,
+``autodip.stopping.fit_guard.GUARD_RATIO``, …) are aliases of these. Importing this module is
+cheap: no PyTorch, no NumPy.
 
 Two sets of optimisation defaults coexist on purpose:
 
 - **the tasks** (:data:`TASK_DEFAULTS`, what ``denoise``/``inpaint``/``sr`` and the command line
   run): chosen by autodip's own benchmarks — denoising runs 1500 steps of a width-32 hourglass
   stopped by CIFS (``benchmarks/results/dev-cpu/report.md``);
-- **the runner** (:class:`autodip.runner.FitConfig`, for researchers who assemble their own run):
+- **the runner** (:class:`autodip.core.run.FitConfig`, for researchers who assemble their own run):
   the original DIP code's denoising settings (Ulyanov, Vedaldi and Lempitsky, *Deep Image Prior*,
   CVPR 2018: 3000 steps, Adam lr 0.01, input perturbation 1/30, output average 0.99), so that a
   bare ``fit`` reproduces the paper. :data:`FIT_MAX_ITERS` (3000) therefore differs from
@@ -61,7 +61,8 @@ DENOISE_REG_NOISE_STD = 1.0 / 30.0
 #: ``benchmarks/results/stopping.md``.
 MULTICHANNEL_STOP = "emv"
 #: The adaptive budget's cap, as a multiple of the task's budget: a run given no ``iters`` goes on
-#: past the budget while its estimate is under-fitted (:mod:`autodip.fit_guard`), up to this many
+#: past the budget while its estimate is under-fitted (:mod:`autodip.stopping.fit_guard`), up to
+#: this many
 #: times the budget (``benchmarks/results/guard.md`` replays it on the 256² development runs).
 ADAPTIVE_CAP = 3
 
@@ -74,7 +75,8 @@ ADAPTIVE_CAP = 3
 INPAINT_ITERS = 3000
 INPAINT_REG_NOISE_STD = 0.03
 #: DIP's ×4 super-resolution: 2000 steps, perturbation 0.03 (×8: 4000 steps and
-#: :data:`SR8_REG_NOISE_STD`, :func:`autodip.operators.published_iterations`). ``tasks.md``: the
+#: :data:`SR8_REG_NOISE_STD`, :func:`autodip.physics.operators.published_iterations`).
+#: ``tasks.md``: the
 #: peak is at steps 1810–2000 of 2000 on the 5 Set5 crops; OSC would lose 3.0 dB on average.
 SR_ITERS = 2000
 SR_REG_NOISE_STD = 0.03
@@ -125,7 +127,7 @@ TASK_DEFAULTS = {
 
 # --- the runner: FitConfig (the original DIP code's denoising settings, see above) -------------
 
-#: :class:`~autodip.runner.FitConfig`'s step budget: the DIP paper's 3000 denoising steps, run
+#: :class:`~autodip.core.run.FitConfig`'s step budget: the DIP paper's 3000 denoising steps, run
 #: without early stopping (the tasks use their own budgets, :data:`TASK_DEFAULTS`).
 FIT_MAX_ITERS = 3000
 #: Adam's learning rate (DIP: 0.01, every task).
@@ -139,7 +141,8 @@ INPUT_KIND = "noise"
 INPUT_SCALE = 0.1
 #: Seeds of the network, the code and the perturbations.
 SEED = 0
-#: Where and in what arithmetic a run goes (:mod:`autodip.hardware`): the fastest the machine has.
+#: Where and in what arithmetic a run goes (:mod:`autodip.core.hardware`): the fastest the machine
+#: has.
 DEVICE = "auto"
 PRECISION = "auto"
 #: Steps between records in the history and calls of the criteria (the granularity of every

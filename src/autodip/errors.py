@@ -1,7 +1,7 @@
 """The exceptions autodip raises for problems a user can act on, in one module.
 
-Each is also importable from the module that raises it (``autodip.io.ImageReadError``,
-``autodip.memory.InsufficientMemoryError``, …), as before. Their messages are one line meant
+Each is also importable from the module that raises it (``autodip.io.images.ImageReadError``,
+``autodip.core.memory.InsufficientMemoryError``, …), as before. Their messages are one line meant
 for the user; the command line prints them as ``autodip: error: …``.
 
 - :class:`ImageReadError` (an image cannot be read), with :class:`ImageFramesError` (an

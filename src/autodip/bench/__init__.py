@@ -42,7 +42,7 @@ def run_sweep(
             f"'{folder}' holds another sweep (it differs in {', '.join(changed)}); use another "
             "folder, or the same settings to continue it"
         )
-    from autodip.report import write_json
+    from autodip.reporting.files import write_json
 
     write_json(saved, sweep.to_dict())
     cache = Cache(folder / "runs")

@@ -4,9 +4,9 @@ A ``dip`` run of the development sweep records, at every monitored step, the PSN
 of the estimate on the measurement, and every criterion's score, over a budget as long as the
 adaptive budget's cap. Since the criteria and the guard are causal, what an online run with the
 default settings would have done can be found afterwards, exactly as
-:class:`autodip.runner._Budget` decides it (policy ``"default"``): at the budget's end, go on by
+:class:`autodip.core.run._Budget` decides it (policy ``"default"``): at the budget's end, go on by
 half the nominal budget while the estimate the run would return is under-fitted (residual above
-``ratio``·σ̂², σ̂ at least :data:`autodip.fit_guard.GUARD_MIN_SIGMA`), or while the primary
+``ratio``·σ̂², σ̂ at least :data:`autodip.stopping.fit_guard.GUARD_MIN_SIGMA`), or while the primary
 criterion has not confirmed a stop and that residual is above
 :data:`autodip.defaults.EXTEND_ABOVE_RATIO`·σ̂² (or cannot be judged), up to the cap. Two other
 policies are replayed for comparison: ``"guard"`` (under-fitted only) and ``"unconfirmed"``
@@ -20,7 +20,7 @@ from typing import Any
 
 from autodip import defaults
 from autodip.bench.analyse import _record_at, criterion_stop
-from autodip.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
+from autodip.stopping.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
 
 #: The extension policies :func:`replay_adaptive` knows.
 POLICIES = ("default", "guard", "unconfirmed")

@@ -230,7 +230,7 @@ def write_csv(path: Any, candidates: list[Combination]) -> None:
     import io
     from dataclasses import asdict
 
-    from autodip.report import _atomic_write_bytes
+    from autodip.reporting.files import _atomic_write_bytes
 
     buffer = io.StringIO()
     fields = [*Combination.__dataclass_fields__, "gain_per_second"]

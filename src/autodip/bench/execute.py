@@ -44,8 +44,8 @@ class Cache:
 
     def save(self, job: Job, result: dict[str, Any]) -> None:
         """Store ``result`` atomically."""
-        from autodip.io import replace_atomically
-        from autodip.report import _finite
+        from autodip.io.images import replace_atomically
+        from autodip.reporting.files import _finite
 
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(_finite(result), allow_nan=False)

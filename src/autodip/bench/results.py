@@ -33,7 +33,7 @@ def write_results(
     folder: Path, sweep: dict[str, Any], runs: list[dict[str, Any]], patiences: list[int]
 ) -> Path:
     """Write rows, report and plots for ``runs``; return the report's path."""
-    from autodip.report import _atomic_write_bytes
+    from autodip.reporting.files import _atomic_write_bytes
 
     folder = Path(folder)
     rows = [row for run in runs for row in run_rows(run, patiences)]
@@ -156,7 +156,7 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    from autodip.report import _atomic_write_bytes
+    from autodip.reporting.files import _atomic_write_bytes
 
     buffer = io.BytesIO()
     fig.tight_layout()

@@ -6,7 +6,7 @@ criterion's stop can be found afterwards for any patience ``S`` without running 
 job fits ``y + p`` and records OSC's curvature the same way (it never stops early: its patience is
 set beyond the budget). A ``baseline`` job applies a classical method to the same measurement:
 a denoiser with the true σ and with the estimated σ, an inpainter with the mask, or an upscaler
-with the factor (:mod:`autodip.baselines`), scored against the same reference as DIP.
+with the factor (:mod:`autodip.bench.baselines`), scored against the same reference as DIP.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any
 import numpy as np
 import torch
 
+from autodip.bench.calibrate import centre_crop
 from autodip.bench.sweep import Job, noise_seed, parse_network
-from autodip.calibrate import centre_crop
-from autodip.io import read_image
-from autodip.metrics import psnr, ssim
-from autodip.noise import add_gaussian_noise, add_poisson_noise
-from autodip.operators import Denoise, Inpaint, Operator, SuperResolve
+from autodip.io.images import read_image
+from autodip.metrics.full_reference import psnr, ssim
+from autodip.physics.noise import add_gaussian_noise, add_poisson_noise
+from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve
 
 
 def load_clean(job: Job) -> np.ndarray:
@@ -62,8 +62,8 @@ def run_job(job: Job) -> dict[str, Any]:
     measured, operator, reference = degrade(clean, job)
     if job.kind == "baseline":
         return _run_baseline(job, measured, operator, reference)
-    from autodip.fit_guard import measurement_sigma
-    from autodip.restore import restore
+    from autodip.api import restore
+    from autodip.stopping.fit_guard import measurement_sigma
 
     name, options = parse_network(job.network)
     own = job.kind != "dip"  # a criterion that changes the objective, in a run of its own
@@ -123,7 +123,7 @@ def _run_baseline(
     """A denoiser's record has a ``true`` (Gaussian noise) and an ``estimated`` σ entry; an
     inpainter's or upscaler's one ``result`` entry. Each holds PSNR, SSIM and seconds.
     """
-    from autodip.baselines import inpaint_baseline, upscale_baseline
+    from autodip.bench.baselines import inpaint_baseline, upscale_baseline
 
     if isinstance(operator, Inpaint | SuperResolve):
         started = time.perf_counter()
@@ -143,7 +143,7 @@ def _run_baseline(
 
 
 def _run_denoiser(job: Job, noisy: np.ndarray, clean: np.ndarray) -> dict[str, Any]:
-    from autodip.baselines import denoise_baseline
+    from autodip.bench.baselines import denoise_baseline
 
     record: dict[str, Any] = {"job": _job_data(job), "measured_psnr": psnr(noisy, clean)}
     sigmas: dict[str, float | None] = {"estimated": None}

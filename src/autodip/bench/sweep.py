@@ -11,7 +11,7 @@ A :class:`Sweep` is written as command-line flags or a JSON/YAML file with the s
 network, seed), one more for OSC when it is asked for (OSC changes the objective), and one baseline
 job per (image, degradation) and baseline of that degradation's task (:data:`BASELINE_TASK`: the
 denoisers for ``gaussian`` and ``poisson``, the inpainters for ``inpaint``, the upscalers for
-``sr``; the names are those of :data:`autodip.baselines.TASK_BASELINES`). Each job's
+``sr``; the names are those of :data:`autodip.bench.baselines.TASK_BASELINES`). Each job's
 :attr:`Job.key` hashes its full configuration, so a finished job is found again in the cache
 and a sweep can be stopped and continued. Noise is synthesised with a seed derived from (image,
 degradation, seed) alone (:func:`noise_seed`), so any row can be reproduced by itself.
@@ -47,7 +47,7 @@ SETTING_RANGES = {
 SETTING_CHOICES = {"precision": ("auto", "fp32", "bf16")}
 #: List settings that must name at least one item.
 NON_EMPTY_SETTINGS = ("images", "degradations", "networks", "seeds", "patience")
-#: The task of each degradation, i.e. which registry of `autodip.baselines` applies to it.
+#: The task of each degradation, i.e. which registry of `autodip.bench.baselines` applies to it.
 BASELINE_TASK = {"gaussian": "denoise", "poisson": "denoise", "inpaint": "inpaint", "sr": "sr"}
 
 
@@ -336,7 +336,7 @@ def baseline_tasks(names: list[str]) -> dict[str, str]:
     Raises
     ------
     ValueError
-        For a name no registry of :mod:`autodip.baselines` holds; it lists close matches and
+        For a name no registry of :mod:`autodip.bench.baselines` holds; it lists close matches and
         every name by task.
 
     Examples
@@ -346,7 +346,7 @@ def baseline_tasks(names: list[str]) -> dict[str, str]:
     """
     from difflib import get_close_matches
 
-    from autodip.baselines import TASK_BASELINES
+    from autodip.bench.baselines import TASK_BASELINES
 
     known = {name: task for task, registry in TASK_BASELINES.items() for name in registry}
     for name in names:

@@ -19,7 +19,8 @@ from autodip.errors import UsageError as UsageError
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 #: Ended by SIGTERM (a batch scheduler, a container stop, ``timeout``): 128 + 15, as shells say.
 EXIT_TERMINATED = 143
-#: ``--strict``: the run finished but its result is under-fitted (:mod:`autodip.fit_guard`).
+#: ``--strict``: the run finished but its result is under-fitted
+#: (:mod:`autodip.stopping.fit_guard`).
 EXIT_UNDERFITTED = 3
 
 
@@ -57,7 +58,7 @@ def read_input(
     path: Path, what: str, frame: int | None = None, allow_truncated: bool = False
 ) -> tuple[Any, Any]:
     """Read an image for the command line: any problem is a `UsageError` saying what to do."""
-    from autodip.io import ImageDamagedError, ImageFramesError, ImageReadError, read_image
+    from autodip.io.images import ImageDamagedError, ImageFramesError, ImageReadError, read_image
 
     try:
         return read_image(path, frame=frame, allow_truncated=allow_truncated)
@@ -210,7 +211,7 @@ def resolve_stopping(
 
 def architecture_for(image: Any, model: Path | None) -> dict[str, Any]:
     """The network ``--net auto`` chooses for ``image`` (a bad model file is a `UsageError`)."""
-    from autodip.width_predictor import choose_architecture
+    from autodip.analysis.width_predictor import choose_architecture
 
     try:
         return choose_architecture(image, model_path=model)

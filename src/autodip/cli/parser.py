@@ -528,7 +528,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--data", type=Path, required=True, help="folder the CSV's image paths are relative to"
     )
     train.add_argument("-o", "--out", type=Path, required=True, help="model file to write (JSON)")
-    from autodip.width_predictor import DEFAULT_ALPHA, TRAIN_SIGMAS
+    from autodip.analysis.width_predictor import DEFAULT_ALPHA, TRAIN_SIGMAS
 
     train.add_argument(
         "--sigmas",

@@ -295,12 +295,12 @@ def restore_one(
 
     In a batch, ``--resume`` starts afresh the files that have no checkpoint yet.
     """
-    from autodip.checkpoint import CheckpointError, Checkpointing
-    from autodip.html_report import summary_paragraph
-    from autodip.io import ImageWriteError, check_output
-    from autodip.memory import InsufficientMemoryError, parse_size
-    from autodip.report import REPORT_FILES, environment
-    from autodip.restore import restore
+    from autodip.api import restore
+    from autodip.core.checkpoint import CheckpointError, Checkpointing
+    from autodip.core.memory import InsufficientMemoryError, parse_size
+    from autodip.io.images import ImageWriteError, check_output
+    from autodip.reporting.files import REPORT_FILES, environment
+    from autodip.reporting.html import summary_paragraph
 
     started = time.perf_counter()
     paths = paths or {"reference": args.reference}
@@ -388,7 +388,7 @@ def restore_one(
         "fit_guard": args.fit_guard,
     }
     show_progress = not (args.quiet or args.json or args.tile)
-    from autodip.restore import task_defaults
+    from autodip.api import task_defaults
 
     defaults = task_defaults(operator)
     iters = args.iters or defaults.iters
@@ -549,7 +549,7 @@ def _write_result(
     RunError
         When ``output`` could not be written, naming the rescue copy (see :func:`rescue_result`).
     """
-    from autodip.io import ImageWriteError, write_image
+    from autodip.io.images import ImageWriteError, write_image
 
     try:
         return write_image(output, pixels, info, bit_depth=bit_depth, overwrite=overwrite)
@@ -567,7 +567,7 @@ def rescue_result(output: Path, pixels: Any, info: Any, bit_depth: int | None) -
     """
     import tempfile
 
-    from autodip.io import ImageWriteError, write_image
+    from autodip.io.images import ImageWriteError, write_image
 
     for folder in (output.parent, Path(tempfile.gettempdir())):
         for suffix, depth in ((output.suffix, bit_depth), (".npy", None)):
@@ -594,10 +594,10 @@ def _network(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
     """The network ``--net/--width/--depth`` name, with the task's default width filled in.
 
     No ``--net``, or ``--net hourglass`` without ``--width``, runs the task's hourglass
-    (:data:`autodip.restore.TASK_DEFAULTS`: width 32 for denoising, 64 otherwise), so naming the
+    (:data:`autodip.api.TASK_DEFAULTS`: width 32 for denoising, 64 otherwise), so naming the
     default network builds the same one as not naming it.
     """
-    from autodip.restore import DEFAULT_NET, TASK_DEFAULTS
+    from autodip.api import DEFAULT_NET, TASK_DEFAULTS
 
     net, options = args.net, {"width": args.width, "depth": args.depth}
     if net in (None, DEFAULT_NET) and args.width is None:
@@ -613,7 +613,7 @@ def describe_net(net: str, options: dict[str, Any]) -> str:
 
 def _fallback_note(args: argparse.Namespace, channels: int, used: str | None) -> str | None:
     """Why the task's default criterion was replaced, when it was (multi-channel images)."""
-    from autodip.restore import TASK_DEFAULTS
+    from autodip.api import TASK_DEFAULTS
 
     default = TASK_DEFAULTS[args.command].stop
     if args.stop is not None or default is None or used == default:
@@ -626,7 +626,7 @@ def _fallback_note(args: argparse.Namespace, channels: int, used: str | None) ->
 
 def _operator(args: argparse.Namespace, image: Any, mask_path: Path | None) -> Any:
     """The task's operator, built and checked against the input (``UsageError`` if wrong)."""
-    from autodip.operators import Denoise, Inpaint, SuperResolve
+    from autodip.physics.operators import Denoise, Inpaint, SuperResolve
 
     if args.command == "denoise":
         return Denoise()
@@ -661,7 +661,7 @@ def _operator(args: argparse.Namespace, image: Any, mask_path: Path | None) -> A
 
 
 def _metrics(image: Any, pixels: Any, reference: Any, command: str) -> dict[str, float]:
-    from autodip.metrics import psnr, ssim
+    from autodip.metrics.full_reference import psnr, ssim
 
     if reference is None:
         return {}
@@ -736,8 +736,8 @@ def _write_report(
     net: str,
     architecture: dict[str, Any] | None,
 ) -> None:
-    from autodip.html_report import network_phrase, write_html_report
-    from autodip.report import plot_curves, write_json
+    from autodip.reporting.files import plot_curves, write_json
+    from autodip.reporting.html import network_phrase, write_html_report
 
     write_json(folder / "report.json", record)
     plot_curves(
@@ -761,6 +761,6 @@ def _write_report(
 
 
 def _jsonable(value: Any) -> Any:
-    from autodip.report import _finite
+    from autodip.reporting.files import _finite
 
     return _finite(value)

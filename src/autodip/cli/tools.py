@@ -29,8 +29,8 @@ def _sigmas(text: str) -> list[float]:
 
 def calibrate_cifs(args: argparse.Namespace) -> int:
     """``autodip calibrate-cifs``: fit CIFS's λ(σ) table on clean images."""
-    from autodip.calibrate import calibrate, select_images
-    from autodip.report import write_json
+    from autodip.bench.calibrate import calibrate, select_images
+    from autodip.reporting.files import write_json
 
     check_writable([args.out], args.force)
     if not args.images.is_dir():
@@ -44,7 +44,7 @@ def calibrate_cifs(args: argparse.Namespace) -> int:
         f"{args.iters} iterations on {args.crop}² crops",
         file=sys.stderr,
     )
-    from autodip.io import ImageReadError
+    from autodip.io.images import ImageReadError
 
     try:
         table = calibrate(
@@ -94,14 +94,14 @@ def inspect_image(args: argparse.Namespace) -> int:
 
 def train_width(args: argparse.Namespace) -> int:
     """``autodip train-width``: train the width predictor of ``--net auto``."""
-    from autodip.report import write_json
-    from autodip.width_predictor import read_width_labels, train_width_model
+    from autodip.analysis.width_predictor import read_width_labels, train_width_model
+    from autodip.reporting.files import write_json
 
     check_writable([args.out], args.force)
     sigmas = _sigmas(args.sigmas)
     if not args.data.is_dir():
         raise UsageError(f"--data '{args.data}' is not a folder")
-    from autodip.io import ImageReadError
+    from autodip.io.images import ImageReadError
 
     try:
         count = len(read_width_labels(args.labels, args.data))

@@ -4,7 +4,7 @@ Both start from a small code and double its size ``upsamplings`` times, so the i
 the upsamplers and (for the ConvDecoder) 3×3 convolutions alone, with no encoder and no skips.
 
 **The input code.** autodip's runner gives every network a code ``z`` of the (padded) image's
-size, ``B×in_channels×H×W`` (see :mod:`autodip.runner`). A decoder needs a code
+size, ``B×in_channels×H×W`` (see :mod:`autodip.core.run`). A decoder needs a code
 ``2 ** upsamplings`` times smaller, so it first *decimates* ``z``: it keeps one sample of each
 ``s×s`` block (``s = 2 ** upsamplings``, the sample at offset ``s // 2``), a fixed operation with
 no weights. Decimating i.i.d. noise gives i.i.d. noise with the same distribution, so the coarse

@@ -145,7 +145,7 @@ class SkipNet(nn.Module):
         Height and width of the input must be multiples of this (``2 ** scales``).
     min_bottom : int
         The smallest side the deepest scale can have: 2, since its reflection padding and batch
-        norm fail on 1×1 (:func:`autodip.geometry.check_min_size`).
+        norm fail on 1×1 (:func:`autodip.core.geometry.check_min_size`).
 
     Examples
     --------

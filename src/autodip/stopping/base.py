@@ -26,7 +26,7 @@ from typing import Any, ClassVar, get_args, get_type_hints
 
 import torch
 
-from autodip.operators import Operator
+from autodip.physics.operators import Operator
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,13 @@ against that growth:
     E_t = \lambda\,\mathrm{MSE}(A(x_t), y) + \frac{C(x_t)^2}{H W},
 
 with :math:`C` the size in bytes of :math:`x_t` encoded as JPEG at quality 95 with 4:2:0 chroma
-subsampling (OpenCV's default, :func:`autodip.compression.jpeg_size`). The paper fits
+subsampling (OpenCV's default, :func:`autodip.metrics.jpeg_size.jpeg_size`). The paper fits
 :math:`\lambda(\sigma)` per noise level; autodip ships such a table (``data/cifs_lambda.json``, made
 by ``autodip calibrate-cifs``), estimates σ from the input
-(:func:`autodip.noise_level.estimate_sigma`) and interpolates :math:`\log\lambda` linearly in σ
+(:func:`autodip.analysis.noise_level.estimate_sigma`) and interpolates :math:`\log\lambda` linearly
+in σ
 (clamped at the table's ends), scaled by the ratio of the image's pixel count to the calibration's
-(:mod:`autodip.calibrate` explains why).
+(:mod:`autodip.bench.calibrate` explains why).
 
 ``cifs-raw`` is the JPEG size alone.
 """
@@ -66,7 +67,7 @@ def lambda_for_image(sigma: float, pixels: int, table: dict[str, Any]) -> float:
     """λ for an image of ``pixels`` pixels at noise level ``sigma`` (0–255 scale).
 
     :math:`R = C^2/(HW)` grows with the pixel count while the MSE does not, so the table's λ is
-    scaled from the calibration's pixel count to the image's (see :mod:`autodip.calibrate`).
+    scaled from the calibration's pixel count to the image's (see :mod:`autodip.bench.calibrate`).
 
     Examples
     --------
@@ -120,7 +121,7 @@ class CompressedSizeRaw(Criterion):
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
         """Return the JPEG size of ``output`` in bytes."""
-        from autodip.compression import jpeg_size
+        from autodip.metrics.jpeg_size import jpeg_size
 
         return float(jpeg_size(_chw(output), self.quality))
 
@@ -166,7 +167,7 @@ class CompressedSize(Criterion):
     def _resolve_lambda(self, target: torch.Tensor) -> float:
         if self.lam is not None:
             return self.lam
-        from autodip.noise_level import estimate_sigma
+        from autodip.analysis.noise_level import estimate_sigma
 
         if self.sigma is None:
             self.sigma = estimate_sigma(_chw(target))
@@ -181,7 +182,7 @@ class CompressedSize(Criterion):
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
         """Return ``λ·MSE + size²/(H·W)`` for ``output``."""
-        from autodip.compression import jpeg_size
+        from autodip.metrics.jpeg_size import jpeg_size
 
         lam = self._resolve_lambda(context.target)
         mse = float(torch.mean((context.operator.A(output) - context.target) ** 2))

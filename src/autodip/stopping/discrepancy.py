@@ -3,7 +3,7 @@ r"""``discrepancy``: stop where the residual reaches the noise level (Morozov's 
 The residual of the estimate on the measured values,
 :math:`r_t = \frac{1}{|\Omega|}\sum_{i\in\Omega}((A x_t)_i - y_i)^2`, falls as DIP fits the
 measurement; once it is below the noise variance the network is reproducing noise
-(:mod:`autodip.fit_guard`). The score is the distance of the residual to its target level,
+(:mod:`autodip.stopping.fit_guard`). The score is the distance of the residual to its target level,
 
 .. math::
 
@@ -24,8 +24,8 @@ from typing import Any
 
 import torch
 
-from autodip.fit_guard import measurement_residual, measurement_sigma
 from autodip.stopping.base import Context, Criterion, Range, declare_options, register_criterion
+from autodip.stopping.fit_guard import measurement_residual, measurement_sigma
 
 
 @register_criterion

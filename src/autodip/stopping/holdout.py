@@ -22,7 +22,7 @@ from typing import Any
 
 import torch
 
-from autodip.operators import Operator
+from autodip.physics.operators import Operator
 from autodip.stopping.base import Context, Criterion, Range, declare_options, register_criterion
 
 #: Offset of the hidden-pixel draw's seed from the run's seed (distinct from OSC's).

@@ -1,7 +1,8 @@
 """No-reference quality scores as criteria: BRISQUE and NIQE (lower is better).
 
 Seed 000 compares CIFS against these two; they score each estimate on its own, through
-:mod:`autodip.iqa` (OpenCV-contrib's BRISQUE with the LIVE model; our NIQE with the LIVE pristine
+:mod:`autodip.metrics.no_reference` (OpenCV-contrib's BRISQUE with the LIVE model; our NIQE with
+the LIVE pristine
 parameters). A flat image (no contrast) has no defined score — the IQA functions return ``inf``
 — so these criteria give no score for it (early DIP outputs can be nearly flat).
 """
@@ -32,7 +33,7 @@ class Brisque(Criterion):
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
         """Return the BRISQUE score of ``output``."""
-        from autodip.iqa import brisque
+        from autodip.metrics.no_reference import brisque
 
         return _finite_or_none(brisque(output.detach().float().cpu().numpy()[0]))
 
@@ -58,7 +59,7 @@ class Niqe(Criterion):
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:
         """Return the NIQE score of ``output``."""
-        from autodip.iqa import niqe
+        from autodip.metrics.no_reference import niqe
 
         score = niqe(output.detach().float().cpu().numpy()[0], patch_size=self.patch_size)
         return _finite_or_none(score)

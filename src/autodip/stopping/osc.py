@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from autodip.operators import Operator
+from autodip.physics.operators import Operator
 from autodip.stopping.base import (
     Context,
     Criterion,

@@ -6,7 +6,7 @@ from typing import Any
 
 import torch
 
-from autodip.metrics import psnr
+from autodip.metrics.full_reference import psnr
 from autodip.stopping.base import (
     Context,
     Criterion,

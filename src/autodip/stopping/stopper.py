@@ -18,7 +18,7 @@ from typing import Any
 
 import torch
 
-from autodip.operators import Denoise, Operator
+from autodip.physics.operators import Denoise, Operator
 from autodip.stopping.base import CandidateRule, Context, Criterion
 
 

@@ -5,7 +5,7 @@ Liu et al. (seed 003, Sec. 3.5 and 4.4) label each image of their Texture-DIP se
 width from texture features (their Fig. 11: micro-average AUC 0.86, 5-fold cross-validation
 repeated 10 times). autodip's predictor:
 
-* **features**: :func:`autodip.texture.robust_texture_features` of the (noisy) input: GLCM
+* **features**: :func:`autodip.analysis.texture.robust_texture_features` of the (noisy) input: GLCM
   correlation 0°, homogeneity 45°, contrast 0° and three power-spectrum summaries, after a
   Gaussian pre-filter of ``σ̂/25`` pixels;
 * **classifier**: multinomial logistic regression on standardised features with an L2 penalty,
@@ -43,7 +43,7 @@ from typing import Any
 
 import numpy as np
 
-from autodip.texture import FEATURE_NAMES, PREFILTER_PX_PER_SIGMA, robust_texture_features
+from autodip.analysis.texture import FEATURE_NAMES, PREFILTER_PX_PER_SIGMA, robust_texture_features
 
 __all__ = [
     "DEPTH",
@@ -118,7 +118,7 @@ class WidthModel:
             "kind": "multinomial-logistic-regression",
             "classes": list(self.classes),
             "feature_names": list(self.feature_names),
-            "feature_extractor": "autodip.texture.robust_texture_features",
+            "feature_extractor": "autodip.analysis.texture.robust_texture_features",
             "prefilter_px_per_sigma": PREFILTER_PX_PER_SIGMA,
             "standardise": {"mean": self.mean.tolist(), "scale": self.scale.tolist()},
             "coef": self.coef.tolist(),
@@ -335,7 +335,8 @@ def predict_width(
     probabilities : dict of int to float
         ``{32: p, 64: p, 128: p}``.
     features : dict of str to float
-        :func:`autodip.texture.robust_texture_features` of the image (with ``noise_sigma``).
+        :func:`autodip.analysis.texture.robust_texture_features` of the image (with
+        ``noise_sigma``).
 
     Examples
     --------
@@ -435,8 +436,8 @@ def training_features(
     Gaussian noise of level σ (0–255 scale, clipped to [0, 1]) is drawn with
     :func:`noise_seed`; σ = 0 is the clean image.
     """
-    from autodip.io import read_image
-    from autodip.noise import add_gaussian_noise
+    from autodip.io.images import read_image
+    from autodip.physics.noise import add_gaussian_noise
 
     table = {float(s): np.zeros((len(labels), len(FEATURE_NAMES))) for s in sigmas}
     for i, (name, path, _) in enumerate(labels):

@@ -26,8 +26,8 @@ from torch import nn
 from autodip.errors import CheckpointError as CheckpointError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autodip.operators import Operator
-    from autodip.runner import FitConfig, _RunState
+    from autodip.core.run import FitConfig, _RunState
+    from autodip.physics.operators import Operator
     from autodip.stopping.stopper import Stopper
 
 FORMAT_VERSION = 2
@@ -76,7 +76,7 @@ class Checkpointing:
         y: torch.Tensor,
     ) -> None:
         """Write the run's state atomically."""
-        from autodip.io import replace_atomically
+        from autodip.io.images import replace_atomically
 
         snapshot = state.snapshot
         payload = {

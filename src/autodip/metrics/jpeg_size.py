@@ -18,7 +18,7 @@ import operator
 import cv2
 import numpy as np
 
-from autodip.validation import check_float_array
+from autodip.core.validation import check_float_array
 
 __all__ = ["jpeg_size"]
 

@@ -9,7 +9,7 @@ Denoising
 ---------
 Each denoising baseline takes a noisy image ``y`` (float C×H×W in [0, 1]) and the standard
 deviation ``σ`` of its additive white Gaussian noise on the 0–255 scale (the scale of
-`autodip.noise.add_gaussian_noise`), and returns a float32 C×H×W estimate clipped to [0, 1].
+`autodip.physics.noise.add_gaussian_noise`), and returns a float32 C×H×W estimate clipped to [0, 1].
 Every parameter is a fixed, published function of ``σ``; none was tuned on benchmark images.
 Below ``s = σ / 255`` is the noise level on the [0, 1] scale of the pixels.
 
@@ -22,13 +22,13 @@ Below ``s = σ / 255`` is the noise level on the [0, 1] scale of the pixels.
 * ``bm3d``: BM3D with its default profile, CBM3D (opponent colour space) for RGB; see `bm3d`.
 
 `denoise_baseline` applies one of them by name, with the true ``σ`` or, when none is given,
-with `autodip.noise_level.estimate_sigma`'s blind estimate, and times the call, so that a
+with `autodip.analysis.noise_level.estimate_sigma`'s blind estimate, and times the call, so that a
 benchmark can report each baseline "with the true σ and with the estimated σ".
 
 Inpainting and super-resolution
 -------------------------------
 An inpainting baseline takes the damaged image (float C×H×W in [0, 1]) and the mask of
-`autodip.operators.Inpaint` (H×W or C×H×W, > 0.5 = known) and returns the image with the
+`autodip.physics.operators.Inpaint` (H×W or C×H×W, > 0.5 = known) and returns the image with the
 unknown pixels filled; the known ones are kept. `inpaint_baseline` applies one by name.
 
 * ``telea``: fast marching from the hole's border, Telea's weighted first-order extrapolation
@@ -40,7 +40,7 @@ unknown pixels filled; the known ones are kept. `inpaint_baseline` applies one b
 
 A super-resolution baseline takes the low-resolution image and an integer factor and returns
 an image exactly ``factor`` times larger, by Pillow's separable interpolation with the pixel
-centres aligned (as MATLAB's ``imresize``, and as `autodip.operators.SuperResolve` samples).
+centres aligned (as MATLAB's ``imresize``, and as `autodip.physics.operators.SuperResolve` samples).
 `upscale_baseline` applies one by name.
 
 * ``bicubic``: Keys' cubic convolution with ``a = −0.5`` (the kernel of MATLAB's ``imresize``,
@@ -62,8 +62,8 @@ Optional dependencies
 
 Examples
 --------
->>> from autodip.noise import add_gaussian_noise
->>> from autodip.metrics import psnr
+>>> from autodip.physics.noise import add_gaussian_noise
+>>> from autodip.metrics.full_reference import psnr
 >>> y, x = np.mgrid[0:48, 0:48] / 48
 >>> clean = (0.5 + 0.3 * np.sin(2 * np.pi * (x + y)))[None].astype(np.float32)
 >>> noisy = add_gaussian_noise(clean, 25, seed=0)
@@ -84,9 +84,9 @@ from typing import Any
 
 import numpy as np
 
+from autodip.analysis.noise_level import estimate_sigma
+from autodip.core.validation import check_float_array
 from autodip.errors import OptionalDependencyError as OptionalDependencyError
-from autodip.noise_level import estimate_sigma
-from autodip.validation import check_float_array
 
 __all__ = [
     "BASELINES",
@@ -118,7 +118,7 @@ InpaintBaseline = Callable[[np.ndarray, np.ndarray], np.ndarray]
 #: A super-resolution baseline: ``(low_resolution, factor) -> image factor× larger``.
 UpscaleBaseline = Callable[[np.ndarray, int], np.ndarray]
 
-#: Most channels a C×H×W image may have (as in `autodip.noise_level`); more suggests H×W×C.
+#: Most channels a C×H×W image may have (as in `autodip.analysis.noise_level`); more suggests H×W×C.
 _MAX_CHANNELS = 16
 #: Smallest height and width accepted: BM3D's 8×8 blocks (and NLM's 5×5 patches) must fit.
 _MIN_SIZE = 8
@@ -137,7 +137,7 @@ _NLM_H_PER_SIGMA = 0.8
 
 #: ``inpaintRadius`` of ``cv2.inpaint``: 3 pixels, as in OpenCV's tutorial "Image Inpainting".
 _CV_INPAINT_RADIUS = 3
-#: Largest super-resolution factor (that of `autodip.operators.SuperResolve`).
+#: Largest super-resolution factor (that of `autodip.physics.operators.SuperResolve`).
 _MAX_FACTOR = 64
 #: OpenCV's inpainting runs on 16-bit planes (see `telea`): the scale of [0, 1] there.
 _UINT16_MAX = 65535.0
@@ -432,7 +432,7 @@ def telea(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
         Damaged image, floating point C×H×W in [0, 1], 1 ≤ C ≤ 16 (unknown pixels' values are
         ignored).
     mask : numpy.ndarray
-        H×W, 1×H×W or C×H×W; values > 0.5 are known (as `autodip.operators.Inpaint`). Every
+        H×W, 1×H×W or C×H×W; values > 0.5 are known (as `autodip.physics.operators.Inpaint`). Every
         channel needs at least one known pixel.
 
     Returns
@@ -593,7 +593,7 @@ def bicubic(image: np.ndarray, factor: int) -> np.ndarray:
 
     the kernel of MATLAB's ``imresize`` (with which the ``LR_bicubic`` inputs of Set5 and the
     like were made) and of Pillow's ``BICUBIC``, which computes it here on float32 planes (no
-    8-bit rounding). Pixel centres are aligned, as in `autodip.operators.SuperResolve`; near
+    8-bit rounding). Pixel centres are aligned, as in `autodip.physics.operators.SuperResolve`; near
     the border Pillow renormalises the kernel over the pixels that exist. PyTorch's ``bicubic``
     mode uses :math:`a = -0.75` instead.
 
@@ -717,7 +717,7 @@ def denoise_baseline(
         Noisy image, floating point C×H×W in [0, 1], 1 ≤ C ≤ 16, at least 8×8.
     sigma : float or None, optional
         Noise standard deviation on the 0–255 scale, > 0. ``None`` (the default) uses the
-        blind estimate ``autodip.noise_level.estimate_sigma(image)``.
+        blind estimate ``autodip.analysis.noise_level.estimate_sigma(image)``.
 
     Returns
     -------
@@ -741,7 +741,7 @@ def denoise_baseline(
 
     Examples
     --------
-    >>> from autodip.noise import add_gaussian_noise
+    >>> from autodip.physics.noise import add_gaussian_noise
     >>> noisy = add_gaussian_noise(np.full((1, 64, 64), 0.5, dtype=np.float32), 20, seed=0)
     >>> denoised, used, seconds = denoise_baseline("nlm", noisy)
     >>> bool(abs(used - 20) < 2), bool(denoised.std() < noisy.std() / 3)
@@ -770,7 +770,7 @@ def inpaint_baseline(name: str, image: np.ndarray, mask: np.ndarray) -> tuple[np
     image : numpy.ndarray
         Damaged image, floating point C×H×W in [0, 1], 1 ≤ C ≤ 16.
     mask : numpy.ndarray
-        H×W, 1×H×W or C×H×W; values > 0.5 are known (as `autodip.operators.Inpaint`).
+        H×W, 1×H×W or C×H×W; values > 0.5 are known (as `autodip.physics.operators.Inpaint`).
 
     Returns
     -------

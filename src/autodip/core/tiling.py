@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-#: The smallest tile :func:`autodip.restore.restore` accepts: each tile is a whole DIP fit, and a
+#: The smallest tile :func:`autodip.api.restore` accepts: each tile is a whole DIP fit, and a
 #: tile much smaller than this holds too little of the image for the prior (the default
 #: hourglass's deepest scale would be a few pixels), while the number of runs grows as
 #: 1/tile².

@@ -84,8 +84,8 @@ def write_html_report(
     reference : numpy.ndarray, optional
         The clean image, of the result's shape.
     curves_png : bytes, optional
-        The PNG made by :func:`autodip.report.plot_curves` (loss, PSNR and criteria per step,
-        with the returned step marked), embedded as it is.
+        The PNG made by :func:`autodip.reporting.files.plot_curves` (loss, PSNR and criteria per
+        step, with the returned step marked), embedded as it is.
 
     Raises
     ------
@@ -114,7 +114,7 @@ def write_html_report(
         raise ValueError("curves_png is not a PNG file (wrong signature)")
     record = record if isinstance(record, Mapping) else {}
     page = _page(record, degraded, result, clean, curves_png)
-    from autodip.report import _atomic_write_bytes
+    from autodip.reporting.files import _atomic_write_bytes
 
     _atomic_write_bytes(Path(path), page.encode("utf-8"))
 

@@ -23,8 +23,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from autodip.core.geometry import padding_for
 from autodip.errors import InsufficientMemoryError as InsufficientMemoryError
-from autodip.geometry import padding_for
 
 #: Safety factor on the estimate (allocator slack, temporaries of the backward pass).
 MARGIN = 1.25

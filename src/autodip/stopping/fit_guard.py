@@ -17,7 +17,8 @@ width-32 hourglass did on a textured 256² photograph after 1500 steps (residual
 :math:`\hat\sigma^2 = 0.0050`; the result was below its own noisy input).
 
 The guard judges ``r > ratio · σ̂²`` with σ̂ the blind estimate of
-:func:`autodip.noise_level.estimate_sigma`. σ̂ assumes white Gaussian noise: on real camera noise
+:func:`autodip.analysis.noise_level.estimate_sigma`. σ̂ assumes white Gaussian noise: on real
+camera noise
 (spatially correlated after demosaicing and compression) it reads far too low (0.74–2.97/255 on
 CC15, where the noise std is 3.6–8.3/255), which would make every estimate look under-fitted. Below
 ``min_sigma`` the guard therefore says it cannot judge instead of guessing.
@@ -33,7 +34,7 @@ import torch
 # The guard's thresholds and their evidence live in autodip.defaults; these names stay importable.
 from autodip.defaults import GUARD_MIN_SIGMA as GUARD_MIN_SIGMA
 from autodip.defaults import GUARD_RATIO as GUARD_RATIO
-from autodip.operators import Operator
+from autodip.physics.operators import Operator
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ def measurement_residual(
 
     Examples
     --------
-    >>> from autodip.operators import Denoise
+    >>> from autodip.physics.operators import Denoise
     >>> y = torch.zeros(1, 1, 4, 4)
     >>> round(measurement_residual(y + 0.1, y, Denoise()), 6)
     0.01
@@ -119,7 +120,7 @@ def check_fit(
 
     Examples
     --------
-    >>> from autodip.operators import Denoise
+    >>> from autodip.physics.operators import Denoise
     >>> y = torch.full((1, 1, 8, 8), 0.5)
     >>> check_fit(y + 20 / 255, y, Denoise(), sigma=10.0).underfitted
     True
@@ -170,7 +171,7 @@ def measurement_sigma(measured: torch.Tensor, operator: Operator) -> float:
     borders do not read as noise; with no such block (a mask of stripes or isolated pixels) the
     noise cannot be estimated and 0 is returned, which the guard does not judge.
     """
-    from autodip.noise_level import estimate_sigma
+    from autodip.analysis.noise_level import estimate_sigma
 
     values = measured.detach().float().cpu()
     support = operator.restrict(torch.ones_like(values))

@@ -32,12 +32,12 @@ from typing import Any
 import numpy as np
 import torch
 
-from autodip.compression import jpeg_size
-from autodip.io import image_to_tensor, read_image
-from autodip.metrics import psnr
-from autodip.noise import add_gaussian_noise
-from autodip.noise_level import estimate_sigma
-from autodip.report import write_json
+from autodip.analysis.noise_level import estimate_sigma
+from autodip.io.images import image_to_tensor, read_image
+from autodip.metrics.full_reference import psnr
+from autodip.metrics.jpeg_size import jpeg_size
+from autodip.physics.noise import add_gaussian_noise
+from autodip.reporting.files import write_json
 from autodip.stopping.base import first_candidate
 
 LAMBDA_GRID = np.logspace(2, 10, 161)
@@ -114,7 +114,7 @@ def record_trajectory(
     device: str = "auto",
 ) -> dict[str, Any]:
     """Run DIP on ``clean`` + σ noise and record MSE to the input, JPEG size and PSNR per step."""
-    from autodip.restore import DEFAULT_NET, denoise
+    from autodip.api import DEFAULT_NET, denoise
 
     noisy = add_gaussian_noise(clean, sigma, seed=seed)
     trace = CifsTrace(image_to_tensor(noisy), clean)
@@ -192,7 +192,7 @@ def calibrate(
 
     The noise of image ``i`` (in ``images`` order) at level σ is seeded with ``1000·i + int(σ)``.
     """
-    from autodip.restore import DEFAULT_NET
+    from autodip.api import DEFAULT_NET
 
     cache.mkdir(parents=True, exist_ok=True)
     rows = []

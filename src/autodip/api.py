@@ -2,22 +2,24 @@
 
 :func:`denoise`, :func:`inpaint` and :func:`super_resolve` are what the command line and most users
 call; all three are :func:`restore` with a task's operator and defaults (:data:`TASK_DEFAULTS`).
-Researchers who want to swap parts call :func:`autodip.runner.fit` with their own network,
+Researchers who want to swap parts call :func:`autodip.core.run.fit` with their own network,
 operator and monitors.
 """
 
 from __future__ import annotations
 
-import sys
 import time
-import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
 import torch
 
-from autodip.checkpoint import Checkpointing
+from autodip.core.checkpoint import Checkpointing
+from autodip.core.geometry import Padding, check_min_size, min_side
+from autodip.core.memory import check_memory, estimate_run_memory, stopper_images
+from autodip.core.run import FitConfig, Monitor, Result, fit, placement_for
+from autodip.core.tiling import MIN_TILE, Tile, plan_tiles, restore_in_tiles
 
 # The defaults live in autodip.defaults, with their evidence; the old names stay importable here.
 from autodip.defaults import ADAPTIVE_CAP as ADAPTIVE_CAP
@@ -36,14 +38,10 @@ from autodip.defaults import DENOISE_WIDTH as DENOISE_WIDTH
 from autodip.defaults import MULTICHANNEL_STOP as MULTICHANNEL_STOP
 from autodip.defaults import TASK_DEFAULTS as TASK_DEFAULTS
 from autodip.defaults import TaskDefaults as TaskDefaults
-from autodip.geometry import Padding, check_min_size, min_side
-from autodip.io import image_to_tensor
-from autodip.memory import check_memory, estimate_run_memory, stopper_images
+from autodip.io.images import image_to_tensor
 from autodip.nets import count_parameters, create_net
-from autodip.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
-from autodip.runner import FitConfig, Monitor, Result, fit, placement_for
+from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
 from autodip.stopping import Stopper, create_criterion
-from autodip.tiling import MIN_TILE, Tile, plan_tiles, restore_in_tiles
 
 #: Old names of :data:`autodip.defaults.DENOISE_ITERS`, ``DENOISE_PATIENCE`` and ``DENOISE_STOP``.
 DEFAULT_ITERS = DENOISE_ITERS
@@ -156,23 +154,24 @@ def restore(
     image
         The measurement in [0, 1]: ``H×W``, ``C×H×W`` or ``1×C×H×W``.
     operator
-        The degradation ``A`` (:mod:`autodip.operators`); it also picks the task's defaults
+        The degradation ``A`` (:mod:`autodip.physics.operators`); it also picks the task's defaults
         (:func:`task_defaults`).
     net
         A registered network name (:func:`autodip.nets.list_nets`); its output channels follow the
         image's. ``"auto"`` runs the 2-level bilinear ``hourglass`` with the width predicted from
-        the image's texture (:func:`autodip.width_predictor.choose_architecture`); the choice and
+        the image's texture (:func:`autodip.analysis.width_predictor.choose_architecture`); the
+        choice and
         its evidence are in ``result.config["architecture"]``. ``None`` takes the task's default
         (denoising ``hourglass`` at width 32 unless ``width`` is given, the other tasks
         ``hourglass`` at its width 64).
     iters
         Iteration budget, a hard cap. ``None`` takes the task's budget as an *adaptive* one: the
-        run goes on past it while its estimate is under-fitted (:mod:`autodip.fit_guard`), or its
-        criterion has not confirmed a stop while the residual is above σ̂², up to
+        run goes on past it while its estimate is under-fitted (:mod:`autodip.stopping.fit_guard`),
+        or its criterion has not confirmed a stop while the residual is above σ̂², up to
         :data:`ADAPTIVE_CAP` times the budget; ``result.config["budget"]`` says by how much and
         why.
     seed, device, precision
-        See :class:`autodip.runner.FitConfig`.
+        See :class:`autodip.core.run.FitConfig`.
     reference
         Optional clean image of the estimate's size; PSNR and SSIM are then recorded.
     stop
@@ -187,20 +186,20 @@ def restore(
     criterion_options
         Options per criterion name, e.g. ``{"osc": {"half_length": 200}}``.
     monitors, on_step
-        Passed to :func:`autodip.runner.fit`.
+        Passed to :func:`autodip.core.run.fit`.
     fit_options
-        Further :class:`~autodip.runner.FitConfig` fields (``lr``, ``reg_noise_std``,
+        Further :class:`~autodip.core.run.FitConfig` fields (``lr``, ``reg_noise_std``,
         ``tv_weight``, ``two_stage``, ...); ``reg_noise_std`` defaults to the task's.
     checkpoint
-        Save the run's state now and then / resume it (:mod:`autodip.checkpoint`).
+        Save the run's state now and then / resume it (:mod:`autodip.core.checkpoint`).
     max_memory
-        Refuse (:class:`~autodip.memory.InsufficientMemoryError`) a run whose estimated peak memory
-        exceeds this many bytes; the memory free on the device is always a limit.
+        Refuse (:class:`~autodip.core.memory.InsufficientMemoryError`) a run whose estimated peak
+        memory exceeds this many bytes; the memory free on the device is always a limit.
     max_time
         Wall-clock limit in seconds: the run ends at the first monitored step past it and returns
         its best estimate so far.
     tile, overlap
-        Restore in overlapping ``tile × tile`` pieces (:mod:`autodip.tiling`; ``overlap``
+        Restore in overlapping ``tile × tile`` pieces (:mod:`autodip.core.tiling`; ``overlap``
         defaults to a quarter of ``tile``), for images too large for one run. Denoising and
         inpainting only.
     **net_options
@@ -320,7 +319,7 @@ def _pad_thin(
     A network of ``d`` scales needs some pixels left at its deepest scale, so an image 1 or 2
     pixels high (or wide) has no depth that works. When the other side is long enough for the
     network, the short side's pixels (and the inpainting mask's and the reference's) are
-    replicated to the network's minimum (:func:`autodip.geometry.min_side`), the fit runs on
+    replicated to the network's minimum (:func:`autodip.core.geometry.min_side`), the fit runs on
     that, and :func:`_crop_thin` cuts the result back. The padding (in the estimate's pixels) is
     returned last, ``None`` when the image is not thin (it is then left to :func:`build_net`).
     """
@@ -364,7 +363,7 @@ def _restore_tiled(
     reference: np.ndarray | torch.Tensor | None = None,
     **options: Any,
 ) -> Result:
-    """:func:`restore` tile by tile (:mod:`autodip.tiling`); one :class:`Result` for the whole."""
+    """:func:`restore` tile by tile (:mod:`~autodip.core.tiling`): one :class:`Result` in all."""
     if not isinstance(operator, Denoise | Inpaint):
         raise ValueError(f"tiling is for denoising and inpainting, not {operator.name}")
     if tile < MIN_TILE:
@@ -459,7 +458,8 @@ def _tiles_reason(done: int, count: int, interrupted: bool, tile: int, overlap: 
 
 
 def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:
-    """Remove noise from ``image``: :func:`restore` with :class:`~autodip.operators.Denoise`.
+    """Remove noise from ``image``: :func:`restore` with
+    :class:`~autodip.physics.operators.Denoise`.
 
     Defaults: ``net="hourglass"`` at width 32, 1500 iterations, CIFS stopping with patience 300
     (:data:`TASK_DEFAULTS`).
@@ -512,7 +512,7 @@ def _auto_architecture(
     y: torch.Tensor, net_options: dict[str, Any]
 ) -> tuple[str, dict[str, Any], dict[str, Any]]:
     """Resolve ``net="auto"``: the predicted hourglass, its options and the evidence."""
-    from autodip.width_predictor import choose_architecture
+    from autodip.analysis.width_predictor import choose_architecture
 
     clash = sorted(k for k in ("width", "depth", "upsample") if net_options.get(k) is not None)
     if clash:
@@ -521,19 +521,3 @@ def _auto_architecture(
         )
     architecture = choose_architecture(y[0].detach().float().cpu().numpy())
     return architecture["net"], {**net_options, **architecture["options"]}, architecture
-
-
-class _CallableModule(types.ModuleType):
-    """The module :mod:`autodip.restore`, callable as :func:`restore`.
-
-    ``autodip.restore`` names both this module and its main function: the package exports the
-    function, but once anything imports the module, Python sets the package's attribute to the
-    module. Calling the module calls the function, so ``autodip.restore(image, operator)`` works
-    either way. (The next step of the package layout moves the code to ``autodip.api``.)
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Result:
-        return restore(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

@@ -16,7 +16,8 @@ estimate is :math:`\bar x_t` (or the raw output when ``w = 0``).
 The network's output has the estimate's size (``A.estimate_size``, e.g. ``f`` times the measurement
 for super-resolution), padded up to the multiple the network needs; the padding is cropped off
 before ``A`` is applied, so it is never fitted. An optional anisotropic TV term
-(:mod:`autodip.regularizers`, seed 002) can be added for the whole run or, in a *two-stage* run,
+(:mod:`autodip.physics.regularizers`, seed 002) can be added for the whole run or, in a *two-stage*
+run,
 for its first ``stage_fraction`` of the steps, after which plain DIP follows in one of two readings
 (SPEC): ``continue`` keeps fitting ``y``; ``retarget`` fits the stage-1 estimate instead (through
 the identity, so for inpainting and super-resolution stage 2 refines the stage-1 image). Both keep
@@ -41,15 +42,15 @@ import torch
 from torch import nn
 
 from autodip import defaults
-from autodip.checkpoint import Checkpointing
-from autodip.fit_guard import FitCheck, check_fit, measured_support, measurement_residual
-from autodip.fit_guard import measurement_sigma as _measurement_sigma
-from autodip.geometry import check_min_size, padding_for
-from autodip.hardware import Placement, placement
-from autodip.metrics import psnr, ssim
-from autodip.operators import Denoise, Operator
-from autodip.regularizers import tv_penalty
+from autodip.core.checkpoint import Checkpointing
+from autodip.core.geometry import check_min_size, padding_for
+from autodip.core.hardware import Placement, placement
+from autodip.metrics.full_reference import psnr, ssim
+from autodip.physics.operators import Denoise, Operator
+from autodip.physics.regularizers import tv_penalty
 from autodip.stopping.base import Context
+from autodip.stopping.fit_guard import FitCheck, check_fit, measured_support, measurement_residual
+from autodip.stopping.fit_guard import measurement_sigma as _measurement_sigma
 from autodip.stopping.stopper import Stopper
 
 INPUT_KINDS = ("noise", "meshgrid")
@@ -85,7 +86,7 @@ class FitConfig:
         result on the CPU. On CUDA some kernels (bilinear up-sampling's backward pass) are not
         deterministic, so GPU runs with one seed agree closely but not bit for bit.
     device, precision : str
-        See :mod:`autodip.hardware`.
+        See :mod:`autodip.core.hardware`.
     channels_last : bool or None
         Memory layout of activations; ``None`` decides from the placement.
     monitor_every : int
@@ -111,14 +112,15 @@ class FitConfig:
     max_extended_iters : int or None
         The adaptive budget's cap: with a value above ``max_iters``, a run that reaches
         ``max_iters`` while the estimate it would return is under-fitted
-        (:mod:`autodip.fit_guard`), or while its criterion has not confirmed a stop and the
+        (:mod:`autodip.stopping.fit_guard`), or while its criterion has not confirmed a stop and the
         residual is above the noise level (``_Budget``), goes on by half of ``max_iters`` at a
         time, up to this many steps. ``None``: ``max_iters`` is a hard cap.
     max_seconds : float or None
         Wall-clock limit of the run: at the first monitored step past it the run ends (reason
         "reached the time limit") and no extension is granted.
     guard_ratio : float
-        The fit guard's threshold, residual > ``guard_ratio`` · σ̂² (:mod:`autodip.fit_guard`).
+        The fit guard's threshold, residual > ``guard_ratio`` · σ̂²
+        (:mod:`autodip.stopping.fit_guard`).
     fit_guard : bool
         Judge the estimate with the fit guard (to extend an adaptive budget, and in the result);
         ``False`` records the residual but no verdict.
@@ -243,7 +245,7 @@ class Result:
 
     @property
     def underfitted(self) -> bool | None:
-        """The fit guard's verdict on the image (:mod:`autodip.fit_guard`); ``None``: not judged."""
+        """The fit guard's verdict (:mod:`~autodip.stopping.fit_guard`); ``None``: not judged."""
         return self.config.get("fit_guard", {}).get("underfitted")
 
     @property
@@ -339,7 +341,7 @@ def fit(
         A network with attributes ``in_channels``, ``out_channels`` and ``size_multiple`` (see
         :mod:`autodip.nets`). It is trained in place.
     operator
-        The degradation ``A``; :class:`~autodip.operators.Denoise` when omitted.
+        The degradation ``A``; :class:`~autodip.physics.operators.Denoise` when omitted.
     config
         Hyper-parameters; :class:`FitConfig` defaults when omitted.
     reference
@@ -354,7 +356,8 @@ def fit(
     on_step
         Called after every step with ``(step, last recorded loss)``, e.g. for a progress bar.
     checkpoint
-        Where and how often to save the run's whole state (:mod:`autodip.checkpoint`), and whether
+        Where and how often to save the run's whole state (:mod:`autodip.core.checkpoint`), and
+        whether
         to resume from a saved state: a resumed run ends with the same result as an uninterrupted
         one with the same seed.
 
@@ -729,7 +732,7 @@ class _RunState:
         generator: torch.Generator,
         device: torch.device,
     ) -> None:
-        """Continue from a checkpoint's state (see :mod:`autodip.checkpoint`)."""
+        """Continue from a checkpoint's state (see :mod:`autodip.core.checkpoint`)."""
         net.load_state_dict(saved["net"])
         optimizer.load_state_dict(saved["optimizer"])
         generator.set_state(saved["generator"])
@@ -763,7 +766,8 @@ class _Budget:
     """The run's step limit: ``max_iters``, extended while the run is not done.
 
     At the limit, a run with ``max_extended_iters`` above it goes on by half of ``max_iters`` when
-    the estimate it would return is under-fitted by the fit guard (:mod:`autodip.fit_guard`), or
+    the estimate it would return is under-fitted by the fit guard
+    (:mod:`autodip.stopping.fit_guard`), or
     when its primary criterion has not confirmed a stop while that estimate's residual is still
     above :data:`autodip.defaults.EXTEND_ABOVE_RATIO` · σ̂²; never past the cap or the time
     limit. Where the guard cannot judge (it is off, σ̂ is untrustworthy, or a retargeted second

@@ -2,8 +2,8 @@ r"""Texture features of an image: the input of the width predictor of seed 003.
 
 Liu et al. ("The Devil is in the Upsampling", seed 003, Sec. 3.5) describe an image's texture by
 three grey-level co-occurrence (GLCM) statistics and its radially averaged power spectrum, and
-predict from them the width of a 2-level hourglass (:mod:`autodip.width_predictor`). autodip's
-reading, feature by feature (all computed on the grey image, see :func:`to_gray`):
+predict from them the width of a 2-level hourglass (:mod:`autodip.analysis.width_predictor`).
+autodip's reading, feature by feature (all computed on the grey image, see :func:`to_gray`):
 
 ``glcm_correlation_0``, ``glcm_homogeneity_45``, ``glcm_contrast_0``
     :func:`skimage.feature.graycoprops` of the GLCM at distance 1 and angle 0 (the right
@@ -34,7 +34,8 @@ is the sum of its :math:`P`; its log power is the mean of :math:`\log P` over th
 
 Labels were made on clean images, but at run time the input is noisy, and noise of σ = 25
 multiplies the GLCM contrast of a typical photograph several times. :func:`robust_texture_features`
-therefore estimates σ (:func:`autodip.noise_level.estimate_sigma`) and computes the same features
+therefore estimates σ (:func:`autodip.analysis.noise_level.estimate_sigma`) and computes the same
+features
 after a Gaussian pre-filter of standard deviation ``σ̂ / 25`` pixels (1 px at σ = 25, nothing on a
 clean image); the shipped predictor is trained on these features of clean *and* noisy images
 (``benchmarks/results/architecture_cv.md`` measures what each step brings).
@@ -243,7 +244,7 @@ def robust_texture_features(image: np.ndarray, sigma: float | None = None) -> di
         ``H×W`` or ``C×H×W`` floating-point pixels in [0, 1], at least 8×8.
     sigma : float, optional
         The noise level on the 0–255 scale; estimated with
-        :func:`autodip.noise_level.estimate_sigma` when ``None``.
+        :func:`autodip.analysis.noise_level.estimate_sigma` when ``None``.
 
     Returns
     -------
@@ -253,7 +254,7 @@ def robust_texture_features(image: np.ndarray, sigma: float | None = None) -> di
 
     Examples
     --------
-    >>> from autodip.noise import add_gaussian_noise
+    >>> from autodip.physics.noise import add_gaussian_noise
     >>> ramp = np.tile(np.linspace(0.2, 0.8, 64, dtype=np.float32), (1, 64, 1))
     >>> noisy = add_gaussian_noise(ramp, 25, seed=0)
     >>> raw, robust = texture_features(noisy), robust_texture_features(noisy)
@@ -262,7 +263,7 @@ def robust_texture_features(image: np.ndarray, sigma: float | None = None) -> di
     """
     from scipy.ndimage import gaussian_filter
 
-    from autodip.noise_level import estimate_sigma
+    from autodip.analysis.noise_level import estimate_sigma
 
     gray = to_gray(image)
     if sigma is None:

@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import numpy as np
 
-from autodip.validation import check_float_array
+from autodip.core.validation import check_float_array
 
 __all__ = ["estimate_sigma"]
 
 #: Φ⁻¹(3/4): the median of |Z| for Z ~ N(0, 1) (often rounded to 0.6745).
 _MAD_TO_SIGMA = 0.6744897501960817
-#: Most channels a C×H×W image may have (as in `autodip.io`); more suggests H×W×C.
+#: Most channels a C×H×W image may have (as in `autodip.io.images`); more suggests H×W×C.
 _MAX_CHANNELS = 16
 #: Clip correction: keep 2×2 blocks whose mean is more than this many σ̂ from 0 and 1
 #: (chosen on CBSD68 images 101085–109053, none of which is in the benchmark).
@@ -68,7 +68,7 @@ def estimate_sigma(
     -------
     float
         The estimated noise standard deviation on the 0–255 scale (the scale of
-        `autodip.noise.add_gaussian_noise`). For C > 1 it is the mean of the
+        `autodip.physics.noise.add_gaussian_noise`). For C > 1 it is the mean of the
         per-channel estimates, i.e. the estimate for noise of the same σ in every
         channel.
 
@@ -119,7 +119,7 @@ def estimate_sigma(
 
     Examples
     --------
-    >>> from autodip.noise import add_gaussian_noise
+    >>> from autodip.physics.noise import add_gaussian_noise
     >>> flat = np.full((1, 128, 128), 0.5, dtype=np.float32)
     >>> noisy = add_gaussian_noise(flat, 25, seed=0)
     >>> bool(abs(estimate_sigma(noisy) - 25) < 1.5)

@@ -1,0 +1,1 @@
+"""What an image tells before a run: its noise level σ̂, texture features, the width predictor."""

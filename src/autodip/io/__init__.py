@@ -1,0 +1,1 @@
+"""Reading and writing images: formats, bit depths, alpha, numpy ↔ torch, and atomic files."""

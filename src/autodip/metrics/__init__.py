@@ -1,0 +1,1 @@
+"""Image quality: full-reference (PSNR, SSIM), no-reference (BRISQUE, NIQE) and JPEG size."""

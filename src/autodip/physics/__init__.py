@@ -1,0 +1,1 @@
+"""The degradation model: the forward operators ``A``, synthetic noise, and regularisers."""
