@@ -51,7 +51,7 @@ from autodip.analysis.width_predictor import (
     read_width_labels,
     stratified_folds,
 )
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
 from common import SHARED_DATA, cached, cpu_model
 

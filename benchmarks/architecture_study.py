@@ -42,7 +42,7 @@ import torch
 
 from autodip.bench.calibrate import centre_crop
 from autodip.core.run import FitConfig, fit, placement_for
-from autodip.io.images import image_to_tensor, read_image
+from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr as psnr_of
 from autodip.nets import count_parameters, create_net
 from autodip.physics.noise import add_gaussian_noise

@@ -21,7 +21,7 @@ import numpy as np
 
 from autodip.api import DEFAULT_NET, denoise
 from autodip.bench.calibrate import centre_crop
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.metrics.full_reference import psnr
 from autodip.physics.noise import add_gaussian_noise
 from common import SHARED_DATA, cached

@@ -168,7 +168,7 @@ def criteria_rows(runs: list[dict[str, Any]], patience: int) -> list[dict[str, A
 def cc15_sigmas() -> list[dict[str, Any]]:
     """σ̂ of each CC15 real-noise image against the std of (noisy − mean-of-shots)."""
     from autodip.analysis.noise_level import estimate_sigma
-    from autodip.io.images import read_image
+    from autodip.io import read_image
 
     rows = []
     for noisy_path in sorted((SHARED_DATA / "cc15").glob("*_real.png")):

@@ -26,7 +26,7 @@ import numpy as np
 
 from autodip.analysis.noise_level import estimate_sigma
 from autodip.bench.calibrate import centre_crop
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
 from common import SHARED_DATA, cpu_model
 

@@ -32,7 +32,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from autodip.core.run import FitConfig, fit, placement_for
-from autodip.io.images import image_to_tensor, read_image
+from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr
 from autodip.nets import count_parameters, create_net
 from common import cached, cpu_model

@@ -42,7 +42,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 
 import autodip.api as restore_module
 import autodip.core.run as runner_module
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
 from autodip.physics.operators import Denoise
 from autodip.stopping.stopper import Stopper

@@ -32,7 +32,7 @@ import torch
 from autodip.analysis.noise_level import estimate_sigma
 from autodip.api import DEFAULT_NET, denoise
 from autodip.bench.calibrate import CifsTrace, centre_crop, select_images
-from autodip.io.images import image_to_tensor, read_image
+from autodip.io import image_to_tensor, read_image
 from autodip.physics.noise import add_gaussian_noise
 from autodip.stopping import first_candidate, list_criteria
 from autodip.stopping.cifs import cifs_energy, lambda_for_image, shipped_lambda_table

@@ -65,7 +65,7 @@ from autodip.bench.baselines import (
 )
 from autodip.bench.calibrate import CifsTrace, centre_crop, select_images
 from autodip.core.run import FitConfig, placement_for
-from autodip.io.images import image_to_tensor, read_image
+from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr, psnr_y
 from autodip.physics.noise import add_gaussian_noise
 from autodip.physics.operators import Denoise, Inpaint, SuperResolve

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
 
 

@@ -5,7 +5,7 @@ import pytest
 from PIL import Image
 
 from autodip import cli
-from autodip.io.images import read_image
+from autodip.io import read_image
 
 FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--quiet", "--device", "cpu"]
 

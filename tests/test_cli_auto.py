@@ -9,7 +9,7 @@ from PIL import Image
 from autodip import cli
 from autodip.analysis.width_predictor import WIDTHS, load_width_model
 from autodip.api import denoise
-from autodip.io.images import read_image
+from autodip.io import read_image
 
 TINY = ["--iters", "4", "--quiet", "--device", "cpu"]
 

@@ -172,7 +172,7 @@ def test_a_tile_too_small_is_named_as_the_tile(tmp_path, capsys):
 
 @pytest.mark.parametrize("size", [(1, 32), (32, 1), (2, 9)])
 def test_a_one_pixel_thin_image_is_restored_at_its_own_size(tmp_path, capsys, size):
-    from autodip.io.images import read_image
+    from autodip.io import read_image
 
     src = _png(tmp_path / "thin.png", size=size)
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *QUICK], capsys)

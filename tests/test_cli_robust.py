@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 
 from autodip import cli
-from autodip.io.images import read_image
+from autodip.io import read_image
 
 FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--quiet", "--device", "cpu"]
 
@@ -182,7 +182,7 @@ def test_multispectral_input_gets_a_network_with_as_many_channels(tmp_path, caps
 
 
 def test_sixteen_bit_png_stays_sixteen_bit(tmp_path, capsys):
-    from autodip.io.images import write_image
+    from autodip.io import write_image
 
     pixels = np.random.default_rng(0).random((3, 24, 20)).astype(np.float32)
     src, out = tmp_path / "x16.png", tmp_path / "y16.png"
@@ -378,7 +378,7 @@ def test_drop_alpha_writes_the_colour_channels_only(tmp_path, capsys):
 
 
 def _damaged_jpeg(path):
-    from autodip.io.images import write_image
+    from autodip.io import write_image
 
     rng = np.random.default_rng(0)
     write_image(path, rng.random((3, 24, 20)).astype(np.float32))
@@ -507,17 +507,17 @@ def test_a_result_that_cannot_be_written_after_the_run_is_rescued(tmp_path, caps
                                                                   fails):  # fmt: skip
     import tempfile
 
-    import autodip.io.images
+    import autodip.io
 
-    real_write = autodip.io.images.write_image
+    real_write = autodip.io.write_image
     broken = tmp_path / "out"  # e.g. the disk filled up or the permissions changed during the run
 
     def full_disk(path, *args, **kwargs):
         if Path(path).parent == broken and (fails != "output" or Path(path).name == "y.png"):
-            raise autodip.io.images.ImageWriteError(path, "no space left on device")
+            raise autodip.io.ImageWriteError(path, "no space left on device")
         return real_write(path, *args, **kwargs)
 
-    monkeypatch.setattr(autodip.io.images, "write_image", full_disk)
+    monkeypatch.setattr(autodip.io, "write_image", full_disk)
     spare = tmp_path / "tmp"
     spare.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spare))

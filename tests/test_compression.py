@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.metrics.jpeg_size import _jpeg_bytes, jpeg_size
 from autodip.physics.noise import add_gaussian_noise
 

@@ -11,10 +11,11 @@ import pytest
 from autodip import cli, errors
 from autodip.bench import baselines
 from autodip.core import checkpoint, memory
-from autodip.io import images as io
+from autodip.io import read, write
 
 OLD_HOMES = {
-    io: ("ImageReadError", "ImageFramesError", "ImageDamagedError", "ImageWriteError"),
+    read: ("ImageReadError", "ImageFramesError", "ImageDamagedError"),
+    write: ("ImageWriteError",),
     memory: ("InsufficientMemoryError",),
     checkpoint: ("CheckpointError",),
     baselines: ("OptionalDependencyError",),

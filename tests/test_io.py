@@ -1,4 +1,4 @@
-"""Tests for autodip.io.images: reading, writing, error messages and tensor conversion."""
+"""Tests for autodip.io: reading, writing, error messages and tensor conversion."""
 
 from __future__ import annotations
 
@@ -15,18 +15,21 @@ import tifffile
 import torch
 from PIL import Image
 
-from autodip.io import images as aio
-from autodip.io.images import (
+from autodip.io import (
     ImageDamagedError,
     ImageFramesError,
     ImageInfo,
     ImageReadError,
     ImageWriteError,
+    check_output,
     image_to_tensor,
     read_image,
     tensor_to_image,
     write_image,
 )
+from autodip.io import atomic as aio_atomic
+from autodip.io import read as aio_read
+from autodip.io.png16 import _png_chunks, _png_unfilter
 
 H, W = 31, 37  # odd sizes catch row-stride and transpose mistakes
 MAXVAL = {8: 255, 16: 65535}
@@ -185,11 +188,11 @@ def test_unfilter_matches_pillow_on_adaptively_filtered_png():
     img[:, ::7] = rng.integers(0, 256, size=img[:, ::7].shape)
     buffer = io.BytesIO()
     Image.fromarray(img).save(buffer, format="PNG")
-    chunks = aio._png_chunks(buffer.getvalue())
+    chunks = _png_chunks(buffer.getvalue())
     raw = zlib.decompress(b"".join(body for kind, body in chunks if kind == b"IDAT"))
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(40, -1)
     assert len(set(rows[:, 0].tolist())) > 1  # several filter types really are used
-    unfiltered = aio._png_unfilter(rows[:, 0], rows[:, 1:], bpp=4)
+    unfiltered = _png_unfilter(rows[:, 0], rows[:, 1:], bpp=4)
     np.testing.assert_array_equal(unfiltered.reshape(img.shape), img)
 
 
@@ -577,7 +580,7 @@ def test_read_error_permission_denied_when_open_fails(tmp_path, monkeypatch):
     def refuse(*args, **kwargs):
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(aio, "open", refuse, raising=False)
+    monkeypatch.setattr(aio_read, "open", refuse, raising=False)
     with pytest.raises(ImageReadError, match=r"cannot read '.*secret\.png': permission denied$"):
         read_image(path)
 
@@ -744,7 +747,7 @@ def test_failed_write_cleans_up_and_keeps_the_old_file(tmp_path, monkeypatch):
     def broken_replace(src, dst):
         raise OSError(28, "No space left on device")
 
-    monkeypatch.setattr(aio.os, "replace", broken_replace)
+    monkeypatch.setattr(aio_atomic.os, "replace", broken_replace)
     with pytest.raises(ImageWriteError, match="no space left on device") as caught:
         write_image(target, smooth_rgb(), overwrite=True)
     assert str(caught.value).startswith(f"cannot write '{target}': ")
@@ -760,7 +763,7 @@ def test_temporary_file_is_hidden_and_in_the_target_directory(tmp_path, monkeypa
         seen.append((Path(src), Path(dst)))
         real_replace(src, dst)
 
-    monkeypatch.setattr(aio.os, "replace", spy)
+    monkeypatch.setattr(aio_atomic.os, "replace", spy)
     write_image(tmp_path / "o.npy", smooth_rgb())
     [(src, dst)] = seen
     assert src.parent == dst.parent == tmp_path
@@ -832,7 +835,7 @@ def test_alpha_is_dropped_when_it_does_not_fit(tmp_path):
 def test_alpha_is_not_dropped_by_a_format_without_alpha(tmp_path, name):
     info = ImageInfo("in.png", "png", 8, "RGB", alpha=np.zeros((6, 6), np.uint8))
     pixels = np.zeros((3, 6, 6), np.float32)
-    for write in (lambda: aio.check_output(tmp_path / name, 3, info),
+    for write in (lambda: check_output(tmp_path / name, 3, info),
                   lambda: write_image(tmp_path / name, pixels, info)):  # fmt: skip
         with pytest.raises(
             ImageWriteError, match=r"cannot hold the alpha .* write \.png or \.tiff"

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.metrics.no_reference import IQA_SCORES, _half, brisque, niqe
 from autodip.physics.noise import add_gaussian_noise
 

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from autodip.analysis.noise_level import _haar_hh, estimate_sigma
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
 
 

@@ -18,7 +18,7 @@ from autodip.analysis.width_predictor import (
     roc_auc,
     stratified_folds,
 )
-from autodip.io.images import read_image
+from autodip.io import read_image
 
 
 def f16_crop():

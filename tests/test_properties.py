@@ -1,4 +1,4 @@
-"""Property-based and adversarial tests of autodip.io.images and autodip.physics.operators
+"""Property-based and adversarial tests of autodip.io and autodip.physics.operators
 (hypothesis).
 
 Every input below must end in a correct result or in the library's own clear error: never
@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from autodip.io.images import ImageInfo, ImageReadError, ImageWriteError, read_image, write_image
+from autodip.io import ImageInfo, ImageReadError, ImageWriteError, read_image, write_image
 from autodip.physics.operators import Denoise, Inpaint, SuperResolve
 
 # Decoders warn about the damage they meet (Pillow: "Corrupt EXIF data", "Truncated File Read");

@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from autodip.core.run import FitConfig, fit, make_input
-from autodip.io.images import image_to_tensor
+from autodip.io import image_to_tensor
 from autodip.metrics.full_reference import psnr
 from autodip.nets import create_net
 

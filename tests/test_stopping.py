@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from autodip.core.run import FitConfig, fit
-from autodip.io.images import image_to_tensor
+from autodip.io import image_to_tensor
 from autodip.metrics.full_reference import psnr
 from autodip.nets import create_net
 from autodip.physics.noise import add_gaussian_noise
@@ -254,7 +254,7 @@ def test_osc_projection_counts_the_pseudo_noise_once():
 def test_iqa_criteria_rise_with_noise(name):
     from importlib import resources
 
-    from autodip.io.images import read_image
+    from autodip.io import read_image
 
     clean, _ = read_image(resources.files("autodip") / "data" / "f16_256_clean.png")
     crit = create_criterion(name)

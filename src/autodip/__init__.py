@@ -64,10 +64,10 @@ _EXPORTS = {
     "Result": "autodip.core.run",
     "fit": "autodip.core.run",
     # images
-    "read_image": "autodip.io.images",
-    "write_image": "autodip.io.images",
-    "image_to_tensor": "autodip.io.images",
-    "tensor_to_image": "autodip.io.images",
+    "read_image": "autodip.io",
+    "write_image": "autodip.io",
+    "image_to_tensor": "autodip.io",
+    "tensor_to_image": "autodip.io",
     # analysis and metrics
     "predict_width": "autodip.analysis.width_predictor",
     "texture_features": "autodip.analysis.texture",

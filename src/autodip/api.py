@@ -38,7 +38,7 @@ from autodip.defaults import DENOISE_WIDTH as DENOISE_WIDTH
 from autodip.defaults import MULTICHANNEL_STOP as MULTICHANNEL_STOP
 from autodip.defaults import TASK_DEFAULTS as TASK_DEFAULTS
 from autodip.defaults import TaskDefaults as TaskDefaults
-from autodip.io.images import image_to_tensor
+from autodip.io import image_to_tensor
 from autodip.nets import count_parameters, create_net
 from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
 from autodip.stopping import Stopper, create_criterion

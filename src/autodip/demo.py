@@ -17,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 
 from autodip import cli
-from autodip.io.images import read_image, write_image
+from autodip.io import read_image, write_image
 
 CROP = 192
 

@@ -1,6 +1,6 @@
 """The exceptions autodip raises for problems a user can act on, in one module.
 
-Each is also importable from the module that raises it (``autodip.io.images.ImageReadError``,
+Each is also importable from the module that raises it (``autodip.io.read.ImageReadError``,
 ``autodip.core.memory.InsufficientMemoryError``, …), as before. Their messages are one line meant
 for the user; the command line prints them as ``autodip: error: …``.
 

@@ -27,7 +27,7 @@ __all__ = ["estimate_sigma"]
 
 #: Φ⁻¹(3/4): the median of |Z| for Z ~ N(0, 1) (often rounded to 0.6745).
 _MAD_TO_SIGMA = 0.6744897501960817
-#: Most channels a C×H×W image may have (as in `autodip.io.images`); more suggests H×W×C.
+#: Most channels a C×H×W image may have (as in `autodip.io.read`); more suggests H×W×C.
 _MAX_CHANNELS = 16
 #: Clip correction: keep 2×2 blocks whose mean is more than this many σ̂ from 0 and 1
 #: (chosen on CBSD68 images 101085–109053, none of which is in the benchmark).

@@ -436,7 +436,7 @@ def training_features(
     Gaussian noise of level σ (0–255 scale, clipped to [0, 1]) is drawn with
     :func:`noise_seed`; σ = 0 is the clean image.
     """
-    from autodip.io.images import read_image
+    from autodip.io import read_image
     from autodip.physics.noise import add_gaussian_noise
 
     table = {float(s): np.zeros((len(labels), len(FEATURE_NAMES))) for s in sigmas}

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from autodip.analysis.noise_level import estimate_sigma
-from autodip.io.images import image_to_tensor, read_image
+from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr
 from autodip.metrics.jpeg_size import jpeg_size
 from autodip.physics.noise import add_gaussian_noise

@@ -44,7 +44,7 @@ class Cache:
 
     def save(self, job: Job, result: dict[str, Any]) -> None:
         """Store ``result`` atomically."""
-        from autodip.io.images import replace_atomically
+        from autodip.io import replace_atomically
         from autodip.reporting.files import _finite
 
         self.folder.mkdir(parents=True, exist_ok=True)

@@ -20,7 +20,7 @@ import torch
 
 from autodip.bench.calibrate import centre_crop
 from autodip.bench.sweep import Job, noise_seed, parse_network
-from autodip.io.images import read_image
+from autodip.io import read_image
 from autodip.metrics.full_reference import psnr, ssim
 from autodip.physics.noise import add_gaussian_noise, add_poisson_noise
 from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve

@@ -58,7 +58,7 @@ def read_input(
     path: Path, what: str, frame: int | None = None, allow_truncated: bool = False
 ) -> tuple[Any, Any]:
     """Read an image for the command line: any problem is a `UsageError` saying what to do."""
-    from autodip.io.images import ImageDamagedError, ImageFramesError, ImageReadError, read_image
+    from autodip.io import ImageDamagedError, ImageFramesError, ImageReadError, read_image
 
     try:
         return read_image(path, frame=frame, allow_truncated=allow_truncated)

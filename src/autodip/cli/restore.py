@@ -298,7 +298,7 @@ def restore_one(
     from autodip.api import restore
     from autodip.core.checkpoint import CheckpointError, Checkpointing
     from autodip.core.memory import InsufficientMemoryError, parse_size
-    from autodip.io.images import ImageWriteError, check_output
+    from autodip.io import ImageWriteError, check_output
     from autodip.reporting.files import REPORT_FILES, environment
     from autodip.reporting.html import summary_paragraph
 
@@ -549,7 +549,7 @@ def _write_result(
     RunError
         When ``output`` could not be written, naming the rescue copy (see :func:`rescue_result`).
     """
-    from autodip.io.images import ImageWriteError, write_image
+    from autodip.io import ImageWriteError, write_image
 
     try:
         return write_image(output, pixels, info, bit_depth=bit_depth, overwrite=overwrite)
@@ -567,7 +567,7 @@ def rescue_result(output: Path, pixels: Any, info: Any, bit_depth: int | None) -
     """
     import tempfile
 
-    from autodip.io.images import ImageWriteError, write_image
+    from autodip.io import ImageWriteError, write_image
 
     for folder in (output.parent, Path(tempfile.gettempdir())):
         for suffix, depth in ((output.suffix, bit_depth), (".npy", None)):

@@ -44,7 +44,7 @@ def calibrate_cifs(args: argparse.Namespace) -> int:
         f"{args.iters} iterations on {args.crop}² crops",
         file=sys.stderr,
     )
-    from autodip.io.images import ImageReadError
+    from autodip.io import ImageReadError
 
     try:
         table = calibrate(
@@ -101,7 +101,7 @@ def train_width(args: argparse.Namespace) -> int:
     sigmas = _sigmas(args.sigmas)
     if not args.data.is_dir():
         raise UsageError(f"--data '{args.data}' is not a folder")
-    from autodip.io.images import ImageReadError
+    from autodip.io import ImageReadError
 
     try:
         count = len(read_width_labels(args.labels, args.data))

@@ -76,7 +76,7 @@ class Checkpointing:
         y: torch.Tensor,
     ) -> None:
         """Write the run's state atomically."""
-        from autodip.io.images import replace_atomically
+        from autodip.io import replace_atomically
 
         snapshot = state.snapshot
         payload = {

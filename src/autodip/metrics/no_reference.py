@@ -137,7 +137,7 @@ def brisque(image: np.ndarray) -> float:
     --------
     The bundled F16 crop, clean and with Gaussian noise σ = 25:
 
-    >>> from autodip.io.images import read_image
+    >>> from autodip.io import read_image
     >>> data = resources.files("autodip") / "data"
     >>> clean, _ = read_image(str(data / "f16_256_clean.png"))
     >>> noisy, _ = read_image(str(data / "f16_256_noisy_sigma25.png"))
@@ -390,7 +390,7 @@ def niqe(image: np.ndarray, patch_size: int = 96) -> float:
     The bundled F16 crop, clean and with Gaussian noise σ = 25, at a patch size that
     gives 16 patches:
 
-    >>> from autodip.io.images import read_image
+    >>> from autodip.io import read_image
     >>> data = resources.files("autodip") / "data"
     >>> clean, _ = read_image(str(data / "f16_256_clean.png"))
     >>> noisy, _ = read_image(str(data / "f16_256_noisy_sigma25.png"))

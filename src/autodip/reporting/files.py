@@ -35,7 +35,7 @@ def environment() -> dict[str, str]:
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
-    from autodip.io.images import replace_atomically
+    from autodip.io import replace_atomically
 
     path.parent.mkdir(parents=True, exist_ok=True)
     replace_atomically(path, data, overwrite=True)
