@@ -256,9 +256,10 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     run.add_argument(
         "--iters",
         type=_positive_int,
-        help=f"number of iterations, a hard cap (default: an adaptive budget of {defaults.iters}"
+        help="number of iterations, a hard cap (default: an adaptive budget of "
+        + f"{defaults.iters} steps"
         + ("; 4000 for --factor 8" if task == "sr" else "")
-        + f" steps, extended up to {default.ADAPTIVE_CAP}× while the estimate is under-fitted, or "
+        + f", extended up to {default.ADAPTIVE_CAP}× while the estimate is under-fitted, or "
         "the stopping criterion has not confirmed a stop and the fit is not yet at the noise "
         "level)",
     )
