@@ -4,6 +4,10 @@ Modelled on timm's ``register_model`` / ``create_model``: each builder is a plai
 takes keyword overrides and returns an ``nn.Module`` exposing ``in_channels``, ``out_channels`` and
 ``size_multiple``. Overrides whose value is ``None`` are ignored, so unset command-line flags never
 clobber a builder's defaults.
+
+This module imports none of the families: :mod:`autodip.nets` imports them after it, so their
+``@register_net`` decorators have run before anyone can reach the registry (importing
+``autodip.nets.registry`` runs ``autodip/nets/__init__.py`` first).
 """
 
 from __future__ import annotations
@@ -35,7 +39,6 @@ def register_net(name: str, summary: str) -> Callable[[NetBuilder], NetBuilder]:
 
 def list_nets() -> dict[str, str]:
     """Registered network names mapped to their one-line summaries, sorted by name."""
-    _load_builtins()
     return {name: _SUMMARIES[name] for name in sorted(_REGISTRY)}
 
 
@@ -47,7 +50,6 @@ def create_net(name: str, **overrides: Any) -> nn.Module:
     KeyError
         If ``name`` is not registered; the message lists close matches and all names.
     """
-    _load_builtins()
     if name not in _REGISTRY:
         close = get_close_matches(name, _REGISTRY, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -59,8 +61,3 @@ def create_net(name: str, **overrides: Any) -> nn.Module:
 def count_parameters(net: nn.Module) -> int:
     """Number of trainable parameters."""
     return sum(p.numel() for p in net.parameters() if p.requires_grad)
-
-
-def _load_builtins() -> None:
-    # Importing the family modules runs their @register_net decorators.
-    from autodip.nets import families  # noqa: F401

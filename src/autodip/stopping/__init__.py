@@ -12,6 +12,18 @@ from autodip.stopping.base import (
 )
 from autodip.stopping.stopper import Stopper
 
+# The built-in criteria register themselves when imported (timm's pattern): after the registry,
+# before anyone can call it.
+from autodip.stopping import (  # noqa: F401  # isort: skip
+    cifs,
+    discrepancy,
+    holdout,
+    iqa_scores,
+    osc,
+    simple,
+    variance,
+)
+
 __all__ = [
     "CandidateRule",
     "Context",

@@ -11,6 +11,10 @@ ES-WMV):
 and the stop is the first candidate. Online this is a running minimum: when ``S`` further steps
 bring no strictly lower score, the step of the minimum is confirmed (:class:`CandidateRule`).
 Higher-is-better scores (e.g. the oracle PSNR) are negated before the rule sees them.
+
+The registry here imports none of the criteria: :mod:`autodip.stopping` imports them after this
+module, so their ``@register_criterion`` decorators have run before anyone can reach the registry
+(importing ``autodip.stopping.base`` runs ``autodip/stopping/__init__.py`` first).
 """
 
 from __future__ import annotations
@@ -267,7 +271,6 @@ def register_criterion(cls: type[Criterion]) -> type[Criterion]:
 
 def list_criteria() -> dict[str, type[Criterion]]:
     """Registered criteria by name, sorted."""
-    _load_builtins()
     return dict(sorted(_REGISTRY.items()))
 
 
@@ -283,7 +286,6 @@ def create_criterion(name: str, **options: Any) -> Criterion:
     ValueError
         For an option the criterion does not declare, or of the wrong type or range.
     """
-    _load_builtins()
     if name not in _REGISTRY:
         close = get_close_matches(name, _REGISTRY, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
@@ -395,7 +397,6 @@ def check_criterion_options(name: str, options: dict[str, Any]) -> dict[str, Any
     ...
     ValueError: emv.alpha must be in (0, 1], got 2
     """
-    _load_builtins()
     declared = declared_options(_REGISTRY[name])
     checked = {}
     for key, value in options.items():
@@ -406,18 +407,6 @@ def check_criterion_options(name: str, options: dict[str, Any]) -> dict[str, Any
             raise ValueError(f"{name} has no option {key!r}{hint}; {valid}")
         checked[key] = declared[key].convert(value, name)
     return checked
-
-
-def _load_builtins() -> None:
-    from autodip.stopping import (  # noqa: F401
-        cifs,
-        discrepancy,
-        holdout,
-        iqa_scores,
-        osc,
-        simple,
-        variance,
-    )
 
 
 ScoreFn = Callable[[torch.Tensor], float]
