@@ -104,7 +104,7 @@ def test_a_fitted_run_is_not_extended() -> None:
 
 def test_an_unconfirmed_criterion_extends_only_while_the_residual_is_above_the_noise() -> None:
     """Past σ̂² the network fits noise: going on cost the demo image 0.96 dB (guard.md)."""
-    from autodip.core.run import _Budget
+    from autodip.core.budget import Budget as _Budget
 
     y = noisy(torch.full((1, 3, 64, 64), 0.5), 25)
     sigma = measurement_sigma(y, Denoise()) / 255

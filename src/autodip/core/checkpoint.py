@@ -21,14 +21,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import torch
-from torch import nn
 
 from autodip.errors import CheckpointError as CheckpointError
 
 if TYPE_CHECKING:  # pragma: no cover
-    from autodip.core.run import FitConfig, _RunState
+    from autodip.core.run import Run
     from autodip.physics.operators import Operator
-    from autodip.stopping.stopper import Stopper
 
 FORMAT_VERSION = 2
 #: Settings a resumed run may change: the budget, to extend a run (not a two-stage one: its stage
@@ -63,73 +61,30 @@ class Checkpointing:
         """Whether to save after ``step`` (never after the last step: the run is then done)."""
         return self.every > 0 and step % self.every == 0 and step < max_iters
 
-    def save(
-        self,
-        state: _RunState,
-        config: FitConfig,
-        operator: Operator,
-        net: nn.Module,
-        optimizer: torch.optim.Optimizer,
-        generator: torch.Generator,
-        offset: torch.Tensor | None,
-        stopper: Stopper | None,
-        y: torch.Tensor,
-    ) -> None:
-        """Write the run's state atomically."""
-        from autodip.io import replace_atomically
+    def save(self, run: Run) -> None:
+        """Write ``run``'s state atomically: a header that identifies the run, then
+        :meth:`~autodip.core.run.Run.state_dict`.
+        """
+        from autodip.io.atomic import replace_atomically
 
-        snapshot = state.snapshot
         payload = {
             "version": FORMAT_VERSION,
-            "data": data_fingerprint(y, operator),
-            "config": asdict(config),
-            "operator": operator.describe(),
-            "net_class": type(net).__name__,
-            "step": state.step,
-            "seconds": state.seconds,
-            "net": _cpu(net.state_dict()),
-            "optimizer": optimizer.state_dict(),
-            "generator": generator.get_state(),
-            "output": state.output.cpu(),
-            "fit_target": state.fit_target.cpu(),
-            "average": _cpu(state.average),
-            "offset": _cpu(offset),
-            "loss_value": state.loss_value,
-            "history": state.history,
-            "last_good": _cpu(state.last_good),
-            "last_good_step": state.last_good_step,
-            "snapshot": {
-                "step": snapshot.step,
-                "fit_psnr": snapshot.fit_psnr,
-                "net": _cpu(snapshot.net),
-                "optimizer": snapshot.optimizer,
-                "average": _cpu(snapshot.average),
-                "generator": snapshot.generator,
-                "output": _cpu(snapshot.output),
-                "fit_target": _cpu(snapshot.fit_target),
-            },
-            "events": state.events,
-            "recoveries": state.recoveries,
-            "limit": state.limit,
-            "extensions": state.extensions,
-            "stopper": stopper.state() if stopper is not None else None,
+            "data": data_fingerprint(run.y, run.operator),
+            "config": asdict(run.cfg),
+            "operator": run.operator.describe(),
+            "net_class": type(run.net).__name__,
+            **run.state_dict(),
         }
         buffer = io.BytesIO()
         torch.save(payload, buffer)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         replace_atomically(self.path, buffer.getvalue(), overwrite=True)
 
-    def load(
-        self,
-        config: FitConfig,
-        operator: Operator,
-        net: nn.Module,
-        y: torch.Tensor,
-        stopper: Stopper | None,
-    ) -> dict[str, Any] | None:
-        """The saved state to resume from (``None`` unless resuming), checked against this run:
+    def load(self, run: Run) -> dict[str, Any] | None:
+        """The saved state to resume ``run`` from (``None`` unless resuming), checked against it:
         the same settings, operator (mask included), network, input image and criteria.
         """
+        config, operator, net, y, stopper = run.cfg, run.operator, run.net, run.y, run.stopper
         if not self.resume:
             return None
         if not self.path.is_file():
@@ -184,11 +139,3 @@ def data_fingerprint(y: torch.Tensor, operator: Operator) -> str:
     if mask is not None:
         digest.update(mask.detach().float().cpu().contiguous().numpy().tobytes())
     return digest.hexdigest()
-
-
-def _cpu(value: Any) -> Any:
-    if value is None:
-        return None
-    if isinstance(value, torch.Tensor):
-        return value.detach().cpu()
-    return {k: v.detach().cpu() for k, v in value.items()}

@@ -1,0 +1,117 @@
+"""The run's step limit: the nominal budget, extended while the run is not done (issue 13)."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import torch
+
+from autodip import defaults
+from autodip.core.config import FitConfig
+from autodip.physics.operators import Operator
+from autodip.stopping.fit_guard import FitCheck, check_fit, measurement_sigma
+from autodip.stopping.stopper import Stopper
+
+
+class Budget:
+    """The run's step limit: ``max_iters``, extended while the run is not done.
+
+    At the limit, a run with ``max_extended_iters`` above it goes on by half of ``max_iters`` when
+    the estimate it would return is under-fitted by the fit guard
+    (:mod:`autodip.stopping.fit_guard`), or
+    when its primary criterion has not confirmed a stop while that estimate's residual is still
+    above :data:`autodip.defaults.EXTEND_ABOVE_RATIO` · σ̂²; never past the cap or the time
+    limit. Where the guard cannot judge (it is off, σ̂ is untrustworthy, or a retargeted second
+    stage fits the stage-1 image rather than the measurement) the budget stays as it is.
+    """
+
+    def __init__(
+        self,
+        cfg: FitConfig,
+        measured: torch.Tensor,
+        operator: Operator,
+        retarget_from: int | None = None,
+    ) -> None:
+        self.cfg = cfg
+        self.retarget_from = retarget_from
+        self.measured = measured
+        self.operator = operator
+        self.limit = cfg.max_iters
+        self.cap = max(cfg.max_iters, cfg.max_extended_iters or cfg.max_iters)
+        self.chunk = max(cfg.monitor_every, cfg.max_iters // 2)
+        self.extensions: list[dict[str, Any]] = []
+        self.timed_out = False
+        self.last_check: FitCheck | None = None
+        self._sigma: float | None = None
+
+    def out_of_time(self, seconds: float) -> str | None:
+        """A stop reason once the run has used its wall-clock limit."""
+        if self.cfg.max_seconds is None or seconds < self.cfg.max_seconds:
+            return None
+        self.timed_out = True
+        return f"reached the time limit of {self.cfg.max_seconds:g} s"
+
+    def check(self, estimate: torch.Tensor, step: int | None = None) -> FitCheck:
+        """The fit guard's verdict on ``estimate`` (σ̂ of the measurement computed once).
+
+        ``step`` past a retargeted run's stage boundary gives no verdict: stage 2 fits the
+        stage-1 image, so the residual against the measurement is stage 1's to explain.
+        """
+        if self._sigma is None:
+            self._sigma = measurement_sigma(self.measured, self.operator)
+        self.last_check = check_fit(
+            estimate, self.measured, self.operator, self._sigma, ratio=self.cfg.guard_ratio
+        )
+        if not self.cfg.fit_guard:
+            self.last_check = replace(
+                self.last_check, underfitted=None, note="not judged: the fit guard is off"
+            )
+        elif self.retarget_from is not None and (step is None or step > self.retarget_from):
+            self.last_check = replace(
+                self.last_check,
+                underfitted=None,
+                note="not judged: the retargeted second stage fits the first stage's image, so "
+                "the residual to the input is the first stage's (its TV weight)",
+            )
+        return self.last_check
+
+    def consider(self, step: int, returned: torch.Tensor, stopper: Stopper | None) -> None:
+        """At the limit: extend it when the run is not done and the cap allows."""
+        if self.limit >= self.cap:
+            return
+        verdict = self.check(returned, step)
+        unconfirmed = stopper is not None and stopper.primary is not None and not stopper.confirmed
+        if verdict.underfitted is None:
+            return  # nothing to judge the fit by: the budget stays a hard one
+        if verdict.underfitted:
+            why = verdict.note
+        elif unconfirmed and verdict.ratio > defaults.EXTEND_ABOVE_RATIO:
+            # the criterion still finds better steps and the residual is above the noise level
+            # (defaults.EXTEND_ABOVE_RATIO says why and what the evidence is)
+            why = f"{stopper.primary.name} has not confirmed a stop ({verdict.note})"
+        else:
+            return
+        self.limit = min(self.cap, self.limit + self.chunk)
+        self.extensions.append({"step": step, "extended_to": self.limit, "why": why})
+
+    def end_reason(self) -> str:
+        """Why a run that was not stopped otherwise ended."""
+        if self.limit == self.cfg.max_iters:
+            return f"reached max_iters={self.limit}"
+        times = len(self.extensions)
+        return (
+            f"reached max_iters={self.limit} (the budget of {self.cfg.max_iters} steps, extended "
+            f"{times} time{'s' if times != 1 else ''}"
+            + (f", up to its cap of {self.cap})" if self.limit == self.cap else ")")
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """The budget as plain data, for the result's config."""
+        return {
+            "nominal": self.cfg.max_iters,
+            "cap": self.cap,
+            "final": self.limit,
+            "extensions": self.extensions,
+            "timed_out": self.timed_out,
+        }
