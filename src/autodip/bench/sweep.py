@@ -292,28 +292,16 @@ def expand(sweep: Sweep) -> list[Job]:
     network in the sweep's order, and for each network its plain trajectories before the runs of
     criteria that change the objective.
     """
-    from autodip.nets import list_nets
     from autodip.stopping import list_criteria
 
     known = list_criteria()
-    for name in sweep.criteria:
-        if name not in known:
-            raise ValueError(f"unknown criterion {name!r}; known: {', '.join(known)}")
-    for spec in sweep.networks:
-        if spec.partition(":")[0] not in list_nets():
-            raise ValueError(f"unknown network {spec!r}; see `autodip list nets`")
-    tasks = baseline_tasks(sweep.baselines)
+    _check_names(sweep, known)
     images = find_images(sweep.images)
     degradations = parse_degradations(sweep.degradations)
     monitored = tuple(c for c in sweep.criteria if not known[c].changes_objective)
     own_runs = tuple(c for c in sweep.criteria if known[c].changes_objective)
     common = {"crop": sweep.crop, "gray": sweep.gray}
-    jobs: list[Job] = []
-    for image in images:
-        for degradation in degradations:
-            for baseline in sweep.baselines:
-                if tasks[baseline] == BASELINE_TASK[degradation.kind]:
-                    jobs.append(Job("baseline", image, degradation, 0, baseline=baseline, **common))
+    jobs = _baseline_jobs(sweep, images, degradations)
     # networks outermost, then the kind of run: the first-listed network's plain trajectories
     # complete on every image first, so a sweep cut short across sessions still answers for it
     for network in sweep.networks:
@@ -328,6 +316,31 @@ def expand(sweep: Sweep) -> list[Job]:
                         criteria = monitored if kind == "dip" else (kind,)
                         jobs.append(Job(kind, image, degradation, criteria=criteria, **run))
     return jobs
+
+
+def _check_names(sweep: Sweep, criteria: dict[str, Any]) -> None:
+    """Refuse criteria and networks no registry knows (before any job runs)."""
+    from autodip.nets import list_nets
+
+    for name in sweep.criteria:
+        if name not in criteria:
+            raise ValueError(f"unknown criterion {name!r}; known: {', '.join(criteria)}")
+    for spec in sweep.networks:
+        if spec.partition(":")[0] not in list_nets():
+            raise ValueError(f"unknown network {spec!r}; see `autodip list nets`")
+
+
+def _baseline_jobs(sweep: Sweep, images: list[str], degradations: list[Degradation]) -> list[Job]:
+    """One job per image, degradation and baseline of the degradation's task."""
+    tasks = baseline_tasks(sweep.baselines)
+    common = {"crop": sweep.crop, "gray": sweep.gray}
+    return [
+        Job("baseline", image, degradation, 0, baseline=baseline, **common)
+        for image in images
+        for degradation in degradations
+        for baseline in sweep.baselines
+        if tasks[baseline] == BASELINE_TASK[degradation.kind]
+    ]
 
 
 def baseline_tasks(names: list[str]) -> dict[str, str]:

@@ -180,7 +180,12 @@ def _frame_index(text: str) -> int:
 
 def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     """The options shared by ``denoise``, ``inpaint`` and ``sr``, with the task's defaults."""
-    defaults = default.TASK_DEFAULTS[task]
+    _add_input_arguments(parser, task)
+    _add_run_arguments(parser, task)
+
+
+def _add_input_arguments(parser: argparse.ArgumentParser, task: str) -> None:
+    """What to read and write: the input, ``-o``, the mask or factor, frames, damaged files."""
     what = {"denoise": "noisy", "inpaint": "damaged", "sr": "low-resolution"}[task]
     parser.add_argument(
         "input",
@@ -232,6 +237,10 @@ def _add_restore_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "it, with a warning, instead of refusing it",
     )
 
+
+def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
+    """How to run: the network, the optimisation, stopping, placement, reports."""
+    defaults = default.TASK_DEFAULTS[task]
     net = parser.add_argument_group("network")
     net.add_argument(
         "--net",

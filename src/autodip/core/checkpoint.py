@@ -84,9 +84,26 @@ class Checkpointing:
         """The saved state to resume ``run`` from (``None`` unless resuming), checked against it:
         the same settings, operator (mask included), network, input image and criteria.
         """
-        config, operator, net, y, stopper = run.cfg, run.operator, run.net, run.y, run.stopper
         if not self.resume:
             return None
+        saved = self._read()
+        different = _differences(saved, run)
+        if different:
+            raise CheckpointError(
+                f"checkpoint '{self.path}' belongs to a different run (it differs in "
+                f"{', '.join(different)}); start afresh or use the same settings"
+            )
+        # an adaptive budget may have gone past max_iters: its cap is the limit
+        config = run.cfg
+        budget = max(config.max_iters, config.max_extended_iters or 0)
+        if saved["step"] >= budget:
+            raise CheckpointError(
+                f"checkpoint '{self.path}' is at step {saved['step']}, at or past the budget of "
+                f"{budget} steps; raise the budget to continue it"
+            )
+        return saved
+
+    def _read(self) -> dict[str, Any]:
         if not self.path.is_file():
             raise CheckpointError(f"no checkpoint to resume from at '{self.path}'")
         try:
@@ -97,39 +114,33 @@ class Checkpointing:
             raise CheckpointError(
                 f"'{self.path}' is not an autodip checkpoint of this version ({FORMAT_VERSION})"
             )
-        mine = asdict(config)
-        different = sorted(
-            key
-            for key in set(mine) | set(saved["config"])
-            if key not in MAY_DIFFER and mine.get(key) != saved["config"].get(key)
-        )
-        if config.two_stage is not None and saved["config"]["max_iters"] != config.max_iters:
-            different.append("max_iters (a two-stage run's boundary depends on it)")
-        if saved["operator"] != operator.describe():
-            different.append("operator")
-        if saved["data"] != data_fingerprint(y, operator):
-            different.append("input image or mask")
-        mine_criteria = stopper.identity() if stopper is not None else None
-        saved_criteria = saved["stopper"]["_identity"] if saved["stopper"] is not None else None
-        if mine_criteria != saved_criteria:
-            different.append("stopping criteria")
-        shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
-        saved_shapes = {k: tuple(v.shape) for k, v in saved["net"].items()}
-        if saved["net_class"] != type(net).__name__ or saved_shapes != shapes:
-            different.append("network")
-        if different:
-            raise CheckpointError(
-                f"checkpoint '{self.path}' belongs to a different run (it differs in "
-                f"{', '.join(different)}); start afresh or use the same settings"
-            )
-        # an adaptive budget may have gone past max_iters: its cap is the limit
-        budget = max(config.max_iters, config.max_extended_iters or 0)
-        if saved["step"] >= budget:
-            raise CheckpointError(
-                f"checkpoint '{self.path}' is at step {saved['step']}, at or past the budget of "
-                f"{budget} steps; raise the budget to continue it"
-            )
         return saved
+
+
+def _differences(saved: dict[str, Any], run: Run) -> list[str]:
+    """What of ``run`` differs from the run that saved ``saved`` (empty: the same run)."""
+    config, operator, net, stopper = run.cfg, run.operator, run.net, run.stopper
+    mine = asdict(config)
+    different = sorted(
+        key
+        for key in set(mine) | set(saved["config"])
+        if key not in MAY_DIFFER and mine.get(key) != saved["config"].get(key)
+    )
+    if config.two_stage is not None and saved["config"]["max_iters"] != config.max_iters:
+        different.append("max_iters (a two-stage run's boundary depends on it)")
+    if saved["operator"] != operator.describe():
+        different.append("operator")
+    if saved["data"] != data_fingerprint(run.y, operator):
+        different.append("input image or mask")
+    mine_criteria = stopper.identity() if stopper is not None else None
+    saved_criteria = saved["stopper"]["_identity"] if saved["stopper"] is not None else None
+    if mine_criteria != saved_criteria:
+        different.append("stopping criteria")
+    shapes = {k: tuple(v.shape) for k, v in net.state_dict().items()}
+    saved_shapes = {k: tuple(v.shape) for k, v in saved["net"].items()}
+    if saved["net_class"] != type(net).__name__ or saved_shapes != shapes:
+        different.append("network")
+    return different
 
 
 def data_fingerprint(y: torch.Tensor, operator: Operator) -> str:

@@ -1,0 +1,492 @@
+"""One image through ``autodip denoise | inpaint | sr``, in four phases that read top to bottom.
+
+:func:`prepare` checks everything that can be checked before the long fit (destinations writable
+and not an input, mask and reference sizes, criteria, memory) and reads the inputs into a
+:class:`Job`; :func:`fit_job` runs it with a progress bar; :func:`settle_files` writes the result
+atomically and keeps or removes the checkpoint; :func:`restore_one` then says what happened, builds
+the :class:`~autodip.reporting.record.RunRecord` and writes the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from autodip.cli.common import (
+    TERMINATION,
+    Progress,
+    RunError,
+    UsageError,
+    architecture_for,
+    check_writable,
+    criterion_options,
+    describe_choice,
+    read_input,
+    resolve_stopping,
+    torch_out_of_memory,
+)
+from autodip.cli.files import (
+    check_folder,
+    check_no_clash,
+    checkpoint_path,
+    interrupted_marker,
+    write_result,
+)
+
+DOING = {"denoise": "denoising", "inpaint": "inpainting", "sr": "super-resolving"}
+
+
+class Console:
+    """Informational lines on stderr, silenced by ``--quiet`` and ``--json``."""
+
+    def __init__(self, quiet: bool) -> None:
+        self.quiet = quiet
+
+    def say(self, text: str) -> None:
+        """Print ``text`` unless quiet."""
+        if not self.quiet:
+            print(f"autodip: {text}", file=sys.stderr)
+
+
+@dataclass
+class Job:
+    """One image's restoration, read and checked, ready to fit."""
+
+    args: argparse.Namespace
+    input_path: Path
+    output: Path
+    report_dir: Path | None
+    paths: dict[str, Path | None]
+    ckpt: Path
+    resuming: bool
+    unfinished: bool
+    image: Any = None
+    info: Any = None
+    operator: Any = None
+    reference: Any = None
+    stop: str | None = None
+    monitor: list[str] | None = None
+    stop_note: str | None = None
+    net: str = ""
+    net_options: dict[str, Any] | None = None
+    architecture: dict[str, Any] | None = None
+    checkpoint: Any = None
+    max_memory: int | None = None
+    started: float = 0.0
+
+    @property
+    def overwrite(self) -> bool:
+        """Whether the output may be replaced (``--force``, a resumed or an unfinished run)."""
+        return bool(self.args.force or self.resuming or self.unfinished)
+
+    @property
+    def mask_path(self) -> Path | None:
+        """The mask file of an inpainting job (per file in a batch)."""
+        return self.paths.get("mask", getattr(self.args, "mask", None))
+
+
+def restore_one(
+    args: argparse.Namespace,
+    input_path: Path,
+    output: Path,
+    report_dir: Path | None,
+    console: Console,
+    paths: dict[str, Path | None] | None = None,
+    *,
+    batch: bool = False,
+):
+    """Restore one file; return its :class:`~autodip.reporting.record.RunRecord`.
+
+    In a batch, ``--resume`` starts afresh the files that have no checkpoint yet.
+    """
+    from autodip.reporting.record import InputRecord, RunRecord
+
+    job = prepare(args, input_path, output, report_dir, console, paths, batch=batch)
+    result = fit_job(job, console)
+    written = settle_files(job, result, console)
+    _tell_outcome(job, result, console)
+    terminated = result.interrupted and TERMINATION.received
+    record = RunRecord(
+        command=args.command,
+        argv=list(sys.argv),
+        input=InputRecord.read(input_path, job.image, job.info),
+        output=str(written),
+        reference=str(job.paths["reference"]) if job.paths.get("reference") else None,
+        result=result,
+        environment=_environment(),
+        total_seconds=time.perf_counter() - job.started,
+        metrics=_metrics(job.image, result.pixels, job.reference, args.command),
+        architecture=job.architecture,
+        reason=f"terminated by SIGTERM after step {result.iterations}"
+        if terminated and result.reason.startswith("interrupted")
+        else None,
+    )
+    _tell_written(job, result, record, written, console)
+    if report_dir is not None:
+        from autodip.reporting.record import write_report
+
+        try:
+            write_report(report_dir, record, job.image, result.pixels, job.reference, job.net)
+        except OSError as error:  # the result is safe; only the report is missing
+            raise RunError(
+                f"wrote {written}, but not the report in '{report_dir}': {error}"
+            ) from None
+        console.say(f"report in {report_dir}/")
+    console.say(record.summary())
+    return record
+
+
+def prepare(
+    args: argparse.Namespace,
+    input_path: Path,
+    output: Path,
+    report_dir: Path | None,
+    console: Console,
+    paths: dict[str, Path | None] | None = None,
+    *,
+    batch: bool = False,
+) -> Job:
+    """Check the destinations, read the inputs, choose the network: a :class:`Job`, or a
+    ``UsageError`` before any time is spent fitting.
+    """
+    ckpt = checkpoint_path(output)
+    job = Job(
+        args,
+        input_path,
+        output,
+        report_dir,
+        paths or {"reference": args.reference},
+        ckpt,
+        resuming=bool(args.resume and ckpt.exists()),
+        unfinished=interrupted_marker(output).exists(),
+        started=time.perf_counter(),
+    )
+    if args.resume and not job.resuming and not batch:
+        raise UsageError(f"--resume: no checkpoint at '{ckpt}' (written by --checkpoint-every)")
+    _check_destinations(job)
+    _read_inputs(job, console)
+    _choose_network(job, console)
+    _describe_job(job, console)
+    if args.checkpoint_every or args.resume:
+        from autodip.core.checkpoint import Checkpointing
+
+        job.checkpoint = Checkpointing(ckpt, every=args.checkpoint_every or 0, resume=job.resuming)
+        if job.resuming:
+            console.say(f"resuming from {ckpt}")
+    return job
+
+
+def _check_destinations(job: Job) -> None:
+    from autodip.reporting.files import REPORT_FILES
+
+    args, report_dir = job.args, job.report_dir
+    report_paths = [report_dir / name for name in REPORT_FILES] if report_dir else []
+    check_no_clash(
+        {"output": job.output, **{f"report file {p.name}": p for p in report_paths}},
+        {"input": job.input_path, "reference": job.paths.get("reference"), "mask": job.mask_path},
+    )
+    check_writable([job.output, *report_paths], job.overwrite)
+    check_folder(job.output.parent, "output")
+    if report_dir is not None:
+        check_folder(report_dir, "report")
+    if (args.checkpoint_every or args.resume) and job.ckpt.is_dir():
+        raise UsageError(f"the checkpoint '{job.ckpt}' is a directory, not a file")
+
+
+def _read_inputs(job: Job, console: Console) -> None:
+    """The input, the operator (with its mask), the reference; each checked against the others."""
+    from autodip.core.memory import parse_size
+    from autodip.io import ImageWriteError, check_output
+
+    args = job.args
+    image, info = read_input(job.input_path, "input", args.frame, args.allow_truncated)
+    if info.damaged:  # said even with --quiet: part of the input was invented by the decoder
+        print(
+            f"autodip: warning: '{job.input_path}' is damaged ({info.damaged}); restoring the "
+            "partial image as decoded, as --allow-truncated asks",
+            file=sys.stderr,
+        )
+    if info.alpha is not None and args.drop_alpha:
+        info = replace(info, alpha=None)
+    job.image, job.info = image, info
+    job.stop, job.monitor = resolve_stopping(args, image.shape[0])
+    used = job.stop or (job.monitor[0] if job.monitor else None)
+    job.stop_note = _fallback_note(args, image.shape[0], used)
+    if job.stop_note:
+        console.say(job.stop_note)
+    job.operator = _operator(args, image, job.mask_path)
+    out_shape = (image.shape[0], *job.operator.estimate_size(*image.shape[1:]))
+    if info.alpha is not None and info.alpha.shape != tuple(out_shape[1:]):
+        console.say("the input's alpha plane is not resized with the image: the result has none")
+    if job.paths.get("reference") is not None:
+        job.reference, _ = read_input(job.paths["reference"], "reference")
+        if job.reference.shape != out_shape:
+            raise UsageError(
+                f"reference '{job.paths['reference']}' has shape {job.reference.shape}, the "
+                f"result will have {out_shape} (C×H×W); they must match"
+            )
+    try:
+        check_output(job.output, image.shape[0], info, bit_depth=args.bit_depth)
+        job.max_memory = parse_size(args.max_memory) if args.max_memory else None
+    except (ImageWriteError, ValueError) as error:
+        hint = " (or pass --drop-alpha)" if "alpha (transparency)" in str(error) else ""
+        raise UsageError(f"{error}{hint}") from None
+
+
+def _choose_network(job: Job, console: Console) -> None:
+    job.net, job.net_options = _network(job.args)
+    if job.args.net == "auto":
+        job.architecture = architecture_for(job.image, None)
+        job.net, job.net_options = job.architecture["net"], job.architecture["options"]
+        console.say(f"--net auto: {describe_choice(job.architecture)}")
+
+
+def _describe_job(job: Job, console: Console) -> None:
+    args, image, info, operator = job.args, job.image, job.info, job.operator
+    note = ""
+    if args.command == "sr":
+        height, width = operator.estimate_size(*image.shape[1:])
+        note = f" ×{args.factor} to {width}×{height}"
+    elif args.command == "inpaint":
+        note = f" ({operator.known_fraction:.1%} of values known)"
+    console.say(
+        f"{DOING[args.command]} {job.input_path} ({image.shape[2]}×{image.shape[1]}, "
+        f"{image.shape[0]} channel(s), {_samples(info)}){note} "
+        f"with {describe_net(job.net, job.net_options)}"
+    )
+    if info.value_range is not None:
+        lo, hi = info.value_range
+        console.say(
+            f"{info.dtype} data in [{lo:.6g}, {hi:.6g}] scaled to [0, 1] and back on writing"
+        )
+
+
+def fit_job(job: Job, console: Console):
+    """Run the job's restoration with a progress bar; library errors become CLI errors."""
+    from autodip.api import restore, task_defaults
+    from autodip.core.checkpoint import CheckpointError
+    from autodip.core.memory import InsufficientMemoryError
+
+    args = job.args
+    fit_options = {
+        "lr": args.lr,
+        "exp_weight": args.exp_weight,
+        "monitor_every": args.monitor_every,
+        "tv_weight": args.tv,
+        "two_stage": args.two_stage,
+        "stage_fraction": args.stage_fraction,
+        "fit_guard": args.fit_guard,
+    }
+    if args.reg_noise_std is not None:
+        fit_options["reg_noise_std"] = args.reg_noise_std
+    show_progress = not (args.quiet or args.json or args.tile)
+    iters = args.iters or task_defaults(job.operator).iters
+    try:
+        with Progress(
+            iters, show_progress, label=DOING[args.command], monitor_every=args.monitor_every
+        ) as progress:
+            return restore(
+                job.image,
+                job.operator,
+                net=job.net,
+                iters=args.iters,
+                seed=args.seed,
+                device=args.device,
+                precision=args.precision,
+                reference=job.reference,
+                on_step=progress,
+                fit_options=fit_options,
+                stop=job.stop,
+                monitor=job.monitor,
+                patience=args.patience,
+                criterion_options=criterion_options(args.criterion_option),
+                checkpoint=job.checkpoint,
+                max_memory=job.max_memory,
+                tile=args.tile,
+                overlap=args.tile_overlap,
+                max_time=args.max_time,
+                **job.net_options,
+            )
+    except KeyError as error:
+        raise UsageError(str(error.args[0])) from None
+    except (InsufficientMemoryError, CheckpointError, FloatingPointError) as error:
+        raise RunError(str(error)) from None
+    except (ValueError, TypeError) as error:
+        raise UsageError(str(error)) from None
+    except torch_out_of_memory() as error:
+        raise RunError(
+            f"out of GPU memory ({str(error).splitlines()[0]}); try a smaller --width, --tile "
+            "or --device cpu"
+        ) from None
+
+
+def settle_files(job: Job, result: Any, console: Console) -> Path:
+    """Write the result; mark an interrupted one on disk; drop a checkpoint that has served."""
+    written = write_result(
+        job.output, result.pixels, job.info, job.args.bit_depth, overwrite=job.overwrite
+    )
+    marker = interrupted_marker(job.output)
+    if result.interrupted:  # the output is an estimate so far: say so on disk too
+        marker.write_text(f"{TERMINATION.what} after {result.iterations} iterations\n")
+        return written
+    marker.unlink(missing_ok=True)
+    timed_out = result.config.get("budget", {}).get("timed_out", False)
+    if job.checkpoint is not None and job.ckpt.exists() and not timed_out:
+        job.ckpt.unlink()  # the run is complete: its checkpoint has served
+    elif timed_out and job.ckpt.exists():  # cut by --max-time: it may be continued
+        console.say(f"kept the checkpoint {job.ckpt}: --resume with a larger --max-time continues")
+    return written
+
+
+def _tell_outcome(job: Job, result: Any, console: Console) -> None:
+    """The run's story on stderr: the stop, recoveries, extensions, other criteria."""
+    if job.stop_note:
+        result.config.setdefault("task", {})["stop_note"] = job.stop_note
+    if result.stop_step is not None:
+        console.say(f"returning the estimate at step {result.stop_step}")
+    if "thin_padding" in result.config:  # a 1- or 2-pixel-thin image: say how it was run
+        console.say(result.config["thin_padding"]["note"])
+    for event in result.events:
+        console.say(f"step {event['step']}: {event['problem']}: {event['action']}")
+    for extension in result.config.get("budget", {}).get("extensions", []):
+        console.say(
+            f"step {extension['step']}: budget extended to {extension['extended_to']} steps: "
+            f"{extension['why']}"
+        )
+    for name, crit in result.criteria.items():
+        if name != job.stop:
+            console.say(
+                f"{name}: candidate step {crit['candidate_step']}"
+                f"{'' if crit['confirmed'] else ' (not confirmed)'}"
+            )
+
+
+def _tell_written(job: Job, result: Any, record: Any, written: Path, console: Console) -> None:
+    """Where the result went, whether it is finished and fitted, and its PSNR when known."""
+    if result.interrupted:  # said even with --quiet: the output is not a finished result
+        resume = f"; continue with --resume (checkpoint {job.ckpt})" if job.ckpt.exists() else ""
+        print(
+            f"autodip: {TERMINATION.what} — wrote the estimate after {result.iterations} "
+            f"iterations to {written}{resume}",
+            file=sys.stderr,
+        )
+    else:
+        console.say(f"wrote {written}")
+    if result.underfitted:  # said even with --quiet: the result may be worse than its input
+        advice = underfitted_advice(result.config["fit_guard"])
+        print(f"autodip: warning: {advice}", file=sys.stderr)
+    m = record.metrics
+    if m and not job.args.json:
+        print(
+            f"PSNR {m['psnr']:.2f} dB (input {m['psnr_input']:.2f} dB), "
+            f"SSIM {m['ssim']:.4f} (input {m['ssim_input']:.4f})"
+            if "psnr_input" in m
+            else f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}"
+        )
+
+
+def _environment() -> dict[str, str]:
+    from autodip.reporting.files import environment
+
+    return environment()
+
+
+def underfitted_advice(check: dict[str, Any]) -> str:
+    """The fit guard's verdict on an under-fitted result, with what to try."""
+    return (
+        f"the result is {check['note']}. It may be worse than the input. Try a larger network "
+        "(--width 64 or --net dip-skip), more steps (--iters N, or no --iters for the adaptive "
+        "budget), or check the noise level"
+    )
+
+
+def _samples(info: Any) -> str:
+    """How the input stores its samples: ``8-bit png``, ``16-bit tiff``, ``int64 npy`` ..."""
+    if info.dtype in (None, "uint8", "uint16"):
+        return f"{info.bit_depth}-bit {info.format}"
+    return f"{info.dtype} {info.format}"
+
+
+def _network(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """The network ``--net/--width/--depth`` name, with the task's default width filled in.
+
+    No ``--net``, or ``--net hourglass`` without ``--width``, runs the task's hourglass
+    (:data:`autodip.api.TASK_DEFAULTS`: width 32 for denoising, 64 otherwise), so naming the
+    default network builds the same one as not naming it.
+    """
+    from autodip.api import DEFAULT_NET, TASK_DEFAULTS
+
+    net, options = args.net, {"width": args.width, "depth": args.depth}
+    if net in (None, DEFAULT_NET) and args.width is None:
+        net, options["width"] = DEFAULT_NET, TASK_DEFAULTS[args.command].width
+    return net, options
+
+
+def describe_net(net: str, options: dict[str, Any]) -> str:
+    """``'hourglass (width 32)'``: a network and the options set on it, as the messages say it."""
+    shown = ", ".join(f"{key} {value}" for key, value in options.items() if value is not None)
+    return f"{net} ({shown})" if shown else net
+
+
+def _fallback_note(args: argparse.Namespace, channels: int, used: str | None) -> str | None:
+    """Why the task's default criterion was replaced, when it was (multi-channel images)."""
+    from autodip.api import TASK_DEFAULTS
+
+    default = TASK_DEFAULTS[args.command].stop
+    if args.stop is not None or default is None or used == default:
+        return None
+    return (
+        f"the default criterion {default} needs 1 or 3 channels (JPEG); {used} watches this "
+        f"{channels}-channel image instead"
+    )
+
+
+def _operator(args: argparse.Namespace, image: Any, mask_path: Path | None) -> Any:
+    """The task's operator, built and checked against the input (``UsageError`` if wrong)."""
+    from autodip.physics.operators import Denoise, Inpaint, SuperResolve
+
+    if args.command == "denoise":
+        return Denoise()
+    if args.command == "sr":
+        try:
+            return SuperResolve(args.factor)
+        except ValueError as error:
+            raise UsageError(f"--factor: {error}") from None
+    mask, _ = read_input(mask_path, "mask")
+    if mask.shape[1:] != image.shape[1:]:
+        raise UsageError(
+            f"mask '{mask_path}' is {mask.shape[2]}×{mask.shape[1]} pixels but the input is "
+            f"{image.shape[2]}×{image.shape[1]}; they must match"
+        )
+    if mask.shape[0] not in (1, image.shape[0]) or (
+        mask.shape[0] > 1 and bool((mask == mask[:1]).all())
+    ):
+        mask = mask.mean(axis=0, keepdims=True)  # gray mask stored as RGB (or RGBA): one plane
+    if args.mask_invert:
+        mask = 1.0 - mask
+    try:
+        operator = Inpaint(mask)
+    except ValueError as error:
+        raise UsageError(f"mask '{mask_path}': {error}") from None
+    if operator.known_fraction == 1.0:  # a run would only re-fit the input: refuse, say why
+        flip = "drop --mask-invert" if args.mask_invert else "add --mask-invert"
+        raise UsageError(
+            f"mask '{mask_path}' marks every pixel as known: there is nothing to fill (if its "
+            f"white marks the missing pixels, {flip}; to remove noise, use `autodip denoise`)"
+        )
+    return operator
+
+
+def _metrics(image: Any, pixels: Any, reference: Any, command: str) -> dict[str, float]:
+    from autodip.metrics.full_reference import psnr, ssim
+
+    if reference is None:
+        return {}
+    metrics = {"psnr": psnr(pixels, reference), "ssim": ssim(pixels, reference)}
+    if command != "sr":  # the input has the reference's size
+        metrics |= {"psnr_input": psnr(image, reference), "ssim_input": ssim(image, reference)}
+    return metrics
