@@ -86,7 +86,7 @@ def test_images_without_contrast_score_worst():
 
 
 def test_bad_input_is_rejected():
-    with pytest.raises(ValueError, match="C = 1 or 3"):
+    with pytest.raises(ValueError, match="1 or 3 channels"):
         brisque(np.zeros((2, 32, 32)))
     with pytest.raises(ValueError, match="NaN"):
         niqe(np.full((1, 128, 128), np.nan), 64)

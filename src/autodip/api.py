@@ -38,7 +38,7 @@ from autodip.defaults import DENOISE_WIDTH as DENOISE_WIDTH
 from autodip.defaults import MULTICHANNEL_STOP as MULTICHANNEL_STOP
 from autodip.defaults import TASK_DEFAULTS as TASK_DEFAULTS
 from autodip.defaults import TaskDefaults as TaskDefaults
-from autodip.io import image_to_tensor
+from autodip.io.convert import as_image_tensor
 from autodip.nets import count_parameters, create_net
 from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
 from autodip.stopping import Stopper, create_criterion
@@ -103,21 +103,6 @@ def build_net(
     multiple = int(getattr(network, "size_multiple", 1))
     check_min_size(height, width, multiple, name, getattr(network, "min_bottom", 1))
     return network
-
-
-def as_image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """Accept ``H×W``, ``C×H×W`` or ``1×C×H×W`` arrays or tensors in [0, 1]; return ``1×C×H×W``."""
-    if isinstance(image, np.ndarray):
-        if image.ndim == 2:
-            image = image[None]
-        if image.ndim == 3:
-            return image_to_tensor(image)
-        image = torch.from_numpy(np.array(image, dtype=np.float32))
-    if image.ndim == 2:
-        image = image[None, None]
-    elif image.ndim == 3:
-        image = image[None]
-    return image.float()
 
 
 _UNSET: Any = object()

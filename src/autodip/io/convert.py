@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from autodip.core.validation import as_chw
+
 __all__ = ["image_to_tensor", "tensor_to_image"]
 
 
@@ -64,11 +66,22 @@ def tensor_to_image(t: torch.Tensor) -> np.ndarray:
 
 def _as_chw(pixels: np.ndarray, what: str) -> np.ndarray:
     """Check that ``pixels`` is a floating C×H×W (or H×W) array; return it as C×H×W."""
-    arr = np.asarray(pixels)
-    if arr.dtype.kind != "f":
-        raise ValueError(f"{what} must be floating point in [0, 1], got dtype {arr.dtype}")
-    if arr.ndim == 2:
-        arr = arr[np.newaxis]
-    if arr.ndim != 3 or 0 in arr.shape:
-        raise ValueError(f"{what} must be a non-empty C×H×W array, got shape {arr.shape}")
-    return arr
+    return as_chw(pixels, what, floating=True)
+
+
+def as_image_tensor(image: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """Accept ``H×W``, ``C×H×W`` or ``1×C×H×W`` arrays or tensors in [0, 1]; return ``1×C×H×W``.
+
+    A NumPy array's values are copied as float32 (see :func:`autodip.io.image_to_tensor`).
+    """
+    if isinstance(image, np.ndarray):
+        if image.ndim == 2:
+            image = image[None]
+        if image.ndim == 3:
+            return image_to_tensor(image)
+        image = torch.from_numpy(np.array(image, dtype=np.float32))
+    if image.ndim == 2:
+        image = image[None, None]
+    elif image.ndim == 3:
+        image = image[None]
+    return image.float()

@@ -10,22 +10,13 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from autodip.core.validation import as_chw
+
 ArrayLike = np.ndarray | torch.Tensor
 
 
 def _as_chw(image: ArrayLike) -> np.ndarray:
-    if isinstance(image, torch.Tensor):
-        image = image.detach().float().cpu().numpy()
-    image = np.asarray(image, dtype=np.float64)
-    if image.ndim == 4:
-        if image.shape[0] != 1:
-            raise ValueError(f"expected a single image, got a batch of {image.shape[0]}")
-        image = image[0]
-    if image.ndim == 2:
-        image = image[None]
-    if image.ndim != 3:
-        raise ValueError(f"expected C×H×W, H×W or 1×C×H×W, got shape {image.shape}")
-    return image
+    return as_chw(image, dtype=np.float64, single_batch=True)
 
 
 def psnr(image: ArrayLike, reference: ArrayLike, data_range: float = 1.0) -> float:

@@ -40,6 +40,8 @@ from importlib import resources
 import numpy as np
 from scipy import ndimage, special
 
+from autodip.core.validation import as_chw
+
 __all__ = ["IQA_SCORES", "brisque", "niqe"]
 
 _IQA_DATA = ("data", "iqa")
@@ -62,18 +64,7 @@ _MIN_PATCH = 8
 
 def _as_chw(image: np.ndarray) -> np.ndarray:
     """Return ``image`` as float64 C×H×W (C = 1 or 3) clipped to [0, 1]; validate it."""
-    x = np.asarray(image, dtype=np.float64)
-    if x.ndim == 2:
-        x = x[None]
-    if x.ndim != 3 or x.shape[0] not in (1, 3):
-        raise ValueError(
-            f"expected a C×H×W image with C = 1 or 3 (or an H×W gray image), got shape {x.shape}"
-        )
-    if x.shape[1] == 0 or x.shape[2] == 0:
-        raise ValueError(f"image is empty: shape {x.shape}")
-    if not np.all(np.isfinite(x)):
-        raise ValueError("image contains NaN or infinity")
-    return np.clip(x, 0.0, 1.0)
+    return np.clip(as_chw(image, dtype=np.float64, channels=(1, 3), finite=True), 0.0, 1.0)
 
 
 # --------------------------------------------------------------------------------------

@@ -23,6 +23,8 @@ from typing import Any
 
 import numpy as np
 
+from autodip.core.validation import as_chw
+
 __all__ = ["summary_paragraph", "write_html_report"]
 
 MAX_DISPLAY_SIDE = 1024
@@ -623,15 +625,8 @@ def _png(pixels: np.ndarray) -> bytes:
 
 
 def _as_chw(image: Any, what: str) -> np.ndarray:
-    array = np.asarray(image)
-    if array.ndim == 2:
-        array = array[np.newaxis]
-    if array.ndim != 3 or min(array.shape) < 1:
-        raise ValueError(
-            f"{what} must be C×H×W (or H×W) with at least one pixel, got {array.shape}"
-        )
-    array = np.nan_to_num(array.astype(np.float32), nan=0.0, posinf=1.0, neginf=0.0)
-    return np.clip(array, 0.0, 1.0)
+    array = as_chw(image, what, dtype=np.float32)
+    return np.clip(np.nan_to_num(array, nan=0.0, posinf=1.0, neginf=0.0), 0.0, 1.0)
 
 
 def _size_note(pixels: np.ndarray) -> str:
