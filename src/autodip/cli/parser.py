@@ -25,10 +25,14 @@ class _Parser(argparse.ArgumentParser):
 
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """Show defaults, except for options whose default is 'unset' or a flag's False."""
+    """Show defaults, except where there is nothing to show: an unset option, a flag (``store_true``
+    or ``store_false``: its name says what it does), an empty list or string.
+    """
 
     def _get_help_string(self, action: argparse.Action) -> str | None:
-        if action.default in (None, False, argparse.SUPPRESS):
+        flag = isinstance(action, argparse._StoreTrueAction | argparse._StoreFalseAction)
+        empty = action.default in (None, argparse.SUPPRESS) or action.default in ("", [], ())
+        if flag or empty:
             return action.help
         return super()._get_help_string(action)
 
