@@ -11,12 +11,17 @@ time to that step (:func:`step_costs`). Pseudo-criteria ``no-es`` (the last
 iterate) and ``peak`` (the oracle) give seed 000's "No-ES" and "Peak" columns. A denoising
 baseline gives one row per σ source (criterion ``"<name> (σ true)"``, ``"<name> (σ estimated)"``),
 an inpainting or super-resolution baseline one row under its own name; each has ``baseline`` set.
+
+The two pieces every offline analysis needs are here once, for the sweeps, the calibration and
+the scripts under ``benchmarks/``: :func:`replay_stop` (the stop, halt and confirmation of the
+shared rule on any recorded score trace) and :func:`peak` / :func:`history_peak` (the oracle).
 """
 
 from __future__ import annotations
 
 import math
 from collections import defaultdict
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -44,15 +49,59 @@ def step_costs(run: dict[str, Any]) -> tuple[float, dict[str, float]]:
     return base, own
 
 
+def replay_stop(
+    steps: Sequence[int],
+    scores: Sequence[float],
+    patience: int,
+    lower_is_better: bool = True,
+    end: int | None = None,
+) -> tuple[int, int, bool]:
+    """Where the shared rule stops a recorded score trace cut at step ``end``.
+
+    The offline twin of the online stopper: :func:`~autodip.stopping.first_candidate` is replayed
+    on the scores up to ``end`` (default: the trace's last step). An online run halts at the first
+    monitored step at least ``patience`` steps after the candidate (that is when
+    :class:`~autodip.stopping.CandidateRule` confirms it) or, unconfirmed, at ``end``, and returns
+    the candidate's estimate; with no score at all it returns its last estimate, at ``end``.
+
+    Returns
+    -------
+    tuple
+        ``(stop, halt, confirmed)``: the returned step, the step the run ends at, and whether the
+        rule confirmed the stop.
+
+    Examples
+    --------
+    >>> replay_stop([10, 20, 30, 40, 50], [5.0, 3.0, 4.0, 4.5, 6.0], patience=20)
+    (20, 40, True)
+    >>> replay_stop([10, 20, 30], [5.0, 3.0, 4.0], patience=20)
+    (20, 30, False)
+    """
+    if end is None:
+        if not steps:
+            raise ValueError("an empty score trace needs its run's last step as end")
+        end = steps[-1]
+    kept = [(s, v) for s, v in zip(steps, scores, strict=True) if s <= end]
+    kept_steps = [s for s, _ in kept]
+    verdict = (
+        first_candidate(kept_steps, [v for _, v in kept], patience, lower_is_better)
+        if kept
+        else None
+    )
+    if verdict is None:
+        return end, end, False
+    stop, confirmed = verdict.best_step, verdict.confirmed
+    halt = next(s for s in kept_steps if s - stop >= patience) if confirmed else end
+    return stop, halt, confirmed
+
+
 def criterion_stop(
     run: dict[str, Any], name: str, patience: int, budget: int | None = None
 ) -> dict[str, Any]:
     """Where criterion ``name`` with patience ``S`` stops a recorded run cut at ``budget`` steps.
 
-    The shared rule (:func:`~autodip.stopping.first_candidate`) is replayed on the scores up to
-    ``budget``. An online run halts at the first monitored step at least ``S`` steps after the
-    candidate (that is when :class:`~autodip.stopping.CandidateRule` confirms it) or, unconfirmed,
-    at the budget's end, and returns the candidate's estimate.
+    Its recorded scores are replayed by :func:`replay_stop` up to ``budget`` (default: the run's
+    last step).
 
     Returns
     -------
@@ -63,22 +112,41 @@ def criterion_stop(
     history = run["history"]
     end = history[-1]["step"] if budget is None else min(budget, history[-1]["step"])
     trace = run["criteria"][name]
-    kept = [(s, v) for s, v in zip(trace["steps"], trace["scores"], strict=True) if s <= end]
-    steps = [s for s, _ in kept]
-    verdict = (
-        first_candidate(steps, [v for _, v in kept], patience, trace["lower_is_better"])
-        if kept
-        else None
+    stop, halt, confirmed = replay_stop(
+        trace["steps"], trace["scores"], patience, trace["lower_is_better"], end
     )
-    if verdict is None:
-        stop, halt, confirmed = end, end, False
-    else:
-        stop, confirmed = verdict.best_step, verdict.confirmed
-        halt = next(s for s in steps if s - stop >= patience) if confirmed else end
     record = _record_at(history, stop)
     base, own = step_costs(run)
     return {"stop": stop, "halt": halt, "confirmed": confirmed, "psnr": record["psnr"],
             "ssim": record["ssim"], "stop_seconds": halt * (base + own[name])}  # fmt: skip
+
+
+def peak(
+    steps: Sequence[int], values: Sequence[float], until: int | None = None
+) -> tuple[float, int]:
+    """The largest of ``values`` and its step (the first, on a tie), over steps up to ``until``.
+
+    The oracle every benchmark compares a stop with: a run's peak PSNR and where it is.
+
+    Examples
+    --------
+    >>> peak([10, 20, 30, 40], [20.0, 25.5, 25.5, 24.0])
+    (25.5, 20)
+    >>> peak([10, 20, 30, 40], [20.0, 25.5, 25.5, 24.0], until=15)
+    (20.0, 10)
+    """
+    if until is not None:
+        kept = [(s, v) for s, v in zip(steps, values, strict=True) if s <= until]
+        steps, values = [s for s, _ in kept], [v for _, v in kept]
+    if not len(values):
+        raise ValueError("no values to take the peak of")
+    best = int(np.argmax(np.asarray(values, dtype=float)))
+    return float(values[best]), int(steps[best])
+
+
+def history_peak(history: list[dict[str, Any]], until: int | None = None) -> tuple[float, int]:
+    """:func:`peak` of the PSNR in a run's ``history`` (records with ``step`` and ``psnr``)."""
+    return peak([h["step"] for h in history], [h["psnr"] for h in history], until)
 
 
 def _record_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
@@ -110,13 +178,12 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
         ]
     history = run["history"]
     steps = [h["step"] for h in history]
-    psnrs = np.asarray([h["psnr"] for h in history])
-    best = int(psnrs.argmax())
-    peak, peak_step, last = float(psnrs[best]), steps[best], float(psnrs[-1])
+    top, top_step = history_peak(history)
+    best, last = steps.index(top_step), float(history[-1]["psnr"])
     base |= {
         "network": job["network"],
-        "peak": peak,
-        "peak_step": peak_step,
+        "peak": top,
+        "peak_step": top_step,
         "last": last,
         "seconds": run["seconds"],
         "iterations_per_second": run["iterations"] / run["seconds"] if run["seconds"] else None,
@@ -133,11 +200,11 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
                 "stop_seconds": steps[-1] * base_cost,
                 "psnr": last,
                 "ssim": history[-1]["ssim"],
-                "gap": peak - last,
-                "accuracy": last / peak,
+                "gap": top - last,
+                "accuracy": last / top,
             }
         )
-        rows.append({**base, "criterion": "peak", "stop": peak_step, "psnr": peak,
+        rows.append({**base, "criterion": "peak", "stop": top_step, "psnr": top,
                      "ssim": history[best]["ssim"], "gap": 0.0, "accuracy": 1.0})  # fmt: skip
     for name, trace in run["criteria"].items():
         for patience in [*patiences, None]:
@@ -146,7 +213,7 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
                 continue  # the default is already among the patiences asked for
             found = criterion_stop(run, name, s)
             rows.append({**base, "criterion": name, "patience": s, **found,
-                         "gap": peak - found["psnr"], "accuracy": found["psnr"] / peak,
+                         "gap": top - found["psnr"], "accuracy": found["psnr"] / top,
                          "default_patience": patience is None})  # fmt: skip
     return rows
 

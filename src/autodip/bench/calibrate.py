@@ -33,12 +33,12 @@ import numpy as np
 import torch
 
 from autodip.analysis.noise_level import estimate_sigma
+from autodip.bench.analyse import replay_stop
 from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr
 from autodip.metrics.jpeg_size import jpeg_size
 from autodip.physics.noise import add_gaussian_noise
 from autodip.reporting.files import write_json
-from autodip.stopping.base import first_candidate
 
 LAMBDA_GRID = np.logspace(2, 10, 161)
 
@@ -144,9 +144,8 @@ def psnr_at_stop(trajectory: dict[str, Any], lam: float, patience: int) -> tuple
     from autodip.stopping.cifs import cifs_energy
 
     scores = cifs_energy(lam, trajectory["mse"], trajectory["size"], trajectory["pixels"])
-    verdict = first_candidate(trajectory["steps"], list(scores), patience)
-    index = trajectory["steps"].index(verdict.best_step)
-    return trajectory["psnr"][index], verdict.best_step
+    stop, _, _ = replay_stop(trajectory["steps"], list(scores), patience)
+    return trajectory["psnr"][trajectory["steps"].index(stop)], stop
 
 
 def choose_lambda(
