@@ -26,11 +26,8 @@ source of `autodip.analysis.texture`. No DIP is run; a few minutes on one core. 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import hashlib
 import inspect
-import json
-import shlex
 import sys
 import time
 from collections.abc import Callable
@@ -51,9 +48,10 @@ from autodip.analysis.width_predictor import (
     read_width_labels,
     stratified_folds,
 )
+from autodip.bench.provenance import provenance, with_provenance, write_report
 from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
-from common import SHARED_DATA, cached, cpu_model
+from common import SHARED_DATA, cached
 
 LABELS = SHARED_DATA / "texture_dip_width_labels.csv"
 EVAL_SIGMAS = (15, 25, 50)
@@ -252,15 +250,13 @@ def _cell(r: dict, key: str, digits: int = 3) -> str:
     return f"{r[key]:.{digits}f} ± {r[key + '_std']:.{digits}f}"
 
 
-def markdown(result: dict, command: str) -> str:
+def markdown(result: dict) -> str:
     lab = result["labels"]
     counts = ", ".join(f"{k}: {v}" for k, v in lab["counts"].items())
     lines = [
         "# Width predictor: cross-validation (seed 003, Sec. 4.4)",
         "",
-        f"- date: {result['date']}",
-        f"- command: `{command}`",
-        f"- machine: {result['machine']} (features only, no DIP runs)",
+        "- features only, no DIP runs",
         f"- labels: `{lab['file']}`, {lab['variant']}: {lab['images']} images ({counts}); "
         f"{lab['double_labelled']} of them have two `wRepeat` labels (used only by the "
         "lenient accuracy)",
@@ -371,19 +367,13 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="Markdown report; the JSON goes beside it")
     args = parser.parse_args(argv)
-    command = "OMP_NUM_THREADS=1 python " + " ".join(
-        shlex.quote(a) for a in ["benchmarks/architecture_cv.py", *sys.argv[1:]]
-    )
+    record = provenance()
     result = measure()
-    result["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    result["machine"] = cpu_model()
-    result["command"] = command
-    report = markdown(result, command)
-    print(report)
+    report = markdown(result)
+    print(with_provenance(report, record))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        write_report(args.out, report, result, record)
 
 
 if __name__ == "__main__":

@@ -28,10 +28,6 @@ the cache. Usage (two cores: two single-threaded instances, then the report)::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import platform
-import shlex
 import sys
 from functools import partial
 from pathlib import Path
@@ -40,13 +36,15 @@ from typing import Any
 import numpy as np
 import torch
 
+from autodip.bench.analyse import peak
 from autodip.bench.calibrate import centre_crop
+from autodip.bench.provenance import provenance, write_report
 from autodip.core.run import FitConfig, fit, placement_for
 from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr as psnr_of
 from autodip.nets import count_parameters, create_net
 from autodip.physics.noise import add_gaussian_noise
-from common import SHARED_DATA, cached, claim, cpu_model
+from common import SHARED_DATA, cached, claim
 
 IMAGES = {"coarse": "image_F16_512rgb.png", "fine": "image_Baboon512rgb.png"}
 UPSAMPLERS = ("nearest", "bilinear", "transposed", "lpf14", "lpf15", "lpf60", "lpf100")
@@ -84,13 +82,12 @@ def time_steps(upsample: str, width: int, args: argparse.Namespace) -> float:
 
 def summarise(run: dict[str, Any]) -> dict[str, Any]:
     """Peak PSNR and its step, the last PSNR and the time per iteration of one run."""
-    psnrs = np.asarray(run["psnr"])
-    best = int(psnrs.argmax())
+    top, top_step = peak(run["steps"], run["psnr"])
     return {
         "params": run["params"],
-        "peak": float(psnrs[best]),
-        "peak_step": int(run["steps"][best]),
-        "final": float(psnrs[-1]),
+        "peak": top,
+        "peak_step": top_step,
+        "final": float(run["psnr"][-1]),
         "s_per_iter": run["seconds"] / run["iterations"],
     }
 
@@ -104,21 +101,18 @@ def cv_section() -> str:
     return text.replace("\n# ", "\n### ").replace("\n## ", "\n### ")
 
 
-def report(rows: list[dict[str, Any]], args: argparse.Namespace, machine: str) -> str:
-    quoted = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    command = f"python benchmarks/architecture_study.py {quoted}"
+def report(rows: list[dict[str, Any]], args: argparse.Namespace, placement: str) -> str:
     lines = [
         "# Architectures: upsamplers, widths and the width predictor (seed 003)",
         "",
         "## 1. Upsampler × width on a coarse and a fine image",
         "",
-        f"- date: {dt.date.today()}; {machine}",
+        f"- placement: {placement}",
         f"- images: centre {args.crop}² crops of Set9 F16 (coarse) and Baboon (fine), Gaussian "
         f"σ = {args.sigma:g}, noise seed {args.seed}; 2-level hourglass, no skips, "
         f"{args.iters} iterations, PSNR of the EMA estimate every {args.every} steps",
-        "- command: two instances of `OMP_NUM_THREADS=1 python benchmarks/architecture_study.py "
-        "--threads 1`, then "
-        f"`{command}`; raw rows in `architecture.json`",
+        "- runs: two instances of `OMP_NUM_THREADS=1 python benchmarks/architecture_study.py "
+        "--threads 1`, then the command above; raw rows in `architecture.json`",
         "- s/iter: "
         + (
             f"re-measured alone, {args.retime} steps per configuration, one thread"
@@ -161,7 +155,8 @@ def report(rows: list[dict[str, Any]], args: argparse.Namespace, machine: str) -
     return "\n".join(lines).rstrip() + "\n"
 
 
-def main(argv: list[str] | None = None) -> int:
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--crop", type=int, default=128)
     parser.add_argument("--sigma", type=float, default=25.0)
@@ -182,16 +177,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=HERE / "results" / "architecture.md")
-    args = parser.parse_args(argv)
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    return parser
 
+
+def retime(args: argparse.Namespace) -> dict[tuple[str, int], float]:
+    """Seconds per iteration of every configuration, measured here (``--retime``)."""
     timings: dict[tuple[str, int], float] = {}
-    if args.retime:
-        for upsample in args.upsamplers:
-            for width in args.widths:
-                timings[upsample, width] = time_steps(upsample, width, args)
-                print(f"timed {upsample} w{width}: {timings[upsample, width]:.4f}", file=sys.stderr)
+    for upsample in args.upsamplers:
+        for width in args.widths:
+            timings[upsample, width] = time_steps(upsample, width, args)
+            print(f"timed {upsample} w{width}: {timings[upsample, width]:.4f}", file=sys.stderr)
+    return timings
+
+
+def collect(
+    args: argparse.Namespace, timings: dict[tuple[str, int], float]
+) -> tuple[list[dict[str, Any]], int]:
+    """The rows of the runs this instance finds or runs, and how many it left to others."""
     rows, missing = [], 0
     for kind, name in IMAGES.items():
         clean = centre_crop(read_image(SHARED_DATA / "set9" / name)[0], args.crop)
@@ -211,44 +213,34 @@ def main(argv: list[str] | None = None) -> int:
                     continue
                 print(f"{tag}", file=sys.stderr, flush=True)
                 run = cached(path, partial(one_run, clean, noisy, upsample, width, args))
-                rows.append(
-                    {
-                        "image": kind,
-                        "file": name,
-                        "upsample": upsample,
-                        "width": width,
-                        "noisy_psnr": noisy_psnr,
-                        **summarise(run),
-                    }
-                )
+                row = {"image": kind, "file": name, "upsample": upsample, "width": width,
+                       "noisy_psnr": noisy_psnr, **summarise(run)}  # fmt: skip
                 if timings:
-                    rows[-1]["s_per_iter_in_run"] = rows[-1]["s_per_iter"]
-                    rows[-1]["s_per_iter"] = timings[upsample, width]
+                    row["s_per_iter_in_run"] = row["s_per_iter"]
+                    row["s_per_iter"] = timings[upsample, width]
+                rows.append(row)
+    return rows, missing
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    rows, missing = collect(args, retime(args) if args.retime else {})
     if missing:
         print(f"{missing} runs not finished (or held by another instance)", file=sys.stderr)
         if not args.analyse_only:
             return 0
     if not rows:
         return 1
-    placement = placement_for(FitConfig())
-    machine = (
-        f"CPU: {cpu_model()}; torch {torch.__version__}; {platform.python_version()}; "
-        f"precision {placement.precision}, channels_last {placement.channels_last}; "
-        "one thread per run"
+    where = placement_for(FitConfig())
+    placement = (
+        f"precision {where.precision}, channels_last {where.channels_last}; one thread per run"
     )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(rows, args, machine), encoding="utf-8")
-    args.out.with_suffix(".json").write_text(
-        json.dumps(
-            {
-                "machine": machine,
-                "args": vars(args) | {"cache": str(args.cache), "out": str(args.out)},
-                "rows": rows,
-            },
-            indent=2,
-        )
-        + "\n"
-    )
+    settings = vars(args) | {"cache": str(args.cache), "out": str(args.out)}
+    data = {"placement": placement, "args": settings, "rows": rows}
+    write_report(args.out, report(rows, args, placement), data, provenance())
     print(f"wrote {args.out}", file=sys.stderr)
     return 0
 

@@ -14,6 +14,8 @@ import argparse
 import json
 from pathlib import Path
 
+from autodip.bench.provenance import provenance, write_report
+
 TABLE = Path(__file__).resolve().parents[1] / "src" / "autodip" / "data" / "cifs_lambda.json"
 
 
@@ -27,7 +29,7 @@ def main() -> None:
     lines = [
         "# CIFS calibration: λ per noise level",
         "",
-        f"- date: {made['date']}; command: `{made.get('command', '?')}`",
+        f"- the table: made {made['date']} by `{made.get('command', '?')}`",
         f"- images ({len(made['images'])}, even positions of `shared/data/cbsd68` in name order,"
         f" none of them a benchmark test image): {', '.join(made['images'])}",
         f"- {made['crop']}² centre crops, {made['iters']} iterations of the default network, "
@@ -46,10 +48,9 @@ def main() -> None:
             f"{row['mean_psnr_at_stop']:.2f} | {row['mean_peak_psnr']:.2f} | "
             f"{row['mean_last_psnr']:.2f} |"
         )
-    lines.append("")
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    print("\n".join(lines))
+    path, _ = write_report(args.out, "\n".join(lines), table, provenance())
+    print(path.read_text(encoding="utf-8"))
 
 
 if __name__ == "__main__":

@@ -1,29 +1,21 @@
-"""Helpers shared by the benchmark scripts: machine description, result caching, shared data."""
+"""Helpers shared by the benchmark scripts: result caching, the locks that share a sweep, the data.
+
+What the scripts compute comes from the library: stop replay and peaks from
+:mod:`autodip.bench.analyse`, degradations from :mod:`autodip.physics.noise`, and the command,
+machine, versions and date of every result, with the writer of its ``X.md`` and ``X.json``, from
+:mod:`autodip.bench.provenance`.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-import platform
-import subprocess
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 #: The project's shared data folder (``../shared/data`` beside the repository).
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def cpu_model() -> str:
-    """The CPU's model name as ``lscpu`` reports it (or what Python knows)."""
-    try:
-        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
-        for line in out.splitlines():
-            if line.startswith("Model name"):
-                return line.split(":", 1)[1].strip()
-    except (OSError, subprocess.CalledProcessError):
-        pass
-    return platform.processor() or "unknown"
 
 
 def cached(path: Path, make: Callable[[], dict[str, Any]]) -> dict[str, Any]:

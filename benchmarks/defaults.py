@@ -12,15 +12,15 @@ and the time per image; the default ``--iters`` is then read off it (the smalles
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
 from importlib import resources
 from pathlib import Path
 
 import numpy as np
 
 from autodip.api import DEFAULT_NET, denoise
+from autodip.bench.analyse import peak
 from autodip.bench.calibrate import centre_crop
+from autodip.bench.provenance import provenance, with_provenance, write_report
 from autodip.io import read_image
 from autodip.metrics.full_reference import psnr
 from autodip.physics.noise import add_gaussian_noise
@@ -69,6 +69,42 @@ def curve(name: str, args: argparse.Namespace) -> dict:
     return cached(key, run)
 
 
+def markdown(rows: list[dict], args: argparse.Namespace) -> str:
+    """PSNR at each budget per image, their mean, and the budget chosen from it."""
+    budgets = [b for b in BUDGETS if b <= args.iters]
+    table = [
+        "| image | input | " + " | ".join(f"{b}" for b in budgets) + " | peak (step) | s |",
+        "|---|---|" + "---|" * len(budgets) + "---|---|",
+    ]
+    at = np.zeros((len(rows), len(budgets)))
+    for i, row in enumerate(rows):
+        lookup = dict(zip(row["steps"], row["psnr"], strict=True))
+        at[i] = [lookup[b] for b in budgets]
+        top, top_step = peak(row["steps"], row["psnr"])
+        table.append(
+            f"| {row['image']} | {row['psnr_input']:.2f} | "
+            + " | ".join(f"{v:.2f}" for v in at[i])
+            + f" | {top:.2f} ({top_step}) | "
+            f"{row['seconds']:.0f} |"
+        )
+    mean = at.mean(axis=0)
+    table.append("| **mean** | | " + " | ".join(f"**{v:.2f}**" for v in mean) + " | | |")
+    chosen = next(b for b, v in zip(budgets, mean, strict=True) if v >= mean.max() - 0.3)
+    return "\n".join(
+        [
+            f"# PSNR (dB) against iterations: `{DEFAULT_NET}` defaults, σ = {args.sigma:g}",
+            "",
+            f"- placement: {rows[0]['placement']}",
+            f"- {args.size}×{args.size} centre crops; noise seed 0",
+            "",
+            *table,
+            "",
+            f"Smallest budget within 0.3 dB of the best mean: **{chosen}** iterations.",
+            "",
+        ]
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/defaults.md"))
@@ -82,48 +118,15 @@ def main() -> None:
         import torch
 
         torch.set_num_threads(args.threads)
-    budgets = [b for b in BUDGETS if b <= args.iters]
     rows = []
     for name in IMAGES:
         rows.append(curve(name, args))
         print(f"{name}: done in {rows[-1]['seconds']:.0f} s", flush=True)
-    table = [
-        "| image | input | " + " | ".join(f"{b}" for b in budgets) + " | peak (step) | s |",
-        "|---|---|" + "---|" * len(budgets) + "---|---|",
-    ]
-    at = np.zeros((len(rows), len(budgets)))
-    for i, row in enumerate(rows):
-        lookup = dict(zip(row["steps"], row["psnr"], strict=True))
-        at[i] = [lookup[b] for b in budgets]
-        peak = int(np.argmax(row["psnr"]))
-        table.append(
-            f"| {row['image']} | {row['psnr_input']:.2f} | "
-            + " | ".join(f"{v:.2f}" for v in at[i])
-            + f" | {row['psnr'][peak]:.2f} ({row['steps'][peak]}) | "
-            f"{row['seconds']:.0f} |"
-        )
-    mean = at.mean(axis=0)
-    table.append("| **mean** | | " + " | ".join(f"**{v:.2f}**" for v in mean) + " | | |")
-    chosen = next(b for b, v in zip(budgets, mean, strict=True) if v >= mean.max() - 0.3)
-    text = "\n".join(
-        [
-            f"# PSNR (dB) against iterations: `{DEFAULT_NET}` defaults, σ = {args.sigma:g}",
-            "",
-            f"- date: {dt.date.today().isoformat()}; placement: {rows[0]['placement']}",
-            f"- {args.size}×{args.size} centre crops; noise seed 0; command: "
-            f"`python benchmarks/defaults.py --iters {args.iters} --sigma {args.sigma:g} "
-            f"--size {args.size}`",
-            "",
-            *table,
-            "",
-            f"Smallest budget within 0.3 dB of the best mean: **{chosen}** iterations.",
-            "",
-        ]
-    )
+    text = markdown(rows, args)
+    record = provenance()
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
-    print(text)
+    write_report(args.out, text, rows, record)
+    print(with_provenance(text, record))
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ import json
 import statistics
 import sys
 from collections import defaultdict
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -33,9 +32,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.api import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_STOP
 from autodip.bench.adaptive import replay_adaptive, residual_ratio
-from autodip.bench.analyse import criterion_stop
+from autodip.bench.analyse import criterion_stop, history_peak
+from autodip.bench.provenance import provenance, write_report
 from autodip.stopping.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
-from common import SHARED_DATA, cpu_model
+from common import SHARED_DATA
 
 DEFAULT_NETWORK = "hourglass-w32"
 CRITERIA = ("cifs", "wmv", "emv", "discrepancy", "holdout", "osc")
@@ -81,7 +81,7 @@ def default_rows(runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float])
         guard_only = replay_adaptive(
             run, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, cap, policy="guard"
         )
-        psnrs = [h["psnr"] for h in run["history"]]
+        peak, peak_step = history_peak(run["history"])
         rows.append(
             {
                 "image": job["image"],
@@ -89,8 +89,8 @@ def default_rows(runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float])
                 "sigma_hat": run["sigma_hat"],
                 "noisy": run["measured_psnr"],
                 "bm3d_estimated": bm3d.get(_key(run)),
-                "peak": max(psnrs),
-                "peak_step": run["history"][int(np.argmax(psnrs))]["step"],
+                "peak": peak,
+                "peak_step": peak_step,
                 "hard": hard.to_dict(),
                 "adaptive": adaptive.to_dict(),
                 "unconfirmed_policy": unconfirmed.to_dict(),
@@ -111,8 +111,7 @@ def calibration(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     for run in runs:
         if run["job"]["kind"] != "dip" or "residual" not in run["history"][-1]:
             continue
-        psnrs = [h["psnr"] for h in run["history"]]
-        step = run["history"][int(np.argmax(psnrs))]["step"]
+        _, step = history_peak(run["history"])
         if step > 0.9 * run["history"][-1]["step"]:
             continue
         ratio = residual_ratio(run, step)
@@ -132,7 +131,7 @@ def calibration(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
 def criteria_rows(runs: list[dict[str, Any]], patience: int) -> list[dict[str, Any]]:
     """Each criterion's PSNR at its stop and gap to its own run's peak (full trajectories)."""
     plain_peaks = {
-        (*_key(r), r["job"]["network"]): max(h["psnr"] for h in r["history"])
+        (*_key(r), r["job"]["network"]): history_peak(r["history"])[0]
         for r in runs
         if r["job"]["kind"] == "dip"
     }
@@ -141,7 +140,7 @@ def criteria_rows(runs: list[dict[str, Any]], patience: int) -> list[dict[str, A
         job = run["job"]
         if job["kind"] == "baseline":
             continue
-        peak = max(h["psnr"] for h in run["history"])
+        peak, _ = history_peak(run["history"])
         for name in run["criteria"]:
             if name not in CRITERIA:
                 continue
@@ -194,10 +193,8 @@ def markdown(data: dict[str, Any]) -> str:
     out = [
         "# The fit guard and the adaptive budget at 256²",
         "",
-        "- command: `python benchmarks/guard.py` (replays the cached runs of "
-        "`benchmarks/results/dev256/`, written by `autodip bench run --sweep "
-        "benchmarks/sweeps/dev256.json -o benchmarks/results/dev256`)",
-        f"- machine: {data['machine']}; written {data['date']}",
+        f"- replays the cached runs of `{data['runs']}/`, written by `autodip bench run --sweep "
+        "benchmarks/sweeps/dev256.json -o benchmarks/results/dev256`",
         f"- cached so far: {total} of the sweep's jobs; {len(rows)} default-network runs "
         "(the sweep is multi-session: rerun this script as it grows)",
         f"- defaults replayed: `{DEFAULT_NETWORK}`, `{DEFAULT_STOP}` with S = {DEFAULT_PATIENCE}, "
@@ -331,8 +328,7 @@ def main() -> None:
     args = parser.parse_args()
     runs = load_runs(args.runs)
     data = {
-        "machine": f"{cpu_model()}, 2 cores",
-        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "runs": str(args.runs),
         "jobs_cached": len(runs),
         "patience": args.patience,
         "defaults": default_rows(runs, bm3d_estimated(runs)),
@@ -340,8 +336,7 @@ def main() -> None:
         "criteria": criteria_rows(runs, args.patience),
         "cc15": cc15_sigmas(),
     }
-    args.out.write_text(markdown(data))
-    args.out.with_suffix(".json").write_text(json.dumps(data, indent=1))
+    write_report(args.out, markdown(data), data, provenance())
     print(f"wrote {args.out} ({len(data['defaults'])} default runs, {len(runs)} cached jobs)")
 
 

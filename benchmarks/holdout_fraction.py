@@ -16,7 +16,6 @@ Runs are cached in ``--cache`` (one JSON per run), so the script resumes. Usage:
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import gzip
 import json
 import math
@@ -28,12 +27,13 @@ import numpy as np
 import torch
 
 from autodip.api import restore
-from autodip.bench.analyse import criterion_stop
+from autodip.bench.analyse import criterion_stop, history_peak
+from autodip.bench.provenance import provenance, write_report
 from autodip.bench.run import degrade, load_clean
 from autodip.bench.sweep import Degradation, Job
 from autodip.physics.operators import Denoise
 from autodip.stopping import create_criterion
-from common import SHARED_DATA, cached, cpu_model
+from common import SHARED_DATA, cached
 
 IMAGES = ("101087.png", "103070.png", "106024.png", "108070.png")
 FRACTIONS = (0.05, 0.1, 0.2)
@@ -79,7 +79,7 @@ def run_one(name: str, sigma: float, fraction: float, iters: int) -> dict[str, A
         "image": name,
         "sigma": sigma,
         "fraction": fraction,
-        "peak": max(h["psnr"] for h in result.history),
+        "peak": history_peak(result.history)[0],
         "stop": stop["stop"],
         "psnr_at_stop": stop["psnr"],
         "psnr_hidden": _psnr_on(estimate, clean, where),
@@ -97,7 +97,7 @@ def plain_peak(sweep: Path, name: str, sigma: float, iters: int) -> float | None
         if (job["kind"], job["network"], job["image"], job["level"]) == (
             "dip", "hourglass-w32", name, sigma
         ):  # fmt: skip
-            return max(h["psnr"] for h in run["history"] if h["step"] <= iters)
+            return history_peak(run["history"], until=iters)[0]
     return None
 
 
@@ -122,10 +122,8 @@ def main() -> None:
     out = [
         "# What hiding pixels costs the holdout criterion",
         "",
-        f"- command: `python benchmarks/holdout_fraction.py --images {args.images} --sigmas "
-        f"{args.sigmas} --iters {args.iters}` (runs cached in `{args.cache}`)",
-        f"- machine: {cpu_model()}; written "
-        f"{dt.datetime.now(dt.UTC).strftime('%Y-%m-%d %H:%M UTC')}",
+        f"- {args.images} images, σ ∈ {{{args.sigmas}}}, {args.iters} iterations; runs cached in "
+        f"`{args.cache}`",
         "- default network (hourglass, width 32), 256² centre crops, the development sweep's "
         f"noise; holdout stop with S = {PATIENCE}; *plain peak*: the plain run's peak over the "
         "same steps (development sweep), *cost*: plain peak − holdout run's peak",
@@ -143,7 +141,8 @@ def main() -> None:
             f"{r['psnr_at_stop']:.2f} | {r['stop']} | {r['psnr_hidden']:.2f} | "
             f"{r['psnr_fitted']:.2f} |"
         )
-    args.out.write_text("\n".join(out) + "\n")
+    settings = {"images": args.images, "sigmas": args.sigmas, "iters": args.iters}
+    write_report(args.out, "\n".join(out), {"settings": settings, "rows": rows}, provenance())
     print(f"wrote {args.out}")
 
 

@@ -12,16 +12,12 @@ bound that is not wildly pessimistic. Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import platform
 import subprocess
 import sys
 from pathlib import Path
 
-import torch
-
-from common import cpu_model
+from autodip.bench.provenance import provenance, write_report
 
 CASES = [("hourglass", 256), ("hourglass", 512), ("hourglass", 1024), ("dip-skip", 256),
          ("dip-skip", 512)]  # fmt: skip
@@ -66,14 +62,17 @@ def main() -> int:
         )  # fmt: skip
         rows.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(rows[-1], file=sys.stderr)
+    write_report(args.out, markdown(rows, args.steps), rows, provenance())
+    return 0
+
+
+def markdown(rows: list[dict], steps: int) -> str:
+    """The estimate beside the measured peak, per case."""
     mib = 2**20
     lines = [
         "# Memory: estimate against the measured peak",
         "",
-        f"- date: {dt.date.today()}; CPU: {cpu_model()}; torch {torch.__version__}; "
-        f"Python {platform.python_version()}; one thread",
-        f"- command: `OMP_NUM_THREADS=1 python benchmarks/memory.py --steps {args.steps}`; "
-        "raw rows in `memory.json`",
+        f"- {steps} steps per case, one thread; raw rows in `memory.json`",
         "- measured = growth of the peak RSS over the RSS before `fit` (network and image already "
         "built), in a fresh process per case; estimate = `autodip.core.memory.estimate_run_memory` "
         "(with its 25 % margin)",
@@ -86,9 +85,7 @@ def main() -> int:
             f"| {r['net']} | {r['side']}² | {r['precision']} | {r['estimate'] / mib:.0f} | "
             f"{r['measured'] / mib:.0f} | {r['estimate'] / max(r['measured'], 1):.2f} |"
         )
-    args.out.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=2) + "\n")
-    return 0
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

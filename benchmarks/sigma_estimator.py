@@ -15,10 +15,6 @@ Runs in a few seconds. Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import shlex
-import sys
 import time
 from pathlib import Path
 
@@ -26,9 +22,10 @@ import numpy as np
 
 from autodip.analysis.noise_level import estimate_sigma
 from autodip.bench.calibrate import centre_crop
+from autodip.bench.provenance import provenance, with_provenance, write_report
 from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
-from common import SHARED_DATA, cpu_model
+from common import SHARED_DATA
 
 DATA = SHARED_DATA
 IMAGES = {
@@ -87,15 +84,12 @@ def summary(rows: list[dict], key: str) -> dict[int, dict[str, float]]:
     return out
 
 
-def markdown(result: dict, command: str) -> str:
+def markdown(result: dict) -> str:
     plain = summary(result["rows"], "estimate")
     fixed = summary(result["rows"], "estimate_clip_corrected")
     lines = [
         "# Noise-level estimator accuracy (`autodip.analysis.noise_level.estimate_sigma`)",
         "",
-        f"- date: {result['date']}",
-        f"- command: `{command}`",
-        f"- machine: {result['machine']}",
         f"- images: 256×256 centre crops of {', '.join(result['images'])} "
         "(RGB, from `shared/data`)",
         f"- noise: `add_gaussian_noise(crop, σ, seed={SEED})`, clipped to [0, 1], not quantised",
@@ -132,21 +126,15 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, help="Markdown report; the JSON goes beside it")
     args = parser.parse_args(argv)
-    command = "python " + " ".join(
-        shlex.quote(a) for a in ["benchmarks/sigma_estimator.py", *sys.argv[1:]]
-    )
+    record = provenance()
     result = measure()
-    result["date"] = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-    result["machine"] = cpu_model()
-    result["command"] = command
     result["summary_plain"] = summary(result["rows"], "estimate")
     result["summary_clip_corrected"] = summary(result["rows"], "estimate_clip_corrected")
-    report = markdown(result, command)
-    print(report)
+    report = markdown(result)
+    print(with_provenance(report, record))
     if args.out:
         args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(report, encoding="utf-8")
-        args.out.with_suffix(".json").write_text(json.dumps(result, indent=2) + "\n")
+        write_report(args.out, report, result, record)
 
 
 if __name__ == "__main__":

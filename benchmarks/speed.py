@@ -20,10 +20,8 @@ Every finished quality run is cached in ``--cache`` so an interrupted benchmark 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
-import sys
 from importlib import resources
 from pathlib import Path
 
@@ -31,11 +29,12 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
+from autodip.bench.provenance import provenance, with_provenance, write_report
 from autodip.core.run import FitConfig, fit, placement_for
 from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr
 from autodip.nets import count_parameters, create_net
-from common import cached, cpu_model
+from common import cached
 
 NETS = {"dip-skip": {}, "hourglass": {"depth": 2, "width": 64}}
 PRECISIONS = {"fp32": {"precision": "fp32", "channels_last": False}, "default": {}}
@@ -88,7 +87,8 @@ def quality_run(net_name: str, precision: str, seed: int, iters: int, y, clean, 
     return cached(cache / f"{net_name}-{precision}-seed{seed}-iters{iters}.json", run)
 
 
-def main() -> None:
+def parser() -> argparse.ArgumentParser:
+    """The command line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.md"))
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/cache/speed"))
@@ -122,47 +122,23 @@ def main() -> None:
         action="store_true",
         help="measure speed again instead of reusing the cached timing",
     )
-    args = parser.parse_args()
-    overrides = dict(item.split(":", 1) for item in args.quality_seeds.split(",") if item)
-    seeds = [int(s) for s in args.seeds.split(",")]
-    y, clean = sample()
-    default = placement_for(FitConfig(device="cpu"))
-    lines = [
-        "# Speed: float32 against the default precision",
-        "",
-        f"- date: {dt.date.today().isoformat()}; CPU: {cpu_model()}; "
-        f"threads: {torch.get_num_threads()}; torch {torch.__version__}",
-        f"- default placement on this CPU: precision={default.precision}, "
-        f"channels_last={default.channels_last}",
-        "- image: bundled 256×256 RGB sample (F16 crop, σ = 25); command: "
-        f"`python benchmarks/speed.py {' '.join(sys.argv[1:])}`",
-        "",
-        "| network | params | GFLOP/iter | fp32 s/iter | default s/iter | speed-up | "
-        "fp32 GFLOP/s | default GFLOP/s |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    quality = [
-        "",
-        f"## PSNR after {args.iters} iterations (same seed, both precisions)",
-        "",
-        "| network | seed | fp32 PSNR | default PSNR | difference (default − fp32) | "
-        "noise floor (fp32 channels-last − fp32) |",
-        "|---|---|---|---|---|---|",
-    ]
-    raw: dict = {"speed": {}, "quality": {}}
-    nets = args.nets.split(",")
-    # Timing first, for every network, so that it happens while the machine is quietest.
+    return parser
+
+
+def speed_table(nets: list[str], y: torch.Tensor, args: argparse.Namespace) -> tuple[list, dict]:
+    """Table rows and raw data of the timing, network by network (cached unless ``--retime``)."""
+    lines, raw = [], {}
     timing_cache = args.cache / f"timing-steps{args.steps}-blocks{args.blocks}.json"
-    cached = json.loads(timing_cache.read_text()) if timing_cache.exists() else {}
+    stored = json.loads(timing_cache.read_text()) if timing_cache.exists() else {}
     for net_name in nets:
         gflop = flops_per_iteration(net_name, y) / 1e9
-        if net_name in cached and not args.retime:
-            timing = cached[net_name]
+        if net_name in stored and not args.retime:
+            timing = stored[net_name]
         else:
             timing = seconds_per_iteration(net_name, y, args.steps, args.blocks)
-            cached[net_name] = timing
+            stored[net_name] = timing
             timing_cache.parent.mkdir(parents=True, exist_ok=True)
-            timing_cache.write_text(json.dumps(cached))
+            timing_cache.write_text(json.dumps(stored))
         params = count_parameters(create_net(net_name, **NETS[net_name]))
         ratio = timing["fp32"] / timing["default"]
         lines.append(
@@ -170,10 +146,18 @@ def main() -> None:
             f"{timing['default']:.3f} | {ratio:.2f}× | {gflop / timing['fp32']:.0f} | "
             f"{gflop / timing['default']:.0f} |"
         )
-        raw["speed"][net_name] = {"gflop": gflop, **timing, "ratio": ratio, "params": params}
+        raw[net_name] = {"gflop": gflop, **timing, "ratio": ratio, "params": params}
         print(lines[-1], flush=True)
-    if args.quality_threads:
-        torch.set_num_threads(args.quality_threads)
+    return lines, raw
+
+
+def quality_table(
+    nets: list[str], y: torch.Tensor, clean: torch.Tensor, args: argparse.Namespace
+) -> tuple[list, dict]:
+    """Table rows and raw data of the PSNR in each precision, per network and seed."""
+    overrides = dict(item.split(":", 1) for item in args.quality_seeds.split(",") if item)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    lines, raw = [], {}
     for net_name in nets:
         diffs: list[float] = []
         floors: list[float] = []
@@ -192,24 +176,56 @@ def main() -> None:
             if "fp32-cl" in runs:
                 floors.append(runs["fp32-cl"]["psnr"] - runs["fp32"]["psnr"])
                 floor = f"{floors[-1]:+.3f}"
-            quality.append(
+            lines.append(
                 f"| {net_name} | {seed} | {runs['fp32']['psnr']:.3f} | "
                 f"{runs['default']['psnr']:.3f} | {diff:+.3f} | {floor} |"
             )
-            raw["quality"][f"{net_name}/seed{seed}"] = runs
-            print(quality[-1], flush=True)
+            raw[f"{net_name}/seed{seed}"] = runs
+            print(lines[-1], flush=True)
         floor_mean = "—"
         if floors:
             floor_mean = f"{np.mean(floors):+.3f} (|max| {np.max(np.abs(floors)):.3f})"
-        quality.append(
+        lines.append(
             f"| {net_name} | mean | | | **{np.mean(diffs):+.3f}** "
             f"(|max| {np.max(np.abs(diffs)):.3f}) | {floor_mean} |"
         )
-    text = "\n".join(lines + quality) + "\n"
+    return lines, raw
+
+
+def main() -> None:
+    args = parser().parse_args()
+    y, clean = sample()
+    record = provenance()  # before --quality-threads changes torch's threads
+    default = placement_for(FitConfig(device="cpu"))
+    nets = args.nets.split(",")
+    # Timing first, for every network, so that it happens while the machine is quietest.
+    speed_lines, speed_raw = speed_table(nets, y, args)
+    if args.quality_threads:
+        torch.set_num_threads(args.quality_threads)
+    quality_lines, quality_raw = quality_table(nets, y, clean, args)
+    lines = [
+        "# Speed: float32 against the default precision",
+        "",
+        f"- default placement on this CPU: precision={default.precision}, "
+        f"channels_last={default.channels_last}",
+        "- image: bundled 256×256 RGB sample (F16 crop, σ = 25)",
+        "",
+        "| network | params | GFLOP/iter | fp32 s/iter | default s/iter | speed-up | "
+        "fp32 GFLOP/s | default GFLOP/s |",
+        "|---|---|---|---|---|---|---|---|",
+        *speed_lines,
+        "",
+        f"## PSNR after {args.iters} iterations (same seed, both precisions)",
+        "",
+        "| network | seed | fp32 PSNR | default PSNR | difference (default − fp32) | "
+        "noise floor (fp32 channels-last − fp32) |",
+        "|---|---|---|---|---|---|",
+        *quality_lines,
+    ]
+    text = "\n".join(lines) + "\n"
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(text)
-    args.out.with_suffix(".json").write_text(json.dumps(raw, indent=2))
-    print(text)
+    write_report(args.out, text, {"speed": speed_raw, "quality": quality_raw}, record)
+    print(with_provenance(text, record))
 
 
 if __name__ == "__main__":

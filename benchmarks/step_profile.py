@@ -26,9 +26,6 @@ would shadow the standard library's ``profile``, which PyTorch imports.) Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import os
 import time
 from collections.abc import Callable
 from contextlib import ExitStack
@@ -42,11 +39,12 @@ from torch.profiler import ProfilerActivity, profile, record_function
 
 import autodip.api as restore_module
 import autodip.core.run as runner_module
+from autodip.bench.provenance import provenance, write_report
 from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
 from autodip.physics.operators import Denoise
 from autodip.stopping.stopper import Stopper
-from common import SHARED_DATA, cpu_model
+from common import SHARED_DATA
 
 NETS = {"hourglass-w32 (default)": ("hourglass", {"width": 32}), "dip-skip": ("dip-skip", {})}
 SIZES = (128, 256, 512)
@@ -132,14 +130,11 @@ def profile_one(net: str, options: dict[str, Any], size: int, steps: int) -> dic
             "placement": result.config["placement"]}  # fmt: skip
 
 
-def markdown(rows: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+def markdown(rows: list[dict[str, Any]], conditions: str) -> str:
     out = [
         "# Where a step's time goes",
         "",
-        f"- command: `{meta['command']}`",
-        f"- machine: {meta['machine']}; torch {meta['torch']}, {meta['threads']} thread(s); "
-        f"{meta['date']}",
-        f"- {meta['conditions']}",
+        f"- {conditions}",
         "- per step, in milliseconds of CPU time summed over each part's profiler events "
         "(children included), and as a share of the wall time per step; `rest` is the wall "
         "time in no labelled part (output EMA, loss, Python)",
@@ -182,17 +177,8 @@ def main() -> None:
             row = profile_one(net, options, size, args.steps)
             rows.append({**row, "label": label})
             print(f"{label} {size}²: {row['wall_ms']:.1f} ms/step", flush=True)
-    meta = {
-        "command": "python benchmarks/step_profile.py "
-        + f"--steps {args.steps} --sizes {args.sizes} --conditions '{args.conditions}'",
-        "machine": f"{cpu_model()}, {os.cpu_count()} cores",
-        "torch": torch.__version__,
-        "threads": torch.get_num_threads(),
-        "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
-        "conditions": args.conditions,
-    }
-    args.out.write_text(markdown(rows, meta))
-    args.out.with_suffix(".json").write_text(json.dumps({"meta": meta, "rows": rows}, indent=1))
+    data = {"conditions": args.conditions, "rows": rows}
+    write_report(args.out, markdown(rows, args.conditions), data, provenance())
     print(f"wrote {args.out}")
 
 

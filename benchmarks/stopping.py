@@ -19,9 +19,6 @@ Each finished run is cached, so an interrupted benchmark resumes. Usage::
 from __future__ import annotations
 
 import argparse
-import datetime as dt
-import json
-import platform
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -31,10 +28,12 @@ import torch
 
 from autodip.analysis.noise_level import estimate_sigma
 from autodip.api import DEFAULT_NET, denoise
+from autodip.bench.analyse import history_peak, replay_stop
 from autodip.bench.calibrate import CifsTrace, centre_crop, select_images
+from autodip.bench.provenance import provenance, with_provenance, write_report
 from autodip.io import image_to_tensor, read_image
 from autodip.physics.noise import add_gaussian_noise
-from autodip.stopping import first_candidate, list_criteria
+from autodip.stopping import list_criteria
 from autodip.stopping.cifs import cifs_energy, lambda_for_image, shipped_lambda_table
 from common import SHARED_DATA, cached, claim
 
@@ -83,15 +82,11 @@ def run_b(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
 
 
 def stop_of(steps, scores, patience, lower_is_better, psnr_by_step) -> dict[str, Any]:
-    verdict = first_candidate(list(steps), list(scores), patience, lower_is_better)
-    if verdict is None:  # no score at all: online, the run returns its last estimate
-        last = max(psnr_by_step)
-        return {"stop": last, "psnr": psnr_by_step[last], "confirmed": False}
-    return {
-        "stop": verdict.best_step,
-        "psnr": psnr_by_step[verdict.best_step],
-        "confirmed": verdict.confirmed,
-    }
+    """The shared rule's stop on a score trace of the run whose PSNR per step is given."""
+    stop, _, confirmed = replay_stop(
+        list(steps), list(scores), patience, lower_is_better, end=max(psnr_by_step)
+    )
+    return {"stop": stop, "psnr": psnr_by_step[stop], "confirmed": confirmed}
 
 
 def analyse(run: dict, osc_run: dict, sigma_hat: float, patience: int | None) -> dict[str, Any]:
@@ -109,7 +104,7 @@ def analyse(run: dict, osc_run: dict, sigma_hat: float, patience: int | None) ->
             record = osc_run["criteria"]["osc"]
             s = patience if patience is not None else record["window"] + record["half_length"]
             got = stop_of(record["steps"], record["scores"], s, False, psnr_b)
-            peak_b = max(psnr_b.values())
+            peak_b, _ = history_peak(osc_run["history"])
             got.update(
                 peak=peak_b,
                 accuracy=got["psnr"] / peak_b,
@@ -167,14 +162,14 @@ def main() -> None:
             osc_run = cached(key_b, partial(run_b, clean, noisy, args))
             run["pixels"] = args.crop * args.crop
             sigma_hat = estimate_sigma(noisy)
-            psnrs = [h["psnr"] for h in run["history"]]
+            peak, peak_step = history_peak(run["history"])
             base = {
                 "image": path.name,
                 "sigma": sigma,
                 "sigma_hat": sigma_hat,
-                "peak": max(psnrs),
-                "peak_step": run["history"][int(np.argmax(psnrs))]["step"],
-                "last": psnrs[-1],
+                "peak": peak,
+                "peak_step": peak_step,
+                "last": run["history"][-1]["psnr"],
                 "seconds": run["seconds"],
                 "osc_seconds": osc_run["seconds"],
             }
@@ -191,23 +186,24 @@ def main() -> None:
                 f"last {base['last']:.2f}",
                 flush=True,
             )
-    write_report(rows, args)
+    record = provenance()
+    text = markdown(rows, args)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    write_report(args.out, text, rows, record)
+    print(with_provenance(text, record))
 
 
-def write_report(rows: list[dict], args: argparse.Namespace) -> None:
+def markdown(rows: list[dict], args: argparse.Namespace) -> str:
+    """The report: PSNR at each criterion's stop, gaps, stop steps, overheads, OSC's accuracy."""
     names = [n for n in CRITERIA if any(n in r["criteria"] for r in rows)]
     lines = [
         "# Stopping criteria on the same trajectories",
         "",
-        f"- date: {dt.date.today().isoformat()}; machine: {platform.machine()}, "
-        f"{torch.get_num_threads()} torch thread(s); network: `{DEFAULT_NET}` defaults",
+        f"- network: `{DEFAULT_NET}` defaults",
         f"- {len({r['image'] for r in rows})} images "
         f"({', '.join(sorted({r['image'] for r in rows}))}),"
         f" {args.crop}² centre crops, {args.iters} iterations, monitored every "
         f"{args.monitor_every} steps, σ ∈ {{{args.sigmas}}}",
-        f"- command: `python benchmarks/stopping.py --crop {args.crop} --iters {args.iters} "
-        f"--sigmas {args.sigmas} --cbsd {args.cbsd}"
-        + (f" --patience {args.patience}`" if args.patience else "`"),
         "- PSNR in dB, mean ± std over images. *Peak*: best PSNR of plain DIP's run; *No-ES*: its "
         "last iterate. OSC runs on its own trajectory (fitting y + p); its *accuracy* is PSNR at "
         "its stop / the best PSNR of that run.",
@@ -298,10 +294,7 @@ def write_report(rows: list[dict], args: argparse.Namespace) -> None:
                 "",
             ]
     lines += ["The σ estimator's error table: [sigma_estimator.md](sigma_estimator.md).", ""]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text("\n".join(lines))
-    args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1))
-    print("\n".join(lines))
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -40,12 +40,7 @@ saved in ``--out``'s JSON, and rewrites the report from that JSON's DIP rows (no
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
-import os
-import platform
-import re
-import shlex
 import sys
 from functools import partial
 from pathlib import Path
@@ -57,6 +52,7 @@ from PIL import Image
 
 from autodip.analysis.noise_level import estimate_sigma
 from autodip.api import restore
+from autodip.bench.analyse import peak, replay_stop
 from autodip.bench.baselines import (
     INPAINT_BASELINES,
     SR_BASELINES,
@@ -64,14 +60,14 @@ from autodip.bench.baselines import (
     upscale_baseline,
 )
 from autodip.bench.calibrate import CifsTrace, centre_crop, select_images
+from autodip.bench.provenance import STANDARD, machine_summary, provenance, write_report
 from autodip.core.run import FitConfig, placement_for
 from autodip.io import image_to_tensor, read_image
 from autodip.metrics.full_reference import psnr, psnr_y
 from autodip.physics.noise import add_gaussian_noise
 from autodip.physics.operators import Denoise, Inpaint, SuperResolve
-from autodip.stopping import first_candidate
 from autodip.stopping.cifs import cifs_energy, lambda_for_image, shipped_lambda_table
-from common import SHARED_DATA, cached, claim, cpu_model
+from common import SHARED_DATA, cached, claim
 
 HERE = Path(__file__).resolve().parent
 CACHE = HERE / "cache" / "tasks"
@@ -118,12 +114,6 @@ def at_step(run: dict, step: int | None, key: str = "psnr") -> float:
     if step is None:
         return run[key][-1]
     return run[key][run["steps"].index(step)]
-
-
-def peak(run: dict, key: str = "psnr") -> tuple[float, int]:
-    values = np.asarray(run[key])
-    best = int(values.argmax())
-    return float(values[best]), int(run["steps"][best])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,8 +167,8 @@ def inpaint_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
         if not (plain and osc):
             continue
         clean, mask = inpaint_data(name, args.inpaint_scale)
-        top, top_step = peak(plain)
-        osc_top, _ = peak(osc)
+        top, top_step = peak(plain["steps"], plain["psnr"])
+        osc_top, _ = peak(osc["steps"], osc["psnr"])
         osc_psnr = at_step(osc, osc["stop_step"])
         rows.append(
             {
@@ -259,7 +249,7 @@ def sr_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
         if not (plain and osc):
             continue
         hr, _ = sr_data(name, args.sr_crop)
-        top, top_step = peak(plain, "psnr_y")
+        top, top_step = peak(plain["steps"], plain["psnr_y"])
         osc_psnr = at_step(osc, osc["stop_step"], "psnr_y")
         rows.append(
             {
@@ -272,7 +262,7 @@ def sr_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
                 "osc_stop": osc["stop_step"],
                 "osc_confirmed": osc["confirmed"],
                 "osc_psnr": osc_psnr,
-                "osc_accuracy": osc_psnr / peak(osc, "psnr_y")[0],
+                "osc_accuracy": osc_psnr / peak(osc["steps"], osc["psnr_y"])[0],
                 "seconds": plain["seconds"],
             }
         )
@@ -330,8 +320,8 @@ def cifs_stop(run: dict, pixels: int) -> int:
     lam = lambda_for_image(run["sigma_hat"], pixels, table)
     trace = run["cifs"]
     scores = cifs_energy(lam, trace["mse"], trace["size"], pixels)
-    verdict = first_candidate(trace["steps"], list(scores), CIFS_PATIENCE)
-    return verdict.best_step if verdict else trace["steps"][-1]
+    stop, _, _ = replay_stop(trace["steps"], list(scores), CIFS_PATIENCE)
+    return stop
 
 
 def tv_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
@@ -344,7 +334,7 @@ def tv_rows(args: argparse.Namespace, runs: dict[str, dict]) -> list[dict]:
                 )
                 if not run:
                     continue
-                top, top_step = peak(run)
+                top, top_step = peak(run["steps"], run["psnr"])
                 stop = cifs_stop(run, args.tv_crop * args.tv_crop)
                 rows.append(
                     {
@@ -370,21 +360,30 @@ def _mean(rows: list[dict], key: str) -> float:
     return float(np.mean([r[key] for r in rows]))
 
 
-def report(parts: dict[str, list[dict]], args: argparse.Namespace, meta: dict[str, Any]) -> str:
-    """The Markdown report; ``meta`` holds date, machine and command of the DIP runs and, under
-    ``"baselines"``, of the classical baselines (the same, unless ``--baselines-only``).
+def described(record: dict[str, Any]) -> str:
+    """Command, date and machine of a provenance record, on one line."""
+    if "cpu" not in record:  # a tasks.json written before autodip.bench.provenance
+        command = f"python benchmarks/tasks.py {record['command']}"
+        return f"`{command}`, {record['date']}, {record['machine']}"
+    extras = "".join(f"; {k} {v}" for k, v in record.items() if k not in STANDARD)
+    return f"`{record['command']}`, {record['date']}, {machine_summary(record)}{extras}"
+
+
+def report(
+    parts: dict[str, list[dict]], args: argparse.Namespace, dip: dict[str, Any] | None
+) -> str:
+    """The Markdown report; ``dip`` is the provenance of the DIP runs when another command than
+    this one analysed them (``--baselines-only``), else ``None``.
     """
-    base = meta["baselines"]
     lines = [
         "# Tasks: inpainting, super-resolution ×4, two-stage TV",
         "",
-        f"- date: {meta['date']}; {meta['machine']}",
-        "- command: two instances of `OMP_NUM_THREADS=1 python benchmarks/tasks.py --threads 1`, "
-        f"then `python benchmarks/tasks.py {meta['command']}`; raw rows in `tasks.json`; the "
-        "protocol of each part is in the script's docstring",
+        "- DIP runs: two instances of `OMP_NUM_THREADS=1 python benchmarks/tasks.py --threads 1`, "
+        f"then {'the command above' if dip is None else described(dip)}; raw rows in "
+        "`tasks.json`; the protocol of each part is in the script's docstring",
         "- classical baselines (`autodip.bench.baselines`: Telea, Navier–Stokes and biharmonic "
-        "inpainting; bicubic and Lanczos-3 upscaling), on the same inputs: "
-        f"`python benchmarks/tasks.py {base['command']}`, {base['date']}, {base['machine']}",
+        "inpainting; bicubic and Lanczos-3 upscaling), on the same inputs: computed by the "
+        "command above, with the library versions listed there",
         "- defaults otherwise: 2-level width-64 hourglass, Adam lr 0.01, EMA 0.99, bf16 autocast, "
         "seed 0; reg-noise 0.03 (inpainting, SR), 1/30 (denoising)",
         "- seconds: wall time of each run while two or three single-threaded benchmark processes "
@@ -525,37 +524,36 @@ def main(argv: list[str] | None = None) -> int:
         if not args.analyse_only:
             return 0
     placement = placement_for(FitConfig())
-    machine = (
-        f"CPU: {cpu_model()}; torch {torch.__version__}; Python {platform.python_version()}; "
-        f"precision {placement.precision}; one thread per run"
-    )
-    command = " ".join(shlex.quote(a) for a in sys.argv[1:])
-    meta = {"date": str(dt.date.today()), "machine": machine, "command": command}
-    meta["baselines"] = {**meta, "machine": baselines_machine()}
-    write(args, parts, meta)
+    record = baselines_provenance(precision=placement.precision, threads="one per run")
+    write(args, parts, record, record)
     return 0
 
 
-def baselines_machine() -> str:
-    """The CPU and the versions the classical baselines' numbers depend on."""
+def baselines_provenance(**extra: Any) -> dict[str, Any]:
+    """This process's provenance with the versions the classical baselines' numbers depend on."""
     import cv2
     import PIL
     import skimage
 
-    return (
-        f"CPU: {cpu_model()}, {os.cpu_count()} cores; Python {platform.python_version()}; "
-        f"OpenCV {cv2.__version__}, scikit-image {skimage.__version__}, Pillow {PIL.__version__}"
-    )
+    versions = {"OpenCV": cv2.__version__, "scikit-image": skimage.__version__}
+    return provenance(**extra, **versions, Pillow=PIL.__version__)
 
 
-def write(args: argparse.Namespace, parts: dict[str, list[dict]], meta: dict[str, Any]) -> None:
-    """The report at ``args.out`` and its raw rows beside it (``.json``)."""
+def write(
+    args: argparse.Namespace,
+    parts: dict[str, list[dict]],
+    dip: dict[str, Any],
+    record: dict[str, Any],
+) -> None:
+    """The report at ``args.out`` and its raw rows beside it (``.json``), with this process's
+    provenance ``record`` (the baselines are always computed here) and ``dip``, the DIP runs'.
+    """
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report(parts, args, meta), encoding="utf-8")
     omit = ("cache", "out", "baselines_only")
     settings = {k: v for k, v in vars(args).items() if k not in omit}
-    data = {**meta, "args": settings, "rows": parts}
-    args.out.with_suffix(".json").write_text(json.dumps(data, indent=2) + "\n")
+    data = {"dip_runs": dip, "args": settings, "rows": parts}
+    text = report(parts, args, None if dip is record else dip)
+    write_report(args.out, text, data, record)
     print(f"wrote {args.out}", file=sys.stderr)
 
 
@@ -572,19 +570,9 @@ def baselines_only(args: argparse.Namespace) -> int:
     for part, by_image in fresh.items():
         for row in parts.get(part, []):
             row.update(by_image[row["image"]])
-    # reports written before the baselines had their own line lack the date and the command
-    written = re.search(r"^- date: (\S+);", args.out.read_text(), re.MULTILINE)
-    meta = {
-        "date": saved.get("date") or (written.group(1) if written else "?"),
-        "machine": saved["machine"],
-        "command": saved.get("command", "--analyse-only"),
-        "baselines": {
-            "date": str(dt.date.today()),
-            "machine": baselines_machine(),
-            "command": " ".join(shlex.quote(a) for a in sys.argv[1:]),
-        },
-    }
-    write(settings, parts, meta)
+    # a tasks.json written before autodip.bench.provenance has the DIP runs' at its top level
+    dip = saved.get("dip_runs") or {k: saved[k] for k in ("date", "machine", "command")}
+    write(settings, parts, dip, baselines_provenance())
     return 0
 
 
