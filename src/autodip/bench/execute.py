@@ -3,7 +3,10 @@
 The cache is one gzip-compressed JSON file per job, named by :attr:`Job.key` and written
 atomically, so a sweep can be killed at any moment and continued: rerunning skips what is done.
 With ``workers = N > 1`` the jobs run in ``N`` spawned processes, each limited to
-``cores // N`` torch threads so that the cores are not oversubscribed. ``backend="ray"`` sends
+``cores // N`` torch threads so that the cores are not oversubscribed. An interruption
+(:class:`KeyboardInterrupt`: Ctrl-C, or the SIGTERM the command line turns into one) stops such a
+sweep at once: the jobs not started are cancelled, the worker processes are ended, every job that
+had finished is in the cache, and the interruption goes on to the caller. ``backend="ray"`` sends
 the same jobs to a Ray cluster (``pip install ray``; ``address`` of the cluster, or a local
 instance when omitted).
 """
@@ -13,13 +16,14 @@ from __future__ import annotations
 import gzip
 import json
 import multiprocessing
-import os
+import signal
 import sys
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
+from autodip.bench.provenance import usable_cores
 from autodip.bench.sweep import Job
 
 
@@ -52,6 +56,15 @@ class Cache:
         replace_atomically(self.path(job), gzip.compress(text.encode(), mtime=0), overwrite=True)
 
 
+def _ignore_interrupts() -> None:
+    """In a worker process: leave Ctrl-C to the parent, which ends the workers itself.
+
+    A terminal sends SIGINT to the whole process group; a worker that took it would cut its job
+    short and send back an interruption while the parent is already stopping.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_with_threads(job: Job, threads: int) -> dict[str, Any]:
     import torch
 
@@ -78,10 +91,7 @@ def execute(
     counts = {"run": 0, "cached": len(jobs) - len(pending), "failed": 0}
     if not pending:
         return counts
-    # the cores this process may use (a taskset or container limit), not the machine's
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-    threads = max(1, cores // max(1, workers))
+    threads = max(1, usable_cores() // max(1, workers))
     if backend == "ray":
         return _execute_ray(pending, cache, threads, address, counts, log)
     if backend != "local":
@@ -98,8 +108,24 @@ def execute(
                 counts["failed"] += 1
                 log(f"failed: {job.name}: {type(error).__name__}: {error}")
         return counts
+    return _execute_pool(pending, cache, workers, threads, counts, log)
+
+
+def _execute_pool(
+    pending: list[Job],
+    cache: Cache,
+    workers: int,
+    threads: int,
+    counts: dict[str, int],
+    log: Callable[[str], None],
+) -> dict[str, int]:
+    """Run ``pending`` in ``workers`` spawned processes; an interruption ends them at once."""
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    pool = ProcessPoolExecutor(
+        max_workers=workers, mp_context=context, initializer=_ignore_interrupts
+    )
+    futures: dict[Future[dict[str, Any]], Job] = {}
+    try:
         futures = {pool.submit(_run_with_threads, job, threads): job for job in pending}
         for index, future in enumerate(as_completed(futures), 1):
             job = futures[future]
@@ -110,7 +136,40 @@ def execute(
             except Exception as error:
                 counts["failed"] += 1
                 log(f"failed: {job.name}: {type(error).__name__}: {error}")
+    except BaseException:  # KeyboardInterrupt (Ctrl-C, SIGTERM) or a failure of the parent
+        _stop_pool(pool)
+        _keep_finished(futures, cache)
+        raise
+    pool.shutdown()
     return counts
+
+
+def _stop_pool(pool: ProcessPoolExecutor) -> None:
+    """Cancel the jobs not started and end the running ones, without waiting for them.
+
+    :meth:`ProcessPoolExecutor.shutdown` waits for running jobs (hours, in a sweep), so the
+    workers are terminated (SIGTERM, then SIGKILL after a grace period). Before Python 3.14's
+    ``terminate_workers`` the pool has no public handle on its processes.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    for process in processes:
+        process.join(timeout=5)
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+
+
+def _keep_finished(futures: dict[Future[dict[str, Any]], Job], cache: Cache) -> None:
+    """Store the results that arrived but were not saved yet when the sweep was interrupted."""
+    for future, job in futures.items():
+        if not future.done() or future.cancelled() or future.exception() is not None:
+            continue
+        if not cache.has(job):
+            cache.save(job, future.result())
 
 
 def _execute_ray(
