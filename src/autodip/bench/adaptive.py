@@ -4,7 +4,7 @@ A ``dip`` run of the development sweep records, at every monitored step, the PSN
 of the estimate on the measurement, and every criterion's score, over a budget as long as the
 adaptive budget's cap. Since the criteria and the guard are causal, what an online run with the
 default settings would have done can be found afterwards, exactly as
-:class:`autodip.core.run._Budget` decides it (policy ``"default"``): at the budget's end, go on by
+:class:`autodip.core.budget.Budget` decides it (policy ``"default"``): at the budget's end, go on by
 half the nominal budget while the estimate the run would return is under-fitted (residual above
 ``ratio``·σ̂², σ̂ at least :data:`autodip.stopping.fit_guard.GUARD_MIN_SIGMA`), or while the primary
 criterion has not confirmed a stop and that residual is above
