@@ -232,7 +232,7 @@ class Run:
                 _reset_parameters(self.net)
         self._start_criteria(saved)
         self._place_network()
-        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr)
+        self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=True)
         self.state = RunState(
             output=torch.zeros(1, self.y.shape[1], *self.z.shape[-2:], device=self.device),
             fit_target=self.fitted,
