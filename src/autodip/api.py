@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
 import torch
 
 from autodip.core.checkpoint import Checkpointing
+from autodip.core.ensemble import Member, Solo, check_size, plan_members, run_ensemble
 from autodip.core.geometry import Padding, check_min_size, min_side
 from autodip.core.memory import check_memory, estimate_run_memory, stopper_images
 from autodip.core.run import FitConfig, Monitor, Result, fit, placement_for
@@ -30,6 +32,8 @@ from autodip.defaults import (
     DENOISE_PATIENCE,
     DENOISE_STOP,
     DEVICE,
+    ENSEMBLE,
+    ENSEMBLE_TRANSFORMS,
     PRECISION,
     SEED,
     SR8_REG_NOISE_STD,
@@ -130,6 +134,9 @@ def restore(
     tile: int | None = None,
     overlap: int | None = None,
     max_time: float | None = None,
+    ensemble: int = ENSEMBLE,
+    ensemble_transforms: str = ENSEMBLE_TRANSFORMS,
+    on_member: Callable[[Member, int], None] | None = None,
     **net_options: Any,
 ) -> Result:
     """Restore a degraded image ``y = A(x) + noise`` with a Deep Image Prior.
@@ -187,6 +194,18 @@ def restore(
         Restore in overlapping ``tile × tile`` pieces (:mod:`autodip.core.tiling`; ``overlap``
         defaults to a quarter of ``tile``), for images too large for one run. Denoising and
         inpainting only.
+    ensemble
+        Restore the image this many times and return the mean (:mod:`autodip.core.ensemble`):
+        member ``k`` (from 0) runs with seed ``seed + k``, each stops by its own criterion, and
+        ``result.uncertainty`` is the members' per-value standard deviation (where they disagree,
+        not a calibrated posterior). ``1`` is a plain run. The members run one after another, so
+        an ensemble takes about ``ensemble`` times as long. Not with ``tile``.
+    ensemble_transforms
+        ``"none"``: the members differ by seed only; ``"dihedral"``: member ``k`` also restores
+        the ``k``-th of the eight flips and rotations of the input
+        (:mod:`autodip.physics.transforms`), mapped back before averaging.
+    on_member
+        Called with ``(member, count)`` before each member of an ensemble starts.
     **net_options
         Overrides for the network builder (``width``, ``depth``, ...); ``None`` values are ignored.
 
@@ -194,8 +213,26 @@ def restore(
     -------
     Result
         ``result.pixels`` is the restored ``C×H×W`` array; ``result.config["task"]`` records the
-        task defaults that applied.
+        task defaults that applied. An ensemble's also has ``members``, ``uncertainty`` and
+        ``ensemble`` (:func:`autodip.core.ensemble.combine`).
     """
+    check_size(ensemble, ensemble_transforms)
+    if ensemble > 1:
+        if tile is not None:
+            raise ValueError(
+                "an ensemble restores the whole image several times; it does not work with "
+                "tiles yet (drop tile, or ensemble)"
+            )
+        solo = partial(
+            restore, iters=iters, device=device, precision=precision, stop=stop,
+            monitor=monitor, patience=patience, criterion_options=criterion_options,
+            monitors=monitors, fit_options=fit_options, max_memory=max_memory,
+        )  # fmt: skip
+        plan = plan_members(ensemble, seed, ensemble_transforms)
+        return _restore_ensemble(
+            image, operator, plan, solo, reference=reference, checkpoint=checkpoint,
+            max_time=max_time, on_member=on_member, on_step=on_step, net=net, **net_options,
+        )  # fmt: skip
     if tile is not None:
         return _restore_tiled(
             image, operator, tile, overlap, reference=reference, net=net, iters=iters,
@@ -274,6 +311,35 @@ def restore(
     if architecture is not None:
         result.config["architecture"] = architecture
     return _crop_thin(result, thin) if thin is not None else result
+
+
+def _restore_ensemble(
+    image: np.ndarray | torch.Tensor,
+    operator: Operator,
+    plan: list[Member],
+    solo: Solo,
+    *,
+    reference: np.ndarray | torch.Tensor | None,
+    net: str | None,
+    **options: Any,
+) -> Result:
+    """:func:`restore` with ``ensemble > 1``: the members of ``plan`` through ``solo``, averaged.
+
+    ``net="auto"`` is resolved once, on the input as given, so that every member runs the same
+    network whatever its transform.
+    """
+    y = as_image_tensor(image)
+    ref = as_image_tensor(reference) if reference is not None else None
+    architecture = None
+    run_options = {k: options.pop(k) for k in ("checkpoint", "max_time", "on_member", "on_step")}
+    if net == "auto":
+        net, options, architecture = _auto_architecture(y, options)
+    result = run_ensemble(
+        y, operator, plan, partial(solo, net=net, **options), reference=ref, **run_options
+    )
+    if architecture is not None:
+        result.config["architecture"] = architecture
+    return result
 
 
 def _network_for(

@@ -180,6 +180,16 @@ GUARD_MIN_SIGMA = 4.0
 #: (``benchmarks/results/guard.md``).
 EXTEND_ABOVE_RATIO = 1.0
 
+# --- ensembles (autodip.core.ensemble; benchmarks/results/ensemble.md) ---------------------------
+
+#: Members of an ensemble: 1, a plain run. ``K`` members cost ``K`` runs (they run one after
+#: another); ``benchmarks/results/ensemble.md`` measures what they gain against that.
+ENSEMBLE = 1
+#: What besides the seed tells the members apart: ``none``, or ``dihedral`` (flips and rotations).
+ENSEMBLE_TRANSFORMS = "none"
+#: The most members an ensemble may have (each is a whole run).
+MAX_ENSEMBLE = 64
+
 # --- CIFS calibration (benchmarks/results/cifs_calibration.md, the command that made the table) --
 
 CALIBRATION_SIGMAS = (5, 10, 15, 20, 25, 30, 35, 40, 45, 50, 55, 60, 65, 70, 75)

@@ -33,7 +33,14 @@ class Monitor(Protocol):
 
 @dataclass
 class Result:
-    """Outcome of :func:`fit`: the restored image and a plain-data account of the run."""
+    """Outcome of :func:`fit`: the restored image and a plain-data account of the run.
+
+    An ensemble's result (:mod:`autodip.core.ensemble`) also has ``members`` (each member's own
+    :class:`Result`, its image mapped back to the input's orientation), ``uncertainty`` (the
+    members' per-value standard deviation, ``1×C×H×W``) and ``ensemble`` (plain data: the
+    members' seeds, transforms, stops and verdicts, and the uncertainty map's summary); a single
+    run leaves them empty.
+    """
 
     image: torch.Tensor
     iterations: int
@@ -47,6 +54,9 @@ class Result:
     criteria: dict[str, Any] = field(default_factory=dict)
     monitor_seconds: float = 0.0
     events: list[dict[str, Any]] = field(default_factory=list)
+    members: list[Result] = field(default_factory=list)
+    uncertainty: torch.Tensor | None = None
+    ensemble: dict[str, Any] | None = None
 
     @property
     def pixels(self) -> np.ndarray:
@@ -79,4 +89,5 @@ class Result:
             "events": self.events,
             "criteria": self.criteria,
             "history": self.history,
+            **({"ensemble": self.ensemble} if self.ensemble is not None else {}),
         }
