@@ -6,9 +6,9 @@
 
 The package: :mod:`~autodip.cli.parser` (the argument parsers), :mod:`~autodip.cli.common` (exit
 codes, errors, reading, the progress bar), :mod:`~autodip.cli.restore` (``denoise``, ``inpaint``,
-``sr``), :mod:`~autodip.cli.bench` and :mod:`~autodip.cli.tools` (``list``, ``inspect``,
-``calibrate-cifs``, ``train-width``). Dependencies point one way: this module -> the command
-modules -> ``common``.
+``sr``), :mod:`~autodip.cli.bench`, :mod:`~autodip.cli.tools` (``list``, ``inspect``,
+``calibrate-cifs``, ``train-width``) and :mod:`~autodip.cli.serve` (``serve``, the web page).
+Dependencies point one way: this module -> the command modules -> ``common``.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from autodip.cli.common import (
 )
 from autodip.cli.parser import build_parser
 from autodip.cli.restore import run_restore
+from autodip.cli.serve import run_serve
 from autodip.cli.tools import calibrate_cifs, inspect_image, list_components, train_width
 
 __all__ = [
@@ -78,6 +79,7 @@ def _main(argv: list[str] | None) -> int:
         "calibrate-cifs": calibrate_cifs,
         "inspect": inspect_image,
         "train-width": train_width,
+        "serve": run_serve,
     }
     try:
         with warnings.catch_warnings():

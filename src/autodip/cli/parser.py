@@ -563,7 +563,47 @@ def build_parser() -> argparse.ArgumentParser:
     lister = commands.add_parser("list", help="list registered components")
     lister.add_argument("what", choices=("nets", "criteria"), help="what to list")
     _add_bench_arguments(commands)
+    _add_serve_arguments(commands)
     return parser
+
+
+def _add_serve_arguments(commands: Any) -> None:
+    from autodip import serve
+
+    page = commands.add_parser(
+        "serve",
+        help="a local web page: restore images, paint inpainting masks, watch the run",
+        description="Start a local web server and print the address of its page (with an "
+        "access token, as Jupyter does): drop an image, choose the task, paint the pixels to "
+        "fill, start, watch the estimate and the criteria's curves, stop when you like it, "
+        "download the result and its report. Jobs run one at a time on --device. Needs "
+        f"{serve.INSTALL_HINT}.",
+        epilog="Example: autodip serve --open",
+        formatter_class=_HelpFormatter,
+    )
+    page.add_argument(
+        "--port", type=_int_in(0, 65535), default=serve.DEFAULT_PORT, help="port (0: any free one)"
+    )
+    page.add_argument(
+        "--host",
+        default=serve.DEFAULT_HOST,
+        help="address to listen on; any other than a loopback address lets other machines "
+        "reach the page (with the token)",
+    )
+    page.add_argument("--device", default=default.DEVICE, help="auto, cpu, cuda or cuda:N")
+    page.add_argument(
+        "--precision",
+        default=default.PRECISION,
+        choices=("auto", "fp32", "bf16"),
+        help="arithmetic; auto = bf16 where the hardware does it natively",
+    )
+    page.add_argument(
+        "--max-upload",
+        default=serve.DEFAULT_MAX_UPLOAD,
+        metavar="SIZE",
+        help="largest image file the page may upload (e.g. 64M, 1G)",
+    )
+    page.add_argument("--open", action="store_true", help="open the page in the web browser")
 
 
 def _add_bench_arguments(commands: Any) -> None:

@@ -1,0 +1,619 @@
+"""The jobs of ``autodip serve``: what a job asks, its state and events, the queue that runs them.
+
+A job runs through :func:`autodip.api.restore`, the call the command line makes, with three hooks
+(:class:`RunWatch`): a *monitor* (called at every monitored step) that streams the history, the
+criteria's scores and, every few seconds, the current estimate; an ``on_step`` callback that
+streams the step, speed and time left and, when the page asks to stop, raises ``KeyboardInterrupt``
+after the step, so the run ends as on Ctrl-C (:meth:`autodip.core.run.Run.run`: the best estimate
+so far, ``interrupted=True``); and a checkpoint (:class:`WatchedCheckpoint`) that writes the run's
+state at that step, so that "continue" resumes it exactly where it stopped
+(:mod:`autodip.core.checkpoint`).
+
+One :class:`JobQueue` per server runs the jobs one at a time on the server's device, in a worker
+thread; a job that fails (a bad option, out of memory, a bug) ends in the ``failed`` state with its
+message, and the queue goes on.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from autodip.core.checkpoint import Checkpointing
+from autodip.defaults import SEED
+from autodip.serve.media import Upload, to_png
+
+LOG = logging.getLogger("autodip.serve")
+
+#: The tasks, as the command line names them.
+TASKS = ("denoise", "inpaint", "sr")
+#: Super-resolution factors the page offers.
+SR_FACTORS = range(2, 9)
+#: A job's states; the last four are final (a ``stopped`` job can be continued).
+STATES = ("queued", "running", "stopping", "done", "stopped", "failed", "cancelled")
+FINAL = frozenset(STATES[3:])
+#: Seconds between two progress events, and between two estimates sent to the page.
+PROGRESS_SECONDS = 0.25
+PREVIEW_SECONDS = 2.0
+
+
+class JobCancelledError(Exception):
+    """Raised inside a run whose job was cancelled: the run ends and nothing is kept."""
+
+
+class JobStateError(ValueError):
+    """An action that the job's state does not allow (e.g. continuing a finished job)."""
+
+
+@dataclass(frozen=True)
+class JobOptions:
+    """What a job asks: the task and the command line's options (``None``: the task's default).
+
+    ``stop`` is a criterion name, ``"none"`` (run the whole budget) or ``None`` (the task's
+    default criterion, as without ``--stop``).
+    """
+
+    task: str
+    factor: int = 2
+    net: str | None = None
+    width: int | None = None
+    stop: str | None = None
+    patience: int | None = None
+    iters: int | None = None
+    seed: int = SEED
+
+    def check(self, channels: int) -> None:
+        """Refuse (``ValueError``, one line) what the run would refuse, before it is queued."""
+        from autodip.nets import list_nets
+
+        if self.task not in TASKS:
+            raise ValueError(f"unknown task {self.task!r}; choose from {', '.join(TASKS)}")
+        if self.task == "sr" and self.factor not in SR_FACTORS:
+            raise ValueError(f"the super-resolution factor must be 2 to 8, got {self.factor}")
+        nets = list_nets()
+        if self.net is not None and self.net != "auto" and self.net not in nets:
+            raise ValueError(f"unknown network {self.net!r}; choose from auto, {', '.join(nets)}")
+        if self.net == "auto" and self.width is not None:
+            raise ValueError("the network 'auto' chooses its width itself; leave width empty")
+        if self.stop not in (None, "none"):
+            _check_criterion(self.stop, self.task, channels)
+
+    def stop_argument(self) -> dict[str, Any]:
+        """``restore``'s ``stop`` argument: absent for the task's default."""
+        if self.stop is None:
+            return {}
+        return {"stop": None if self.stop == "none" else self.stop}
+
+    def argv(self, name: str) -> list[str]:
+        """The command line that would run the same restoration (for the report)."""
+        argv = ["autodip", self.task, name]
+        if self.task == "inpaint":
+            argv += ["--mask", "(painted in autodip serve)"]
+        flags = {
+            "--factor": self.factor if self.task == "sr" else None,
+            "--net": self.net,
+            "--width": self.width,
+            "--stop": self.stop,
+            "--patience": self.patience,
+            "--iters": self.iters,
+            "--seed": self.seed if self.seed != SEED else None,
+        }
+        for flag, value in flags.items():
+            if value is not None:
+                argv += [flag, str(value)]
+        return argv
+
+
+def _check_criterion(name: str, task: str, channels: int) -> None:
+    from autodip.stopping import list_criteria
+
+    known = list_criteria()
+    if name not in known:
+        raise ValueError(f"unknown criterion {name!r}; choose from none, {', '.join(known)}")
+    criterion = known[name]
+    if criterion.needs_reference:
+        raise ValueError(f"the criterion {name} needs a clean reference image (benchmarks only)")
+    if criterion.tasks is not None and task not in criterion.tasks:
+        raise ValueError(f"the criterion {name} applies to {', '.join(criterion.tasks)} only")
+    if criterion.channels is not None and channels not in criterion.channels:
+        raise ValueError(
+            f"the criterion {name} scores images of {' or '.join(map(str, criterion.channels))} "
+            f"channels, not {channels}; choose emv or wmv"
+        )
+
+
+@dataclass(frozen=True)
+class Event:
+    """One message to the page: its number in the job's stream, kind and data."""
+
+    index: int
+    kind: str
+    data: dict[str, Any]
+
+
+class Job:
+    """One restoration: its upload, options, state, events and files.
+
+    Events (kinds): ``status`` (the state changed), ``progress`` (step, speed, time left),
+    ``point`` (a monitored step: loss, residual, new criterion scores), ``estimate`` (a new
+    estimate to fetch), ``done`` (the outcome) and ``error`` (why it failed).
+    """
+
+    def __init__(
+        self, job_id: str, upload: Upload, options: JobOptions, mask: Any, folder: Path
+    ) -> None:
+        self.id = job_id
+        self.upload = upload
+        self.options = options
+        self.mask = mask
+        self.folder = folder
+        self.state = "queued"
+        self.message = ""
+        self.events: list[Event] = []
+        self.progress: dict[str, Any] = {}
+        self.outcome: dict[str, Any] = {}
+        self.stop_requested = threading.Event()
+        self.cancel_requested = False
+        self.resume = False
+        self.estimate_png: bytes | None = None
+        self.result_png: bytes | None = None
+        self.result_path: Path | None = None
+        self.report_path: Path | None = None
+        self._lock = threading.RLock()
+
+    @property
+    def checkpoint_path(self) -> Path:
+        """Where the run's state is saved when the page stops it (for "continue")."""
+        return self.folder / "run.ckpt"
+
+    @property
+    def size(self) -> list[int]:
+        """The result's width and height (super-resolution: the input's times the factor)."""
+        factor = self.options.factor if self.options.task == "sr" else 1
+        _, height, width = self.upload.pixels.shape
+        return [width * factor, height * factor]
+
+    @property
+    def finished(self) -> bool:
+        """Whether the job is in a final state."""
+        return self.state in FINAL
+
+    @property
+    def can_continue(self) -> bool:
+        """Whether "continue" can resume the run: stopped from the page, its state saved."""
+        return self.state == "stopped" and self.checkpoint_path.is_file()
+
+    def emit(self, kind: str, **data: Any) -> None:
+        """Append an event for the page."""
+        with self._lock:
+            self.events.append(Event(len(self.events), kind, data))
+
+    def events_after(self, index: int) -> list[Event]:
+        """The events from number ``index`` on."""
+        with self._lock:
+            return self.events[max(index, 0) :]
+
+    def set_state(
+        self, state: str, message: str = "", only_from: frozenset[str] | None = None
+    ) -> bool:
+        """Change the state and tell the page; with ``only_from``, only from one of those states
+        (checked and changed at once: the worker thread may be ending the job meanwhile).
+        """
+        with self._lock:
+            if only_from is not None and self.state not in only_from:
+                return False
+            self.state, self.message = state, message
+            self.emit("status", state=state, message=message, can_continue=self.can_continue)
+            return True
+
+    def set_estimate(self, png: bytes, step: int) -> None:
+        """Keep the latest estimate's PNG and tell the page there is a new one."""
+        self.estimate_png = png
+        self.emit("estimate", step=step)
+
+    def summary(self) -> dict[str, Any]:
+        """The job as the page's queue lists it."""
+        return {
+            "id": self.id,
+            "name": self.upload.name,
+            "upload": self.upload.id,
+            "task": self.options.task,
+            "size": self.size,
+            "state": self.state,
+            "message": self.message,
+            "step": self.progress.get("step"),
+            "limit": self.progress.get("limit"),
+            "can_continue": self.can_continue,
+            "outcome": self.outcome,
+        }
+
+
+def _finite(value: float | None) -> float | None:
+    """``value``, or ``None`` for NaN and infinities (JSON has neither)."""
+    return value if value is not None and math.isfinite(value) else None
+
+
+class RunWatch:
+    """The hooks of one run of a job: stream its progress, stop it when asked.
+
+    Parameters
+    ----------
+    job
+        The job whose events receive the run's progress.
+    preview_every, progress_every
+        Seconds between two estimates sent, and between two progress events.
+    """
+
+    def __init__(
+        self,
+        job: Job,
+        preview_every: float = PREVIEW_SECONDS,
+        progress_every: float = PROGRESS_SECONDS,
+    ) -> None:
+        self.job = job
+        self.preview_every = preview_every
+        self.progress_every = progress_every
+        self.run: Any = None
+        self.sent_step = 0
+        self.first_step: int | None = None
+        self.started = time.perf_counter()
+        self.last_progress = -math.inf
+        self.last_preview = -math.inf
+
+    def attach(self, run: Any) -> None:
+        """Called by :class:`WatchedCheckpoint` as the run sets up: the run whose criteria and
+        budget the hooks read.
+        """
+        self.run = run
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the page asked the run to stop (or to be cancelled)."""
+        return self.job.stop_requested.is_set()
+
+    def monitor(self, report: Any) -> None:
+        """At a monitored step: send its history record, new criterion scores, maybe the
+        estimate. Never stops the run (``None``).
+        """
+        history = self.run.state.history if self.run is not None else []
+        record = history[-1] if history else {"step": report.step, "loss": report.loss}
+        self.job.emit(
+            "point",
+            step=report.step,
+            loss=_finite(record.get("loss")),
+            residual=_finite(record.get("residual")),
+            criteria=self._new_scores(),
+        )
+        self.sent_step = report.step
+        now = time.perf_counter()
+        if now - self.last_preview >= self.preview_every:
+            self.last_preview = now
+            pixels = report.estimate[0].detach().float().clamp(0, 1).cpu().numpy()
+            self.job.set_estimate(to_png(pixels, self.job.upload.display), report.step)
+
+    def _new_scores(self) -> dict[str, Any]:
+        """Each criterion's scores since the last monitored step, its candidate step so far."""
+        stopper = getattr(self.run, "stopper", None)
+        if stopper is None:
+            return {}
+        found = {}
+        for index, track in enumerate(stopper.tracks):
+            start = len(track.steps)
+            while start > 0 and track.steps[start - 1] > self.sent_step:
+                start -= 1
+            found[track.criterion.name] = {
+                "steps": track.steps[start:],
+                "scores": [_finite(s) for s in track.scores[start:]],
+                "candidate": track.rule.best_step,
+                "primary": index == 0 and stopper.primary is not None,
+                "lower_is_better": track.criterion.lower_is_better,
+            }
+        return found
+
+    def on_step(self, step: int, loss: float) -> None:
+        """After every step: the progress event (now and then); stop or cancel when asked."""
+        now = time.perf_counter()
+        if self.first_step is None:  # the speed counts from here: setup and resuming are not steps
+            self.first_step, self.started = step, now
+            self.sent_step = max(self.sent_step, step - 1)
+        limit = int(self.run.budget.limit) if self.run is not None else step
+        if now - self.last_progress >= self.progress_every:
+            self.last_progress = now
+            self._send_progress(step, limit, loss, now)
+        if self.job.cancel_requested:
+            raise JobCancelledError
+        if self.stopping and step < limit:
+            raise KeyboardInterrupt  # the run ends as on Ctrl-C, with its best estimate so far
+
+    def _send_progress(self, step: int, limit: int, loss: float, now: float) -> None:
+        steps = step - (self.first_step or step)
+        rate = steps / (now - self.started) if steps > 0 and now > self.started else None
+        elapsed = now - self.run.start if self.run is not None else now - self.started
+        self.job.progress = {
+            "step": step,
+            "limit": limit,
+            "cap": int(getattr(self.run.budget, "cap", limit)) if self.run is not None else limit,
+            "rate": rate,
+            "elapsed": elapsed,
+            "left": (limit - step) / rate if rate else None,
+            "loss": _finite(loss),
+        }
+        self.job.emit("progress", **self.job.progress)
+
+
+@dataclass(frozen=True)
+class WatchedCheckpoint(Checkpointing):
+    """A :class:`~autodip.core.checkpoint.Checkpointing` that also serves a :class:`RunWatch`.
+
+    It hands the watch the run as the run sets up (:meth:`load` is called there with it), and it
+    saves the run's state at the step where the page asked to stop, so that "continue" resumes
+    from exactly that step.
+    """
+
+    watch: RunWatch | None = field(default=None, compare=False, repr=False)
+
+    def load(self, run: Any) -> dict[str, Any] | None:
+        """Give the watch the run, then load as usual."""
+        if self.watch is not None:
+            self.watch.attach(run)
+        return super().load(run)
+
+    def due(self, step: int, max_iters: int) -> bool:
+        """Save at the step where a stop was asked for, and as the settings say."""
+        watch = self.watch
+        return bool(watch is not None and watch.stopping and not watch.job.cancel_requested) or (
+            super().due(step, max_iters)
+        )
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for the page about why a run failed."""
+    from autodip.errors import CheckpointError, InsufficientMemoryError
+
+    if isinstance(error, KeyError):
+        return str(error.args[0]) if error.args else "KeyError"
+    name = type(error).__name__
+    if name == "OutOfMemoryError":  # torch.cuda's
+        first = str(error).splitlines()[0] if str(error) else ""
+        return f"out of GPU memory ({first}); try a smaller width or `autodip serve --device cpu`"
+    known = (ValueError, TypeError, InsufficientMemoryError, CheckpointError, FloatingPointError)
+    if isinstance(error, known):
+        return str(error)
+    return f"{name}: {error}"
+
+
+def run_job(job: Job, device: str, precision: str) -> None:
+    """Run ``job`` to its end: write the result and report, or record why it failed."""
+    watch = RunWatch(job)
+    started = time.perf_counter()
+    try:
+        result = _restore(job, watch, device, precision)
+    except JobCancelledError:
+        job.checkpoint_path.unlink(missing_ok=True)
+        job.set_state("cancelled", "cancelled while running")
+        return
+    except (Exception, KeyboardInterrupt) as error:  # the server outlives any failure of a run
+        LOG.exception("job %s failed", job.id)
+        message = describe_error(error).replace(str(job.folder), "<job>")
+        job.emit("error", message=message)
+        job.set_state("failed", message)
+        return
+    try:
+        settle(job, result, time.perf_counter() - started)
+    except Exception as error:
+        LOG.exception("job %s: writing its files failed", job.id)
+        message = f"the run ended but its files could not be written: {describe_error(error)}"
+        job.emit("error", message=message)
+        job.set_state("failed", message)
+
+
+def _operator(job: Job) -> Any:
+    from autodip.physics.operators import Denoise, Inpaint, SuperResolve
+
+    if job.options.task == "sr":
+        return SuperResolve(job.options.factor)
+    if job.options.task == "inpaint":
+        return Inpaint(job.mask)
+    return Denoise()
+
+
+def _restore(job: Job, watch: RunWatch, device: str, precision: str) -> Any:
+    """:func:`autodip.api.restore` with the job's options and the watch's hooks."""
+    from autodip.api import restore
+
+    options = job.options
+    checkpoint = WatchedCheckpoint(job.checkpoint_path, every=0, resume=job.resume, watch=watch)
+    return restore(
+        job.upload.pixels,
+        _operator(job),
+        net=options.net,
+        iters=options.iters,
+        seed=options.seed,
+        device=device,
+        precision=precision,
+        patience=options.patience,
+        monitors=[watch.monitor],
+        on_step=watch.on_step,
+        checkpoint=checkpoint,
+        width=options.width,
+        **options.stop_argument(),
+    )
+
+
+def settle(job: Job, result: Any, seconds: float) -> None:
+    """Write the result (the input's format and bit depth), its preview and the report."""
+    from autodip.io import ImageWriteError, write_image
+    from autodip.reporting.files import environment
+    from autodip.reporting.record import InputRecord, RunRecord, write_report
+
+    upload, pixels = job.upload, result.pixels
+    target = job.folder / upload.output_name
+    note = ""
+    try:
+        written = write_image(target, pixels, upload.info, overwrite=True)
+    except ImageWriteError as error:  # keep the result in a format that holds anything
+        written = write_image(target.with_suffix(".npy"), pixels, upload.info, overwrite=True)
+        note = f" (written as .npy: {error})"
+    job.result_path = written
+    job.result_png = to_png(pixels, upload.display)
+    record = RunRecord(
+        command=job.options.task,
+        argv=job.options.argv(upload.name),
+        input=InputRecord.read(Path(upload.name), upload.pixels, upload.info),
+        output=written.name,
+        reference=None,
+        result=result,
+        environment=environment(),
+        total_seconds=seconds,
+        architecture=result.config.get("architecture"),
+    )
+    net = result.config.get("net", {}).get("name", job.options.net or "hourglass")
+    write_report(job.folder / "report", record, upload.pixels, pixels, None, net)
+    job.report_path = job.folder / "report" / "report.html"
+    if not result.interrupted:
+        job.checkpoint_path.unlink(missing_ok=True)
+    job.outcome = _outcome(result, record, written.name)
+    job.emit("done", **job.outcome)
+    job.set_state("stopped" if result.interrupted else "done", result.reason + note)
+
+
+def _outcome(result: Any, record: Any, name: str) -> dict[str, Any]:
+    return {
+        "reason": result.reason,
+        "interrupted": result.interrupted,
+        "iterations": result.iterations,
+        "stop_step": result.stop_step,
+        "seconds": result.seconds,
+        "underfitted": result.underfitted,
+        "summary": record.summary(),
+        "result_name": name,
+        "candidates": {n: c.get("candidate_step") for n, c in result.criteria.items()},
+    }
+
+
+class JobQueue:
+    """The server's jobs, run one at a time on ``device`` by a worker thread.
+
+    Parameters
+    ----------
+    folder
+        The server's temporary folder; each job gets a folder inside it.
+    device, precision
+        Where and how every job runs (:class:`autodip.core.run.FitConfig`).
+    """
+
+    def __init__(self, folder: Path, device: str = "auto", precision: str = "auto") -> None:
+        self.folder = folder
+        self.device = device
+        self.precision = precision
+        self.jobs: dict[str, Job] = {}
+        self.running: Job | None = None
+        self._pending: deque[Job] = deque()
+        self._condition = threading.Condition()
+        self._closed = False
+        self._count = 0
+        self._thread = threading.Thread(target=self._work, name="autodip-serve-jobs", daemon=True)
+        self._thread.start()
+
+    def submit(self, upload: Upload, options: JobOptions, mask: np.ndarray | None) -> Job:
+        """Queue a new job (its options already checked) and return it."""
+        with self._condition:
+            if self._closed:
+                raise JobStateError("the server is shutting down")
+            self._count += 1
+            job_id = f"{self._count}"
+            folder = self.folder / f"job-{job_id}"
+            folder.mkdir(parents=True)
+            job = Job(job_id, upload, options, mask, folder)
+            self.jobs[job_id] = job
+            job.set_state("queued", self._waiting_message())
+            self._pending.append(job)
+            self._condition.notify_all()
+        return job
+
+    def _waiting_message(self) -> str:
+        ahead = len(self._pending) + (self.running is not None)
+        return f"{ahead} job(s) ahead" if ahead else ""
+
+    def position(self, job: Job) -> int | None:
+        """How many jobs run before ``job`` (0: it runs now), ``None`` when it is not waiting."""
+        with self._condition:
+            if job is self.running:
+                return 0
+            if job in self._pending:
+                return self._pending.index(job) + 1
+            return None
+
+    def stop(self, job: Job) -> None:
+        """Stop a running job with its best estimate so far (a queued one is cancelled)."""
+        with self._condition:
+            if job.state == "queued":
+                self._cancel_queued(job)
+            elif job.state in ("running", "stopping"):
+                job.stop_requested.set()
+                job.set_state("stopping", "stopping after this step", frozenset({"running"}))
+            else:
+                raise JobStateError(f"job {job.id} is {job.state}, not running")
+
+    def cancel(self, job: Job) -> None:
+        """Remove a queued job, or end a running one without keeping its result."""
+        with self._condition:
+            if job.state == "queued":
+                self._cancel_queued(job)
+            elif job.state in ("running", "stopping"):
+                job.cancel_requested = True
+                job.stop_requested.set()
+            else:
+                raise JobStateError(f"job {job.id} is {job.state}; there is nothing to cancel")
+
+    def _cancel_queued(self, job: Job) -> None:
+        self._pending.remove(job)
+        job.set_state("cancelled", "cancelled before it started")
+
+    def resume(self, job: Job) -> None:
+        """Queue a job stopped from the page again: its run continues where it stopped."""
+        with self._condition:
+            if not job.can_continue:
+                raise JobStateError(
+                    f"job {job.id} is {job.state}; only a run stopped with 'stop now' can continue"
+                )
+            job.resume, job.cancel_requested = True, False
+            job.stop_requested.clear()
+            job.set_state("queued", self._waiting_message())
+            self._pending.append(job)
+            self._condition.notify_all()
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Cancel what waits and what runs; wait up to ``timeout`` seconds for the worker."""
+        with self._condition:
+            self._closed = True
+            while self._pending:
+                self._cancel_queued(self._pending[0])
+            if self.running is not None:
+                self.running.cancel_requested = True
+                self.running.stop_requested.set()
+            self._condition.notify_all()
+        self._thread.join(timeout)
+
+    def _work(self) -> None:
+        while True:
+            with self._condition:
+                while not self._pending and not self._closed:
+                    self._condition.wait()
+                if self._closed:
+                    return
+                job = self.running = self._pending.popleft()
+                job.set_state("running", "continuing" if job.resume else "")
+            try:
+                run_job(job, self.device, self.precision)
+            finally:
+                with self._condition:
+                    self.running = None
