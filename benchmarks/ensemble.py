@@ -204,7 +204,9 @@ def run_all(args: argparse.Namespace) -> None:
                 noisy, clean = measurement(image, args.sigma)
                 record = run_one(noisy, clean, member, args.cache / f"{name}.npz", args.iters)
                 (args.cache / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
-                print(f"{name}: PSNR {record['psnr']:.2f} dB in {record['seconds']:.0f} s")
+                print(
+                    f"{name}: PSNR {record['psnr']:.2f} dB in {record['seconds']:.0f} s", flush=True
+                )
                 write(args)
 
 

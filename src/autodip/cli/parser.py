@@ -382,6 +382,23 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         metavar="NAME.KEY=VALUE",
         help="an option of a criterion, e.g. osc.half_length=200 (repeatable)",
     )
+    ensemble = parser.add_argument_group("ensemble")
+    ensemble.add_argument(
+        "--ensemble",
+        type=_int_in(1, default.MAX_ENSEMBLE),
+        default=default.ENSEMBLE,
+        metavar="K",
+        help="restore K times (seeds --seed, --seed+1, …, each stopped by its own criterion) and "
+        "write the mean; --report adds uncertainty.png, the members' per-pixel standard "
+        "deviation (where they disagree, not a calibrated error bar). Takes K times as long",
+    )
+    ensemble.add_argument(
+        "--ensemble-transforms",
+        choices=("none", "dihedral"),
+        default=default.ENSEMBLE_TRANSFORMS,
+        help="dihedral: member k also restores the k-th of the 8 flips and rotations of the "
+        "input, turned back before averaging",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
     out.add_argument(

@@ -110,6 +110,8 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
     if args.tile is not None and args.command == "sr":
         raise UsageError("--tile is for denoise and inpaint (super-resolution inputs are small)")
+    if args.tile is not None and args.ensemble > 1:
+        raise UsageError("--ensemble restores the whole image K times; not with --tile (yet)")
     if args.tile is not None and (args.checkpoint_every or args.resume):
         raise UsageError("--checkpoint-every and --resume work on whole runs, not with --tile")
     if args.tile is not None and args.tile_overlap is not None and args.tile_overlap >= args.tile:

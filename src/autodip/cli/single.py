@@ -161,12 +161,13 @@ def prepare(
         report_dir,
         paths or {"reference": args.reference},
         ckpt,
-        resuming=bool(args.resume and ckpt.exists()),
+        resuming=bool(args.resume and any(p.exists() for p in checkpoint_files(args, ckpt))),
         unfinished=interrupted_marker(output).exists(),
         started=time.perf_counter(),
     )
     if args.resume and not job.resuming and not batch:
-        raise UsageError(f"--resume: no checkpoint at '{ckpt}' (written by --checkpoint-every)")
+        where = checkpoint_files(args, ckpt)[0]
+        raise UsageError(f"--resume: no checkpoint at '{where}' (written by --checkpoint-every)")
     _check_destinations(job)
     _read_inputs(job, console)
     _choose_network(job, console)
@@ -181,10 +182,11 @@ def prepare(
 
 
 def _check_destinations(job: Job) -> None:
-    from autodip.reporting.files import REPORT_FILES
+    from autodip.reporting.files import ENSEMBLE_REPORT_FILES, REPORT_FILES
 
     args, report_dir = job.args, job.report_dir
-    report_paths = [report_dir / name for name in REPORT_FILES] if report_dir else []
+    names = REPORT_FILES + (ENSEMBLE_REPORT_FILES if _ensemble_size(args) > 1 else ())
+    report_paths = [report_dir / name for name in names] if report_dir else []
     check_no_clash(
         {"output": job.output, **{f"report file {p.name}": p for p in report_paths}},
         {"input": job.input_path, "reference": job.paths.get("reference"), "mask": job.mask_path},
@@ -285,8 +287,10 @@ def fit_job(job: Job, console: Console):
         fit_options["reg_noise_std"] = args.reg_noise_std
     show_progress = not (args.quiet or args.json or args.tile)
     iters = args.iters or task_defaults(job.operator).iters
+    size = _ensemble_size(args)
+    bar = MemberProgress if size > 1 else Progress
     try:
-        with Progress(
+        with bar(
             iters, show_progress, label=DOING[args.command], monitor_every=args.monitor_every
         ) as progress:
             return restore(
@@ -309,6 +313,7 @@ def fit_job(job: Job, console: Console):
                 tile=args.tile,
                 overlap=args.tile_overlap,
                 max_time=args.max_time,
+                **_ensemble_options(args, progress),
                 **job.net_options,
             )
     except KeyError as error:
@@ -335,10 +340,11 @@ def settle_files(job: Job, result: Any, console: Console) -> Path:
         return written
     marker.unlink(missing_ok=True)
     timed_out = result.config.get("budget", {}).get("timed_out", False)
-    if job.checkpoint is not None and job.ckpt.exists() and not timed_out:
-        job.ckpt.unlink()  # the run is complete: its checkpoint has served
-    elif timed_out and job.ckpt.exists():  # cut by --max-time: it may be continued
-        console.say(f"kept the checkpoint {job.ckpt}: --resume with a larger --max-time continues")
+    for ckpt in (p for p in checkpoint_files(job.args, job.ckpt) if p.exists()):
+        if job.checkpoint is not None and not timed_out:
+            ckpt.unlink()  # the run is complete: its checkpoint has served
+        elif timed_out:  # cut by --max-time: it may be continued
+            console.say(f"kept the checkpoint {ckpt}: --resume with a larger --max-time continues")
     return written
 
 
@@ -348,6 +354,8 @@ def _tell_outcome(job: Job, result: Any, console: Console) -> None:
         result.config.setdefault("task", {})["stop_note"] = job.stop_note
     if result.stop_step is not None:
         console.say(f"returning the estimate at step {result.stop_step}")
+    if result.ensemble is not None:
+        _tell_members(result.ensemble, console)
     if "thin_padding" in result.config:  # a 1- or 2-pixel-thin image: say how it was run
         console.say(result.config["thin_padding"]["note"])
     for event in result.events:
@@ -365,10 +373,29 @@ def _tell_outcome(job: Job, result: Any, console: Console) -> None:
             )
 
 
+def _tell_members(ensemble: dict[str, Any], console: Console) -> None:
+    """Where each member of an ensemble stopped, and what was returned."""
+    count = ensemble["size"]
+    for member in ensemble["members"]:
+        turned = "" if member["transform"] == "identity" else f", {member['transform']}"
+        stop = member["stop_step"] if member["stop_step"] is not None else member["iterations"]
+        verdict = " (under-fitted)" if member["underfitted"] else ""
+        console.say(
+            f"member {member['member']}/{count} (seed {member['seed']}{turned}): estimate of "
+            f"step {stop} of {member['iterations']}{verdict}"
+        )
+    spread = ensemble["uncertainty"]
+    console.say(
+        f"returning the mean of {ensemble['run']} members; they disagree by "
+        f"{spread['mean']:.2f}/255 on average (95th percentile {spread['p95']:.2f}/255)"
+    )
+
+
 def _tell_written(job: Job, result: Any, record: Any, written: Path, console: Console) -> None:
     """Where the result went, whether it is finished and fitted, and its PSNR when known."""
     if result.interrupted:  # said even with --quiet: the output is not a finished result
-        resume = f"; continue with --resume (checkpoint {job.ckpt})" if job.ckpt.exists() else ""
+        kept = [p for p in checkpoint_files(job.args, job.ckpt) if p.exists()]
+        resume = f"; continue with --resume (checkpoint {kept[0]})" if kept else ""
         print(
             f"autodip: {TERMINATION.what} — wrote the estimate after {result.iterations} "
             f"iterations to {written}{resume}",
@@ -387,6 +414,67 @@ def _tell_written(job: Job, result: Any, record: Any, written: Path, console: Co
             if "psnr_input" in m
             else f"PSNR {m['psnr']:.2f} dB, SSIM {m['ssim']:.4f}"
         )
+
+
+def _ensemble_size(args: argparse.Namespace) -> int:
+    return int(getattr(args, "ensemble", 1) or 1)
+
+
+def _ensemble_options(args: argparse.Namespace, progress: Any) -> dict[str, Any]:
+    """``restore``'s ensemble options for ``--ensemble K`` (none for a plain run)."""
+    size = _ensemble_size(args)
+    if size == 1:
+        return {}
+    return {
+        "ensemble": size,
+        "ensemble_transforms": args.ensemble_transforms,
+        "on_member": progress.member,
+    }
+
+
+def checkpoint_files(args: argparse.Namespace, ckpt: Path) -> list[Path]:
+    """The run's checkpoint file, or an ensemble's: one per member beside ``ckpt``
+    (:func:`autodip.core.ensemble.member_checkpoint_path`).
+    """
+    size = _ensemble_size(args)
+    if size == 1:
+        return [ckpt]
+    from autodip.core.ensemble import member_checkpoint_path
+
+    return [member_checkpoint_path(ckpt, index) for index in range(size)]
+
+
+class MemberProgress:
+    """A progress bar per member of an ensemble, labelled ``denoising member 2/4 (seed 1)``;
+    :meth:`member` (the ensemble's ``on_member``) closes one and opens the next.
+    """
+
+    def __init__(self, total: int, enabled: bool, label: str, monitor_every: int = 1) -> None:
+        self.total, self.enabled, self.label, self.every = total, enabled, label, monitor_every
+        self.bar: Progress | None = None
+
+    def __enter__(self) -> MemberProgress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._close()
+
+    def _close(self) -> None:
+        if self.bar is not None:
+            self.bar.__exit__(None, None, None)
+            self.bar = None
+
+    def member(self, member: Any, count: int) -> None:
+        """Start the bar of ``member`` (an :class:`autodip.core.ensemble.Member`) of ``count``."""
+        self._close()
+        label = f"{self.label} {member.describe(count)}"
+        self.bar = Progress(self.total, self.enabled, label=label, monitor_every=self.every)
+        self.bar.__enter__()
+
+    def __call__(self, step: int, loss: float) -> None:
+        """Show the current member's ``step`` and ``loss``."""
+        if self.bar is not None:
+            self.bar(step, loss)
 
 
 def _environment() -> dict[str, str]:

@@ -263,7 +263,7 @@ def combine(
     return Result(
         image=mean,
         iterations=sum(r.iterations for r in results),
-        reason=_reason(len(results), len(plan), interrupted, results[-1]),
+        reason=_reason(results, len(plan), interrupted),
         interrupted=interrupted,
         seconds=sum(r.seconds for r in results),
         history=first.history,
@@ -336,16 +336,19 @@ def _all_confirmed(results: Sequence[Result]) -> bool | None:
     return None if any(v is None for v in verdicts) else all(verdicts)
 
 
-def _reason(done: int, size: int, interrupted: bool, last: Result) -> str:
-    """Why the ensemble ended, in words.
+def _reason(results: Sequence[Result], size: int, interrupted: bool) -> str:
+    """Why the ensemble ended, and where its members stopped, in words.
 
     Examples
     --------
-    >>> _reason(4, 4, False, Result(torch.zeros(1), 1, "", False, 0.0))
-    'the mean of 4 members, each at its own stop'
-    >>> _reason(1, 4, True, Result(torch.zeros(1), 1, "", False, 0.0))
+    >>> runs = ((9, 5), (8, None))  # (iterations, stop step)
+    >>> done = [Result(torch.zeros(1), n, "", False, 0.0, stop_step=s) for n, s in runs]
+    >>> _reason(done, 2, False)
+    'the mean of 2 members, returned at steps 5 and 8'
+    >>> _reason(done[:1], 4, True)
     'interrupted at the start of member 2 of 4; the result is the mean of the 1 finished'
     """
+    done, last = len(results), results[-1]
     if interrupted and last.interrupted:
         return (
             f"interrupted in member {done} of {size}; the result is the mean of the {done} so far "
@@ -361,7 +364,9 @@ def _reason(done: int, size: int, interrupted: bool, last: Result) -> str:
             f"reached the time limit after {done} of {size} members ({last.reason}); the result "
             f"is the mean of those {done}"
         )
-    return f"the mean of {size} members, each at its own stop"
+    steps = [str(r.stop_step if r.stop_step is not None else r.iterations) for r in results]
+    listed = steps[0] if done == 1 else f"{', '.join(steps[:-1])} and {steps[-1]}"
+    return f"the mean of {size} members, returned at step{'s' if done > 1 else ''} {listed}"
 
 
 __all__ = [

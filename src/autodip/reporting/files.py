@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 REPORT_FILES = ("report.json", "curves.png", "report.html")
+#: What an ensemble's report adds: the members' per-pixel standard deviation, with a colour bar.
+ENSEMBLE_REPORT_FILES = ("uncertainty.png",)
 
 
 def environment() -> dict[str, str]:
@@ -120,6 +122,38 @@ def plot_curves(
             ax.axvline(stage_boundary, color="grey", linestyle=":", linewidth=1.5)
     if title:
         fig.suptitle(title + (f" — returned step {stop_step}" if stop_step is not None else ""))
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
+    _atomic_write_bytes(path, buffer.getvalue())
+
+
+def plot_uncertainty(path: Path, uncertainty: Any, title: str = "") -> None:
+    """Draw an ensemble's uncertainty map with a colour bar on the 0–255 scale; write the PNG
+    atomically.
+
+    ``uncertainty`` is the members' per-value standard deviation, ``C×H×W`` (or ``1×C×H×W``) in
+    [0, 1] units; the map is its mean over channels
+    (:func:`autodip.metrics.uncertainty.pixel_std`'s map), drawn about 700 pixels wide.
+    """
+    import io
+
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    values = np.asarray(uncertainty, dtype=np.float64)
+    values = values.reshape(values.shape[-3:]).mean(axis=0) * 255.0
+    height, width = values.shape
+    fig = Figure(figsize=(6.4, max(2.5, 5.0 * height / width) + 0.6))
+    FigureCanvasAgg(fig)
+    ax = fig.subplots()
+    shown = ax.imshow(values, cmap="magma", vmin=0.0, interpolation="nearest")
+    ax.set_axis_off()
+    bar = fig.colorbar(shown, ax=ax, fraction=0.046, pad=0.04)
+    bar.set_label("std across members (0–255 scale)")
+    if title:
+        ax.set_title(title, fontsize=9)
     fig.tight_layout()
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=110)

@@ -64,6 +64,7 @@ def write_html_report(
     result_image: np.ndarray,
     reference: np.ndarray | None = None,
     curves_png: bytes | None = None,
+    uncertainty_png: bytes | None = None,
 ) -> None:
     """Write a run's report as one self-contained HTML page, atomically.
 
@@ -88,6 +89,10 @@ def write_html_report(
     curves_png : bytes, optional
         The PNG made by :func:`autodip.reporting.files.plot_curves` (loss, PSNR and criteria per
         step, with the returned step marked), embedded as it is.
+    uncertainty_png : bytes, optional
+        An ensemble's map of where its members disagree, with its colour bar
+        (:func:`autodip.reporting.files.plot_uncertainty`), embedded as it is in an
+        "Uncertainty" section beside the members' table.
 
     Raises
     ------
@@ -112,10 +117,11 @@ def write_html_report(
                 f"reference has shape {clean.shape} but result_image has {result.shape} "
                 "(C×H×W); they must match"
             )
-    if curves_png is not None and not bytes(curves_png).startswith(b"\x89PNG\r\n\x1a\n"):
-        raise ValueError("curves_png is not a PNG file (wrong signature)")
+    for what, png in (("curves_png", curves_png), ("uncertainty_png", uncertainty_png)):
+        if png is not None and not bytes(png).startswith(b"\x89PNG\r\n\x1a\n"):
+            raise ValueError(f"{what} is not a PNG file (wrong signature)")
     record = record if isinstance(record, Mapping) else {}
-    page = _page(record, degraded, result, clean, curves_png)
+    page = _page(record, degraded, result, clean, curves_png, uncertainty_png)
     from autodip.reporting.files import _atomic_write_bytes
 
     _atomic_write_bytes(Path(path), page.encode("utf-8"))
@@ -175,6 +181,7 @@ def summary_paragraph(record: dict[str, Any]) -> str:
     metrics = _metrics_sentence(_mapping(record.get("metrics")))
     if metrics:
         sentences.append(metrics)
+    sentences.append(_uncertainty_sentence(_mapping(_get(record, "ensemble", "uncertainty"))))
     return " ".join(s for s in sentences if s)
 
 
@@ -295,8 +302,11 @@ def _run_sentence(record: Mapping[str, Any]) -> str:
     if iterations is None and seconds is None:
         return ""
     tiles = config.get("tiles")
+    ensemble = _mapping(record.get("ensemble"))
     if isinstance(tiles, list) and tiles:
         text = _tiles_phrase(record, tiles)
+    elif ensemble:
+        text = _ensemble_phrase(record, ensemble)
     else:
         text = "Interrupted after" if result.get("interrupted") else "Ran"
         if iterations is not None:
@@ -310,16 +320,25 @@ def _run_sentence(record: Mapping[str, Any]) -> str:
         where += [str(placement[k]) for k in ("device", "precision") if placement.get(k)]
         if where:
             text += f" ({', '.join(where)})"
-    stop_step = _integer(result.get("stop_step"))
     if isinstance(tiles, list) and tiles:
         text += "; each tile returned its own estimate"
-    elif stop_step is not None:
+    elif ensemble:
+        text += "; returned the mean of the members' estimates, each at its own stop"
+    else:
+        text += _returned_phrase(result, iterations)
+    return _sentence(text)
+
+
+def _returned_phrase(result: Mapping[str, Any], iterations: int | None) -> str:
+    """Which estimate a single run returned: ``'; returned the estimate of step 420'``."""
+    stop_step = _integer(result.get("stop_step"))
+    if stop_step is not None:
         confirmed = result.get("confirmed")
         note = {True: " (confirmed)", False: " (not confirmed)"}.get(confirmed, "")
-        text += f"; returned the estimate of step {stop_step}{note}"
-    elif iterations is not None and "stop_step" in result:
-        text += "; returned the last estimate"
-    return _sentence(text)
+        return f"; returned the estimate of step {stop_step}{note}"
+    if iterations is not None and "stop_step" in result:
+        return "; returned the last estimate"
+    return ""
 
 
 def _tiles_phrase(record: Mapping[str, Any], tiles: list[Any]) -> str:
@@ -344,6 +363,54 @@ def _tiles_phrase(record: Mapping[str, Any], tiles: list[Any]) -> str:
         each = f"{steps[0]}" if steps[0] == steps[-1] else f"{steps[0]}–{steps[-1]}"
         text += f" of {each} iteration{'s' if steps[-1] != 1 else ''} each"
     return text + (f" ({total} in all)" if total is not None else "")
+
+
+def _ensemble_phrase(record: Mapping[str, Any], ensemble: Mapping[str, Any]) -> str:
+    """``'Ran an ensemble of 2 members (seeds 0–1) of 4–6 iterations each (10 in all)'``.
+
+    Examples
+    --------
+    >>> members = [{"seed": 0, "iterations": 6}, {"seed": 1, "iterations": 4}]
+    >>> record = {"result": {"iterations": 10}}
+    >>> _ensemble_phrase(record, {"size": 2, "run": 2, "members": members})
+    'Ran an ensemble of 2 members (seeds 0–1) of 4–6 iterations each (10 in all)'
+    >>> record = {"result": {"interrupted": True, "iterations": 9}}
+    >>> _ensemble_phrase(record, {"size": 4, "run": 2, "transforms": "dihedral", "members": []})
+    'Interrupted in member 2 of an ensemble of 4 (flips and rotations), after 9 iterations in all'
+    """
+    size, run = _integer(ensemble.get("size")), _integer(ensemble.get("run"))
+    members = [_mapping(m) for m in ensemble.get("members") or []]
+    total = _integer(_get(record, "result", "iterations"))
+    seeds = sorted(s for s in (_integer(m.get("seed")) for m in members) if s is not None)
+    kind = [f"seeds {seeds[0]}–{seeds[-1]}"] if len(seeds) > 1 else []
+    kind += ["flips and rotations"] if ensemble.get("transforms") == "dihedral" else []
+    kind_text = f" ({', '.join(kind)})" if kind else ""
+    if _get(record, "result", "interrupted"):
+        after = f", after {total} iterations in all" if total is not None else ""
+        return f"Interrupted in member {run} of an ensemble of {size}{kind_text}{after}"
+    text = f"Ran an ensemble of {run} member{'s' if run != 1 else ''}{kind_text}"
+    if run is not None and size is not None and run < size:
+        text += f" ({size} asked for)"
+    steps = sorted(n for n in (_integer(m.get("iterations")) for m in members) if n)
+    if steps:
+        each = f"{steps[0]}" if steps[0] == steps[-1] else f"{steps[0]}–{steps[-1]}"
+        text += f" of {each} iteration{'s' if steps[-1] != 1 else ''} each"
+    return text + (f" ({total} in all)" if total is not None else "")
+
+
+def _uncertainty_sentence(summary: Mapping[str, Any]) -> str:
+    """An ensemble's uncertainty map in words ('' without one)."""
+    mean, p95 = _real(summary.get("mean")), _real(summary.get("p95"))
+    if mean is None or p95 is None:
+        return ""
+    text = (
+        "Uncertainty (the members' per-pixel standard deviation: where they disagree, not a "
+        f"calibrated error bar): mean {mean:.2f}/255, 95th percentile {p95:.2f}/255"
+    )
+    rho = _real(summary.get("spearman_error"))
+    if rho is not None:
+        text += f"; it ranks the actual error with Spearman ρ = {rho:.2f}"
+    return _sentence(text)
 
 
 def _metrics_sentence(metrics: Mapping[str, Any]) -> str:
@@ -371,6 +438,7 @@ def _page(
     result: np.ndarray,
     clean: np.ndarray | None,
     curves_png: bytes | None,
+    uncertainty_png: bytes | None = None,
 ) -> str:
     esc = _esc
     path = _get(record, "input", "path")
@@ -389,6 +457,7 @@ def _page(
         f'<p class="summary">{esc(summary_paragraph(record))}</p>',
     ]
     parts += _images_section(record, degraded, result, clean)
+    parts += _uncertainty_section(record, uncertainty_png)
     parts += _criteria_section(record, curves_png)
     parts += _network_section(record)
     parts += _run_section(record)
@@ -446,6 +515,36 @@ def _images_section(
         *crops,
         "</div>",
     ]
+
+
+def _uncertainty_section(record: Mapping[str, Any], uncertainty_png: bytes | None) -> list[str]:
+    """An ensemble's map of disagreement with its colour bar, and its members' table."""
+    ensemble = _mapping(record.get("ensemble"))
+    if not ensemble:
+        return []
+    parts = ["<h2>Uncertainty</h2>"]
+    summary = _mapping(ensemble.get("uncertainty"))
+    what = summary.get("what") or "the members' per-pixel standard deviation"
+    parts.append(
+        f'<p class="note">{_esc(_sentence(f"The map is {what}"))} The result is the mean of the '
+        "members; the curves below are the first member's.</p>"
+    )
+    if uncertainty_png is not None:
+        parts += [
+            "<figure>",
+            f'<img src="{_data_uri(bytes(uncertainty_png))}" alt="uncertainty map">',
+            "<figcaption>Standard deviation across the members, per pixel (mean over the "
+            "channels), on the 0–255 scale.</figcaption>",
+            "</figure>",
+        ]
+    shown = ("member", "seed", "transform", "stop_step", "iterations", "seconds", "underfitted",
+             "fit_guard_ratio", "score_at_stop")  # fmt: skip
+    header = ["member", "seed", "transform", "returned step", "iterations", "seconds"]
+    header += ["under-fitted", "residual / σ̂²", "criterion score at the stop"]
+    rows = [[_mapping(m).get(k) for k in shown] for m in ensemble.get("members") or []]
+    if rows:
+        parts.append(_grid_table(header, rows))
+    return parts
 
 
 def _criteria_section(record: Mapping[str, Any], curves_png: bytes | None) -> list[str]:

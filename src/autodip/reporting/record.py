@@ -6,8 +6,14 @@
 frame, damage), ``output``, ``reference``, ``config`` (the run's settings, placement, operator,
 budget and fit-guard verdict), ``environment``, ``timings``, ``result`` (iterations, reason, stop
 step, confirmation, under-fitting, events), ``criteria``, ``architecture`` (``--net auto`` only),
-``metrics`` (with a reference) and ``history``. :data:`SCHEMA_VERSION` grows when a key changes
-meaning or goes away; new keys may appear without it.
+``ensemble`` (``--ensemble K`` only: :meth:`RunRecord.ensemble_record`), ``metrics`` (with a
+reference) and ``history``. :data:`SCHEMA_VERSION` grows when a key changes meaning or goes away;
+new keys may appear without it.
+
+An ensemble's record describes the mean of its members: ``result.iterations`` and
+``timings.fit_seconds`` add up over the members, ``result.stop_step`` is ``null`` (each member's
+is in ``ensemble.members``), ``config``, ``criteria`` and ``history`` are the first member's, and
+``config.fit_guard`` judges the mean.
 """
 
 from __future__ import annotations
@@ -139,7 +145,30 @@ class RunRecord:
         }
         if self.architecture is not None:
             record["architecture"] = self.architecture
+        ensemble = self.ensemble_record()
+        if ensemble is not None:
+            record["ensemble"] = ensemble
         return record
+
+    def ensemble_record(self) -> dict[str, Any] | None:
+        """An ensemble's part of the record (``None`` for a single run).
+
+        Keys: ``size`` (members asked for), ``run`` (members that ran; fewer after Ctrl-C or the
+        time limit), ``transforms`` (``none`` or ``dihedral``), ``aggregate`` (``mean``),
+        ``members`` (each one's ``member`` number from 1, ``seed``, ``transform``, ``stop_step``,
+        ``confirmed``, ``iterations``, ``seconds``, ``interrupted``, ``reason``, ``underfitted``,
+        ``fit_guard_ratio``, ``score_at_stop``) and ``uncertainty``
+        (:func:`autodip.metrics.uncertainty.summarise`: what the map is, its ``mean``,
+        ``median``, ``p95`` and ``max`` on the 0–255 scale, and with a reference
+        ``spearman_error``, how well it ranks the actual error).
+        """
+        return self.result.ensemble
+
+    @property
+    def uncertainty(self) -> np.ndarray | None:
+        """An ensemble's per-value standard deviation across members (``C×H×W``), or ``None``."""
+        spread = self.result.uncertainty
+        return None if spread is None else spread[0].detach().cpu().numpy()
 
     def summary(self) -> str:
         """The one-paragraph summary (:func:`autodip.reporting.html.summary_paragraph`)."""
@@ -156,24 +185,36 @@ def write_report(
     reference: np.ndarray | None,
     net: str,
 ) -> None:
-    """Write ``report.json``, ``curves.png`` and ``report.html`` for ``record`` into ``folder``.
+    """Write ``report.json``, ``curves.png`` and ``report.html`` for ``record`` into ``folder``,
+    and for an ensemble ``uncertainty.png``.
 
     ``image``, ``pixels`` and ``reference`` are the input, the result and the clean image (``C×H×W``
     in [0, 1]) shown side by side in the HTML page; ``net`` names the network in the plot's title
     when the record's config does not.
     """
-    from autodip.reporting.files import plot_curves, write_json
+    from autodip.reporting.files import plot_curves, plot_uncertainty, write_json
     from autodip.reporting.html import network_phrase, write_html_report
 
     data = record.to_dict()
     write_json(folder / "report.json", data)
     auto = record.architecture
+    name = Path(record.input.path).name
+    ensemble = data.get("ensemble")
+    uncertainty_png = None
+    if record.uncertainty is not None and ensemble is not None:
+        plot_uncertainty(
+            folder / "uncertainty.png",
+            record.uncertainty,
+            title=f"{name} — where the {ensemble['run']} members disagree",
+        )
+        uncertainty_png = (folder / "uncertainty.png").read_bytes()
     plot_curves(
         folder / "curves.png",
         data["history"],
-        title=f"{Path(record.input.path).name} — "
+        title=f"{name} — "
         + (network_phrase(data["config"].get("net", {})) or net)
-        + (f" (auto, width {auto['width']})" if auto else ""),
+        + (f" (auto, width {auto['width']})" if auto else "")
+        + (f", member 1 of {ensemble['run']}" if ensemble else ""),
         criteria=data["criteria"],
         stop_step=data["result"]["stop_step"],
         stage_boundary=data["config"].get("stage_boundary"),
@@ -185,4 +226,5 @@ def write_report(
         pixels,
         reference,
         curves_png=(folder / "curves.png").read_bytes(),
+        uncertainty_png=uncertainty_png,
     )
