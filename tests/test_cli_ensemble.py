@@ -140,3 +140,17 @@ def test_resume_without_member_checkpoints_is_refused(tmp_path, tiny_png, capsys
     argv = ["denoise", tiny_png, "-o", tmp_path / "o.png", "--ensemble", "2", "--resume", *FAST]
     code, _, stderr = run(argv, capsys)
     assert code == 2 and "no checkpoint at" in stderr and "o.png.member1.ckpt" in stderr
+
+
+def test_inpaint_and_sr_take_ensembles_with_flips(tmp_path, tiny_png, capsys):
+    mask = np.full((24, 20), 255, np.uint8)
+    mask[4:12, 6:14] = 0
+    Image.fromarray(mask).save(tmp_path / "mask.png")
+    flips = ["--ensemble", "2", "--ensemble-transforms", "dihedral", "--quiet", *FAST]
+    filled = tmp_path / "filled.png"
+    argv = ["inpaint", tiny_png, "--mask", tmp_path / "mask.png", "-o", filled, *flips]
+    assert run(argv, capsys)[0] == 0
+    assert read_image(filled)[0].shape == (3, 24, 20)
+    large = tmp_path / "large.png"
+    assert run(["sr", tiny_png, "--factor", "2", "-o", large, *flips], capsys)[0] == 0
+    assert read_image(large)[0].shape == (3, 48, 40)

@@ -33,7 +33,7 @@ from autodip.cli.common import (
     resolve_stopping,
 )
 from autodip.cli.files import check_folder, check_no_clash, checkpoint_path, interrupted_marker
-from autodip.cli.single import Console, restore_one
+from autodip.cli.single import Console, checkpoint_files, restore_one
 
 #: Extensions a folder is searched for.
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy"})
@@ -163,7 +163,9 @@ def _restore_in_batch(
     except UsageError as error:
         batch.failed.append({"input": str(path), "error": str(error)})
         return
-    resuming = args.resume and checkpoint_path(output).exists()
+    resuming = args.resume and any(
+        p.exists() for p in checkpoint_files(args, checkpoint_path(output))
+    )
     unfinished = interrupted_marker(output).exists()
     if output.exists() and not (args.force or resuming or unfinished):
         batch.skipped.append(str(path))
