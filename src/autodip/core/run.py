@@ -99,7 +99,8 @@ def make_input(
     raise ValueError(f"unknown input kind {kind!r}; choose from {', '.join(INPUT_KINDS)}")
 
 
-def _reset_parameters(net: nn.Module) -> None:
+def reset_parameters(net: nn.Module) -> None:
+    """Re-initialise every layer of ``net`` that can (from the global random state)."""
     for module in net.modules():
         reset = getattr(module, "reset_parameters", None)
         if callable(reset) and module is not net:
@@ -229,7 +230,7 @@ class Run:
             cuda = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
             with torch.random.fork_rng(devices=cuda):
                 torch.manual_seed(cfg.seed)
-                _reset_parameters(self.net)
+                reset_parameters(self.net)
         self._start_criteria(saved)
         self._place_network()
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=True)

@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from autodip.nets.grouped import cat_members
 from autodip.nets.layers import activation, conv
 from autodip.nets.upsample import upsampler
 
@@ -71,7 +72,13 @@ class SkipConfig:
 
 
 class _Level(nn.Module):
-    """One scale of the hourglass: down-sample, recurse, up-sample, merge with the skip branch."""
+    """One scale of the hourglass: down-sample, recurse, up-sample, merge with the skip branch.
+
+    ``members`` > 1 when the level computes several networks on stacked channels
+    (:func:`autodip.nets.grouped.group_members`): the skip branch is then merged member by member.
+    """
+
+    members = 1
 
     def __init__(self, cfg: SkipConfig, index: int, in_channels: int) -> None:
         super().__init__()
@@ -125,7 +132,7 @@ class _Level(nn.Module):
             deep = self.deeper(deep)
         deep = self.up(deep)
         if self.skip is not None:
-            deep = torch.cat([self.skip(x), deep], dim=1)
+            deep = cat_members([self.skip(x), deep], self.members)
         return self.merge(deep)
 
 

@@ -1,0 +1,113 @@
+"""Batched members: K runs in one grouped computation, each equal to its solo run."""
+
+import numpy as np
+import pytest
+import torch
+
+from autodip.core.config import FitConfig
+from autodip.core.members import fit_members
+from autodip.core.run import fit
+from autodip.nets import create_net
+from autodip.nets.grouped import cat_members, group_members
+from autodip.physics.operators import Inpaint, SuperResolve
+from autodip.stopping import Stopper, create_criterion
+
+SEEDS = [3, 11, 5]
+
+
+def _y(size: int = 16, seed: int = 0) -> torch.Tensor:
+    return torch.rand(1, 3, size, size, generator=torch.Generator().manual_seed(seed))
+
+
+def _config(**options) -> FitConfig:
+    return FitConfig(**{"device": "cpu", "max_iters": 40, "monitor_every": 5, **options})
+
+
+def _stopper() -> Stopper:
+    return Stopper(create_criterion("wmv", window=10), patience=10)
+
+
+def _solo_and_drift(y, seed, operator=None, stopper=None, **options):
+    """The solo run, and how far float32 rounding alone moves it: the same run on ``y + 1e-7``.
+
+    A DIP run amplifies rounding (Adam's step has the sign of gradients that are ~0 early on), so a
+    grouped convolution, which sums in another order, moves a member by about as much as a 1e-7
+    change of the input moves the solo run; that, not a fixed number, is "within rounding".
+    """
+
+    def solo(target):
+        net, config = create_net("hourglass", width=8), _config(seed=seed, **options)
+        return fit(target, net, operator, config, stopper=stopper() if stopper else None)
+
+    exact, nudged = solo(y), solo((y + 1e-7).clamp(0, 1))
+    return exact, float((exact.image - nudged.image).abs().max())
+
+
+def test_grouped_networks_compute_each_member():
+    nets = [create_net("hourglass", width=4) for _ in range(3)]
+    codes = [torch.rand(1, nets[0].in_channels, 16, 16) for _ in nets]
+    out = group_members(nets)(torch.cat(codes, dim=1))
+    for k, (net, z) in enumerate(zip(nets, codes, strict=True)):
+        torch.testing.assert_close(out[:, 3 * k : 3 * k + 3], net(z), atol=1e-5, rtol=0)
+
+
+def test_cat_members_keeps_each_members_channels_together():
+    a = torch.arange(4.0).reshape(1, 4, 1, 1)  # two members, two channels each
+    b = torch.arange(10.0, 12.0).reshape(1, 2, 1, 1)  # two members, one channel each
+    assert cat_members([a, b], 2).flatten().tolist() == [0, 1, 10, 2, 3, 11]
+    assert torch.equal(cat_members([a, b], 1), torch.cat([a, b], dim=1))
+
+
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_member_k_equals_its_solo_run(precision):
+    y, config = _y(), _config(precision=precision)
+    nets = [create_net("hourglass", width=8) for _ in SEEDS]
+    members = fit_members(y, nets, config=config, seeds=SEEDS)
+    for seed, member in zip(SEEDS, members, strict=True):
+        solo, drift = _solo_and_drift(y, seed, precision=precision)
+        assert member.iterations == solo.iterations
+        assert (member.image - solo.image).abs().max() <= 3 * drift + 1e-4
+        assert member.config["seed"] == seed
+
+
+def test_each_member_stops_by_its_own_criterion():
+    y, seeds = _y(), SEEDS[:2]
+    members = fit_members(
+        y, [create_net("hourglass", width=8) for _ in seeds], config=_config(max_iters=100),
+        seeds=seeds, stoppers=[_stopper(), None],
+    )  # fmt: skip
+    stopped, free = members
+    assert stopped.confirmed and stopped.iterations < 100
+    assert stopped.stop_step in [h["step"] for h in stopped.history]
+    assert [h["step"] for h in stopped.history] == list(range(5, stopped.iterations + 1, 5))
+    assert free.iterations == 100 and free.stop_step is None
+    solo, drift = _solo_and_drift(y, seeds[0], stopper=_stopper, max_iters=100)
+    if drift < 1e-5:  # rounding did not move this trajectory: the stop is the solo run's
+        assert (stopped.stop_step, stopped.iterations) == (solo.stop_step, solo.iterations)
+
+
+@pytest.mark.parametrize(
+    "operator", [Inpaint(np.eye(16) < 0.5), SuperResolve(2)], ids=["inpaint", "sr"]
+)
+def test_members_through_other_operators(operator):
+    y = _y(8) if isinstance(operator, SuperResolve) else _y()
+    members = fit_members(y, [create_net("hourglass", width=8) for _ in SEEDS[:2]], operator,
+                          _config(max_iters=10), seeds=SEEDS[:2])  # fmt: skip
+    for seed, member in zip(SEEDS[:2], members, strict=True):
+        solo, drift = _solo_and_drift(y, seed, operator, max_iters=10)
+        assert (member.image - solo.image).abs().max() <= 3 * drift + 1e-4
+
+
+def test_what_members_cannot_do_is_refused():
+    nets = [create_net("hourglass", width=4) for _ in range(2)]
+    with pytest.raises(ValueError, match="one seed per network"):
+        fit_members(_y(), nets, config=_config(), seeds=[1])
+    with pytest.raises(ValueError, match="no TV term"):
+        fit_members(_y(), nets, config=_config(tv_weight=0.1), seeds=[1, 2])
+    holdout = [Stopper(create_criterion("holdout")) for _ in nets]
+    with pytest.raises(ValueError, match="changes the objective"):
+        fit_members(_y(), nets, config=_config(), seeds=[1, 2], stoppers=holdout)
+    with pytest.raises(ValueError, match="one architecture"):
+        fit_members(
+            _y(), [nets[0], create_net("hourglass", width=8)], config=_config(), seeds=[1, 2]
+        )
