@@ -456,3 +456,29 @@ def test_the_command_prints_the_address_and_stops_on_ctrl_c():
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_an_ensemble_runs_its_members_and_says_which_runs(client):
+    image = upload(client)
+    job = start(client, image["id"], task="denoise", iters=10, ensemble=2)
+    done = wait(client, job["id"])
+    assert done["state"] == "done", done
+    members = [data for kind, data in events(client, job["id"]) if kind == "member"]
+    assert [(m["member"], m["count"], m["seed"]) for m in members] == [(1, 2, 0), (2, 2, 1)]
+    assert client.get(f"/api/jobs/{job['id']}/result").status_code == 200
+    refused = client.post(
+        "/api/jobs", json={"upload": image["id"], "task": "denoise", "ensemble": 0}
+    )
+    assert refused.status_code == 400 and "ensemble" in refused.json()["detail"]
+
+
+def test_a_websocket_without_the_token_is_closed(tmp_path):
+    from starlette.websockets import WebSocketDisconnect
+
+    app = create_app(tmp_path, TOKEN, device="cpu")
+    with (
+        TestClient(app) as anonymous,
+        pytest.raises(WebSocketDisconnect),
+        anonymous.websocket_connect("/api/anything") as socket,
+    ):
+        socket.receive_text()

@@ -14,7 +14,8 @@ site's script may read an answer):
 ``GET /api/jobs``, ``/api/jobs/{id}``     the queue, one job
 ``GET /api/jobs/{id}/events``             its events, as Server-Sent Events
 ``POST /api/jobs/{id}/{stop,cancel,continue}``  stop with the best so far, drop, resume
-``GET /api/jobs/{id}/{estimate,result}.png``    the current estimate, the result (previews)
+``GET /api/jobs/{id}/{input,estimate,result}.png``  previews: the input (inpainting: the pixels
+                                          to fill in red), the current estimate, the result
 ``GET /api/jobs/{id}/result``             the result file (the input's format and bit depth)
 ``GET /api/jobs/{id}/report.html``        the run's report
 ========================================  =======================================================
@@ -44,7 +45,7 @@ from fastapi.responses import FileResponse, JSONResponse, Response, StreamingRes
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.requests import HTTPConnection
 
-from autodip.defaults import SEED
+from autodip.defaults import MAX_ENSEMBLE, SEED
 from autodip.serve.jobs import Job, JobOptions, JobQueue, JobStateError
 from autodip.serve.media import Upload, UploadError, mask_to_png, read_mask, read_upload
 
@@ -59,6 +60,8 @@ PAGE_POLICY = (
     "default-src 'self'; img-src 'self' blob: data:; style-src 'self'; script-src 'self'; "
     "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
 )
+#: Uploads kept for new jobs (the oldest go first; a job keeps its own).
+MAX_UPLOADS = 64
 #: Seconds between two looks at a job for new events, and between two keep-alive comments.
 EVENT_POLL_SECONDS = 0.2
 KEEPALIVE_SECONDS = 15.0
@@ -83,6 +86,8 @@ class StartRequest(BaseModel):
     patience: int | None = Field(None, ge=1)
     iters: int | None = Field(None, ge=1, le=1_000_000)
     seed: int = Field(SEED, ge=0, le=2**32 - 1)
+    ensemble: int = Field(1, ge=1, le=MAX_ENSEMBLE)
+    ensemble_transforms: Literal["none", "dihedral"] = "none"
 
 
 @dataclass
@@ -121,8 +126,8 @@ class TokenGate:
         self.max_body = max_body
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        """Pass an HTTP request on only with the token (and a body within the limit)."""
-        if scope["type"] != "http":
+        """Pass a request on only with the token (and a body within the limit)."""
+        if scope["type"] == "lifespan":
             await self.app(scope, receive, send)
             return
         connection = HTTPConnection(scope)
@@ -132,6 +137,9 @@ class TokenGate:
             or connection.cookies.get(COOKIE)
         )
         refusal = self._refusal(given, connection.headers.get("content-length"))
+        if refusal is not None and scope["type"] == "websocket":  # the page uses none
+            await send({"type": "websocket.close", "code": 1008})
+            return
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -302,6 +310,8 @@ def _add_upload_routes(app: FastAPI, state: ServeState) -> None:
         except UploadError as error:
             raise HTTPException(400, str(error)) from None
         state.uploads[received.id] = received
+        while len(state.uploads) > MAX_UPLOADS:
+            state.uploads.pop(next(iter(state.uploads)))
         return received.describe()
 
     @app.get("/api/uploads/{upload_id}/preview.png")
@@ -415,6 +425,10 @@ async def _event_stream(job: Job, request: Request, start: int) -> Any:
 
 
 def _add_file_routes(app: FastAPI, state: ServeState) -> None:
+    @app.get("/api/jobs/{job_id}/input.png")
+    def job_input(job_id: str) -> Response:
+        return Response(state.job(job_id).input_png, media_type="image/png")
+
     @app.get("/api/jobs/{job_id}/estimate.png")
     def estimate(job_id: str) -> Response:
         job = state.job(job_id)

@@ -29,7 +29,7 @@ import numpy as np
 
 from autodip.core.checkpoint import Checkpointing
 from autodip.defaults import SEED
-from autodip.serve.media import Upload, to_png
+from autodip.serve.media import Upload, masked_png, to_png
 
 LOG = logging.getLogger("autodip.serve")
 
@@ -69,6 +69,8 @@ class JobOptions:
     patience: int | None = None
     iters: int | None = None
     seed: int = SEED
+    ensemble: int = 1
+    ensemble_transforms: str = "none"
 
     def check(self, channels: int) -> None:
         """Refuse (``ValueError``, one line) what the run would refuse, before it is queued."""
@@ -85,6 +87,9 @@ class JobOptions:
             raise ValueError("the network 'auto' chooses its width itself; leave width empty")
         if self.stop not in (None, "none"):
             _check_criterion(self.stop, self.task, channels)
+        from autodip.core.ensemble import check_size
+
+        check_size(self.ensemble, self.ensemble_transforms)
 
     def stop_argument(self) -> dict[str, Any]:
         """``restore``'s ``stop`` argument: absent for the task's default."""
@@ -105,6 +110,10 @@ class JobOptions:
             "--patience": self.patience,
             "--iters": self.iters,
             "--seed": self.seed if self.seed != SEED else None,
+            "--ensemble": self.ensemble if self.ensemble > 1 else None,
+            "--ensemble-transforms": (
+                self.ensemble_transforms if self.ensemble_transforms != "none" else None
+            ),
         }
         for flag, value in flags.items():
             if value is not None:
@@ -144,7 +153,8 @@ class Job:
 
     Events (kinds): ``status`` (the state changed), ``progress`` (step, speed, time left),
     ``point`` (a monitored step: loss, residual, new criterion scores), ``estimate`` (a new
-    estimate to fetch), ``done`` (the outcome) and ``error`` (why it failed).
+    estimate to fetch), ``member`` (an ensemble's next member starts: its steps count from 1
+    again), ``done`` (the outcome) and ``error`` (why it failed).
     """
 
     def __init__(
@@ -163,6 +173,9 @@ class Job:
         self.stop_requested = threading.Event()
         self.cancel_requested = False
         self.resume = False
+        self.input_png = (
+            upload.preview if mask is None else masked_png(upload.pixels, upload.display, mask)
+        )
         self.estimate_png: bytes | None = None
         self.result_png: bytes | None = None
         self.result_path: Path | None = None
@@ -171,8 +184,15 @@ class Job:
 
     @property
     def checkpoint_path(self) -> Path:
-        """Where the run's state is saved when the page stops it (for "continue")."""
+        """Where the run's state is saved when the page stops it (for "continue"); an
+        ensemble's members save beside it (``run.member2.ckpt``).
+        """
         return self.folder / "run.ckpt"
+
+    def drop_checkpoints(self) -> None:
+        """Remove the run's (and its members') saved states."""
+        for path in self.folder.glob("run*.ckpt"):
+            path.unlink(missing_ok=True)
 
     @property
     def size(self) -> list[int]:
@@ -189,7 +209,7 @@ class Job:
     @property
     def can_continue(self) -> bool:
         """Whether "continue" can resume the run: stopped from the page, its state saved."""
-        return self.state == "stopped" and self.checkpoint_path.is_file()
+        return self.state == "stopped" and any(self.folder.glob("run*.ckpt"))
 
     def emit(self, kind: str, **data: Any) -> None:
         """Append an event for the page."""
@@ -268,11 +288,15 @@ class RunWatch:
         self.last_progress = -math.inf
         self.last_preview = -math.inf
 
-    def attach(self, run: Any) -> None:
-        """Called by :class:`WatchedCheckpoint` as the run sets up: the run whose criteria and
-        budget the hooks read.
+    def attach(self, run: Any, step: int = 0) -> None:
+        """Called by :class:`WatchedCheckpoint` as a run sets up (each member of an ensemble
+        is a run): the run whose criteria and budget the hooks read, resumed from ``step``.
         """
-        self.run = run
+        self.run, self.sent_step, self.first_step = run, step, None
+
+    def on_member(self, member: Any, count: int) -> None:
+        """Before each member of an ensemble: tell the page which one runs."""
+        self.job.emit("member", **member.to_dict(), count=count)
 
     @property
     def stopping(self) -> bool:
@@ -333,6 +357,14 @@ class RunWatch:
         if self.stopping and step < limit:
             raise KeyboardInterrupt  # the run ends as on Ctrl-C, with its best estimate so far
 
+    def finish(self, iterations: int) -> None:
+        """The last progress event, for the step the run ended at (progress is sent now and then,
+        so the last one sent may be some steps earlier).
+        """
+        if self.run is not None:
+            loss = self.run.state.loss_value
+            self._send_progress(iterations, int(self.run.budget.limit), loss, time.perf_counter())
+
     def _send_progress(self, step: int, limit: int, loss: float, now: float) -> None:
         steps = step - (self.first_step or step)
         rate = steps / (now - self.started) if steps > 0 and now > self.started else None
@@ -361,10 +393,11 @@ class WatchedCheckpoint(Checkpointing):
     watch: RunWatch | None = field(default=None, compare=False, repr=False)
 
     def load(self, run: Any) -> dict[str, Any] | None:
-        """Give the watch the run, then load as usual."""
+        """Load as usual, and give the watch the run and the step it resumes from."""
+        saved = super().load(run)
         if self.watch is not None:
-            self.watch.attach(run)
-        return super().load(run)
+            self.watch.attach(run, saved["step"] if saved is not None else 0)
+        return saved
 
     def due(self, step: int, max_iters: int) -> bool:
         """Save at the step where a stop was asked for, and as the settings say."""
@@ -397,7 +430,7 @@ def run_job(job: Job, device: str, precision: str) -> None:
     try:
         result = _restore(job, watch, device, precision)
     except JobCancelledError:
-        job.checkpoint_path.unlink(missing_ok=True)
+        job.drop_checkpoints()
         job.set_state("cancelled", "cancelled while running")
         return
     except (Exception, KeyboardInterrupt) as error:  # the server outlives any failure of a run
@@ -407,6 +440,7 @@ def run_job(job: Job, device: str, precision: str) -> None:
         job.set_state("failed", message)
         return
     try:
+        watch.finish(result.iterations)
         settle(job, result, time.perf_counter() - started)
     except Exception as error:
         LOG.exception("job %s: writing its files failed", job.id)
@@ -431,6 +465,13 @@ def _restore(job: Job, watch: RunWatch, device: str, precision: str) -> Any:
 
     options = job.options
     checkpoint = WatchedCheckpoint(job.checkpoint_path, every=0, resume=job.resume, watch=watch)
+    ensemble = {}
+    if options.ensemble > 1:
+        ensemble = {
+            "ensemble": options.ensemble,
+            "ensemble_transforms": options.ensemble_transforms,
+            "on_member": watch.on_member,
+        }
     return restore(
         job.upload.pixels,
         _operator(job),
@@ -445,6 +486,7 @@ def _restore(job: Job, watch: RunWatch, device: str, precision: str) -> Any:
         checkpoint=checkpoint,
         width=options.width,
         **options.stop_argument(),
+        **ensemble,
     )
 
 
@@ -479,7 +521,7 @@ def settle(job: Job, result: Any, seconds: float) -> None:
     write_report(job.folder / "report", record, upload.pixels, pixels, None, net)
     job.report_path = job.folder / "report" / "report.html"
     if not result.interrupted:
-        job.checkpoint_path.unlink(missing_ok=True)
+        job.drop_checkpoints()
     job.outcome = _outcome(result, record, written.name)
     job.emit("done", **job.outcome)
     job.set_state("stopped" if result.interrupted else "done", result.reason + note)

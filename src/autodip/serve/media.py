@@ -172,6 +172,21 @@ def to_png(pixels: np.ndarray, display: tuple[float, float] = (0.0, 1.0)) -> byt
     return buffer.getvalue()
 
 
+def masked_png(pixels: np.ndarray, display: tuple[float, float], mask: np.ndarray) -> bytes:
+    """:func:`to_png` of the input with the pixels to fill (mask ≤ 0.5) tinted red, as the page
+    paints them: what an inpainting run starts from.
+    """
+    shown = np.clip(
+        (np.asarray(pixels[:3], np.float32) - display[0]) / (display[1] - display[0]), 0, 1
+    )
+    rgb = np.repeat(shown, 3, axis=0) if shown.shape[0] < 3 else shown
+    missing = np.asarray(mask[0]) <= 0.5
+    red = np.array([1.0, 40 / 255, 40 / 255], np.float32)[:, None]
+    rgb = rgb.copy()
+    rgb[:, missing] = 0.45 * rgb[:, missing] + 0.55 * red
+    return to_png(rgb)
+
+
 def mask_to_png(mask: np.ndarray) -> bytes:
     """The ``1×H×W`` mask as an 8-bit gray PNG: white known, black missing (values > 0.5 known)."""
     return to_png((np.asarray(mask) > 0.5).astype(np.float32))

@@ -39,8 +39,8 @@ const page = {
   last: null,
 };
 
-function newCurves() {
-  return { loss: [], criteria: {}, limit: 0, stopStep: null, stoppedAt: null, candidates: {} };
+function newCurves(member = null) {
+  return { loss: [], criteria: {}, limit: 0, stopStep: null, stoppedAt: null, candidates: {}, member };
 }
 
 // --- the image -----------------------------------------------------------------------------
@@ -87,7 +87,7 @@ function showImage(image) {
 function fitStage(element, width, height) {
   // Show the image as large as the panel allows (small images scaled up, pixelated).
   const room = Math.max(200, $("stage").clientWidth);
-  const scale = Math.min(room / width, (window.innerHeight * 0.62) / height);
+  const scale = Math.min(room / width, (window.innerHeight * 0.5) / height);
   element.style.width = `${Math.round(width * scale)}px`;
   element.style.height = `${Math.round(height * scale)}px`;
 }
@@ -163,6 +163,8 @@ function request() {
     patience: numberOrNull("patience"),
     iters: numberOrNull("iters"),
     seed: numberOrNull("seed") ?? 0,
+    ensemble: numberOrNull("ensemble") ?? 1,
+    ensemble_transforms: $("ensemble-transforms").value,
   };
   if (body.task === "inpaint") body.mask = maskPng();
   return body;
@@ -314,7 +316,7 @@ function attach(job, replay = true) {
   if (replay) {
     page.lastEvent = -1;
     page.curves = newCurves();
-    $("before").src = url(`/api/uploads/${job.upload}/preview.png`);
+    $("before").src = url(`/api/jobs/${job.id}/input.png`);
     $("after").removeAttribute("src");
     $("summary").textContent = "";
     $("run-error").textContent = "";
@@ -339,6 +341,12 @@ function attach(job, replay = true) {
     $("after").src = url(`/api/jobs/${page.job.id}/estimate.png`, { step: data.step });
     $("after-label").textContent = `estimate, step ${data.step}`;
     if ($("compare").hidden && page.job.state === "running") showTab("compare");
+  });
+  on("member", (data) => {
+    // An ensemble's next member: its steps count from 1 again, so its curves start afresh.
+    page.curves = newCurves(data);
+    $("criteria-charts").innerHTML = "";
+    scheduleDraw();
   });
   on("done", onDone);
   on("error", (data) => { if (data) $("run-error").textContent = data.message; });
@@ -377,7 +385,9 @@ function onProgress(data) {
   $("bar").style.width = `${Math.min(100, (100 * data.step) / data.limit)}%`;
   const loss = data.loss == null ? "–" : data.loss.toExponential(2);
   const rate = data.rate == null ? "–" : data.rate.toFixed(1);
-  $("stats").textContent = `step ${data.step} / ${data.limit} · ${rate} it/s · ` +
+  const member = page.curves.member;
+  const prefix = member ? `member ${member.member}/${member.count} · ` : "";
+  $("stats").textContent = `${prefix}step ${data.step} / ${data.limit} · ${rate} it/s · ` +
     `elapsed ${clock(data.elapsed)} · left ${clock(data.left)} · loss ${loss}`;
   page.job.step = data.step;
   scheduleDraw();
@@ -451,7 +461,10 @@ function scheduleDraw() {
 function drawCurves() {
   const curves = page.curves;
   if (!curves) return;
-  const lastStep = Math.max(curves.limit, ...curves.loss.map((p) => p[0]), 1);
+  // The x axis runs a little past the last step (to the budget at most), so a long budget does
+  // not squeeze the curves into its first pixels.
+  const seen = Math.max(1, ...curves.loss.map((p) => p[0]));
+  const lastStep = Math.max(seen, Math.min(curves.limit || seen, niceAbove(seen * 1.25)));
   const primary = Object.values(curves.criteria).find((c) => c.primary);
   const stops = stopMarkers(curves);
   if (primary && primary.candidate) stops.push({ x: primary.candidate, colour: "#d9822b", dash: true, label: "candidate" });
@@ -477,6 +490,11 @@ function drawCurves() {
       xMax: lastStep, markers,
     });
   });
+}
+
+function niceAbove(value) {
+  const power = 10 ** Math.floor(Math.log10(Math.max(value, 1)));
+  return [1, 2, 2.5, 5, 10].map((m) => m * power).find((v) => v >= value);
 }
 
 function stopMarkers(curves) {
@@ -513,7 +531,7 @@ function drawChart(canvas, chart) {
     let high = Math.max(...points.map((p) => f(p[1])));
     if (high - low < 1e-12) { low -= 0.5; high += 0.5; }
     const yOf = (v) => box.bottom - ((box.bottom - box.top) * (f(v) - low)) / (high - low);
-    const label = (v) => (chart.log ? `1e${v.toFixed(1)}` : Number(v.toPrecision(3)).toString());
+    const label = (v) => (chart.log ? (10 ** v).toExponential(1) : Number(v.toPrecision(3)).toString());
     g.fillText(label(high), 2, box.top + 10);
     g.fillText(label(low), 2, box.bottom);
     for (const series of chart.series) {
