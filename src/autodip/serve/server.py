@@ -14,6 +14,7 @@ import shutil
 import socket
 import tempfile
 import threading
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ class LocalServer:
         self.token = token or secrets.token_urlsafe(24)
         self.socket = bind(host, port)
         self.folder = Path(tempfile.mkdtemp(prefix="autodip-serve-"))
+        # removed by close(); and, should that be skipped, when this object goes or Python exits
+        self._cleanup = weakref.finalize(self, shutil.rmtree, self.folder, ignore_errors=True)
         self.app = create_app(
             self.folder, self.token, device=device, precision=precision, max_upload=max_upload
         )
@@ -135,4 +138,4 @@ class LocalServer:
         state: Any = self.app.state.serve
         state.queue.close()
         self.socket.close()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        self._cleanup()
