@@ -3,9 +3,10 @@ driven by Selenium through Debian's ``chromium-driver`` (nothing is downloaded a
 
 The test loads the page with its token, uploads a small image, paints a mask stroke, starts a
 short inpainting run, sees the progress and the curves move, presses "stop now", downloads the
-result and checks its size and format. With ``AUTODIP_SCREENSHOT=docs/serve.png`` it also saves a
-screenshot of the page mid-run there (a larger image, run longer, for the README). It skips, saying
-why, only when no browser is installed; ``.ci/run`` installs one.
+result and checks its size and format, then continues the run and cancels it. With
+``AUTODIP_SCREENSHOT=docs/serve.png`` it also saves a screenshot of the page mid-run there (a
+larger image, run longer, for the README). It skips, saying why, only when no browser is
+installed; ``.ci/run`` installs one.
 """
 
 from __future__ import annotations
@@ -157,3 +158,10 @@ def test_the_page_inpaints_a_painted_stroke_and_downloads_the_result(server, bro
     pixels, info = read_image(target)
     assert pixels.shape == (3, size, size)
     assert (info.format, info.bit_depth) == ("png", 8)
+
+    # "continue" resumes the run where it stopped; "cancel" then drops it
+    stopped_at = browser.execute_script("return page.job.step")
+    browser.find_element(By.ID, "continue").click()
+    until(browser, lambda d: d.execute_script("return page.job.step") > stopped_at, what="resumed")
+    browser.find_element(By.ID, "cancel").click()
+    until(browser, lambda d: "cancelled" in status.text, what="the cancel")
