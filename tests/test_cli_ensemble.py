@@ -154,3 +154,23 @@ def test_inpaint_and_sr_take_ensembles_with_flips(tmp_path, tiny_png, capsys):
     large = tmp_path / "large.png"
     assert run(["sr", tiny_png, "--factor", "2", "-o", large, *flips], capsys)[0] == 0
     assert read_image(large)[0].shape == (3, 48, 40)
+
+
+def test_the_page_checks_the_map_and_the_summary_names_the_ensemble(tmp_path):
+    from autodip.reporting.html import summary_paragraph, write_html_report
+
+    pixels = np.zeros((1, 8, 8), np.float32)
+    with pytest.raises(ValueError, match="uncertainty_png is not a PNG"):
+        write_html_report(tmp_path / "r.html", {}, pixels, pixels, uncertainty_png=b"nope")
+    members = [{"seed": 3, "iterations": 40}, {"seed": 4, "iterations": 60}]
+    record = {
+        "command": "denoise",
+        "result": {"iterations": 100, "stop_step": None},
+        "timings": {"fit_seconds": 5.0},
+        "ensemble": {"size": 2, "run": 2, "transforms": "none", "members": members,
+                     "uncertainty": {"mean": 1.5, "p95": 4.0, "spearman_error": 0.42}},
+    }  # fmt: skip
+    text = summary_paragraph(record)
+    assert "Ran an ensemble of 2 members (seeds 3–4) of 40–60 iterations each (100 in all)" in text
+    assert "returned the mean of the members' estimates" in text
+    assert "mean 1.50/255, 95th percentile 4.00/255" in text and "Spearman ρ = 0.42" in text
