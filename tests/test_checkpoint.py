@@ -158,3 +158,36 @@ def test_a_two_stage_run_cannot_change_its_budget_on_resume(tmp_path) -> None:
     with pytest.raises(CheckpointError, match="boundary"):
         fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=60, **two),
             checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+
+
+def test_a_refreshed_snapshot_reuses_its_buffers_and_equals_a_fresh_one() -> None:
+    from autodip.core.recovery import Snapshot
+
+    net = create_net("hourglass", width=4)
+    optimizer = torch.optim.Adam(net.parameters(), lr=0.01)
+    generator = torch.Generator().manual_seed(0)
+    images = {
+        "average": torch.rand(1, 3, 8, 8),
+        "output": torch.rand(1, 3, 8, 8),
+        "fit_target": None,
+    }
+
+    def train_step() -> None:
+        net(torch.rand(1, net.in_channels, 8, 8)).mean().backward()
+        optimizer.step()
+
+    train_step()
+    snapshot = Snapshot.take(5, 20.0, net, optimizer, generator, **images)
+    buffers = [snapshot.net[k].data_ptr() for k in snapshot.net]
+    train_step()
+    images["average"] = torch.rand(1, 3, 8, 8)
+    refreshed = snapshot.refresh(10, 21.0, net, optimizer, generator, **images)
+    fresh = Snapshot.take(10, 21.0, net, optimizer, generator, **images)
+    assert refreshed is snapshot and [refreshed.net[k].data_ptr() for k in refreshed.net] == buffers
+    assert (refreshed.step, refreshed.fit_psnr) == (10, 21.0)
+    for key in fresh.net:
+        assert torch.equal(refreshed.net[key], fresh.net[key])
+    for index, state in fresh.optimizer["state"].items():
+        for name, value in state.items():
+            assert torch.equal(refreshed.optimizer["state"][index][name], value)
+    assert torch.equal(refreshed.average, fresh.average)

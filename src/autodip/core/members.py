@@ -292,7 +292,9 @@ class _Members:
     def _snapshot(self, step: int, fits: list[float]) -> Snapshot:
         self.fit_psnrs = list(fits)
         self.generator_states = [g.get_state() for g in self.generators]
-        return Snapshot.take(
+        previous = getattr(self, "snapshot", None)
+        take = Snapshot.take if previous is None else previous.refresh
+        return take(
             step,
             min(fits),
             self.net,

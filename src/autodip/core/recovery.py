@@ -70,6 +70,39 @@ class Snapshot:
             fit_target,  # replaced, never changed in place: no copy needed
         )
 
+    def refresh(
+        self,
+        step: int,
+        fit_psnr: float,
+        net: nn.Module,
+        optimizer: torch.optim.Optimizer,
+        generator: torch.Generator,
+        *,
+        average: torch.Tensor | None,
+        output: torch.Tensor | None,
+        fit_target: torch.Tensor | None,
+    ) -> Snapshot:
+        """:meth:`take` into this snapshot's own buffers (no allocation) where their shapes allow.
+
+        A run refreshes its snapshot at every monitored step; copying into the buffers it already
+        holds costs a copy, where :meth:`take` also allocates and deep-copies Adam's state.
+        Returns this snapshot, or a new one from :meth:`take` when the structure changed (the
+        optimiser's state appears after its first step).
+        """
+        state = optimizer.state_dict()
+        if not (
+            _copy_tree(self.net, net.state_dict())
+            and _copy_tree(self.optimizer["state"], state["state"])
+            and _copy_optional(self.average, average)
+            and _copy_optional(self.output, output)
+        ):
+            return Snapshot.take(step, fit_psnr, net, optimizer, generator, average=average,
+                                 output=output, fit_target=fit_target)  # fmt: skip
+        self.optimizer["param_groups"] = copy.deepcopy(state["param_groups"])
+        self.step, self.fit_psnr = step, fit_psnr
+        self.generator, self.fit_target = generator.get_state(), fit_target
+        return self
+
     def restore(
         self,
         net: nn.Module,
@@ -112,6 +145,28 @@ class Snapshot:
             to_device(saved.get("output"), device),
             to_device(saved.get("fit_target"), device),
         )
+
+
+def _copy_tree(old: Any, new: Any) -> bool:
+    """Copy the tensors of the nested dict ``new`` into ``old``'s; ``False`` if the shapes or
+    keys differ (then nothing is trusted and the caller takes a fresh copy).
+    """
+    if isinstance(new, torch.Tensor):
+        if not isinstance(old, torch.Tensor) or old.shape != new.shape or old.dtype != new.dtype:
+            return False
+        old.copy_(new)
+        return True
+    if isinstance(new, dict):
+        if not isinstance(old, dict) or old.keys() != new.keys():
+            return False
+        return all(_copy_tree(old[key], value) for key, value in new.items())
+    return old == new
+
+
+def _copy_optional(old: torch.Tensor | None, new: torch.Tensor | None) -> bool:
+    if old is None or new is None:
+        return old is None and new is None
+    return _copy_tree(old, new)
 
 
 def divergence(loss: float, fit_psnr: float, snapshot: Snapshot, cfg: FitConfig) -> str | None:

@@ -463,7 +463,8 @@ class Run:
 
     def _snapshot(self, step: int, fit_psnr: float) -> Snapshot:
         state = self.state
-        return Snapshot.take(
+        take = Snapshot.take if state.snapshot is None else state.snapshot.refresh
+        return take(
             step,
             fit_psnr,
             self.net,
