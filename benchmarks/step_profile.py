@@ -11,7 +11,7 @@ labelled from outside, by wrapping the functions that do them —
 * ``optimiser``: Adam's ``step`` and ``zero_grad`` (labelled by PyTorch itself);
 * ``reg-noise``: the per-step draw of the input perturbation (``aten::normal_``);
 * ``snapshot``: the copy of the network and Adam state kept for divergence recovery
-  (``runner._Snapshot.take``);
+  (``Snapshot.take`` and ``Snapshot.refresh`` in :mod:`autodip.core.recovery`);
 * ``criteria``: the stopping criteria (``Stopper.observe``: CIFS's JPEG encode, …);
 * ``history``: the residual, PSNR and SSIM recorded at each monitored step;
 * ``rest``: the wall time not in any of these (the output EMA, the loss, Python overhead).
@@ -40,6 +40,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 import autodip.api as restore_module
 import autodip.core.run as runner_module
 from autodip.bench.provenance import provenance, write_report
+from autodip.core.recovery import Snapshot
 from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
 from autodip.physics.operators import Denoise
@@ -75,10 +76,9 @@ def _patches() -> list[Any]:
         mock.patch.object(restore_module, "build_net", _build_labelled_net),
         mock.patch.object(torch.Tensor, "backward", _labelled("backward", backward)),
         mock.patch.object(
-            runner_module._Snapshot,
-            "take",
-            classmethod(_labelled("snapshot", runner_module._Snapshot.take.__func__)),
+            Snapshot, "take", classmethod(_labelled("snapshot", Snapshot.take.__func__))
         ),
+        mock.patch.object(Snapshot, "refresh", _labelled("snapshot", Snapshot.refresh)),
         mock.patch.object(Stopper, "observe", _labelled("criteria", Stopper.observe)),
         mock.patch.object(
             runner_module,
