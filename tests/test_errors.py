@@ -12,6 +12,7 @@ from autodip import cli, errors
 from autodip.bench import baselines
 from autodip.core import checkpoint, memory
 from autodip.io import read, write
+from autodip.serve import jobs, media
 
 OLD_HOMES = {
     read: ("ImageReadError", "ImageFramesError", "ImageDamagedError"),
@@ -20,6 +21,8 @@ OLD_HOMES = {
     checkpoint: ("CheckpointError",),
     baselines: ("OptionalDependencyError",),
     cli: ("UsageError", "RunError"),
+    jobs: ("JobStateError", "JobCancelledError"),
+    media: ("UploadError",),
 }
 
 

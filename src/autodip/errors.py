@@ -10,7 +10,9 @@ for the user; the command line prints them as ``autodip: error: …``.
 - :class:`InsufficientMemoryError` (a :class:`MemoryError`: the run would not fit);
 - :class:`CheckpointError` (a :class:`ValueError`: missing, unreadable or another run's);
 - :class:`OptionalDependencyError` (a :class:`ModuleNotFoundError` naming the ``pip install``);
-- :class:`UsageError` and :class:`RunError`: the command line's exit codes 2 and 1.
+- :class:`UsageError` and :class:`RunError`: the command line's exit codes 2 and 1;
+- :class:`UploadError`, :class:`JobStateError` and :class:`JobCancelledError`: ``autodip serve``'s
+  refused uploads, actions a job's state does not allow, and a cancelled job.
 
 Examples
 --------
@@ -31,8 +33,11 @@ __all__ = [
     "ImageReadError",
     "ImageWriteError",
     "InsufficientMemoryError",
+    "JobCancelledError",
+    "JobStateError",
     "OptionalDependencyError",
     "RunError",
+    "UploadError",
     "UsageError",
 ]
 
@@ -115,3 +120,15 @@ class UsageError(Exception):
 
 class RunError(Exception):
     """A run that failed for a reason worth one line (exit code 1), e.g. divergence."""
+
+
+class UploadError(ValueError):
+    """An upload ``autodip serve`` cannot use; the message is one line for the page."""
+
+
+class JobStateError(ValueError):
+    """An action that a job's state does not allow (e.g. continuing a finished job)."""
+
+
+class JobCancelledError(Exception):
+    """Raised inside a run whose job was cancelled: the run ends and nothing is kept."""

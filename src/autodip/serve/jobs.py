@@ -29,6 +29,7 @@ import numpy as np
 
 from autodip.core.checkpoint import Checkpointing
 from autodip.defaults import SEED
+from autodip.errors import JobCancelledError, JobStateError
 from autodip.serve.media import Upload, masked_png, to_png
 
 LOG = logging.getLogger("autodip.serve")
@@ -43,14 +44,6 @@ FINAL = frozenset(STATES[3:])
 #: Seconds between two progress events, and between two estimates sent to the page.
 PROGRESS_SECONDS = 0.25
 PREVIEW_SECONDS = 2.0
-
-
-class JobCancelledError(Exception):
-    """Raised inside a run whose job was cancelled: the run ends and nothing is kept."""
-
-
-class JobStateError(ValueError):
-    """An action that the job's state does not allow (e.g. continuing a finished job)."""
 
 
 @dataclass(frozen=True)

@@ -19,16 +19,13 @@ from typing import Any
 
 import numpy as np
 
+from autodip.errors import UploadError
 from autodip.io import ImageFramesError, ImageInfo, ImageReadError, read_image
 
 #: Percentiles of the tone-mapping stretch for 16-bit and float images.
 STRETCH_PERCENTILES = (0.5, 99.5)
 #: Output extensions of the formats :func:`autodip.io.write_image` can write; others get PNG.
 WRITABLE = {"png": ".png", "jpeg": ".jpg", "bmp": ".bmp", "tiff": ".tif", "npy": ".npy"}
-
-
-class UploadError(ValueError):
-    """An upload that cannot be used; the message is one line for the page."""
 
 
 @dataclass
