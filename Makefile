@@ -2,10 +2,12 @@
 #   make demo   restore the bundled sample with default settings -> demo-output/
 #   make test   install with dev extras and run the test suite (what CI runs)
 # A GPU user overrides the torch build, e.g. `make test TORCH_VERSION=2.13.0 TORCH_INDEX=--index-url=...`.
+# Ray (dev extra, `bench run --backend ray`) is pinned too: its defaults change between releases.
 
 PYTHON        ?= python3
 TORCH_VERSION ?= 2.13.0
 TORCH_INDEX   ?=
+RAY_VERSION   ?= 2.60.0
 VENV          := .venv
 BIN           := $(VENV)/bin
 STAMP         := $(VENV)/.installed
@@ -18,8 +20,8 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(CONSTRAINTS): $(BIN)/python
-	echo "torch==$(TORCH_VERSION)" > $@
+$(CONSTRAINTS): $(BIN)/python Makefile
+	printf 'torch==%s\nray==%s\n' "$(TORCH_VERSION)" "$(RAY_VERSION)" > $@
 
 # torch first, pinned, so nothing later can pull another build.
 $(STAMP): pyproject.toml $(CONSTRAINTS)

@@ -169,21 +169,6 @@ def test_cli_bench_run_and_report(finished, images, tmp_path, capsys):
     assert cli.main(["bench", "report", str(tmp_path / "nothing")]) == cli.EXIT_USAGE
 
 
-@pytest.mark.slow
-def test_ray_backend_gives_the_same_rows(tmp_path, images):
-    pytest.importorskip("ray")
-    serial, remote = tmp_path / "serial", tmp_path / "ray"
-    run_sweep(_sweep(images), serial, **SILENT)
-    run_sweep(_sweep(images), remote, backend="ray", **SILENT)
-    drop = ("seconds", "iterations_per_second")
-    rows = [
-        sorted(({k: v for k, v in r.items() if k not in drop} for r in _rows(f)),
-               key=lambda r: (r["image"], r["criterion"], r.get("patience") or 0))
-        for f in (serial, remote)
-    ]  # fmt: skip
-    assert rows[0] == rows[1]
-
-
 def test_inpainting_and_sr_jobs_run_their_baselines(tmp_path, images):
     names = ["tv", "telea", "navier-stokes", "biharmonic", "bicubic", "lanczos"]
     sweep = _sweep(images, degradations=["inpaint:0.3", "sr:2"], iters=20, baselines=names)

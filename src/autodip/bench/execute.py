@@ -7,8 +7,8 @@ With ``workers = N > 1`` the jobs run in ``N`` spawned processes, each limited t
 (:class:`KeyboardInterrupt`: Ctrl-C, or the SIGTERM the command line turns into one) stops such a
 sweep at once: the jobs not started are cancelled, the worker processes are ended, every job that
 had finished is in the cache, and the interruption goes on to the caller. ``backend="ray"`` sends
-the same jobs to a Ray cluster (``pip install ray``; ``address`` of the cluster, or a local
-instance when omitted).
+the same jobs to a Ray cluster, ``workers`` at once on each node (:mod:`autodip.bench.ray_backend`:
+``pip install 'autodip[ray]'``; ``address`` of the cluster, or a local instance when omitted).
 """
 
 from __future__ import annotations
@@ -85,15 +85,18 @@ def execute(
 ) -> dict[str, int]:
     """Run every job not yet in ``cache``; return counts of ``run``, ``cached`` and ``failed``.
 
-    A failing job is logged and counted; the others go on.
+    A failing job is logged and counted; the others go on. ``workers``: local processes, or with
+    ``backend="ray"`` jobs at once on each node of the cluster.
     """
     pending = [job for job in jobs if not cache.has(job)]
     counts = {"run": 0, "cached": len(jobs) - len(pending), "failed": 0}
     if not pending:
         return counts
-    threads = max(1, usable_cores() // max(1, workers))
     if backend == "ray":
-        return _execute_ray(pending, cache, threads, address, counts, log)
+        from autodip.bench.ray_backend import execute_on_ray
+
+        return execute_on_ray(pending, cache, counts, log, workers=workers, address=address)
+    threads = max(1, usable_cores() // max(1, workers))
     if backend != "local":
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
     if workers <= 1:
@@ -170,40 +173,3 @@ def _keep_finished(futures: dict[Future[dict[str, Any]], Job], cache: Cache) -> 
             continue
         if not cache.has(job):
             cache.save(job, future.result())
-
-
-def _execute_ray(
-    pending: list[Job],
-    cache: Cache,
-    threads: int,
-    address: str | None,
-    counts: dict[str, int],
-    log: Callable[[str], None],
-) -> dict[str, int]:
-    try:
-        import ray
-    except ModuleNotFoundError:
-        raise ModuleNotFoundError(
-            "the Ray backend needs Ray: pip install 'ray>=2' (or autodip[ray])"
-        ) from None
-    started_here = not ray.is_initialized()
-    if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False)
-    try:
-        remote = ray.remote(num_cpus=threads)(_run_with_threads)
-        refs = {remote.remote(job, threads): job for job in pending}
-        waiting = list(refs)
-        while waiting:
-            done, waiting = ray.wait(waiting, num_returns=1)
-            job = refs[done[0]]
-            try:
-                cache.save(job, ray.get(done[0]))
-                counts["run"] += 1
-                log(f"done: {job.name}")
-            except Exception as error:
-                counts["failed"] += 1
-                log(f"failed: {job.name}: {type(error).__name__}: {error}")
-    finally:
-        if started_here:
-            ray.shutdown()
-    return counts

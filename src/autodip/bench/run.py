@@ -26,9 +26,12 @@ from autodip.physics.noise import add_gaussian_noise, add_poisson_noise
 from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve
 
 
-def load_clean(job: Job) -> np.ndarray:
-    """The job's clean image: read, made gray if asked (channel mean), centre-cropped."""
-    pixels, _ = read_image(job.image)
+def load_clean(job: Job, root: str | Path | None = None) -> np.ndarray:
+    """The job's clean image: read, made gray if asked (channel mean), centre-cropped.
+
+    A relative ``job.image`` is read from ``root`` when given (default: the working folder).
+    """
+    pixels, _ = read_image(Path(root or "", job.image))
     if job.gray and pixels.shape[0] > 1:
         pixels = pixels[:3].mean(axis=0, keepdims=True)
     return centre_crop(pixels, job.crop)
@@ -56,9 +59,14 @@ def degrade(clean: np.ndarray, job: Job) -> tuple[np.ndarray, Operator, np.ndarr
     raise ValueError(f"unknown degradation {d.kind!r}")
 
 
-def run_job(job: Job) -> dict[str, Any]:
-    """Execute ``job``; return plain data (histories included) for the cache."""
-    clean = load_clean(job)
+def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
+    """Execute ``job``; return plain data (histories included) for the cache.
+
+    ``root``: the folder a relative image path is read from (default: the working folder); a Ray
+    worker, which runs wherever its cluster started, gets the working folder of the sweep's command.
+    The result is the same either way: it names the image as the job does.
+    """
+    clean = load_clean(job, root)
     measured, operator, reference = degrade(clean, job)
     if job.kind == "baseline":
         return _run_baseline(job, measured, operator, reference)

@@ -677,9 +677,23 @@ def _add_bench_arguments(commands: Any) -> None:
         "wavelet, bm3d (bm3d: pip install autodip[bench], non-commercial licence); inpainting "
         "telea, navier-stokes, biharmonic; super-resolution bicubic, lanczos",
     )
-    run.add_argument("--workers", type=_int_in(1, MAX_WORKERS), default=1, help="local processes")
-    run.add_argument("--backend", choices=("local", "ray"), default="local", help="where to run")
-    run.add_argument("--address", help="Ray cluster address (default: a local Ray instance)")
+    run.add_argument(
+        "--workers",
+        type=_int_in(1, MAX_WORKERS),
+        default=1,
+        help="jobs at once: local processes, or per node with --backend ray",
+    )
+    run.add_argument(
+        "--backend",
+        choices=("local", "ray"),
+        default="local",
+        help="where to run: here, or on Ray (pip install 'autodip[ray]')",
+    )
+    run.add_argument(
+        "--address",
+        help="Ray cluster: HOST:PORT, or auto for the one `ray start` started here (default: "
+        "$RAY_ADDRESS, else a local Ray instance for the sweep)",
+    )
     report = actions.add_parser(
         "report",
         help="rebuild rows and report from a results folder (nothing is run)",
