@@ -200,6 +200,9 @@ def markdown(data: dict[str, Any]) -> str:
         f"- defaults replayed: `{DEFAULT_NETWORK}`, `{DEFAULT_STOP}` with S = {DEFAULT_PATIENCE}, "
         f"budget {DEFAULT_ITERS} (hard) vs adaptive (cap {ADAPTIVE_CAP * DEFAULT_ITERS}); guard "
         f"ratio {GUARD_RATIO}, σ̂ ≥ {GUARD_MIN_SIGMA:g}/255",
+        f"- `{DEFAULT_NETWORK}` was denoising's default at every size when this sweep began; it "
+        "still is below 3·128² pixels, and from there the default is width 64, whose replay of "
+        "the same policy is in [`choose256.md`](choose256.md)",
         "",
         "## Per image: hard budget vs adaptive budget",
         "",

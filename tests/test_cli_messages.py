@@ -124,10 +124,29 @@ def test_inpainting_names_its_own_default_width(tmp_path, capsys):
     assert code == 0 and "with hourglass (width 64)" in stderr, stderr
 
 
+@pytest.mark.parametrize(
+    ("size", "tile", "width"),
+    [((221, 221), None, 32), ((222, 222), None, 64), ((222, 222), "64", 32)],
+)
+def test_denoising_widens_its_default_network_from_3x128_squared_pixels(
+    tmp_path, capsys, size, tile, width
+):
+    """221² = 48841 pixels is below the switch (3·128² = 49152), 222² above; a tile is what one
+    network fits, so 64² tiles of a large image keep width 32."""
+    src = _png(tmp_path / "ok.png", size=size)
+    tiling = ["--tile", tile] if tile else []
+    argv = ["denoise", src, "-o", tmp_path / "y.png", *QUICK, *tiling, "--report", tmp_path / "r"]
+    code, _, stderr = run(argv, capsys)
+    assert code == 0 and f"with hourglass (width {width})" in stderr, stderr
+
+
 def test_list_nets_shows_what_each_task_runs(capsys):
     code, stdout, _ = run(["list", "nets"], capsys)
     assert code == 0
     assert re.search(r"denoise\s+hourglass width 32\s+58,339 params", stdout)
+    assert re.search(
+        r"hourglass width 64\s+231,363 params\n\s+\(width 64 from 49152 pixels\)", stdout
+    )
     assert re.search(r"inpaint\s+hourglass width 64\s+231,363 params", stdout)
     assert re.search(r"sr\s+hourglass width 64\s+231,363 params", stdout)
 

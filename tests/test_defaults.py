@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 
+import numpy as np
+import pytest
+
 from autodip import api as restore
 from autodip import cli, defaults
 from autodip.bench import Sweep
@@ -62,3 +65,10 @@ def test_help_shows_the_defaults():
     assert f"adaptive budget of {defaults.DENOISE_ITERS}" in text
     assert "1/30" in text and "1/3" in text
     assert f"up to {defaults.ADAPTIVE_CAP}×" in text
+
+
+@pytest.mark.parametrize(("side", "width"), [(221, 32), (222, 64)])
+def test_the_library_widens_denoising_from_3x128_squared_pixels(side, width):
+    noisy = np.full((3, side, side), 0.5, np.float32)
+    result = restore.denoise(noisy, iters=1, stop=None, device="cpu")
+    assert result.config["net"]["options"]["width"] == width

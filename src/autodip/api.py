@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -60,7 +61,7 @@ def task_defaults(operator: Operator) -> TaskDefaults:
         iters = published_iterations(operator)
         noise = SR8_REG_NOISE_STD if operator.factor >= 8 else base.reg_noise_std
         why = "DIP super-resolution: x8 uses 4000 and 0.05"
-        return TaskDefaults(iters, None, noise, why, width=base.width)
+        return replace(base, iters=iters, stop=None, reg_noise_std=noise, why=why)
     return base
 
 
@@ -154,8 +155,9 @@ def restore(
         the image's texture (:func:`autodip.analysis.width_predictor.choose_architecture`); the
         choice and
         its evidence are in ``result.config["architecture"]``. ``None`` takes the task's default
-        (denoising ``hourglass`` at width 32 unless ``width`` is given, the other tasks
-        ``hourglass`` at its width 64).
+        (denoising ``hourglass`` at width 32, or 64 from 3·128² estimated pixels
+        (:meth:`~autodip.defaults.TaskDefaults.width_for`), unless ``width`` is given; the
+        other tasks ``hourglass`` at its width 64).
     iters
         Iteration budget, a hard cap. ``None`` takes the task's budget as an *adaptive* one: the
         run goes on past it while its estimate is under-fitted (:mod:`autodip.stopping.fit_guard`),
@@ -241,13 +243,14 @@ def restore(
             max_memory=max_memory, max_time=max_time, **net_options,
         )  # fmt: skip
     defaults = task_defaults(operator)
+    y = as_image_tensor(image)
+    size = operator.estimate_size(*y.shape[-2:])
     adaptive = iters is None
     iters = defaults.iters if iters is None else iters
     if net is None:
         net = DEFAULT_NET
         if net_options.get("width") is None:
-            net_options = {**net_options, "width": defaults.width}
-    y = as_image_tensor(image)
+            net_options = {**net_options, "width": defaults.width_for(*size)}
     stop_note = None
     if stop is _UNSET:
         stop = defaults.stop
@@ -512,7 +515,8 @@ def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:
     """Remove noise from ``image``: :func:`restore` with
     :class:`~autodip.physics.operators.Denoise`.
 
-    Defaults: ``net="hourglass"`` at width 32, 1500 iterations, CIFS stopping with patience 300
+    Defaults: ``net="hourglass"`` at width 32 (64 from 3·128² pixels), 1500 iterations (adaptive),
+    CIFS stopping with patience 300
     (:data:`TASK_DEFAULTS`).
 
     Examples

@@ -43,6 +43,20 @@ DEFAULT_WIDTH = 64
 #: against 27.75 dB in 72.0 s for hourglass-64 / S = 500 / 1000 steps
 #: (``benchmarks/results/dev-cpu/report.md``, rule in :mod:`autodip.bench.choose`).
 DENOISE_WIDTH = 32
+#: Denoising's width for larger images. At 256² the width-32 hourglass fits a textured image far
+#: too slowly (still rising at 4500 steps; at its peak 4.0 / 2.0 / 1.0 dB under CBM3D (σ̂) at
+#: σ = 15 / 25 / 50 on the 12 development crops): with the shipped stopping policy width 64 is
+#: 1.7 / 0.9 dB higher at σ = 15 / 25 and 0.2 dB lower at σ = 50, for 1.6–1.8× the seconds
+#: (``benchmarks/results/choose256.md``, the first 6 (image, σ) pairs; the sweep goes on), and on
+#: the hardest crop width 64 gains 3.6 dB at equal steps (``benchmarks/results/lr_probe.md``).
+DENOISE_WIDE_WIDTH = 64
+#: The pixel count from which :data:`DENOISE_WIDE_WIDTH` is used. The evidence brackets it: at 256²
+#: width 64 (above); at 192² (the demo's F16 crop, σ = 25) width 32 — width 64 peaks earlier
+#: (30.51 dB at step 940) and CIFS, not confirmed, returns step 1440 at 29.39 dB, against 30.62
+#: dB with width 32 (``benchmarks/results/demo-w64-report.json``); at 128² width 32
+#: (``dev-cpu/report.md``). The switch sits halfway between 192² and 256² on a log scale:
+#: 3 · 128² = 49 152 pixels (≈ 222²).
+DENOISE_WIDE_PIXELS = 3 * 128 * 128
 
 # --- denoising (benchmarks/results/dev-cpu/report.md) -------------------------------------------
 
@@ -97,6 +111,30 @@ class TaskDefaults:
     #: The width of :data:`DEFAULT_NET` when no width is named (the CLI: also for ``--net
     #: hourglass``).
     width: int = DEFAULT_WIDTH
+    #: A larger width for estimates of at least ``wide_pixels`` pixels (``None``: one width).
+    wide_width: int | None = None
+    wide_pixels: int = 0
+
+    def width_for(self, height: int, width: int) -> int:
+        """The default width for an estimate of ``height × width`` pixels.
+
+        Examples
+        --------
+        >>> denoise = TASK_DEFAULTS["denoise"]
+        >>> denoise.width_for(192, 192), denoise.width_for(256, 256)
+        (32, 64)
+        >>> TASK_DEFAULTS["inpaint"].width_for(16, 16)
+        64
+        """
+        if self.wide_width is not None and height * width >= self.wide_pixels:
+            return self.wide_width
+        return self.width
+
+    def describe_width(self) -> str:
+        """The default width in words: ``'32 (64 from 49152 pixels)'`` or ``'64'``."""
+        if self.wide_width is None:
+            return str(self.width)
+        return f"{self.width} ({self.wide_width} from {self.wide_pixels} pixels)"
 
 
 #: Per task (operator name): what ``denoise``, ``inpaint`` and ``sr`` run by default.
@@ -108,6 +146,8 @@ TASK_DEFAULTS = {
         "benchmarks/results/dev-cpu/report.md (development sweep)",
         patience=DENOISE_PATIENCE,
         width=DENOISE_WIDTH,
+        wide_width=DENOISE_WIDE_WIDTH,
+        wide_pixels=DENOISE_WIDE_PIXELS,
     ),
     "inpaint": TaskDefaults(
         INPAINT_ITERS,

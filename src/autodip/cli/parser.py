@@ -249,7 +249,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     net.add_argument(
         "--net",
         help=f"network (default: {default.DEFAULT_NET}"
-        + (f" at width {defaults.width}" if defaults.width else "")
+        + f" at width {defaults.describe_width()}"
         + "; see `autodip list nets`), or 'auto': a "
         "2-level bilinear hourglass whose width (32, 64 or 128) is predicted from the input's "
         "texture (see `autodip inspect`)",
@@ -257,7 +257,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     net.add_argument(
         "--width",
         type=_int_in(1, MAX_WIDTH),
-        help=f"channels per scale (default: {defaults.width} for {default.DEFAULT_NET}, else the "
+        help=f"channels per scale (default: {defaults.describe_width()} for "
+        f"{default.DEFAULT_NET}, else the "
         "network's own)",
     )
     net.add_argument(

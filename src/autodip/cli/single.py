@@ -240,7 +240,7 @@ def _read_inputs(job: Job, console: Console) -> None:
 
 
 def _choose_network(job: Job, console: Console) -> None:
-    job.net, job.net_options = _network(job.args)
+    job.net, job.net_options = _network(job.args, _fitted_size(job))
     if job.args.net == "auto":
         job.architecture = architecture_for(job.image, None)
         job.net, job.net_options = job.architecture["net"], job.architecture["options"]
@@ -499,18 +499,26 @@ def _samples(info: Any) -> str:
     return f"{info.dtype} {info.format}"
 
 
-def _network(args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+def _fitted_size(job: Job) -> tuple[int, int]:
+    """Height and width of what one network fits: the estimate, or one tile of it."""
+    height, width = job.operator.estimate_size(*job.image.shape[1:])
+    tile = getattr(job.args, "tile", None)
+    return (min(height, tile), min(width, tile)) if tile else (height, width)
+
+
+def _network(args: argparse.Namespace, size: tuple[int, int]) -> tuple[str, dict[str, Any]]:
     """The network ``--net/--width/--depth`` name, with the task's default width filled in.
 
-    No ``--net``, or ``--net hourglass`` without ``--width``, runs the task's hourglass
-    (:data:`autodip.api.TASK_DEFAULTS`: width 32 for denoising, 64 otherwise), so naming the
-    default network builds the same one as not naming it.
+    No ``--net``, or ``--net hourglass`` without ``--width``, runs the task's hourglass at the
+    width :meth:`autodip.defaults.TaskDefaults.width_for` gives for ``size`` (the fitted image's
+    height and width: denoising 32 below 3·128² pixels and 64 from there, the other tasks 64), so
+    naming the default network builds the same one as not naming it.
     """
     from autodip.api import DEFAULT_NET, TASK_DEFAULTS
 
     net, options = args.net, {"width": args.width, "depth": args.depth}
     if net in (None, DEFAULT_NET) and args.width is None:
-        net, options["width"] = DEFAULT_NET, TASK_DEFAULTS[args.command].width
+        net, options["width"] = DEFAULT_NET, TASK_DEFAULTS[args.command].width_for(*size)
     return net, options
 
 

@@ -155,6 +155,10 @@ def list_components(args: argparse.Namespace) -> int:
         "for 3 channels:"
     )
     for task, defaults in TASK_DEFAULTS.items():
-        params = count_parameters(create_net(DEFAULT_NET, width=defaults.width))
-        print(f"  {task:8s} {DEFAULT_NET} width {defaults.width}  {params:>10,} params")
+        widths = dict.fromkeys([defaults.width, defaults.wide_width or defaults.width])
+        for width in widths:
+            params = count_parameters(create_net(DEFAULT_NET, width=width))
+            print(f"  {task:8s} {DEFAULT_NET} width {width:<4d} {params:>10,} params")
+        if len(widths) > 1:
+            print(f"  {'':8s} (width {defaults.wide_width} from {defaults.wide_pixels} pixels)")
     return EXIT_OK

@@ -284,7 +284,12 @@ def _info(state: ServeState) -> dict[str, Any]:
         "nets": list_nets(),
         "criteria": criteria,
         "defaults": {
-            task: {"iters": d.iters, "stop": d.stop, "patience": d.patience, "width": d.width}
+            task: {
+                "iters": d.iters,
+                "stop": d.stop,
+                "patience": d.patience,
+                "width": d.describe_width(),
+            }
             for task, d in TASK_DEFAULTS.items()
         },
     }

@@ -1,0 +1,210 @@
+"""Denoising defaults from the 256² development sweep, with each network's seconds measured cleanly.
+
+The sweep (``benchmarks/sweeps/dev256.json``, cached in ``benchmarks/results/dev256/``) ran beside
+other work, so its recorded seconds mix in whatever shared the CPU (the same 4500-step run took
+264 s and 5073 s). This script therefore
+
+1. measures each swept network's seconds per step at 256² on one thread, in alternating rounds
+   within one process, with nothing else running (cached in ``results/net_costs.json``: a
+   network that has runs but no cost yet is measured, ``--measure`` measures all again — pause
+   background jobs first);
+2. rescales every cached run's seconds (its fit and its criteria alike) so that its fit costs the
+   clean time per step;
+3. compares the networks on the (image, σ) pairs that every one of them has run:
+   - the project's rule (:mod:`autodip.bench.choose`: most dB gained per second within 0.1 dB of
+     the best mean PSNR at the stop) over every criterion, patience and hard budget;
+   - the shipped policy replayed per network (CIFS, S = 300, nominal budget 1500, adaptive
+     extension to 4500 with the fit guard: :func:`autodip.bench.adaptive.replay_adaptive`);
+   - the floor of issue 14: no image below its noisy input, none more than 2 dB under CBM3D (σ̂).
+
+Usage::
+
+    OMP_NUM_THREADS=1 python benchmarks/choose256.py   # after every sweep commit
+
+(measuring a new network's cost takes a few minutes: keep the machine otherwise idle then).
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import json
+import time
+from collections import defaultdict
+from pathlib import Path
+from statistics import mean
+from typing import Any
+
+import numpy as np
+import torch
+
+from autodip import defaults
+from autodip.bench.adaptive import replay_adaptive
+from autodip.bench.analyse import step_costs
+from autodip.bench.choose import budgets_for, combinations, markdown, pick
+from autodip.bench.provenance import provenance, write_report
+from guard import bm3d_estimated, load_runs
+
+RESULTS = Path(__file__).resolve().parent / "results"
+SWEEP = RESULTS / "dev256"
+COSTS = RESULTS / "net_costs.json"
+SIZE = 256
+PATIENCES = [300, 500, 1000]
+NOMINALS = (1500, 2000, 3000)  # nominal budgets replayed for the shipped policy
+FLOOR_DB = 2.0  # issue 14: none more than 2 dB under CBM3D (σ̂)
+
+
+def measure_costs(networks: list[str], rounds: int = 3, steps: int = 40) -> dict[str, float]:
+    """Seconds per step of each network's default denoising fit at ``SIZE``², one thread.
+
+    The networks alternate within each round so that any load hits them alike; the median of the
+    rounds is kept. A step is what ``autodip.api.denoise`` does without a stopping criterion:
+    forward, backward, Adam, the input perturbation and the output average.
+    """
+    from autodip.api import denoise
+
+    torch.set_num_threads(1)
+    noisy = np.random.default_rng(0).random((3, SIZE, SIZE), dtype=np.float32)
+    times: dict[str, list[float]] = defaultdict(list)
+    for _ in range(rounds):
+        for name in networks:
+            spans = []
+            for iters in (steps // 4, steps):
+                start = time.perf_counter()
+                denoise(noisy, net=name, iters=iters, stop=None, device="cpu")
+                spans.append(time.perf_counter() - start)
+            times[name].append((spans[1] - spans[0]) / (steps - steps // 4))
+    return {name: float(np.median(values)) for name, values in times.items()}
+
+
+def rescaled(run: dict[str, Any], clean: float) -> dict[str, Any]:
+    """``run`` with its fit's seconds per step set to ``clean`` and its criteria scaled alike."""
+    base, _ = step_costs(run)
+    factor = clean / base if base > 0 else 1.0
+    out = copy.deepcopy(run)
+    out["seconds"] = run["seconds"] * factor
+    for record in out["criteria"].values():
+        if record.get("seconds") is not None:
+            record["seconds"] *= factor
+    return out
+
+
+def comparable(runs: list[dict[str, Any]], networks: list[str]) -> list[dict[str, Any]]:
+    """The runs on the (image, degradation) pairs that every one of ``networks`` has run."""
+    have = defaultdict(set)
+    for run in runs:
+        have[run["job"]["network"]].add((run["job"]["image"], run["job"]["degradation"]))
+    common = set.intersection(*(have[n] for n in networks)) if networks else set()
+    return [r for r in runs if (r["job"]["image"], r["job"]["degradation"]) in common]
+
+
+def shipped_policy_rows(
+    runs: list[dict[str, Any]],
+    costs: dict[str, float],
+    bm3d: dict[tuple[str, str], float],
+    nominal: int,
+    cap: int,
+) -> list[dict[str, Any]]:
+    """Per run: the shipped stopping policy replayed (CIFS, S = 300, the fit guard's adaptive
+    budget) with a ``nominal`` budget extended up to ``cap`` steps."""
+    rows = []
+    for run in runs:
+        job = run["job"]
+        replay = replay_adaptive(run, "cifs", defaults.DENOISE_PATIENCE, nominal, cap)
+        peak = max(h["psnr"] for h in run["history"])
+        rows.append(
+            {
+                "image": job["image"], "sigma": job["level"], "network": job["network"],
+                "noisy": run["measured_psnr"], "cbm3d": bm3d[job["image"], job["degradation"]],
+                "psnr": replay.psnr, "peak": peak, "stop": replay.stop, "halt": replay.halt,
+                "confirmed": replay.confirmed, "underfitted": replay.underfitted,
+                "seconds": replay.halt * costs[job["network"]], "nominal": nominal, "cap": cap,
+            }
+        )  # fmt: skip
+    return rows
+
+
+def policy_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """Per network and σ: mean PSNR, gaps, floor breaches and seconds of the shipped policy."""
+    groups = defaultdict(list)
+    for row in rows:
+        groups[row["network"], row["nominal"], row["cap"], row["sigma"]].append(row)
+    lines = [
+        "| network | budget | σ | images | mean PSNR | mean CBM3D (σ̂) | mean gap | worst gap "
+        f"| below noisy | > {FLOOR_DB:g} dB under CBM3D | gap to own peak | confirmed "
+        "| mean seconds |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for (network, nominal, cap, sigma), group in sorted(groups.items()):
+        gaps = [r["psnr"] - r["cbm3d"] for r in group]
+        lines.append(
+            f"| {network} | {nominal} → {cap} | {sigma:g} | {len(group)} | "
+            f"{mean(r['psnr'] for r in group):.2f} | "
+            f"{mean(r['cbm3d'] for r in group):.2f} | {mean(gaps):+.2f} | {min(gaps):+.2f} | "
+            f"{sum(r['psnr'] < r['noisy'] for r in group)} | "
+            f"{sum(g < -FLOOR_DB for g in gaps)} | "
+            f"{mean(r['peak'] - r['psnr'] for r in group):.2f} | "
+            f"{sum(r['confirmed'] for r in group)}/{len(group)} | "
+            f"{mean(r['seconds'] for r in group):.0f} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--measure", action="store_true", help="(re)measure the clean costs")
+    parser.add_argument("--out", type=Path, default=RESULTS / "choose256.md")
+    args = parser.parse_args()
+    sweep = json.loads((SWEEP / "sweep.json").read_text())
+    runs = load_runs(SWEEP)
+    dip = [r for r in runs if r["job"]["kind"] == "dip"]
+    networks = [n for n in sweep["networks"] if any(r["job"]["network"] == n for r in dip)]
+    costs = json.loads(COSTS.read_text())["seconds_per_step"] if COSTS.exists() else {}
+    missing = [n for n in networks if n not in costs]
+    if args.measure or missing:
+        print(f"measuring {', '.join(networks if args.measure else missing)} (keep the CPU idle)")
+        costs = measure_costs(networks) if args.measure else {**costs, **measure_costs(missing)}
+        record = provenance(threads=1, size=f"{SIZE}²")
+        COSTS.write_text(json.dumps({"provenance": record, "seconds_per_step": costs}, indent=1))
+    bm3d = bm3d_estimated(runs)
+    dip = [rescaled(r, costs[r["job"]["network"]]) for r in comparable(dip, networks)]
+    pairs = len({(r["job"]["image"], r["job"]["degradation"]) for r in dip})
+    candidates = combinations(dip, PATIENCES, budgets_for(sweep["iters"]))
+    chosen, _ = pick(candidates)
+    shipped = defaults.TASK_DEFAULTS["denoise"].iters
+    policy = [
+        row
+        for nominal in NOMINALS
+        for row in shipped_policy_rows(
+            dip, costs, bm3d, nominal, min(defaults.ADAPTIVE_CAP * nominal, sweep["iters"])
+        )
+    ]
+    cost_line = ", ".join(f"{n} {1000 * costs[n]:.0f} ms" for n in networks)
+    lines = [
+        "# Denoising defaults from the 256² development sweep",
+        "",
+        f"- sweep: `benchmarks/results/dev256/` ({len(dip)} runs of {', '.join(networks)} on the "
+        f"{pairs} (image, σ) pairs every one of them has run)",
+        f"- clean seconds per step at 256², one thread ([`net_costs.json`](net_costs.json)): "
+        f"{cost_line}",
+        "",
+        "## The shipped policy per network",
+        "",
+        f"CIFS with S = 300 and the adaptive budget of the fit guard, replayed on each trajectory: "
+        f"*budget* is the nominal budget → the cap ({defaults.ADAPTIVE_CAP}× the nominal one, cut "
+        f"at the {sweep['iters']} recorded steps; shipped: {shipped} → "
+        f"{defaults.ADAPTIVE_CAP * shipped}); seconds = steps run × the clean cost per step.",
+        "",
+        *policy_markdown(policy),
+        "",
+        "## The project's rule over every combination",
+        "",
+        markdown(candidates),
+    ]
+    data = {"costs": costs, "chosen": chosen.__dict__, "policy": policy}
+    write_report(args.out, "\n".join(lines), data, provenance())
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
