@@ -48,6 +48,7 @@ from autodip.bench.provenance import provenance, write_report
 from autodip.bench.run import degrade, load_clean
 from autodip.bench.sweep import Degradation, Job
 from autodip.core.ensemble import Member, plan_members, run_member, score_at_stop
+from autodip.defaults import TASK_DEFAULTS
 from autodip.metrics.full_reference import psnr
 from autodip.metrics.uncertainty import error_ranking, pixel_std
 from autodip.physics.operators import Denoise
@@ -66,23 +67,29 @@ def measurement(path: Path, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return noisy, reference
 
 
-def member_name(image: Path, sigma: float, member: Member) -> str:
-    """The cache name of one member run: image, σ, seed and transform."""
-    return f"{image.stem}-s{sigma:g}-seed{member.seed}-{member.transform}"
+def member_name(image: Path, sigma: float, member: Member, width: int) -> str:
+    """The cache name of one member run: image, σ, the hourglass's width, seed and transform."""
+    return f"{image.stem}-s{sigma:g}-w{width}-seed{member.seed}-{member.transform}"
 
 
 def run_one(
-    noisy: np.ndarray, clean: np.ndarray, member: Member, out: Path, iters: int | None = None
+    noisy: np.ndarray,
+    clean: np.ndarray,
+    member: Member,
+    out: Path,
+    width: int,
+    iters: int | None = None,
 ) -> dict[str, Any]:
-    """One member with the defaults (``iters``: a hard budget instead of the adaptive one, for
-    a quick trial); its estimate goes to ``out`` (.npz), its record is returned.
+    """One member with the defaults but the hourglass's ``width`` (``iters``: a hard budget
+    instead of the adaptive one, for a quick trial); its estimate goes to ``out`` (.npz), its
+    record is returned.
     """
     started = time.perf_counter()
     result = run_member(
         member,
         torch.from_numpy(noisy)[None],
         Denoise(),
-        partial(restore, device="cpu", iters=iters),
+        partial(restore, device="cpu", iters=iters, width=width),
         reference=torch.from_numpy(clean)[None],
     )
     pixels = result.pixels
@@ -90,6 +97,7 @@ def run_one(
     peak, peak_step = history_peak(result.history)
     return {
         **member.to_dict(),
+        "width": width,
         "stop_step": result.stop_step,
         "confirmed": result.confirmed,
         "iterations": result.iterations,
@@ -198,11 +206,12 @@ def run_all(args: argparse.Namespace) -> None:
         for image in images:
             for kind in KINDS.values():
                 member = plan_members(args.members, 0, kind)[index]
-                name = member_name(image, args.sigma, member)
+                name = member_name(image, args.sigma, member, args.width)
                 if load_member(args.cache, name) is not None:
                     continue
                 noisy, clean = measurement(image, args.sigma)
-                record = run_one(noisy, clean, member, args.cache / f"{name}.npz", args.iters)
+                out = args.cache / f"{name}.npz"
+                record = run_one(noisy, clean, member, out, args.width, args.iters)
                 (args.cache / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
                 print(
                     f"{name}: PSNR {record['psnr']:.2f} dB in {record['seconds']:.0f} s", flush=True
@@ -221,7 +230,7 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
         for kind, transforms in KINDS.items():
             members = []
             for member in plan_members(args.members, 0, transforms):
-                found = load_member(args.cache, member_name(image, args.sigma, member))
+                found = load_member(args.cache, member_name(image, args.sigma, member, args.width))
                 if found is None:
                     break
                 members.append(found)
@@ -344,14 +353,14 @@ def combining_table(rows: list[dict[str, Any]]) -> list[str]:
 def write(args: argparse.Namespace) -> None:
     """``ensemble.md`` and ``ensemble.json`` from what the cache holds now."""
     rows = collect(args)
-    cached_members = len(list(args.cache.glob("*-seed*.json")))
+    cached_members = len(list(args.cache.glob(f"*-s{args.sigma:g}-w{args.width}-seed*.json")))
     unique = args.images * (2 * args.members - 1)
     text = [
         "# Ensembles of DIP restorations against CBM3D (σ̂)",
         "",
         f"- data: {args.images} odd-position CBSD68 images, 256² centre crops, Gaussian "
         f"σ = {args.sigma:g} (the development sweep's noisy files); defaults of "
-        "`autodip denoise` for every member",
+        f"`autodip denoise` for every member, with the hourglass at width {args.width}",
         f"- members cached: {cached_members} of {unique} distinct runs "
         f"({args.members} per image and kind; member 1 is shared by both kinds)",
         f"- target (issue 17): mean PSNR ≥ CBM3D (σ̂) − {TARGET_DB} dB",
@@ -389,6 +398,12 @@ def main() -> None:
     parser.add_argument("--members", type=int, default=4)
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--iters", type=int, help="a hard budget (default: the adaptive one)")
+    parser.add_argument(
+        "--width",
+        type=int,
+        default=TASK_DEFAULTS["denoise"].width_for(256, 256),
+        help="the hourglass's width (default: denoising's at 256²; the committed table: 32)",
+    )
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/results/ensemble-runs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ensemble.md"))
     parser.add_argument("--analyse-only", action="store_true")
