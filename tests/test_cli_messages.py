@@ -145,7 +145,7 @@ def test_list_nets_shows_what_each_task_runs(capsys):
     assert code == 0
     assert re.search(r"denoise\s+hourglass width 32\s+58,339 params", stdout)
     assert re.search(
-        r"hourglass width 64\s+231,363 params\n\s+\(width 64 from 49152 pixels\)", stdout
+        r"hourglass width 64\s+231,363 params\n\s+\(width 64 from 49152 pixels ≈ 222²\)", stdout
     )
     assert re.search(r"inpaint\s+hourglass width 64\s+231,363 params", stdout)
     assert re.search(r"sr\s+hourglass width 64\s+231,363 params", stdout)

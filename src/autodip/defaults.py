@@ -131,10 +131,17 @@ class TaskDefaults:
         return self.width
 
     def describe_width(self) -> str:
-        """The default width in words: ``'32 (64 from 49152 pixels)'`` or ``'64'``."""
+        """The default width in words: ``'32 (64 from 49152 pixels ≈ 222²)'`` or ``'64'``.
+
+        Examples
+        --------
+        >>> TASK_DEFAULTS["denoise"].describe_width(), TASK_DEFAULTS["sr"].describe_width()
+        ('32 (64 from 49152 pixels ≈ 222²)', '64')
+        """
         if self.wide_width is None:
             return str(self.width)
-        return f"{self.width} ({self.wide_width} from {self.wide_pixels} pixels)"
+        side = round(self.wide_pixels**0.5)
+        return f"{self.width} ({self.wide_width} from {self.wide_pixels} pixels ≈ {side}²)"
 
 
 #: Per task (operator name): what ``denoise``, ``inpaint`` and ``sr`` run by default.

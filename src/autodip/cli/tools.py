@@ -160,5 +160,6 @@ def list_components(args: argparse.Namespace) -> int:
             params = count_parameters(create_net(DEFAULT_NET, width=width))
             print(f"  {task:8s} {DEFAULT_NET} width {width:<4d} {params:>10,} params")
         if len(widths) > 1:
-            print(f"  {'':8s} (width {defaults.wide_width} from {defaults.wide_pixels} pixels)")
+            pixels, side = defaults.wide_pixels, round(defaults.wide_pixels**0.5)
+            print(f"  {'':8s} (width {defaults.wide_width} from {pixels} pixels ≈ {side}²)")
     return EXIT_OK
