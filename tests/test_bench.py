@@ -203,3 +203,38 @@ def test_unknown_baseline_is_refused_with_close_matches(images):
     with pytest.raises(ValueError, match="Did you mean 'telea'") as caught:
         expand(_sweep(images, baselines=["telia"]))
     assert "inpaint: biharmonic, navier-stokes, telea" in str(caught.value)
+
+
+def test_real_noise_jobs_read_the_shot_and_score_it_against_its_reference(tmp_path, images):
+    folder = tmp_path / "real"
+    folder.mkdir()
+    reference = np.asarray(Image.open(images / "a.png"), dtype=np.float64)
+    shot = reference + np.random.default_rng(1).normal(0, 6, reference.shape)
+    shot = np.clip(np.round(shot), 0, 255)
+    Image.fromarray(reference.astype(np.uint8)).save(folder / "scene_mean.png")
+    Image.fromarray(shot.astype(np.uint8)).save(folder / "scene_real.png")
+    sweep = _sweep(folder / "scene_real.png", degradations=["real"], baselines=["tv"])
+    out = tmp_path / "results"
+    report, counts = run_sweep(sweep, out, **SILENT)
+    assert counts == {"run": 2, "cached": 0, "failed": 0}
+    rows = _rows(out)
+    assert {r["degradation"] for r in rows} == {"real"}
+    std = float(np.std(shot - reference))
+    expected_psnr = 10 * np.log10(255.0**2 / np.mean((shot - reference) ** 2))
+    for row in rows:
+        assert row["measured_psnr"] == pytest.approx(expected_psnr, abs=1e-6)
+    oracle = next(r for r in rows if r["criterion"] == "tv (σ true)")
+    assert oracle["sigma"] == pytest.approx(std, rel=1e-6)  # the std of shot − reference
+    assert oracle["psnr"] > expected_psnr  # TV at the right σ removes some of the noise
+    assert "| real |" in report.read_text()
+
+
+def test_real_noise_needs_the_reference_file(tmp_path, images):
+    with pytest.raises(ValueError, match="real noise has no level"):
+        parse_degradations(["real:5"])
+    with pytest.raises(ValueError, match=r"named X_real\.\* with references X_mean"):
+        expand(_sweep(images, degradations=["real"]))  # a.png, b.png: not shots
+    shot = tmp_path / "scene_real.png"
+    Image.open(images / "a.png").save(shot)
+    with pytest.raises(ValueError, match=r"scene_mean\.png is missing"):
+        expand(_sweep(shot, degradations=["real"]))

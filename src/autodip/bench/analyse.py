@@ -260,4 +260,4 @@ def table(rows: list[dict[str, Any]], patience: int, value: str = "psnr") -> str
 
 def _degradation_order(label: str) -> tuple[str, float]:
     kind, _, level = label.partition(":")
-    return kind, float(level)
+    return kind, float(level or 0)

@@ -5,8 +5,10 @@ and SSIM against the clean image and every (objective-preserving) criterion's sc
 criterion's stop can be found afterwards for any patience ``S`` without running again. An ``osc``
 job fits ``y + p`` and records OSC's curvature the same way (it never stops early: its patience is
 set beyond the budget). A ``baseline`` job applies a classical method to the same measurement:
-a denoiser with the true σ and with the estimated σ, an inpainter with the mask, or an upscaler
-with the factor (:mod:`autodip.bench.baselines`), scored against the same reference as DIP.
+a denoiser with the true σ (real noise: the std of noisy − reference) and with the estimated σ,
+an inpainter with the mask, or an upscaler with the factor (:mod:`autodip.bench.baselines`),
+scored against the same reference as DIP. Real noise (``real``) is not synthesised: the job's
+image is a noisy camera shot and its reference the mean of many shots.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 import torch
 
 from autodip.bench.calibrate import centre_crop
-from autodip.bench.sweep import Job, noise_seed, parse_network
+from autodip.bench.sweep import Job, noise_seed, parse_network, real_reference
 from autodip.io import read_image
 from autodip.metrics.full_reference import psnr, ssim
 from autodip.physics.noise import add_gaussian_noise, add_poisson_noise
@@ -29,17 +31,33 @@ from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve
 def load_clean(job: Job, root: str | Path | None = None) -> np.ndarray:
     """The job's clean image: read, made gray if asked (channel mean), centre-cropped.
 
-    A relative ``job.image`` is read from ``root`` when given (default: the working folder).
+    A relative ``job.image`` is read from ``root`` when given (default: the working folder). For
+    real noise the clean image is the shot's reference (:func:`autodip.bench.sweep.real_reference`).
     """
-    pixels, _ = read_image(Path(root or "", job.image))
+    image = real_reference(job.image) if job.degradation.kind == "real" else job.image
+    return _read(job, Path(root or "", image))
+
+
+def _read(job: Job, path: Path) -> np.ndarray:
+    pixels, _ = read_image(path)
     if job.gray and pixels.shape[0] > 1:
         pixels = pixels[:3].mean(axis=0, keepdims=True)
     return centre_crop(pixels, job.crop)
 
 
-def degrade(clean: np.ndarray, job: Job) -> tuple[np.ndarray, Operator, np.ndarray]:
-    """The measurement, its operator and the reference (the clean image, cropped for SR)."""
+def degrade(
+    clean: np.ndarray, job: Job, root: str | Path | None = None
+) -> tuple[np.ndarray, Operator, np.ndarray]:
+    """The measurement, its operator and the reference (the clean image, cropped for SR).
+
+    Real noise is not synthesised: the measurement is the job's image itself, read from ``root``.
+    """
     d, seed = job.degradation, noise_seed(job.image, job.degradation, job.seed)
+    if d.kind == "real":
+        noisy = _read(job, Path(root or "", job.image))
+        if noisy.shape != clean.shape:
+            raise ValueError(f"{job.image}: {noisy.shape} pixels, its reference {clean.shape}")
+        return noisy, Denoise(), clean
     if d.kind == "gaussian":
         return add_gaussian_noise(clean, d.level, seed=seed), Denoise(), clean
     if d.kind == "poisson":
@@ -67,7 +85,7 @@ def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
     The result is the same either way: it names the image as the job does.
     """
     clean = load_clean(job, root)
-    measured, operator, reference = degrade(clean, job)
+    measured, operator, reference = degrade(clean, job, root)
     if job.kind == "baseline":
         return _run_baseline(job, measured, operator, reference)
     from autodip.api import restore
@@ -97,6 +115,7 @@ def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
         "measured_psnr": psnr(measured, reference) if measured.shape == reference.shape else None,
         # σ̂ as the runner's fit guard reads it (the known values of an inpainting mask too)
         "sigma_hat": measurement_sigma(torch.from_numpy(measured)[None], operator),
+        **({"noise_std": noise_std(measured, reference)} if job.degradation.kind == "real" else {}),
         "history": [
             {k: h[k] for k in ("step", "psnr", "ssim", "loss", "residual") if k in h}
             for h in result.history
@@ -157,6 +176,9 @@ def _run_denoiser(job: Job, noisy: np.ndarray, clean: np.ndarray) -> dict[str, A
     sigmas: dict[str, float | None] = {"estimated": None}
     if job.degradation.kind == "gaussian":
         sigmas = {"true": job.degradation.level, **sigmas}
+    if job.degradation.kind == "real":  # "true": the std of noisy − reference, an oracle's σ
+        record["noise_std"] = noise_std(noisy, clean)
+        sigmas = {"true": record["noise_std"], **sigmas}
     for which, sigma in sigmas.items():
         started = time.perf_counter()
         denoised, used, _ = denoise_baseline(job.baseline, noisy, sigma)
@@ -167,6 +189,13 @@ def _run_denoiser(job: Job, noisy: np.ndarray, clean: np.ndarray) -> dict[str, A
             "seconds": time.perf_counter() - started,
         }
     return record
+
+
+def noise_std(noisy: np.ndarray, reference: np.ndarray) -> float:
+    """The std of ``noisy − reference`` on the 0–255 scale: real noise's level, against which σ̂
+    can be judged (it also holds the reference's own small error: a mean of finitely many shots).
+    """
+    return float(np.std(noisy.astype(np.float64) - reference) * 255.0)
 
 
 def _job_data(job: Job) -> dict[str, Any]:

@@ -33,7 +33,10 @@ from autodip import defaults
 #: Bump when the meaning of a cached result changes (invalidates every cache entry).
 CACHE_VERSION = 1
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
-DEGRADATION_KINDS = ("gaussian", "poisson", "sr", "inpaint")
+DEGRADATION_KINDS = ("gaussian", "poisson", "sr", "inpaint", "real")
+#: The naming of real-noise datasets (CC15, PolyU): ``X_real.png`` is the noisy shot, ``X_mean.png``
+#: the mean of many shots of the same scene, the reference it is scored against.
+REAL_NOISY_SUFFIX, REAL_REFERENCE_SUFFIX = "_real", "_mean"
 #: The range of each integer setting (lists: of each item); counts stop at C's 32-bit int and
 #: seeds at what the runner's generators take, as on the command line.
 SETTING_RANGES = {
@@ -48,13 +51,20 @@ SETTING_CHOICES = {"precision": ("auto", "fp32", "bf16")}
 #: List settings that must name at least one item.
 NON_EMPTY_SETTINGS = ("images", "degradations", "networks", "seeds", "patience")
 #: The task of each degradation, i.e. which registry of `autodip.bench.baselines` applies to it.
-BASELINE_TASK = {"gaussian": "denoise", "poisson": "denoise", "inpaint": "inpaint", "sr": "sr"}
+BASELINE_TASK = {
+    "gaussian": "denoise",
+    "poisson": "denoise",
+    "real": "denoise",
+    "inpaint": "inpaint",
+    "sr": "sr",
+}
 
 
 @dataclass(frozen=True)
 class Degradation:
-    """One degradation: ``gaussian`` (σ on 0–255), ``poisson`` (peak scale), ``sr`` (factor) or
-    ``inpaint`` (fraction of pixels dropped at random).
+    """One degradation: ``gaussian`` (σ on 0–255), ``poisson`` (peak scale), ``sr`` (factor),
+    ``inpaint`` (fraction of pixels dropped at random) or ``real`` (no level: the image *is* a noisy
+    camera shot, scored against its reference, see :func:`real_reference`).
     """
 
     kind: str
@@ -62,8 +72,8 @@ class Degradation:
 
     @property
     def label(self) -> str:
-        """E.g. ``gaussian:25``."""
-        return f"{self.kind}:{self.level:g}"
+        """E.g. ``gaussian:25``, or ``real``."""
+        return "real" if self.kind == "real" else f"{self.kind}:{self.level:g}"
 
 
 @dataclass
@@ -241,17 +251,23 @@ def parse_degradations(specs: list[str]) -> list[Degradation]:
 
     Examples
     --------
-    >>> [d.label for d in parse_degradations(["gaussian:15,25", "poisson:0.1"])]
-    ['gaussian:15', 'gaussian:25', 'poisson:0.1']
+    >>> [d.label for d in parse_degradations(["gaussian:15,25", "poisson:0.1", "real"])]
+    ['gaussian:15', 'gaussian:25', 'poisson:0.1', 'real']
     """
     out = []
     for spec in specs:
         kind, _, levels = spec.partition(":")
         kind = kind.strip().lower()
+        if kind == "real":
+            if levels:
+                raise ValueError(f"bad degradation {spec!r}: real noise has no level, write real")
+            out.append(Degradation("real", 0.0))
+            continue
         if kind not in DEGRADATION_KINDS or not levels:
             raise ValueError(
                 f"bad degradation {spec!r}: write KIND:LEVEL[,LEVEL…] with KIND one of "
-                f"{', '.join(DEGRADATION_KINDS)}"
+                f"{', '.join(DEGRADATION_KINDS[:-1])}; or real (noisy shots X_real.png "
+                "with references X_mean.png)"
             )
         for level in levels.split(","):
             try:
@@ -281,6 +297,28 @@ def find_images(patterns: list[str]) -> list[str]:
     return sorted(found)
 
 
+def real_reference(image: str) -> str:
+    """The reference of a real noisy shot: ``X_real.png`` → ``X_mean.png`` (CC15's naming).
+
+    Examples
+    --------
+    >>> real_reference("../shared/data/cc15/d800_iso1600_1_real.png")
+    '../shared/data/cc15/d800_iso1600_1_mean.png'
+    >>> real_reference("photo.png")
+    Traceback (most recent call last):
+    ...
+    ValueError: photo.png: real noise needs noisy shots named X_real.* with references X_mean.*
+    """
+    path = Path(image)
+    if not path.stem.endswith(REAL_NOISY_SUFFIX):
+        raise ValueError(
+            f"{image}: real noise needs noisy shots named X{REAL_NOISY_SUFFIX}.* with references "
+            f"X{REAL_REFERENCE_SUFFIX}.*"
+        )
+    stem = path.stem[: -len(REAL_NOISY_SUFFIX)] + REAL_REFERENCE_SUFFIX
+    return str(path.with_name(stem + path.suffix))
+
+
 def noise_seed(image: str, degradation: Degradation, seed: int) -> int:
     """The noise seed of (image, degradation, seed): stable across runs and machines."""
     text = f"{Path(image).name}|{degradation.label}|{seed}"
@@ -298,6 +336,8 @@ def expand(sweep: Sweep) -> list[Job]:
     _check_names(sweep, known)
     images = find_images(sweep.images)
     degradations = parse_degradations(sweep.degradations)
+    if any(d.kind == "real" for d in degradations):
+        _check_real_references(images)
     monitored = tuple(c for c in sweep.criteria if not known[c].changes_objective)
     own_runs = tuple(c for c in sweep.criteria if known[c].changes_objective)
     common = {"crop": sweep.crop, "gray": sweep.gray}
@@ -316,6 +356,14 @@ def expand(sweep: Sweep) -> list[Job]:
                         criteria = monitored if kind == "dip" else (kind,)
                         jobs.append(Job(kind, image, degradation, criteria=criteria, **run))
     return jobs
+
+
+def _check_real_references(images: list[str]) -> None:
+    """Refuse real-noise images without their reference file (before any job runs)."""
+    for image in images:
+        reference = real_reference(image)
+        if not Path(reference).is_file():
+            raise ValueError(f"{image}: its reference {reference} is missing (real noise)")
 
 
 def _check_names(sweep: Sweep, criteria: dict[str, Any]) -> None:
