@@ -440,6 +440,14 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help="restore in overlapping SIZE×SIZE tiles blended without seams (denoise, inpaint)",
     )
     robust.add_argument(
+        "--window",
+        type=_positive_int,
+        metavar="SIZE",
+        help="denoise: fit a random SIZE×SIZE window of the image at each step (plus the "
+        "network's receptive field around it) and evaluate the whole image only at monitored "
+        "steps; a step then costs what a SIZE² image costs",
+    )
+    robust.add_argument(
         "--tile-overlap",
         type=_int_in(0),
         metavar="PIXELS",

@@ -86,6 +86,16 @@ def expand_inputs(path: Path) -> list[Path] | None:
     return sorted(files)
 
 
+def _check_window(args: argparse.Namespace) -> None:
+    """``--window``: denoising only, and not with ``--tile``."""
+    if getattr(args, "window", None) is None:
+        return
+    if args.command != "denoise":
+        raise UsageError("--window is for denoise (one step fits a window of the noisy image)")
+    if args.tile is not None:
+        raise UsageError("--window and --tile are two ways to restore a large image; pick one")
+
+
 def _check_options(args: argparse.Namespace) -> None:
     from autodip.nets import list_nets
 
@@ -108,6 +118,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"unknown network {args.net!r}{hint}; see `autodip list nets`")
     if args.two_stage is not None and args.tv <= 0:
         raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
+    _check_window(args)
     if args.tile is not None and args.command == "sr":
         raise UsageError("--tile is for denoise and inpaint (super-resolution inputs are small)")
     if args.tile is not None and args.ensemble > 1:

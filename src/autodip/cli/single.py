@@ -285,6 +285,8 @@ def fit_job(job: Job, console: Console):
     }
     if args.reg_noise_std is not None:
         fit_options["reg_noise_std"] = args.reg_noise_std
+    if getattr(args, "window", None) is not None:
+        fit_options["window"] = args.window
     show_progress = not (args.quiet or args.json or args.tile)
     iters = args.iters or task_defaults(job.operator).iters
     size = _ensemble_size(args)
@@ -356,6 +358,12 @@ def _tell_outcome(job: Job, result: Any, console: Console) -> None:
         console.say(f"returning the estimate at step {result.stop_step}")
     if result.ensemble is not None:
         _tell_members(result.ensemble, console)
+    if result.config.get("window_margin") is not None:
+        side, margin = result.config["window"], result.config["window_margin"]
+        console.say(
+            f"fitted a random {side}×{side} window per step (with {margin} pixels of context "
+            f"around it); the whole image at every {result.config['monitor_every']}th step"
+        )
     if "thin_padding" in result.config:  # a 1- or 2-pixel-thin image: say how it was run
         console.say(result.config["thin_padding"]["note"])
     for event in result.events:

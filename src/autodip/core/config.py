@@ -31,6 +31,7 @@ _RULES: tuple[tuple[str, Callable[[object], bool], str], ...] = (
     ("recovery_lr_factor", lambda v: 0 < v < 1, "in (0, 1)"),
     ("max_seconds", lambda v: v is None or _positive_number(v), "a positive number"),
     ("guard_ratio", _positive_number, "a positive number"),
+    ("window", lambda v: v is None or (isinstance(v, int) and v >= 1), "None or a side ≥ 1"),
 )
 
 
@@ -101,6 +102,10 @@ class FitConfig:
     fit_guard : bool
         Judge the estimate with the fit guard (to extend an adaptive budget, and in the result);
         ``False`` records the residual but no verdict.
+    window : int or None
+        Fit a random ``window × window`` window of the image at each step instead of the whole
+        image, which is evaluated only at monitored steps (:mod:`autodip.core.window`); denoising
+        only. ``None``: the whole image at every step.
     """
 
     max_iters: int = defaults.FIT_MAX_ITERS
@@ -125,6 +130,7 @@ class FitConfig:
     max_seconds: float | None = None
     guard_ratio: float = defaults.GUARD_RATIO
     fit_guard: bool = True
+    window: int | None = None
 
     def __post_init__(self) -> None:
         for field_name, valid, requirement in _RULES:

@@ -397,6 +397,8 @@ def _refuse_what_members_lack(cfg: FitConfig, stoppers: Sequence[Stopper | None]
     """A ``ValueError`` for what a batched run would do differently from solo runs."""
     if cfg.tv_weight > 0 or cfg.two_stage is not None:
         raise ValueError("batched members run plain DIP: no TV term or two stages")
+    if cfg.window is not None:
+        raise ValueError("batched members fit the whole image: no window training")
     if cfg.max_extended_iters is not None or cfg.max_seconds is not None:
         raise ValueError(
             "batched members have a fixed budget (no adaptive extension or time limit)"

@@ -46,12 +46,13 @@ from torch import nn
 from autodip.core.budget import Budget
 from autodip.core.checkpoint import Checkpointing
 from autodip.core.config import INPUT_KINDS, TWO_STAGE_MODES, FitConfig
-from autodip.core.geometry import check_min_size, padding_for
+from autodip.core.geometry import check_min_size, min_side, padding_for
 from autodip.core.hardware import Placement, placement
 from autodip.core.recovery import Snapshot, divergence, to_cpu, to_device
 from autodip.core.result import Monitor, Result, StepReport
 from autodip.core.state import RunState
 from autodip.core.validation import check_image_tensor
+from autodip.core.window import Window, WindowSampler, receptive_radius
 from autodip.metrics.full_reference import psnr, ssim
 from autodip.physics.operators import Denoise, Operator
 from autodip.physics.regularizers import tv_penalty
@@ -271,6 +272,11 @@ class Run:
             est_h, est_w, self.multiple, type(net).__name__, getattr(net, "min_bottom", 1)
         )
         self.estimate_size = (est_h, est_w)
+        if self.cfg.window is not None and not isinstance(operator, Denoise):
+            raise ValueError(
+                f"window training works for denoising only, not {operator.name} "
+                "(restore large images of other tasks with tiles)"
+            )
 
     def _start_criteria(self, saved: dict[str, Any] | None) -> None:
         """The measurement on the device, and what the criteria change of the objective."""
@@ -325,6 +331,25 @@ class Run:
         else:
             self.noise_buffer = self.noise_view = torch.empty_like(self.z)
         self.code_buffer = torch.empty_like(self.z)
+        self.windows = None
+        if cfg.window is not None:
+            margin = receptive_radius(net, self.multiple)
+            sampler = WindowSampler(padding, cfg.window, self.multiple, cfg.seed, margin)
+            smallest = min_side(self.multiple, int(getattr(net, "min_bottom", 1)))
+            if min(sampler.side) < smallest:
+                raise ValueError(
+                    f"a {cfg.window}-pixel window is too small for {type(net).__name__}: it needs "
+                    f"at least {smallest} pixels a side"
+                )
+            if not sampler.covers_everything:
+                self.windows = sampler
+                shape = (batch, chans, *sampler.shape)
+                self.window_weights = sampler.weights().to(device)
+                self.window_noise = torch.empty(shape, device=device)
+                self.window_code = torch.empty(shape, device=device).contiguous(
+                    memory_format=memory_format
+                )
+        self.evaluated_at = 0
         self.autocast = (
             torch.autocast(device.type, dtype=self.where.autocast_dtype)
             if self.where.autocast_dtype is not None
@@ -343,6 +368,7 @@ class Run:
                 step = state.step = state.step + 1
                 loss, data_loss = self.step(step)
                 if step % cfg.monitor_every == 0 or step == self.budget.limit:
+                    self.evaluate_whole()
                     state.loss_value = float(loss.detach())
                     fit_psnr = -10.0 * math.log10(max(float(data_loss.detach()), 1e-30))
                     problem = divergence(state.loss_value, fit_psnr, state.snapshot, cfg)
@@ -377,30 +403,42 @@ class Run:
             state.fit_target = self.padding.crop(state.estimate()).detach().clone()
             if self.offset is not None:
                 state.fit_target = state.fit_target + self.offset
-        code = self.z
-        if cfg.reg_noise_std > 0:
-            # Drawn in place into a contiguous buffer laid out like z (a fresh randn tensor or a
-            # non-contiguous normal_ costs up to 8x more; this is per-step overhead).
-            self.noise_buffer.normal_(generator=self.generator)
-            code = torch.add(self.z, self.noise_view, alpha=cfg.reg_noise_std, out=self.code_buffer)
+        window = self.windows.draw(step) if self.windows is not None else None
+        code = self._code(window)
         with self.autocast:
             output = self.net(code)
         output = output.float()
-        estimate = self.padding.crop(output)
+        target, weights = state.fit_target, self.weights
+        if window is None:
+            estimate = self.padding.crop(output)
+        else:  # the window's part of the image, and the same part of what it is fitted to
+            estimate = output[..., window.out_rows, window.out_cols]
+            target = target[..., window.est_rows, window.est_cols]
+            if weights is not None:
+                weights = weights[..., window.est_rows, window.est_cols]
         fit_operator = Denoise() if retargeted else self.operator
-        squared = (fit_operator.A(estimate) - state.fit_target) ** 2
-        if self.weights is None:
+        squared = (fit_operator.A(estimate) - target) ** 2
+        if window is not None:  # each pixel by how rarely windows cover it (see core.window)
+            squared = (
+                squared
+                * self.window_weights[..., window.rows, window.cols][
+                    ..., window.out_rows, window.out_cols
+                ]
+            )
+        if weights is None:
             data_loss = torch.mean(squared)
         else:  # a criterion hides some values from the fit (holdout)
-            data_loss = torch.mean(squared * self.weights) / self.weights.mean()
+            data_loss = torch.mean(squared * weights) / weights.mean()
         loss = data_loss
         if cfg.tv_weight > 0 and (boundary is None or step <= boundary):
-            loss = loss + tv_penalty(estimate, cfg.tv_weight, state.fit_target.numel())
+            loss = loss + tv_penalty(estimate, cfg.tv_weight, target.numel())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
-        state.output = output.detach()
         state.completed = step
+        if window is not None:
+            return loss, data_loss  # the whole image is evaluated at monitored steps only
+        state.output = output.detach()
         if cfg.exp_weight > 0:
             with torch.no_grad():
                 state.average = (
@@ -411,6 +449,53 @@ class Run:
                     )
                 )
         return loss, data_loss
+
+    def _code(self, window: Window | None) -> torch.Tensor:
+        """The network's input: ``z`` (or its window), perturbed by this step's reg-noise."""
+        cfg = self.cfg
+        if window is not None:
+            code = self.z[..., window.rows, window.cols]
+            if cfg.reg_noise_std == 0:
+                return code
+            self.window_noise.normal_(generator=self.generator)
+            return torch.add(code, self.window_noise, alpha=cfg.reg_noise_std,
+                             out=self.window_code)  # fmt: skip
+        if cfg.reg_noise_std == 0:
+            return self.z
+        # Drawn in place into a contiguous buffer laid out like z (a fresh randn tensor or a
+        # non-contiguous normal_ costs up to 8x more; this is per-step overhead).
+        self.noise_buffer.normal_(generator=self.generator)
+        return torch.add(self.z, self.noise_view, alpha=cfg.reg_noise_std, out=self.code_buffer)
+
+    @torch.no_grad()
+    def evaluate_whole(self) -> None:
+        """Window training: the whole image's output, window by window
+        (:meth:`~autodip.core.window.WindowSampler.tiling`), and the moving average over the
+        steps since the last evaluation (weight ``w ** k`` after ``k`` steps: ``k`` steps of the
+        per-step average with the output held fixed). Whole-image runs: nothing to do.
+
+        Each window is normalised by its own batch statistics, as in training: one forward pass
+        of the whole image would normalise by the whole image's statistics, which the network
+        never saw, and returns a worse image (``benchmarks/results/windows.md``).
+        """
+        if self.windows is None:
+            return
+        state, cfg, pad = self.state, self.cfg, self.padding
+        output = torch.zeros_like(state.output)
+        for window in self.windows.tiling():
+            with self.autocast:
+                part = self.net(self.z[..., window.rows, window.cols]).float()
+            rows = slice(window.est_rows.start + pad.top, window.est_rows.stop + pad.top)
+            cols = slice(window.est_cols.start + pad.left, window.est_cols.stop + pad.left)
+            output[..., rows, cols] = part[..., window.out_rows, window.out_cols]
+        state.output = output
+        if cfg.exp_weight > 0:
+            if state.average is None:
+                state.average = output.clone()
+            else:
+                kept = cfg.exp_weight ** (state.completed - self.evaluated_at)
+                state.average.mul_(kept).add_(output, alpha=1 - kept)
+        self.evaluated_at = state.completed
 
     def on_monitored_step(self, step: int, fit_psnr: float) -> str | None:
         """Record the step, ask the criteria, monitors and budget; a stop reason or ``None``."""
@@ -495,6 +580,7 @@ class Run:
         )
         for group, lr in zip(optimizer.param_groups, lrs, strict=True):
             group["lr"] = lr
+        self.evaluated_at = snapshot.step
         state.events.append(
             {
                 "step": step,
@@ -561,6 +647,7 @@ class Run:
             "operator": self.operator.describe(),
             "budget": self.budget.describe(),
             "fit_guard": fit_check.to_dict(),
+            "window_margin": self.windows.margin if self.windows is not None else None,
             **({"resumed_from_step": self.resumed_from} if self.resumed_from is not None else {}),
         }
 
@@ -571,7 +658,8 @@ class Run:
 
         The keys of :meth:`RunState.state_dict` plus ``net``, ``optimizer``, ``generator`` (the
         perturbations' random stream), ``offset`` (a criterion's change of the target) and
-        ``stopper`` (the criteria's windows and scores).
+        ``stopper`` (the criteria's windows and scores) and ``evaluated_at`` (window training: the
+        step of the whole-image output held).
         """
         return {
             **self.state.state_dict(),
@@ -580,6 +668,7 @@ class Run:
             "generator": self.generator.get_state(),
             "offset": to_cpu(self.offset),
             "stopper": self.stopper.state() if self.stopper is not None else None,
+            "evaluated_at": self.evaluated_at,
         }
 
     def load_state_dict(self, saved: dict[str, Any]) -> None:
@@ -591,6 +680,8 @@ class Run:
         self.generator.set_state(saved["generator"])
         self.state.load_state_dict(saved, self.device)
         self.resumed_from = saved["step"]
+        # window training: the step whose whole-image output the saved state holds
+        self.evaluated_at = int(saved.get("evaluated_at", saved["step"]))
 
 
 def placement_for(config: FitConfig) -> Placement:
