@@ -660,7 +660,8 @@ def _add_bench_arguments(commands: Any) -> None:
         dest="degradations",
         nargs="+",
         help="KIND:LEVEL,… with KIND gaussian (σ), poisson (scale), sr (factor), inpaint "
-        f"(fraction dropped); default {default.BENCH_DEGRADATION}",
+        "(fraction dropped); or real: the images are noisy camera shots X_real.png, scored "
+        f"against X_mean.png beside them (CC15); default {default.BENCH_DEGRADATION}",
     )
     run.add_argument("--nets", nargs="+", help="registry names, NAME:key=value,… for overrides")
     run.add_argument(
