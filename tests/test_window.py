@@ -193,3 +193,14 @@ def test_the_tiled_evaluation_is_the_whole_forward_pass_where_statistics_are_fix
         whole = run.net(run.z)
     crop = run.padding.crop
     torch.testing.assert_close(crop(run.state.output), crop(whole), atol=1e-5, rtol=0)
+
+
+def test_the_memory_estimate_counts_the_activations_of_one_window() -> None:
+    from autodip.core.memory import estimate_run_memory
+
+    net = create_net("hourglass", width=8)
+    whole = estimate_run_memory(net, 3, 512, 512)
+    windowed = estimate_run_memory(net, 3, 512, 512, window=64)
+    assert windowed.buffers == whole.buffers and windowed.parameters == whole.parameters
+    # a 64² window with 20 pixels of context a side: 104² of the 512² pixels
+    assert windowed.activations == pytest.approx(whole.activations * 104**2 / 512**2, rel=0.01)

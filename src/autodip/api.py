@@ -283,6 +283,7 @@ def restore(
         est_w,
         where.autocast_dtype,
         extra_images=stopper_images(stopper, config.monitor_every),
+        window=config.window,
     )
     check_memory(estimate, where.device, max_memory)
     result = fit(

@@ -166,19 +166,28 @@ def estimate_run_memory(
     width: int,
     autocast_dtype: torch.dtype | None = None,
     extra_images: int = 0,
+    window: int | None = None,
 ) -> MemoryEstimate:
     """The peak memory of fitting ``net`` to produce a ``channels × height × width`` estimate.
 
     ``extra_images`` counts further float32 copies of the estimate that the stopping criteria
-    keep (:func:`stopper_images`).
+    keep (:func:`stopper_images`). With ``window`` (window training, :mod:`autodip.core.window`)
+    the network only ever sees one window and its context at a time, so the activations are
+    those of that window; the whole-image buffers stay.
     """
     multiple = int(getattr(net, "size_multiple", 1))
     pad = padding_for(height, width, multiple)
     pixels = (height + pad.top + pad.bottom) * (width + pad.left + pad.right)
+    seen = pixels
+    if window is not None:
+        from autodip.core.window import WindowSampler, receptive_radius
+
+        sampler = WindowSampler(pad, window, multiple, 0, receptive_radius(net, multiple))
+        seen = min(pixels, sampler.shape[0] * sampler.shape[1])
     param_bytes = sum(p.numel() * p.element_size() for p in net.parameters())
     # weights, gradients, Adam's two moments, and the last-good copy of weights and moments
     parameters = param_bytes * 7
-    activations = int(activation_bytes_per_pixel(net, channels, autocast_dtype) * pixels)
+    activations = int(activation_bytes_per_pixel(net, channels, autocast_dtype) * seen)
     # z, its perturbation buffer and the perturbed code; target, output, average, last good,
     # snapshot average and the measured image: float32 each
     buffers = 4 * pixels * (3 * net.in_channels + (6 + extra_images) * channels)

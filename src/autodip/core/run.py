@@ -324,37 +324,40 @@ class Run:
         net.to(device=device, memory_format=memory_format).train()
         self.z = z.to(device).contiguous(memory_format=memory_format)
         self.generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+        self.windows = self._window_sampler() if cfg.window is not None else None
+        self.evaluated_at = 0
         batch, chans, height, width = self.z.shape
-        if self.where.channels_last:
+        if self.windows is not None:  # perturbation buffers of one window's size
+            shape = (batch, chans, *self.windows.shape)
+            self.window_weights = self.windows.weights().to(device)
+            self.window_noise = torch.empty(shape, device=device)
+            self.window_code = torch.empty(shape, device=device)
+            self.window_code = self.window_code.contiguous(memory_format=memory_format)
+        elif self.where.channels_last:
             self.noise_buffer = torch.empty(batch, height, width, chans, device=device)
             self.noise_view = self.noise_buffer.permute(0, 3, 1, 2)
+            self.code_buffer = torch.empty_like(self.z)
         else:
             self.noise_buffer = self.noise_view = torch.empty_like(self.z)
-        self.code_buffer = torch.empty_like(self.z)
-        self.windows = None
-        if cfg.window is not None:
-            margin = receptive_radius(net, self.multiple)
-            sampler = WindowSampler(padding, cfg.window, self.multiple, cfg.seed, margin)
-            smallest = min_side(self.multiple, int(getattr(net, "min_bottom", 1)))
-            if min(sampler.side) < smallest:
-                raise ValueError(
-                    f"a {cfg.window}-pixel window is too small for {type(net).__name__}: it needs "
-                    f"at least {smallest} pixels a side"
-                )
-            if not sampler.covers_everything:
-                self.windows = sampler
-                shape = (batch, chans, *sampler.shape)
-                self.window_weights = sampler.weights().to(device)
-                self.window_noise = torch.empty(shape, device=device)
-                self.window_code = torch.empty(shape, device=device).contiguous(
-                    memory_format=memory_format
-                )
-        self.evaluated_at = 0
+            self.code_buffer = torch.empty_like(self.z)
         self.autocast = (
             torch.autocast(device.type, dtype=self.where.autocast_dtype)
             if self.where.autocast_dtype is not None
             else contextlib.nullcontext()
         )
+
+    def _window_sampler(self) -> WindowSampler | None:
+        """Window training's sampler (``None`` where one window is the whole image)."""
+        net, cfg = self.net, self.cfg
+        margin = receptive_radius(net, self.multiple)
+        sampler = WindowSampler(self.padding, cfg.window, self.multiple, cfg.seed, margin)
+        smallest = min_side(self.multiple, int(getattr(net, "min_bottom", 1)))
+        if min(sampler.side) < smallest:
+            raise ValueError(
+                f"a {cfg.window}-pixel window is too small for {type(net).__name__}: it needs "
+                f"at least {smallest} pixels a side"
+            )
+        return None if sampler.covers_everything else sampler
 
     # --- the loop ---------------------------------------------------------------------------
 
