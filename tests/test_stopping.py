@@ -383,3 +383,24 @@ def test_text_options_are_converted_to_the_declared_types():
         "lam": None,
         "table": "t.json",
     }
+
+
+def test_osc_replayed_from_its_trace_scores_as_the_online_run_did():
+    """A recorded projection curve replayed with the same options gives the online scores, so
+    other windows can be judged offline on recorded runs."""
+    from autodip.stopping.osc import replay_scores
+
+    target = torch.zeros(1, 1, 16, 16)
+    stopper = Stopper(create_criterion("osc", half_length=200, window=60), patience=10**6)
+    p = stopper.start(target, seed=0, reference=None)
+    for step in range(10, 2001, 10):
+        c = 1 / (1 + math.exp(-(step - 900) / 120)) + 0.01 * math.sin(step / 37)
+        stopper.observe(step, c * p, context(c * p, target, 2000))
+    online = stopper.primary
+    trace = online.trace()
+    scored, scores = replay_scores(trace["steps"], trace["coefficients"], half_length=200,
+                                   window=60)  # fmt: skip
+    summary = stopper.summary(2000)["osc"]
+    assert scored == summary["steps"] and scores == pytest.approx(summary["scores"], abs=0)
+    other_steps, _ = replay_scores(trace["steps"], trace["coefficients"], half_length=100)
+    assert other_steps[0] < scored[0]  # a shorter window scores earlier

@@ -140,7 +140,14 @@ class OrthogonalStopping(Criterion):
             raise ValueError("OSC needs its pseudo-noise in the objective (objective_offset)")
         measured = context.operator.A(output.float())
         p = self.noise
-        self.coefficients.append(float((measured * p).sum() / (p * p).sum()))
+        return self.add(step, float((measured * p).sum() / (p * p).sum()))
+
+    def add(self, step: int, coefficient: float) -> float | None:
+        """Record :math:`c_t` at ``step``; return the averaged curvature of the step ``lag``
+        steps back, if known. What :meth:`update` does once it has projected the output, and how
+        a recorded curve is replayed under other windows (:func:`replay_scores`).
+        """
+        self.coefficients.append(coefficient)
         self.steps.append(step)
         if len(self.steps) < 2:
             return None
@@ -172,3 +179,28 @@ class OrthogonalStopping(Criterion):
             "window": self.window,
             "time_scale": self.time_scale,
         }
+
+
+def replay_scores(
+    steps: list[int], coefficients: list[float], **options: Any
+) -> tuple[list[int], list[float]]:
+    """The scores OSC with ``options`` (``half_length``, ``window``, ``time_scale``) gives a
+    recorded projection curve (:meth:`OrthogonalStopping.trace`), and the steps they belong to:
+    what an online run with those options would have scored, without running it again.
+
+    Examples
+    --------
+    >>> steps = list(range(10, 3001, 10))
+    >>> curve = [1 / (1 + np.exp(-(t - 1500) / 150)) for t in steps]
+    >>> scored, scores = replay_scores(steps, curve, half_length=300, window=100)
+    >>> scored[int(np.argmax(scores))]  # near the knee (step 1000 analytically)
+    930
+    """
+    criterion = OrthogonalStopping(**options)
+    scored, scores = [], []
+    for step, coefficient in zip(steps, coefficients, strict=True):
+        score = criterion.add(step, coefficient)
+        if score is not None:
+            scored.append(criterion.score_step(step))
+            scores.append(score)
+    return scored, scores
