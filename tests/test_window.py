@@ -188,11 +188,13 @@ def test_the_tiled_evaluation_is_the_whole_forward_pass_where_statistics_are_fix
         covered[window.est_rows, window.est_cols] += 1
     assert covered.min() >= 1
     run.net.eval()
-    run.evaluate_whole()
+    fit = run.evaluate_whole()
     with torch.no_grad():
         whole = run.net(run.z)
     crop = run.padding.crop
     torch.testing.assert_close(crop(run.state.output), crop(whole), atol=1e-5, rtol=0)
+    # what the divergence check compares: the whole image's data term, not one window's
+    assert fit == pytest.approx(float(((crop(whole) - y) ** 2).mean()), rel=1e-4)
 
 
 def test_the_memory_estimate_counts_the_activations_of_one_window() -> None:

@@ -371,9 +371,10 @@ class Run:
                 step = state.step = state.step + 1
                 loss, data_loss = self.step(step)
                 if step % cfg.monitor_every == 0 or step == self.budget.limit:
-                    self.evaluate_whole()
+                    whole_loss = self.evaluate_whole()  # window training: the whole image's fit
                     state.loss_value = float(loss.detach())
-                    fit_psnr = -10.0 * math.log10(max(float(data_loss.detach()), 1e-30))
+                    fit = whole_loss if whole_loss is not None else float(data_loss.detach())
+                    fit_psnr = -10.0 * math.log10(max(fit, 1e-30))
                     problem = divergence(state.loss_value, fit_psnr, state.snapshot, cfg)
                     if problem is not None:
                         self.failure = self.recover(problem, step)
@@ -471,7 +472,7 @@ class Run:
         return torch.add(self.z, self.noise_view, alpha=cfg.reg_noise_std, out=self.code_buffer)
 
     @torch.no_grad()
-    def evaluate_whole(self) -> None:
+    def evaluate_whole(self) -> float | None:
         """Window training: the whole image's output, window by window
         (:meth:`~autodip.core.window.WindowSampler.tiling`), and the moving average over the
         steps since the last evaluation (weight ``w ** k`` after ``k`` steps: ``k`` steps of the
@@ -480,9 +481,13 @@ class Run:
         Each window is normalised by its own batch statistics, as in training: one forward pass
         of the whole image would normalise by the whole image's statistics, which the network
         never saw, and returns a worse image (``benchmarks/results/windows.md``).
+
+        Returns the data term on the whole image (``None`` for a whole-image run): the divergence
+        check compares it across monitored steps, which one window's loss, changing with the
+        window's content, could not be.
         """
         if self.windows is None:
-            return
+            return None
         state, cfg, pad = self.state, self.cfg, self.padding
         output = torch.zeros_like(state.output)
         for window in self.windows.tiling():
@@ -499,6 +504,10 @@ class Run:
                 kept = cfg.exp_weight ** (state.completed - self.evaluated_at)
                 state.average.mul_(kept).add_(output, alpha=1 - kept)
         self.evaluated_at = state.completed
+        squared = (pad.crop(output) - state.fit_target) ** 2
+        if self.weights is None:
+            return float(squared.mean())
+        return float((squared * self.weights).mean() / self.weights.mean())
 
     def on_monitored_step(self, step: int, fit_psnr: float) -> str | None:
         """Record the step, ask the criteria, monitors and budget; a stop reason or ``None``."""
