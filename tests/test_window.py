@@ -183,10 +183,12 @@ def test_the_tiled_evaluation_is_the_whole_forward_pass_where_statistics_are_fix
     run = Run(y, create_net("hourglass", width=8), config=_config(window=side, exp_weight=0))
     run.setup()
     assert run.windows is not None
-    covered = torch.zeros(height, width)
-    for window in run.windows.tiling():
-        covered[window.est_rows, window.est_cols] += 1
-    assert covered.min() >= 1
+    covered = torch.zeros(run.windows.padded)
+    for window, (top, left), blend in run.windows.tiling():
+        assert blend.shape == run.windows.side and blend.min() > 0
+        assert window.rows.start <= top and top + blend.shape[0] <= window.rows.stop
+        covered[top : top + blend.shape[0], left : left + blend.shape[1]] += blend
+    assert covered.min() > 0.99  # the raised cosines of neighbours add up to one
     run.net.eval()
     fit = run.evaluate_whole()
     with torch.no_grad():

@@ -489,13 +489,18 @@ class Run:
         if self.windows is None:
             return None
         state, cfg, pad = self.state, self.cfg, self.padding
-        output = torch.zeros_like(state.output)
-        for window in self.windows.tiling():
+        total = torch.zeros_like(state.output)
+        weight = torch.zeros_like(state.output[:, :1])
+        for window, (top, left), blend in self.windows.tiling():
             with self.autocast:
                 part = self.net(self.z[..., window.rows, window.cols]).float()
-            rows = slice(window.est_rows.start + pad.top, window.est_rows.stop + pad.top)
-            cols = slice(window.est_cols.start + pad.left, window.est_cols.stop + pad.left)
-            output[..., rows, cols] = part[..., window.out_rows, window.out_cols]
+            height, width = blend.shape
+            down, across = top - window.rows.start, left - window.cols.start
+            fitted = part[..., down : down + height, across : across + width]
+            blend = blend.to(total.device)
+            total[..., top : top + height, left : left + width] += fitted * blend
+            weight[..., top : top + height, left : left + width] += blend
+        output = total / weight.clamp_min(1e-12)
         state.output = output
         if cfg.exp_weight > 0:
             if state.average is None:

@@ -51,7 +51,15 @@ class Tile:
         return slice(self.left, self.left + self.width)
 
 
-def _starts(length: int, tile: int, overlap: int) -> list[int]:
+def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
+    """Where tiles of ``tile`` pixels overlapping by ``overlap`` start along an axis of ``length``
+    (the last one moved back to end at the border).
+
+    Examples
+    --------
+    >>> tile_starts(100, 64, 16)
+    [0, 36]
+    """
     if length <= tile:
         return [0]
     stride = tile - overlap
@@ -72,11 +80,14 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
         raise ValueError(f"tile size must be positive, got {tile}")
     if not 0 <= overlap < tile:
         raise ValueError(f"overlap must be in [0, tile size={tile}), got {overlap}")
-    rows, cols = _starts(height, tile, overlap), _starts(width, tile, overlap)
+    rows, cols = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
     return [Tile(top, left, min(tile, height), min(tile, width)) for top in rows for left in cols]
 
 
-def _ramp(length: int, overlap: int, fade_start: bool, fade_end: bool) -> np.ndarray:
+def edge_ramp(length: int, overlap: int, fade_start: bool, fade_end: bool) -> np.ndarray:
+    """Blending weights along one axis of a tile: the raised cosine over ``overlap`` pixels at
+    each end that borders another tile (``fade_start``, ``fade_end``), 1 elsewhere.
+    """
     weight = np.ones(length)
     if overlap == 0:
         return weight
@@ -91,8 +102,8 @@ def _ramp(length: int, overlap: int, fade_start: bool, fade_end: bool) -> np.nda
 
 def blend_weights(tile: Tile, height: int, width: int, overlap: int) -> np.ndarray:
     """The tile's ``height_t × width_t`` weights: ramps on edges that border other tiles."""
-    vertical = _ramp(tile.height, overlap, tile.top > 0, tile.top + tile.height < height)
-    horizontal = _ramp(tile.width, overlap, tile.left > 0, tile.left + tile.width < width)
+    vertical = edge_ramp(tile.height, overlap, tile.top > 0, tile.top + tile.height < height)
+    horizontal = edge_ramp(tile.width, overlap, tile.left > 0, tile.left + tile.width < width)
     return np.outer(vertical, horizontal)
 
 

@@ -36,6 +36,7 @@ import torch
 from torch import nn
 
 from autodip.core.geometry import Padding
+from autodip.core.tiling import edge_ramp, tile_starts
 
 
 @dataclass(frozen=True)
@@ -208,18 +209,25 @@ class WindowSampler:
         starts = [self._starts(axis) for axis in (0, 1)]
         return self._window(*(int(s[rng.integers(len(s))]) for s in starts))
 
-    def tiling(self) -> list[Window]:
-        """Windows whose fitted parts cover the frame (the last of a row or column overlaps its
-        neighbour): how the whole image is evaluated, each window with its own batch statistics,
-        as in training.
+    def tiling(self) -> list[tuple[Window, tuple[int, int], torch.Tensor]]:
+        """Windows whose fitted parts cover the frame, overlapping by about a quarter of a side:
+        how the whole image is evaluated, each window on its own batch statistics as in
+        training. Each comes with its fitted part's corner in the padded frame and blending
+        weights over that part (the raised cosine of :mod:`autodip.core.tiling`), so that
+        neighbours that disagree meet in a ramp rather than a seam.
         """
-        ranges = []
+        axes = []
         for side, length in zip(self.side, self.padded, strict=True):
-            starts = list(range(0, length - side + 1, side))
-            if starts[-1] + side < length:
-                starts.append(length - side)
-            ranges.append(starts)
-        return [self._window(top, left) for top in ranges[0] for left in ranges[1]]
+            quarter = -(-(side // 4) // self.multiple) * self.multiple  # on the grid
+            overlap = min(quarter, side - self.multiple) if side < length else 0
+            starts = tile_starts(length, side, overlap)
+            ramps = [edge_ramp(side, overlap, s > 0, s + side < length) for s in starts]
+            axes.append(list(zip(starts, ramps, strict=True)))
+        return [
+            (self._window(top, left), (top, left), torch.from_numpy(np.outer(down, across)).float())
+            for top, down in axes[0]
+            for left, across in axes[1]
+        ]
 
     def _window(self, top: int, left: int) -> Window:
         """The window whose fitted part starts at ``(top, left)`` of the padded frame."""
