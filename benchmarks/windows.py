@@ -60,7 +60,8 @@ def _clean(path: str, crop: int | None) -> np.ndarray:
 
 def run_case(name: str, path: str, crop: int | None, window: int | None, args) -> dict[str, Any]:
     """One run, or its cached record."""
-    key = f"{name.split()[0]}-{name.split()[1]}-s{args.sigma}-n{args.steps}-w{window or 'whole'}"
+    steps = args.window_steps if window is not None and args.window_steps else args.steps
+    key = f"{name.split()[0]}-{name.split()[1]}-s{args.sigma}-n{steps}-w{window or 'whole'}"
     cached = CACHE / f"{key}.json"
     if cached.exists() and not args.fresh:
         return json.loads(cached.read_text())
@@ -73,7 +74,7 @@ def run_case(name: str, path: str, crop: int | None, window: int | None, args) -
         Denoise(),
         net="hourglass",
         width=width,
-        iters=args.steps,
+        iters=steps,
         stop=None,
         reference=clean,
         device=args.device,
@@ -98,6 +99,14 @@ def time_to(record: dict[str, Any], level: float) -> float | None:
     return next((h["seconds"] for h in record["history"] if h["psnr"] >= level), None)
 
 
+def _at_seconds(record: dict[str, Any], seconds: float) -> float | None:
+    """PSNR of a run at its last monitored step within ``seconds`` (``None``: past its end)."""
+    if seconds > record["history"][-1]["seconds"]:
+        return None
+    return max((h for h in record["history"] if h["seconds"] <= seconds),
+               key=lambda h: h["seconds"], default={"psnr": None})["psnr"]  # fmt: skip
+
+
 def summarise(whole: dict[str, Any], windowed: dict[str, Any]) -> dict[str, Any]:
     """Peak, end and time to within :data:`WITHIN_DB` of the whole-image peak, both modes."""
     target = max(h["psnr"] for h in whole["history"]) - WITHIN_DB
@@ -111,6 +120,8 @@ def summarise(whole: dict[str, Any], windowed: dict[str, Any]) -> dict[str, Any]
             "seconds": record["history"][-1]["seconds"],
             "seconds_per_step": record["history"][-1]["seconds"] / record["history"][-1]["step"],
             "to_target": time_to(record, target),
+            # the whole-image run's PSNR after as many seconds as this run took
+            "whole_at_same_seconds": _at_seconds(whole, record["history"][-1]["seconds"]),
             "margin": record["margin"],
         }
     return row
@@ -123,19 +134,25 @@ def markdown(rows: list[dict[str, Any]], args) -> str:
         f"- Gaussian noise σ = {args.sigma}, {args.steps} steps each, no early stop, the default "
         "denoising network for the image's size; PSNR on the whole image at every "
         f"{args.monitor_every}th step",
+        "- window runs: "
+        f"{args.window_steps or args.steps} steps; *whole image at those seconds*: the whole-image "
+        "run's PSNR after as many seconds as the row's run took (– past its end)",
         f"- *to −{WITHIN_DB} dB*: seconds until the run first comes within {WITHIN_DB} dB of the "
         "whole-image run's peak (– never, within the steps); one run at a time, on every core",
         "",
-        "| image | mode | s/step | peak (step) | end | seconds to −0.5 dB | total s |",
-        "|---|---|---|---|---|---|---|",
+        "| image | mode | s/step | peak (step) | end | seconds to −0.5 dB | total s "
+        "| whole image at those seconds |",
+        "|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         for mode, m in row["modes"].items():
             label = mode if m["margin"] is None else f"{mode} (+{m['margin']} context)"
             reach = "–" if m["to_target"] is None else f"{m['to_target']:.0f}"
+            same = m["whole_at_same_seconds"]
             out.append(
                 f"| {row['case']} | {label} | {m['seconds_per_step']:.3f} | {m['peak']:.2f} "
-                f"({m['peak_step']}) | {m['end']:.2f} | {reach} | {m['seconds']:.0f} |"
+                f"({m['peak_step']}) | {m['end']:.2f} | {reach} | {m['seconds']:.0f} | "
+                f"{'–' if same is None else f'{same:.2f}'} |"
             )
     return "\n".join(out) + "\n"
 
@@ -144,13 +161,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=1500)
     parser.add_argument("--sigma", type=float, default=25.0)
+    parser.add_argument(
+        "--window-steps", type=int, help="steps of the window runs (default --steps)"
+    )
     parser.add_argument("--monitor-every", type=int, default=25)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--fresh", action="store_true", help="rerun the cached runs")
+    parser.add_argument("--cases", nargs="+", help="only these cases (e.g. 'F16 512²')")
     parser.add_argument("--out", type=Path, default=RESULTS / "windows.md")
     args = parser.parse_args()
     rows = []
     for name, path, crop, windows in CASES:
+        if args.cases and name not in args.cases:
+            continue
         whole = run_case(name, path, crop, None, args)
         print(f"{name}: whole image {whole['seconds']:.0f} s", flush=True)
         for window in windows:
