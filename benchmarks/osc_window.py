@@ -50,8 +50,7 @@ def stop_within(run: dict[str, Any], options: dict[str, Any], budget: int) -> di
     steps, scores = replay_scores(trace["steps"], trace["coefficients"], **options)
     probe = OrthogonalStopping(**options)
     spacing = trace["steps"][1] - trace["steps"][0]
-    k = max(1, round(probe.half_length / spacing))
-    h = round(probe.window / (2 * spacing))
+    k, h = probe.samples(spacing)
     lag = (k + h) * spacing  # a score is known this many steps after the step it belongs to
     stop, _, confirmed = replay_stop(
         steps, scores, probe.default_patience, lower_is_better=False, end=budget - lag

@@ -329,10 +329,10 @@ class Run:
         batch, chans, height, width = self.z.shape
         if self.windows is not None:  # perturbation buffers of one window's size
             shape = (batch, chans, *self.windows.shape)
-            self.window_weights = self.windows.weights().to(device)
+            # each image pixel's loss weight, in the estimate's frame like the target
+            self.window_weights = self.padding.crop(self.windows.weights()).to(device)
             self.window_noise = torch.empty(shape, device=device)
-            self.window_code = torch.empty(shape, device=device)
-            self.window_code = self.window_code.contiguous(memory_format=memory_format)
+            self.window_code = torch.empty(shape, device=device, memory_format=memory_format)
         elif self.where.channels_last:
             self.noise_buffer = torch.empty(batch, height, width, chans, device=device)
             self.noise_view = self.noise_buffer.permute(0, 3, 1, 2)
@@ -423,16 +423,8 @@ class Run:
         fit_operator = Denoise() if retargeted else self.operator
         squared = (fit_operator.A(estimate) - target) ** 2
         if window is not None:  # each pixel by how rarely windows cover it (see core.window)
-            squared = (
-                squared
-                * self.window_weights[..., window.rows, window.cols][
-                    ..., window.out_rows, window.out_cols
-                ]
-            )
-        if weights is None:
-            data_loss = torch.mean(squared)
-        else:  # a criterion hides some values from the fit (holdout)
-            data_loss = torch.mean(squared * weights) / weights.mean()
+            squared = squared * self.window_weights[..., window.est_rows, window.est_cols]
+        data_loss = _data_term(squared, weights)
         loss = data_loss
         if cfg.tv_weight > 0 and (boundary is None or step <= boundary):
             loss = loss + tv_penalty(estimate, cfg.tv_weight, target.numel())
@@ -509,10 +501,7 @@ class Run:
                 kept = cfg.exp_weight ** (state.completed - self.evaluated_at)
                 state.average.mul_(kept).add_(output, alpha=1 - kept)
         self.evaluated_at = state.completed
-        squared = (pad.crop(output) - state.fit_target) ** 2
-        if self.weights is None:
-            return float(squared.mean())
-        return float((squared * self.weights).mean() / self.weights.mean())
+        return float(_data_term((pad.crop(output) - state.fit_target) ** 2, self.weights))
 
     def on_monitored_step(self, step: int, fit_psnr: float) -> str | None:
         """Record the step, ask the criteria, monitors and budget; a stop reason or ``None``."""
@@ -699,6 +688,13 @@ class Run:
         self.resumed_from = saved["step"]
         # window training: the step whose whole-image output the saved state holds
         self.evaluated_at = int(saved.get("evaluated_at", saved["step"]))
+
+
+def _data_term(squared: torch.Tensor, weights: torch.Tensor | None) -> torch.Tensor:
+    """The mean squared error, over the values a criterion does not hide (holdout's weights)."""
+    if weights is None:
+        return torch.mean(squared)
+    return torch.mean(squared * weights) / weights.mean()
 
 
 def placement_for(config: FitConfig) -> Placement:

@@ -152,8 +152,7 @@ class OrthogonalStopping(Criterion):
         if len(self.steps) < 2:
             return None
         spacing = self.steps[1] - self.steps[0]
-        k = max(1, round(self.half_length / spacing))
-        h = round(self.window / (2 * spacing))
+        k, h = self.samples(spacing)
         self.lag = (k + h) * spacing
         centre = len(self.steps) - 1 - k
         if centre >= k:
@@ -165,6 +164,12 @@ class OrthogonalStopping(Criterion):
             return None
         self._scored_step = self.steps[len(self.curvatures) - 1 - h + k]
         return float(np.mean(self.curvatures[-(2 * h + 1) :]))
+
+    def samples(self, spacing: int) -> tuple[int, int]:
+        """The curvature's half-length and half the averaging window, in samples ``spacing``
+        steps apart; a score is known ``(k + h) · spacing`` steps after its step.
+        """
+        return max(1, round(self.half_length / spacing)), round(self.window / (2 * spacing))
 
     def trace(self) -> dict[str, list[float]]:
         """The projection curve :math:`c_t` at every monitored step (to replay other windows)."""
