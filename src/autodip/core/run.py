@@ -472,7 +472,7 @@ class Run:
 
         Each window is normalised by its own batch statistics, as in training: one forward pass
         of the whole image would normalise by the whole image's statistics, which the network
-        never saw (in an uncommitted probe on F16 256², 1.9 dB lower).
+        never saw.
 
         Returns the data term on the whole image (``None`` for a whole-image run): the divergence
         check compares it across monitored steps, which one window's loss, changing with the

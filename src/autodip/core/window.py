@@ -87,7 +87,7 @@ def receptive_radius(net: nn.Module, multiple: int) -> int:
     Examples
     --------
     >>> from autodip.nets import create_net
-    >>> receptive_radius(create_net("hourglass", width=8), 4)
+    >>> receptive_radius(create_net("hourglass", width=64), 4)  # the default at real sizes
     17
     """
     device = next(net.parameters()).device
