@@ -12,6 +12,7 @@ own), and reads σ̂ on CC15's real camera noise, where the guard must not judge
 Usage::
 
     python benchmarks/guard.py [--runs RESULTS_FOLDER] [--out benchmarks/results/guard.md]
+    python benchmarks/guard.py --network hourglass-w32 --out benchmarks/results/guard-w32.md
 
 Rerun it as the sweep grows: it reports what is cached, and says how much.
 """
@@ -34,10 +35,10 @@ from autodip.api import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_S
 from autodip.bench.adaptive import replay_adaptive, residual_ratio
 from autodip.bench.analyse import criterion_stop, history_peak
 from autodip.bench.provenance import provenance, write_report
+from autodip.defaults import DEFAULT_NET, TASK_DEFAULTS
 from autodip.stopping.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
 from common import SHARED_DATA
 
-DEFAULT_NETWORK = "hourglass-w32"
 CRITERIA = ("cifs", "wmv", "emv", "discrepancy", "holdout", "osc")
 
 
@@ -54,6 +55,18 @@ def _key(run: dict[str, Any]) -> tuple[str, str]:
     return run["job"]["image"], run["job"]["degradation"]
 
 
+def default_network(job: dict[str, Any]) -> str:
+    """The network ``autodip denoise`` runs by default on this job's crop (the defaults of the day).
+
+    Examples
+    --------
+    >>> default_network({"crop": 256})
+    'hourglass-w64'
+    """
+    side = int(job["crop"])
+    return f"{DEFAULT_NET}-w{TASK_DEFAULTS['denoise'].width_for(side, side)}"
+
+
 def bm3d_estimated(runs: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
     """BM3D's PSNR with the estimated σ, per (image, degradation)."""
     return {
@@ -63,13 +76,19 @@ def bm3d_estimated(runs: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
     }
 
 
-def default_rows(runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float]) -> list[dict]:
-    """Hard budget vs adaptive budget for the default settings, one row per image and σ."""
+def default_rows(
+    runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float], network: str | None = None
+) -> list[dict]:
+    """Hard budget vs adaptive budget for the default settings, one row per image and σ.
+
+    ``network`` replays another network's runs under the same policy (default: the network
+    ``autodip denoise`` runs on each crop, :func:`default_network`).
+    """
     cap = ADAPTIVE_CAP * DEFAULT_ITERS
     rows = []
     for run in runs:
         job = run["job"]
-        if job["kind"] != "dip" or job["network"] != DEFAULT_NETWORK:
+        if job["kind"] != "dip" or job["network"] != (network or default_network(job)):
             continue
         if run["history"][-1]["step"] < cap or "residual" not in run["history"][-1]:
             continue
@@ -86,6 +105,7 @@ def default_rows(runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float])
             {
                 "image": job["image"],
                 "sigma": job["level"],
+                "network": job["network"],
                 "sigma_hat": run["sigma_hat"],
                 "noisy": run["measured_psnr"],
                 "bm3d_estimated": bm3d.get(_key(run)),
@@ -190,6 +210,10 @@ def _mean(values: list[float]) -> float:
 
 def markdown(data: dict[str, Any]) -> str:
     rows, total = data["defaults"], data["jobs_cached"]
+    networks = ", ".join(sorted({r["network"] for r in rows})) or "none yet"
+    which = (
+        " (named by `--network`)" if data["network"] else " (the default width for the crop size)"
+    )
     out = [
         "# The fit guard and the adaptive budget at 256²",
         "",
@@ -197,12 +221,14 @@ def markdown(data: dict[str, Any]) -> str:
         "benchmarks/sweeps/dev256.json -o benchmarks/results/dev256`",
         f"- cached so far: {total} of the sweep's jobs; {len(rows)} default-network runs "
         "(the sweep is multi-session: rerun this script as it grows)",
-        f"- defaults replayed: `{DEFAULT_NETWORK}`, `{DEFAULT_STOP}` with S = {DEFAULT_PATIENCE}, "
+        f"- defaults replayed: `{networks}`{which}, "
+        f"`{DEFAULT_STOP}` with S = {DEFAULT_PATIENCE}, "
         f"budget {DEFAULT_ITERS} (hard) vs adaptive (cap {ADAPTIVE_CAP * DEFAULT_ITERS}); guard "
         f"ratio {GUARD_RATIO}, σ̂ ≥ {GUARD_MIN_SIGMA:g}/255",
-        f"- `{DEFAULT_NETWORK}` was denoising's default at every size when this sweep began; it "
-        "still is below 3·128² pixels, and from there the default is width 64, whose replay of "
-        "the same policy is in [`choose256.md`](choose256.md)",
+        "- the hourglass of width 32 was denoising's default at every size when this sweep "
+        "began; from 3·128² pixels (≈ 222²) the default is width 64: [`guard.md`](guard.md) "
+        "replays the default's runs as they arrive, [`guard-w32.md`](guard-w32.md) "
+        "(`--network hourglass-w32`) the width-32 ones",
         "",
         "## Per image: hard budget vs adaptive budget",
         "",
@@ -261,7 +287,8 @@ def markdown(data: dict[str, Any]) -> str:
         "extending while CIFS was unconfirmed, whatever the residual, ran 3770 steps instead of "
         "1500 and returned step 3470 at 29.66 dB, where the 1500-step run returns 30.62 dB (the "
         "peak, 30.65 dB, is at step 1660; residual / σ̂² 0.94 at step 1500, 0.83 at step 3470): "
-        "CIFS kept finding new minima while the network fitted the noise. At 256² the same "
+        "CIFS kept finding new minima while the network fitted the noise. At 256² with width 32 "
+        "([`guard-w32.md`](guard-w32.md)) the same "
         "extension holds most of the gain (the *+unconfirmed* columns), and there the residual "
         "at step 1500 was above σ̂² in every run but the one CIFS had confirmed.",
     ]
@@ -328,13 +355,18 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("benchmarks/results/dev256"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/guard.md"))
     parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
+    parser.add_argument(
+        "--network",
+        help="replay this network's runs (e.g. hourglass-w32) instead of the default for the size",
+    )
     args = parser.parse_args()
     runs = load_runs(args.runs)
     data = {
         "runs": str(args.runs),
+        "network": args.network,
         "jobs_cached": len(runs),
         "patience": args.patience,
-        "defaults": default_rows(runs, bm3d_estimated(runs)),
+        "defaults": default_rows(runs, bm3d_estimated(runs), args.network),
         "calibration": calibration(runs),
         "criteria": criteria_rows(runs, args.patience),
         "cc15": cc15_sigmas(),

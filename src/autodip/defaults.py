@@ -221,10 +221,10 @@ GUARD_RATIO = 1.5
 GUARD_MIN_SIGMA = 4.0
 #: The adaptive budget also goes on while the stopping criterion has not confirmed a stop, as long
 #: as the residual is above this multiple of σ̂² (Morozov's discrepancy principle: at σ̂² the fit
-#: is complete). On the 256² development runs this extension holds most of the gain (σ = 15
-#: and 25: +2.1 and +1.3 dB mean over the first 18 runs, σ = 50: −0.1 dB); once the residual is
-#: below σ̂² the network fits noise, and going on cost the 192² demo image 0.96 dB
-#: (``benchmarks/results/guard.md``).
+#: is complete). On the 36 width-32 runs of the 256² development sweep this extension adds
+#: 1.5 / 1.4 / 0.1 dB to the mean over the guard alone at σ = 15 / 25 / 50
+#: (``benchmarks/results/guard-w32.md``); once the residual is below σ̂² the network fits noise,
+#: and going on cost the 192² demo image 0.96 dB (``benchmarks/results/guard.md``).
 EXTEND_ABOVE_RATIO = 1.0
 
 # --- ensembles (autodip.core.ensemble; benchmarks/results/ensemble.md) ---------------------------
