@@ -44,11 +44,12 @@ DEFAULT_WIDTH = 64
 #: (``benchmarks/results/dev-cpu/report.md``, rule in :mod:`autodip.bench.choose`).
 DENOISE_WIDTH = 32
 #: Denoising's width for larger images. At 256² the width-32 hourglass fits a textured image far
-#: too slowly (still rising at 4500 steps; at its peak 4.0 / 2.0 / 1.0 dB under CBM3D (σ̂) at
-#: σ = 15 / 25 / 50 on the 12 development crops): with the shipped stopping policy width 64 is
-#: 1.7 / 0.9 dB higher at σ = 15 / 25 and 0.2 dB lower at σ = 50, for 1.6–1.8× the seconds
-#: (``benchmarks/results/choose256.md``, the first 6 (image, σ) pairs; the sweep goes on), and on
-#: the hardest crop width 64 gains 3.6 dB at equal steps (``benchmarks/results/lr_probe.md``).
+#: too slowly (still rising at 4500 steps; at its peak 4.2 / 2.1 / 1.0 dB under CBM3D (σ̂) at
+#: σ = 15 / 25 / 50 on the 12 development crops, ``benchmarks/results/guard-w32.md``): with the
+#: shipped stopping policy width 64 is 1.7 / 0.9 dB higher at σ = 15 / 25 and 0.2 dB lower at
+#: σ = 50, for 1.6–1.8× the seconds (``benchmarks/results/choose256.md``, the first 6 (image, σ)
+#: pairs; the sweep goes on), and on the hardest crop width 64 gains 3.6 dB at equal steps
+#: (``benchmarks/results/lr_probe.md``).
 DENOISE_WIDE_WIDTH = 64
 #: The pixel count from which :data:`DENOISE_WIDE_WIDTH` is used. The evidence brackets it: at 256²
 #: width 64 (above); at 192² (the demo's F16 crop, σ = 25) width 32 — width 64 peaks earlier
@@ -217,7 +218,8 @@ RECOVERY_LR_FACTOR = 0.5
 GUARD_RATIO = 1.5
 #: Below this σ̂ (0–255 scale) the guard does not judge: the noise is too weak, or not white
 #: Gaussian, for σ̂ to be trusted. On CC15's real camera noise σ̂ reads 0.74–2.97 where the noise
-#: std is 3.6–8.3 (``guard.md``): judged there, every estimate would look under-fitted.
+#: std is 3.6–8.3 (whole images, ``guard.md``): judged there, every estimate would look
+#: under-fitted.
 GUARD_MIN_SIGMA = 4.0
 #: The adaptive budget also goes on while the stopping criterion has not confirmed a stop, as long
 #: as the residual is above this multiple of σ̂² (Morozov's discrepancy principle: at σ̂² the fit

@@ -403,7 +403,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     out = parser.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
     out.add_argument(
-        "--report", type=Path, metavar="DIR", help="write report.json and curves.png into DIR"
+        "--report",
+        type=Path,
+        metavar="DIR",
+        help="write report.json, curves.png and report.html into DIR",
     )
     out.add_argument(
         "--bit-depth",
