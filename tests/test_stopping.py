@@ -404,3 +404,5 @@ def test_osc_replayed_from_its_trace_scores_as_the_online_run_did():
     assert scored == summary["steps"] and scores == pytest.approx(summary["scores"], abs=0)
     other_steps, _ = replay_scores(trace["steps"], trace["coefficients"], half_length=100)
     assert other_steps[0] < scored[0]  # a shorter window scores earlier
+    with pytest.raises(ValueError, match="must increase"):  # not a crash on a repeated step
+        replay_scores([10, 10, 20], [0.1, 0.1, 0.2])

@@ -55,7 +55,7 @@ def test_every_pixel_weighs_the_same_in_expectation() -> None:
     assert weighted.min() > 0.8 * interior and weighted.max() < 1.25 * interior  # ...weighed less
 
 
-def _noisy_image(size: int = 48, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+def _noisy_image(size: int = 80, seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
     yy, xx = np.mgrid[0:size, 0:size] / size
     clean = np.stack([0.5 + 0.3 * np.sin(6 * xx), 0.5 + 0.3 * np.cos(5 * yy), 0.4 + 0.3 * xx * yy])
     noise = np.random.default_rng(seed).normal(0, 0.1, clean.shape)
@@ -68,24 +68,36 @@ def _config(**options) -> FitConfig:
     return FitConfig(**{**settings, **options})
 
 
-def test_a_window_as_large_as_the_image_is_a_whole_image_run() -> None:
+# The width-8 hourglass sees 17 pixels around a pixel: a window carries 20 pixels of context a
+# side, so on the 80² test image a window of up to 36 pixels is less than the whole frame.
+
+
+def _windowed(result) -> bool:
+    """Whether a run trained on windows (not the whole image)."""
+    return result.config["window_margin"] is not None
+
+
+@pytest.mark.parametrize("side", [80, 48])
+def test_a_window_that_with_its_context_is_the_image_is_a_whole_image_run(side: int) -> None:
+    """At 48 pixels the window is smaller than the image, but with 20 pixels of context a side
+    a step would cost a whole-image step and fit less of it: the run trains on the whole image."""
     y, _ = _noisy_image()
-    whole = fit(y, create_net("hourglass", width=8), config=_config())
-    windowed = fit(y, create_net("hourglass", width=8), config=_config(window=48))
-    assert torch.equal(whole.image, windowed.image)
+    whole = fit(y, create_net("hourglass", width=8), config=_config(max_iters=20))
+    windowed = fit(y, create_net("hourglass", width=8), config=_config(max_iters=20, window=side))
+    assert torch.equal(whole.image, windowed.image) and not _windowed(windowed)
 
 
 def test_window_training_fits_the_image_and_evaluates_it_whole_at_monitored_steps() -> None:
     y, clean = _noisy_image()
-    result = fit(y, create_net("hourglass", width=8), config=_config(max_iters=400, window=24),
-                 reference=clean)  # fmt: skip
-    assert result.image.shape == y.shape and result.config["window"] == 24
-    assert [h["step"] for h in result.history] == list(range(5, 401, 5))
+    config = _config(max_iters=400, window=32, monitor_every=10)
+    result = fit(y, create_net("hourglass", width=8), config=config, reference=clean)
+    assert result.image.shape == y.shape and result.config["window"] == 32 and _windowed(result)
+    assert [h["step"] for h in result.history] == list(range(10, 401, 10))
     # the estimate covers the whole image: well above the noisy input (σ = 0.1: 20 dB)
     assert psnr(y, clean) < 20.5 < psnr(result.image, clean)
-    again = fit(y, create_net("hourglass", width=8), config=_config(max_iters=400, window=24),
-                reference=clean)  # fmt: skip
-    assert torch.equal(result.image, again.image)  # windows and reg-noise: seeded
+    short = _config(max_iters=30, window=32, monitor_every=10)
+    once, again = (fit(y, create_net("hourglass", width=8), config=short) for _ in range(2))
+    assert torch.equal(once.image, again.image)  # windows and reg-noise: seeded
 
 
 def test_a_step_fits_its_window_only() -> None:
@@ -93,7 +105,7 @@ def test_a_step_fits_its_window_only() -> None:
     changed = y.clone()
     # The first window of seed 0: change the measurement everywhere else, and step 1 must not
     # see it (same loss, same weights after it).
-    sampler = WindowSampler(padding_for(48, 48, 4), 16, multiple=4, seed=0)
+    sampler = WindowSampler(padding_for(80, 80, 4), 16, multiple=4, seed=0)
     w = sampler.draw(1)
     outside = torch.ones_like(y, dtype=torch.bool)
     outside[..., w.est_rows, w.est_cols] = False
@@ -102,6 +114,7 @@ def test_a_step_fits_its_window_only() -> None:
     config = _config(max_iters=1, monitor_every=1, window=16)
     first = fit(y, nets[0], config=config)
     second = fit(changed, nets[1], config=config)
+    assert _windowed(first)
     assert first.history[0]["loss"] == second.history[0]["loss"]
     for a, b in zip(nets[0].parameters(), nets[1].parameters(), strict=True):
         assert torch.equal(a, b)
@@ -122,15 +135,39 @@ def test_a_resumed_window_run_ends_like_an_uninterrupted_one(tmp_path) -> None:
     assert killed.interrupted
     resumed = fit(y, create_net("hourglass", width=8), config=config,
                   checkpoint=Checkpointing(path, every=20, resume=True))  # fmt: skip
-    assert resumed.config["resumed_from_step"] == 40
+    assert resumed.config["resumed_from_step"] == 40 and _windowed(resumed)
     assert torch.equal(resumed.image, whole.image)
+
+
+def test_ctrl_c_between_checks_returns_the_whole_image_as_of_the_last_step() -> None:
+    """Between monitored steps a window run has not evaluated the whole image: an interrupted
+    run evaluates it then, so it returns what the network gives after its last step (before the
+    first check there would otherwise be nothing but zeros to return)."""
+    y, _ = _noisy_image()
+    config = _config(window=24, monitor_every=50, max_iters=200)
+
+    def stop_at(last: int):
+        def on_step(step: int, loss: float) -> None:
+            if step == last:
+                raise KeyboardInterrupt
+
+        return on_step
+
+    for last in (3, 57):
+        stopped = fit(y, create_net("hourglass", width=8), config=config, on_step=stop_at(last))
+        ended = fit(y, create_net("hourglass", width=8), config=_config(window=24, max_iters=last,
+                    monitor_every=50, exp_weight=config.exp_weight))  # fmt: skip
+        assert stopped.interrupted and stopped.iterations == last and _windowed(stopped)
+        assert float(stopped.image.std()) > 0.01  # an image, not zeros
+        # the same as a run that ends there (whole image evaluated at 50 and at its last step)
+        assert torch.equal(stopped.image, ended.image)
 
 
 def test_window_training_is_refused_where_it_does_not_apply() -> None:
     y, _ = _noisy_image()
     net = create_net("hourglass", width=8)
     with pytest.raises(ValueError, match="denoising only, not inpaint"):
-        fit(y, net, Inpaint(np.ones((48, 48))), config=_config(window=24))
+        fit(y, net, Inpaint(np.ones((80, 80))), config=_config(window=24))
     with pytest.raises(ValueError, match="denoising only, not sr"):
         fit(y, net, SuperResolve(2), config=_config(window=24))
     with pytest.raises(ValueError, match="too small for"):
@@ -150,13 +187,17 @@ def _png(path, size=(64, 72)):
 def test_the_command_line_fits_windows_and_says_so(tmp_path, capsys) -> None:
     from autodip import cli
 
-    src = _png(tmp_path / "big.png")
+    src = _png(tmp_path / "big.png", size=(96, 104))
     fast = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--device", "cpu"]
     code = cli.main(["denoise", str(src), "-o", str(tmp_path / "y.png"), "--window", "32", *fast])
     err = capsys.readouterr().err
     assert code == 0, err
     assert "fitted a random 32×32 window per step (with 20 pixels of context around it)" in err
     assert (tmp_path / "y.png").exists()
+    small = _png(tmp_path / "small.png", size=(64, 72))  # 32 + 2 × 20 pixels of context ≥ 64
+    argv = ["denoise", str(small), "-o", str(tmp_path / "s.png"), "--window", "32", *fast]
+    assert cli.main(argv) == 0
+    assert "covers the whole image: fitted the whole image at each step" in capsys.readouterr().err
     for extra, message in (
         (["--tile", "32"], "--window and --tile are two ways"),
         (["--window", "0"], "--window"),
@@ -171,7 +212,7 @@ def test_the_command_line_fits_windows_and_says_so(tmp_path, capsys) -> None:
     assert not (tmp_path / "z.png").exists()
 
 
-@pytest.mark.parametrize(("height", "width", "side"), [(64, 72, 24), (50, 37, 16)])
+@pytest.mark.parametrize(("height", "width", "side"), [(64, 72, 24), (100, 37, 16)])
 def test_the_tiled_evaluation_is_the_whole_forward_pass_where_statistics_are_fixed(
     height: int, width: int, side: int
 ) -> None:

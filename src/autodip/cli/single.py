@@ -350,6 +350,20 @@ def settle_files(job: Job, result: Any, console: Console) -> Path:
     return written
 
 
+def _window_story(config: dict[str, Any]) -> str:
+    """What ``--window`` did: windows with their context, or the whole image where one covers it."""
+    side, margin = config["window"], config.get("window_margin")
+    if margin is None:
+        return (
+            f"a {side}×{side} window with the network's context around it covers the whole "
+            "image: fitted the whole image at each step"
+        )
+    return (
+        f"fitted a random {side}×{side} window per step (with {margin} pixels of context "
+        f"around it); the whole image at every {config['monitor_every']}th step"
+    )
+
+
 def _tell_outcome(job: Job, result: Any, console: Console) -> None:
     """The run's story on stderr: the stop, recoveries, extensions, other criteria."""
     if job.stop_note:
@@ -358,12 +372,8 @@ def _tell_outcome(job: Job, result: Any, console: Console) -> None:
         console.say(f"returning the estimate at step {result.stop_step}")
     if result.ensemble is not None:
         _tell_members(result.ensemble, console)
-    if result.config.get("window_margin") is not None:
-        side, margin = result.config["window"], result.config["window_margin"]
-        console.say(
-            f"fitted a random {side}×{side} window per step (with {margin} pixels of context "
-            f"around it); the whole image at every {result.config['monitor_every']}th step"
-        )
+    if result.config.get("window") is not None:
+        console.say(_window_story(result.config))
     if "thin_padding" in result.config:  # a 1- or 2-pixel-thin image: say how it was run
         console.say(result.config["thin_padding"]["note"])
     for event in result.events:

@@ -396,7 +396,23 @@ class Run:
                 raise  # nothing to return yet: let the caller handle Ctrl-C
             interrupted = True
             reason = f"interrupted by the user after step {state.completed}"
+            self.catch_up_whole()
         return self.finish(reason, interrupted)
+
+    def catch_up_whole(self) -> None:
+        """Window training stopped between monitored steps: evaluate the whole image as of the
+        last completed step, so that the result is that step's and not the last check's (or, before
+        the first check, an image never evaluated at all).
+
+        A second Ctrl-C during the evaluation keeps the last check's image, if there is one.
+        """
+        if self.windows is None or self.evaluated_at == self.state.completed:
+            return
+        try:
+            self.evaluate_whole()
+        except KeyboardInterrupt:
+            if self.evaluated_at == 0:
+                raise  # no whole image evaluated yet: nothing to return
 
     def step(self, step: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Optimisation step number ``step``; return the loss and its data term."""
@@ -404,6 +420,7 @@ class Run:
         retargeted = cfg.two_stage == "retarget" and boundary is not None and step > boundary
         if retargeted and step == boundary + 1:
             # stage 2 of the `retarget` reading: fit the stage-1 estimate instead of y
+            self.catch_up_whole()
             state.fit_target = self.padding.crop(state.estimate()).detach().clone()
             if self.offset is not None:
                 state.fit_target = state.fit_target + self.offset

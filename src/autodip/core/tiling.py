@@ -60,6 +60,10 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     >>> tile_starts(100, 64, 16)
     [0, 36]
     """
+    if tile < 1:
+        raise ValueError(f"tile size must be positive, got {tile}")
+    if not 0 <= overlap < tile:
+        raise ValueError(f"overlap must be in [0, tile size={tile}), got {overlap}")
     if length <= tile:
         return [0]
     stride = tile - overlap
@@ -76,10 +80,6 @@ def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     >>> [(t.top, t.left) for t in plan_tiles(100, 60, 64, 16)]
     [(0, 0), (36, 0)]
     """
-    if tile < 1:
-        raise ValueError(f"tile size must be positive, got {tile}")
-    if not 0 <= overlap < tile:
-        raise ValueError(f"overlap must be in [0, tile size={tile}), got {overlap}")
     rows, cols = tile_starts(height, tile, overlap), tile_starts(width, tile, overlap)
     return [Tile(top, left, min(tile, height), min(tile, width)) for top in rows for left in cols]
 

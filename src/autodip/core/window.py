@@ -131,10 +131,11 @@ class WindowSampler:
     margin
         Code around the fitted window that goes through the network but not into the loss
         (rounded up to ``multiple``): with the network's receptive radius
-        (:func:`receptive_radius`), each fitted pixel's output is what the whole image's
-        forward pass gives it, not one bent by the window's border. Where the code window meets
-        the frame's edge, the fitted part reaches that edge (the whole image has the same border
-        there).
+        (:func:`receptive_radius`), no fitted pixel's receptive field reaches the window's border,
+        so its output is what a whole-image pass gives it under the same normalisation
+        statistics (training normalises by the window's own batch statistics; see
+        :meth:`tiling`). Where the window meets the frame's edge there is no margin on that side
+        and the fitted part extends to the edge, which a whole-image pass sees the same way.
 
     Examples
     --------
@@ -185,7 +186,8 @@ class WindowSampler:
     def weights(self) -> torch.Tensor:
         """The loss weight of each pixel of the padded frame, ``1×1×H×W``: the interior's chance
         of being in a step's window over the pixel's own (1 in the interior and at the very
-        borders; down to about 1/4 a window's side from a corner, as (4/7)² here).
+        borders; lowest one window's side in from a corner, about 1/4 there: (4/7)² in the
+        example).
 
         Examples
         --------
@@ -200,8 +202,20 @@ class WindowSampler:
 
     @property
     def covers_everything(self) -> bool:
-        """Whether one window is the whole padded frame (windows would change nothing)."""
-        return self.side == self.padded
+        """Whether a step's network input, the window and its margin, is the whole padded frame:
+        each step would then cost a whole-image step and fit less, so windows would only lose.
+
+        Examples
+        --------
+        >>> from autodip.core.geometry import padding_for
+        >>> WindowSampler(padding_for(96, 96, 4), side=64, multiple=4, seed=0, margin=20).shape
+        (96, 96)
+        >>> WindowSampler(padding_for(96, 96, 4), 64, 4, 0, margin=20).covers_everything
+        True
+        >>> WindowSampler(padding_for(96, 96, 4), 64, 4, 0, margin=8).covers_everything
+        False
+        """
+        return self.shape == self.padded
 
     def draw(self, step: int) -> Window:
         """The window of optimisation step ``step``: the same for the same seed and step."""

@@ -200,7 +200,14 @@ def replay_scores(
     >>> scored, scores = replay_scores(steps, curve, half_length=300, window=100)
     >>> scored[int(np.argmax(scores))]  # near the knee (step 1000 analytically)
     930
+
+    Raises
+    ------
+    ValueError
+        If the steps do not increase (OSC reads the spacing of its samples from the first two).
     """
+    if np.any(np.diff(np.asarray(steps, dtype=np.int64)) <= 0):
+        raise ValueError("the steps of a projection curve must increase")
     criterion = OrthogonalStopping(**options)
     scored, scores = [], []
     for step, coefficient in zip(steps, coefficients, strict=True):
