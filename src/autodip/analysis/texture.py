@@ -1,6 +1,6 @@
-r"""Texture features of an image: the input of the width predictor of seed 003.
+r"""Texture features of an image: the input of the width predictor of Liu et al.
 
-Liu et al. ("The Devil is in the Upsampling", seed 003, Sec. 3.5) describe an image's texture by
+Liu et al. ("The Devil is in the Upsampling", Sec. 3.5) describe an image's texture by
 three grey-level co-occurrence (GLCM) statistics and its radially averaged power spectrum, and
 predict from them the width of a 2-level hourglass (:mod:`autodip.analysis.width_predictor`).
 autodip's reading, feature by feature (all computed on the grey image, see :func:`to_gray`):
@@ -203,7 +203,7 @@ def spectrum_features(gray: np.ndarray) -> dict[str, float]:
 
 
 def texture_features(image: np.ndarray) -> dict[str, float]:
-    """The texture features of seed 003 (:data:`FEATURE_NAMES`) of an image, as it is.
+    """The texture features of Liu et al. (:data:`FEATURE_NAMES`) of an image, as it is.
 
     Parameters
     ----------

@@ -1,9 +1,9 @@
-r"""Predict the width of seed 003's 2-level hourglass from an image's texture.
+r"""Predict the width of Liu et al.'s 2-level hourglass from an image's texture.
 
-Liu et al. (seed 003, Sec. 3.5 and 4.4) label each image of their Texture-DIP set with the width
-(32, 64 or 128 channels) of a 2-level bilinear hourglass that denoised it best, and classify the
-width from texture features (their Fig. 11: micro-average AUC 0.86, 5-fold cross-validation
-repeated 10 times). autodip's predictor:
+Liu et al. (*The Devil is in the Upsampling*, Sec. 3.5 and 4.4) label each image of their
+Texture-DIP set with the width (32, 64 or 128 channels) of a 2-level bilinear hourglass that
+denoised it best, and classify the width from texture features (their Fig. 11: micro-average AUC
+0.86, 5-fold cross-validation repeated 10 times). autodip's predictor:
 
 * **features**: :func:`autodip.analysis.texture.robust_texture_features` of the (noisy) input: GLCM
   correlation 0°, homogeneity 45°, contrast 0° and three power-spectrum summaries, after a
@@ -64,9 +64,9 @@ __all__ = [
     "training_features",
 ]
 
-#: The widths the classifier chooses from (seed 003).
+#: The widths the classifier chooses from (Liu et al.).
 WIDTHS = (32, 64, 128)
-#: The hourglass the width is for: 2 levels, bilinear upsampling (seed 003's "ours").
+#: The hourglass the width is for: 2 levels, bilinear upsampling (Liu et al.'s "ours").
 DEPTH = 2
 UPSAMPLE = "bilinear"
 #: Noise levels (0–255 scale) of the training copies of each image; 0 is the clean image.

@@ -4,11 +4,11 @@ For a ``dip`` run and each criterion it recorded, the shared candidate rule
 (:func:`autodip.stopping.first_candidate`, the code the online stopper runs) is replayed on the
 score trace with patience ``S``; the row holds the stop step, PSNR/SSIM there, the run's peak PSNR
 and its step, the last iterate's PSNR, the gap to the peak, the accuracy (PSNR at the stop / peak,
-seed 001's measure), seconds and iterations per second, and what an online run with that
+the OSC paper's measure), seconds and iterations per second, and what an online run with that
 criterion would have cost: the step at which it halts (``halt``: the first monitored step ``S``
 steps after the candidate, or the budget's end when none is confirmed) and ``stop_seconds``, the
 time to that step (:func:`step_costs`). Pseudo-criteria ``no-es`` (the last
-iterate) and ``peak`` (the oracle) give seed 000's "No-ES" and "Peak" columns. A denoising
+iterate) and ``peak`` (the oracle) give Takagi et al.'s "No-ES" and "Peak" columns. A denoising
 baseline gives one row per σ source (criterion ``"<name> (σ true)"``, ``"<name> (σ estimated)"``),
 an inpainting or super-resolution baseline one row under its own name; each has ``baseline`` set.
 

@@ -2,8 +2,8 @@
 
 ``RESULTS/`` holds ``sweep.json`` (the sweep), ``runs/`` (one compressed history per job: the
 cache), ``rows.jsonl`` and ``rows.csv`` (one row per run, criterion and patience), ``report.md``
-(tables in the layout of seed 000's Table 1, OSC's accuracy as seed 001 counts it, speed),
-``gap_vs_level.png`` (seed 000's Fig. 3: gap to the peak against the noise level) and
+(tables in the layout of Takagi et al.'s Table 1, OSC's accuracy as the OSC paper counts it, speed),
+``gap_vs_level.png`` (Takagi et al.'s Fig. 3: gap to the peak against the noise level) and
 ``curves/`` (PSNR per step with each criterion's stop marked) and ``choices.csv`` (every
 (network, criterion, patience, budget) with its mean PSNR at the stop and seconds, from which
 :mod:`autodip.bench.choose` picks the defaults). Everything is rebuilt from

@@ -78,7 +78,7 @@ class FitConfig:
         ``None``: TV (if any) for the whole run; ``"continue"`` or ``"retarget"``: TV for the first
         ``stage_fraction`` of the steps, then plain DIP in that reading (see the module).
     stage_fraction : float
-        Share of ``max_iters`` in stage 1 of a two-stage run (seed 002: one third).
+        Share of ``max_iters`` in stage 1 of a two-stage run (Peng, Hou and Tan: one third).
     divergence_drop_db : float
         A monitored step whose fit to the target (as a PSNR) is this much below the last good
         one's, or whose loss is not finite, counts as divergence (the original DIP code: 5 dB).

@@ -16,12 +16,11 @@ estimate is :math:`\bar x_t` (or the raw output when ``w = 0``).
 The network's output has the estimate's size (``A.estimate_size``, e.g. ``f`` times the measurement
 for super-resolution), padded up to the multiple the network needs; the padding is cropped off
 before ``A`` is applied, so it is never fitted. An optional anisotropic TV term
-(:mod:`autodip.physics.regularizers`, seed 002) can be added for the whole run or, in a *two-stage*
-run,
-for its first ``stage_fraction`` of the steps, after which plain DIP follows in one of two readings
-(SPEC): ``continue`` keeps fitting ``y``; ``retarget`` fits the stage-1 estimate instead (through
-the identity, so for inpainting and super-resolution stage 2 refines the stage-1 image). Both keep
-the same network and optimiser.
+(:mod:`autodip.physics.regularizers`, Peng, Hou and Tan) can be added for the whole run or, in a
+*two-stage* run, for its first ``stage_fraction`` of the steps, after which plain DIP follows in one
+of two readings (SPEC): ``continue`` keeps fitting ``y``; ``retarget`` fits the stage-1 estimate
+instead (through the identity, so for inpainting and super-resolution stage 2 refines the stage-1
+image). Both keep the same network and optimiser.
 
 Every other part (operator, network, monitors) is passed in; only :class:`Run` iterates. A run reads
 top to bottom: :meth:`Run.setup` (check the inputs, place them, resume), then :meth:`Run.step` until

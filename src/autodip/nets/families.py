@@ -3,7 +3,7 @@
 * ``dip-skip`` — the original Deep Image Prior denoising network (Ulyanov et al. 2018), exactly as
   published: 5 scales × 128 channels, 4 skip channels per scale, bilinear up-sampling, 2,217,831
   parameters for 32 input and 3 output channels.
-* ``hourglass`` — the "Devil is in the Upsampling" recipe (Liu et al., seed 003, their
+* ``hourglass`` — the recipe of Liu et al., *The Devil is in the Upsampling* (their
   ``DIP_2_scaled``): ``depth`` scales of ``width`` channels, skip connections (4 channels) on the
   ``skips`` deepest scales only, bilinear up-sampling, and an input code with as many channels as
   the width. With the defaults (2 scales, no skips) widths 32/64/128 give 58,339 / 231,363 / 921,475
@@ -12,10 +12,10 @@
   seed-003 texture classifier chooses from.
 * ``deepdecoder`` — the Deep Decoder (Heckel and Hand, ICLR 2019) in its public denoising setting:
   6 bias-free 1×1 layers of 128 channels, 5 bilinear ×2 upsamplings (a 16×16 code for a 512×512
-  image), 100,224 parameters (seed 003's Table 2 lists "0.1M").
-* ``convdecoder`` — the ConvDecoder (Darestani and Heckel 2021) as seed 003 runs it for denoising
+  image), 100,224 parameters (their Table 2 lists "0.1M").
+* ``convdecoder`` — the ConvDecoder (Darestani and Heckel 2021) as Liu et al. run it for denoising
   (its ``cd_lpf.sh``: ``num_layers 6``, ``dim 128``, ``in_size 16 16``, zero padding): 6 3×3
-  layers of 128 channels, 5 ×2 nearest upsamplings (the public code's mode; seed 003 also runs
+  layers of 128 channels, 5 ×2 nearest upsamplings (the public code's mode; Liu et al. also run
   bilinear and the fixed filters), 887,427 parameters (Table 2: "0.89M"). The MRI paper's
   own public code uses wider settings (e.g. 256 channels); they are one override away.
 
@@ -83,8 +83,8 @@ def hourglass(
     """Hourglass of ``depth`` scales of ``width`` channels
     with skips on the ``skips`` deepest scales.
 
-    ``in_channels`` defaults to ``width`` (the recipe of seed 003's code); other keyword options are
-    :class:`~autodip.nets.skip.SkipConfig` fields, e.g. ``upsample="lpf60"`` (any name of
+    ``in_channels`` defaults to ``width`` (the recipe of Liu et al.'s code); other keyword options
+    are :class:`~autodip.nets.skip.SkipConfig` fields, e.g. ``upsample="lpf60"`` (any name of
     :data:`~autodip.nets.upsample.UPSAMPLERS`).
     """
     if depth < 1:
@@ -177,7 +177,7 @@ def convdecoder(
     depth: int | None = None,
     **options: Any,
 ) -> ConvDecoder:
-    """ConvDecoder as seed 003 runs it (128 channels, 6 layers).
+    """ConvDecoder as Liu et al. (*The Devil is in the Upsampling*) run it (128 channels, 6 layers).
 
     ``width`` is an alias of ``channels`` and ``depth`` (the number of upsamplings) of
     ``layers - 1``; other options as :class:`~autodip.nets.decoders.ConvDecoder`.

@@ -1,7 +1,7 @@
 r"""Upsamplers: the ×2 resolution step of every decoder.
 
 Deep Image Prior's behaviour depends strongly on how the decoder upsamples (Liu et al., "The Devil
-is in the Upsampling", seed 003): every ×2 upsampler is zero insertion followed by a low-pass
+is in the Upsampling"): every ×2 upsampler is zero insertion followed by a low-pass
 filter, and the filter's stop band decides how fast the network can reproduce fine detail and
 noise. This module is the one place that turns an upsampler name into a module
 (:func:`upsampler`); the names are listed in :data:`UPSAMPLERS`.
@@ -23,7 +23,7 @@ from torch import nn
 
 from autodip.nets.layers import check_choice
 
-# Half of each symmetric low-pass filter of seed 003 (their public code), from the outermost tap
+# Half of each symmetric low-pass filter of Liu et al. (their public code), from the outermost tap
 # to the centre tap; :func:`mirror` completes them. LPF-60 and LPF-100 are the code's LPF5/LPF6.
 _HALF_TAPS: dict[str, tuple[float, ...]] = {
     "lpf-bilinear": (0.25, 0.5),
@@ -80,7 +80,7 @@ class FIRUpsample(nn.Module):
     r"""×2 upsampling by zero insertion and a fixed separable low-pass filter.
 
     Along each axis the input :math:`x[n]` becomes :math:`u[2n] = x[n]`, :math:`u[2n+1] = 0`, which
-    keeps the spectrum and adds its mirror image above :math:`\pi/2` (seed 003, Eq. 2-5); the
+    keeps the spectrum and adds its mirror image above :math:`\pi/2` (Liu et al., Eq. 2-5); the
     filter then removes that image:
 
     .. math::

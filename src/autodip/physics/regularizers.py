@@ -1,4 +1,4 @@
-r"""Explicit regularisers added to DIP's loss: anisotropic total variation (seed 002).
+r"""Explicit regularisers added to DIP's loss: anisotropic total variation.
 
 Peng, Hou and Tan (*It Takes Two to Better Denoise*, Sec. 3) add total variation to DIP's data term
 for the first third of the iterations,

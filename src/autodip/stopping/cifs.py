@@ -1,4 +1,4 @@
-r"""CIFS: the compressed-image-file-size criterion (Takagi, Ishizaki, Maeda, ICIP 2023, seed 000).
+r"""CIFS: the compressed-image-file-size criterion (Takagi, Ishizaki, Maeda, ICIP 2023).
 
 As DIP starts reproducing the noise, the JPEG file of its output grows. CIFS balances the fit
 against that growth:

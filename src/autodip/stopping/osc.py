@@ -1,4 +1,4 @@
-r"""OSC: the orthogonal stopping criterion (*Towards the Automation of Deep Image Prior*, seed 001).
+r"""OSC: the orthogonal stopping criterion (*Towards the Automation of Deep Image Prior*).
 
 A fixed pseudo-noise :math:`p \sim \mathcal N(0, (1/25)^2)` is added to the measurement and the
 network fits :math:`y + p`. Being orthogonal to the image and to the real corruption, :math:`p` is
