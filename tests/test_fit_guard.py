@@ -243,6 +243,9 @@ def test_the_replay_extends_while_underfitted_or_optionally_until_the_criterion_
     run["history"] = [{**h, "residual": 1.2 * (25 / 255) ** 2} for h in run["history"]]
     above = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
     assert above.extended_for == ("unconfirmed",) * 4 and above.confirmed
+    # a threshold above the residual (1.2 σ̂²) replays a runner that would not extend
+    higher = replay_adaptive(run, "cifs", 50, nominal=100, cap=600, extend_above=1.3)
+    assert higher.extensions == 0 and higher.limit == 100
 
 
 def test_the_replay_refuses_a_cap_beyond_the_recorded_run() -> None:

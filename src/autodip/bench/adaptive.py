@@ -88,6 +88,7 @@ def replay_adaptive(
     ratio: float = GUARD_RATIO,
     guard: bool = True,
     policy: str = "default",
+    extend_above: float = defaults.EXTEND_ABOVE_RATIO,
 ) -> AdaptiveReplay:
     """What a run stopped by ``criterion`` (patience ``S``) with an adaptive budget would do.
 
@@ -103,6 +104,10 @@ def replay_adaptive(
         The guard's threshold, and whether the guard may extend the budget at all.
     policy
         ``"default"`` (the runner's), ``"guard"`` or ``"unconfirmed"`` (see the module).
+    extend_above
+        The default policy extends an unconfirmed run while its residual is above this multiple
+        of σ̂² (the runner's :data:`autodip.defaults.EXTEND_ABOVE_RATIO`; other values are replayed
+        to choose it).
     """
     last = run["history"][-1]["step"]
     if cap > last:
@@ -120,9 +125,7 @@ def replay_adaptive(
         verdict = guard_verdict(run, stop, ratio) if guard else None
         measured = residual_ratio(run, stop)
         # as the runner: where the guard cannot judge, the default policy does not extend
-        above_noise = (
-            verdict is not None and measured is not None and measured > defaults.EXTEND_ABOVE_RATIO
-        )
+        above_noise = verdict is not None and measured is not None and measured > extend_above
         why = []
         if policy == "unconfirmed" or (policy == "default" and above_noise):
             why.append("unconfirmed")
