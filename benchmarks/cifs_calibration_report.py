@@ -37,14 +37,21 @@ def main() -> None:
         f"{table['patience']}; λ is stored for {table['pixels']} pixels and scaled by the pixel "
         "count at run time",
         "- the table is indexed by the mean *estimated* σ̂ of each group (what is known at run "
-        "time)",
+        f"time), with the `{made.get('sigma_method', 'wavelet')}` estimator"
+        + (
+            f" (re-indexed by `{made['reindexed_by']}` from the wavelet estimator's σ̂, λ kept: "
+            "the noisy inputs rebuilt and σ̂ measured again)"
+            if "reindexed_by" in made
+            else ""
+        ),
         "",
-        "| σ (nominal) | mean σ̂ | λ | PSNR at CIFS stop | peak | last iterate |",
-        "|---|---|---|---|---|---|",
+        "| σ (nominal) | mean σ̂ | mean σ̂ before | λ | PSNR at CIFS stop | peak | last iterate |",
+        "|---|---|---|---|---|---|---|",
     ]
     for row in table["rows"]:
+        before = f"{row['sigma_hat_before']:.2f}" if "sigma_hat_before" in row else "–"
         lines.append(
-            f"| {row['sigma']:g} | {row['sigma_hat']:.2f} | {row['lambda']:.3g} | "
+            f"| {row['sigma']:g} | {row['sigma_hat']:.2f} | {before} | {row['lambda']:.3g} | "
             f"{row['mean_psnr_at_stop']:.2f} | {row['mean_peak_psnr']:.2f} | "
             f"{row['mean_last_psnr']:.2f} |"
         )

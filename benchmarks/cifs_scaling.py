@@ -8,7 +8,9 @@ is checked here without running anything: the development sweep at 256²
 (``benchmarks/sweeps/dev256.json``) recorded :math:`E_t` and the residual
 :math:`\\mathrm{MSE}(\\hat x_t, y)` of the same estimate at every monitored step, so the JPEG term
 is recovered exactly as :math:`C_t^2/(HW) = E_t - \\lambda_0\\,\\mathrm{MSE}_t` with the run's own
-:math:`\\lambda_0` (the script checks that every recovered :math:`C_t` is a whole number of bytes)
+:math:`\\lambda_0` (the script checks that every recovered :math:`C_t` is a whole number of
+bytes; runs recorded with another σ̂ estimator are first rescored with the shipped one,
+:mod:`autodip.bench.restimate`)
 and CIFS is replayed with :math:`\\lambda = m\\,\\lambda_0` for a range of multipliers ``m``:
 ``m = 1`` is the shipped scaling, ``m = 1/4`` no pixel scaling at all, ``m = 1/2`` a square-root
 one. Each replay runs the shipped stopping policy (candidate rule with patience 300, budget 1500
@@ -38,6 +40,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
+from autodip.bench.restimate import byte_error, jpeg_term, restimated
 from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE
 from autodip.stopping.cifs import lambda_for_image, shipped_lambda_table
 from guard import load_runs
@@ -45,20 +48,6 @@ from guard import load_runs
 #: Multipliers of the shipped λ replayed: 1/4 is no pixel scaling at 256², 1/2 a square root.
 MULTIPLIERS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8, 16)
 NAMES = {1 / 4: "no pixel scaling", 1 / 2: "√ scaling", 1: "shipped (× pixel ratio)"}
-
-
-def jpeg_term(run: dict[str, Any], lam: float) -> tuple[np.ndarray, np.ndarray]:
-    """The residuals and JPEG terms :math:`C_t^2/(HW)` at a recorded run's CIFS steps."""
-    residual = {h["step"]: h["residual"] for h in run["history"]}
-    cifs = run["criteria"]["cifs"]
-    mse = np.array([residual[s] for s in cifs["steps"]])
-    return mse, np.asarray(cifs["scores"]) - lam * mse
-
-
-def byte_error(term: np.ndarray, pixels: int) -> float:
-    """How far the recovered JPEG sizes are from whole bytes (0 when the recovery is exact)."""
-    sizes = np.sqrt(np.maximum(term, 0.0) * pixels)
-    return float(np.max(np.abs(sizes - np.round(sizes))))
 
 
 def replays(run: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
@@ -201,7 +190,7 @@ def main() -> None:
         and "residual" in r["history"][-1]
         and r["history"][-1]["step"] >= cap
     ]
-    rows = [replays(r, table) for r in runs]
+    rows = [replays(restimated(r, table=table), table) for r in runs]
     data = {
         "runs": str(args.runs),
         "table_pixels": table.get("pixels"),

@@ -23,40 +23,85 @@ def test_flat_image_estimate_within_five_percent(sigma):
 def test_colour_is_the_mean_of_the_channel_estimates():
     flat = np.full((3, 64, 64), 0.5, dtype=np.float32)
     noisy = add_gaussian_noise(flat, 20, seed=2)
-    per_channel = [estimate_sigma(channel) for channel in noisy]
-    assert estimate_sigma(noisy) == pytest.approx(np.mean(per_channel))
-    assert estimate_sigma(noisy[:1]) == pytest.approx(per_channel[0])  # 1×H×W == H×W
+    per_channel = [estimate_sigma(channel, method="wavelet") for channel in noisy]
+    assert estimate_sigma(noisy, method="wavelet") == pytest.approx(np.mean(per_channel))
+    # 1×H×W == H×W, for both rules
+    assert estimate_sigma(noisy[:1], method="wavelet") == pytest.approx(per_channel[0])
+    assert estimate_sigma(noisy[:1]) == pytest.approx(estimate_sigma(noisy[0]))
 
 
 def test_smooth_sample_at_sigma_25_within_fifteen_percent(f16):
     noisy = add_gaussian_noise(f16, 25, seed=0)
     assert estimate_sigma(noisy) == pytest.approx(25, rel=0.15)
-    assert estimate_sigma(noisy, clip_correction=True) == pytest.approx(25, rel=0.15)
+    assert estimate_sigma(noisy, method="wavelet") == pytest.approx(25, rel=0.15)
+    assert estimate_sigma(noisy, method="wavelet", clip_correction=True) == pytest.approx(
+        25, rel=0.15
+    )
 
 
 def test_estimate_is_monotone_in_sigma(f16):
     crop = f16[:, :128, :128]
     sigmas = [0, 5, 10, 25, 50, 75]
-    for correction in (False, True):
-        estimates = [
-            estimate_sigma(add_gaussian_noise(crop, s, seed=0), clip_correction=correction)
-            for s in sigmas
-        ]
+    for options in ({}, {"method": "wavelet"}, {"method": "wavelet", "clip_correction": True}):
+        estimates = [estimate_sigma(add_gaussian_noise(crop, s, seed=0), **options) for s in sigmas]
         assert np.all(np.diff(estimates) > 0), estimates
 
 
 def test_clip_correction_reduces_the_clipping_bias(f16):
     noisy = add_gaussian_noise(f16[:, :128, :128], 75, seed=0)
-    plain, corrected = estimate_sigma(noisy), estimate_sigma(noisy, clip_correction=True)
+    plain = estimate_sigma(noisy, method="wavelet")
+    corrected = estimate_sigma(noisy, method="wavelet", clip_correction=True)
     assert plain < 0.9 * 75  # clipping lowers the plain estimate
     assert abs(corrected - 75) < abs(plain - 75)
 
 
 def test_clip_correction_with_fewer_than_64_usable_blocks_keeps_the_plain_estimate():
     small = add_gaussian_noise(np.full((1, 14, 14), 0.5, dtype=np.float32), 25, seed=0)  # 49
-    assert estimate_sigma(small, clip_correction=True) == estimate_sigma(small)
+    wavelet = {"method": "wavelet"}
+    assert estimate_sigma(small, clip_correction=True, **wavelet) == estimate_sigma(
+        small, **wavelet
+    )
     black = np.zeros((1, 64, 64), dtype=np.float32)  # no block mean is above the margin
-    assert estimate_sigma(black, clip_correction=True) == estimate_sigma(black) == 0
+    assert estimate_sigma(black, clip_correction=True, **wavelet) == 0
+    assert estimate_sigma(black, **wavelet) == 0
+
+
+def _stripes(size: int = 128) -> np.ndarray:
+    """A textured image: fine stripes in two directions, strong in the finest wavelet band."""
+    y, x = np.mgrid[0:size, 0:size].astype(np.float32)
+    texture = 0.5 + 0.2 * np.sin(2.6 * x + 0.3 * y) + 0.15 * np.sin(2.9 * y - 0.5 * x)
+    return np.stack([texture, 0.9 * texture, 0.8 * texture + 0.1])
+
+
+def test_texture_leaves_the_pca_estimate_where_it_moves_the_wavelet_one():
+    noisy = add_gaussian_noise(_stripes(), 15, seed=0)
+    pca, wavelet = estimate_sigma(noisy), estimate_sigma(noisy, method="wavelet")
+    assert pca == pytest.approx(15, rel=0.08)
+    assert wavelet > 1.3 * 15  # the stripes read as noise in the HH band
+
+
+def test_the_pca_estimate_reads_only_known_patches():
+    flat = add_gaussian_noise(np.full((3, 96, 96), 0.5, dtype=np.float32), 20, seed=1)
+    known = np.ones((96, 96))
+    known[::16, :] = 0  # a hole every 16th row: 7×7 patches fit between them
+    known[:, 40:50] = 0
+    holed = flat * known  # holes are black, not noise
+    assert estimate_sigma(holed, known=known) == pytest.approx(20, rel=0.05)
+    # without the mask the noiseless holes pull the estimate down
+    assert estimate_sigma(holed) < estimate_sigma(holed, known=known) - 1
+
+
+def test_too_few_patches_for_pca_falls_back_to_the_wavelet_rule():
+    small = add_gaussian_noise(np.full((3, 16, 16), 0.5, dtype=np.float32), 25, seed=0)
+    assert estimate_sigma(small) == estimate_sigma(small, method="wavelet")
+
+
+def test_the_method_is_checked():
+    image = np.full((1, 32, 32), 0.5, dtype=np.float32)
+    with pytest.raises(ValueError, match="method must be one of pca, wavelet"):
+        estimate_sigma(image, method="mad")
+    with pytest.raises(ValueError, match="clip_correction is for method='wavelet'"):
+        estimate_sigma(image, clip_correction=True)
 
 
 def test_haar_hh_is_the_orthonormal_diagonal_band():

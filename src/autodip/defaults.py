@@ -217,14 +217,14 @@ RECOVERY_LR_FACTOR = 0.5
 #: on.
 GUARD_RATIO = 1.5
 #: Below this σ̂ (0–255 scale) the guard does not judge: the noise is too weak, or not white
-#: Gaussian, for σ̂ to be trusted. On CC15's real camera noise σ̂ reads 0.74–2.97 where the noise
-#: std is 3.6–8.3 (whole images, ``guard.md``): judged there, every estimate would look
-#: under-fitted.
+#: Gaussian, for σ̂ to be trusted. On CC15's real camera noise σ̂ reads 0.41–0.65 (the wavelet
+#: rule: 0.74–2.97) where the noise std is 3.6–8.3 (whole images, ``guard.md``): judged there,
+#: every estimate would look under-fitted.
 GUARD_MIN_SIGMA = 4.0
 #: The adaptive budget also goes on while the stopping criterion has not confirmed a stop, as long
 #: as the residual is above this multiple of σ̂² (Morozov's discrepancy principle: at σ̂² the fit
 #: is complete). On the 36 width-32 runs of the 256² development sweep this extension adds
-#: 1.5 / 1.4 / 0.1 dB to the mean over the guard alone at σ = 15 / 25 / 50
+#: 1.0 / 1.5 / 0.2 dB to the mean over the guard alone at σ = 15 / 25 / 50
 #: (``benchmarks/results/guard-w32.md``); once the residual is below σ̂² the network fits noise,
 #: and going on cost the 192² demo image 0.96 dB (``benchmarks/results/guard.md``).
 EXTEND_ABOVE_RATIO = 1.0

@@ -244,7 +244,8 @@ def robust_texture_features(image: np.ndarray, sigma: float | None = None) -> di
         ``H×W`` or ``C×H×W`` floating-point pixels in [0, 1], at least 8×8.
     sigma : float, optional
         The noise level on the 0–255 scale; estimated with
-        :func:`autodip.analysis.noise_level.estimate_sigma` when ``None``.
+        :func:`autodip.analysis.noise_level.estimate_sigma`'s wavelet rule when ``None`` (the
+        rule the width predictor's training features were computed with).
 
     Returns
     -------
@@ -267,7 +268,7 @@ def robust_texture_features(image: np.ndarray, sigma: float | None = None) -> di
 
     gray = to_gray(image)
     if sigma is None:
-        sigma = estimate_sigma(np.asarray(image, dtype=np.float32))
+        sigma = estimate_sigma(np.asarray(image, dtype=np.float32), method="wavelet")
     if not np.isfinite(sigma) or sigma < 0:
         raise ValueError(f"sigma must be a finite non-negative number, got {sigma}")
     blur = PREFILTER_PX_PER_SIGMA * float(sigma)

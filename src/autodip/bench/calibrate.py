@@ -243,3 +243,39 @@ def calibrate(
             "date": dt.date.today().isoformat(),
         },
     }
+
+
+def reindex(table: dict[str, Any], folder: Path) -> dict[str, Any]:
+    """``table`` indexed by the current noise estimator: λ kept, each row's σ̂ measured again.
+
+    The table is indexed by the mean *estimated* σ̂ of each group, so a change of estimator
+    (:func:`autodip.analysis.noise_level.estimate_sigma`'s default) must re-index it. The noisy
+    inputs of the calibration are rebuilt exactly (the images named in ``made_with`` from
+    ``folder``, the same crop, the seeds of :func:`calibrate`) and σ̂ is measured on them again;
+    nothing is re-run, and the previous index is kept in each row as ``sigma_hat_before``.
+
+    Examples
+    --------
+    >>> from autodip.io import write_image
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())
+    >>> _ = write_image(folder / "a.png", np.full((3, 96, 96), 0.5, dtype=np.float32))
+    >>> old = {"sigmas": [30.0], "lambdas": [1e6], "rows": [{"sigma": 25.0, "sigma_hat": 30.0}],
+    ...        "made_with": {"images": ["a.png"], "crop": 96}}
+    >>> new = reindex(old, folder)
+    >>> new["lambdas"], new["rows"][0]["sigma_hat_before"], round(new["sigmas"][0] / 25, 1)
+    ([1000000.0], 30.0, 1.0)
+    """
+    made = table["made_with"]
+    crop = made.get("crop")
+    cleans = [centre_crop(read_image(Path(folder) / name)[0], crop) for name in made["images"]]
+    rows = []
+    for row in table["rows"]:
+        sigma = row["sigma"]
+        estimates = [
+            estimate_sigma(add_gaussian_noise(clean, sigma, seed=1000 * index + int(sigma)))
+            for index, clean in enumerate(cleans)
+        ]
+        rows.append({**row, "sigma_hat": float(np.mean(estimates)),
+                     "sigma_hat_before": row["sigma_hat"]})  # fmt: skip
+    return {**table, "sigmas": [r["sigma_hat"] for r in rows], "rows": rows}

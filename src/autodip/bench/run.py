@@ -88,6 +88,7 @@ def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
     measured, operator, reference = degrade(clean, job, root)
     if job.kind == "baseline":
         return _run_baseline(job, measured, operator, reference)
+    from autodip.analysis.noise_level import METHODS
     from autodip.api import restore
     from autodip.stopping.fit_guard import measurement_sigma
 
@@ -115,6 +116,7 @@ def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
         "measured_psnr": psnr(measured, reference) if measured.shape == reference.shape else None,
         # σ̂ as the runner's fit guard reads it (the known values of an inpainting mask too)
         "sigma_hat": measurement_sigma(torch.from_numpy(measured)[None], operator),
+        "sigma_method": METHODS[0],  # the estimator behind sigma_hat and CIFS's λ
         **({"noise_std": noise_std(measured, reference)} if job.degradation.kind == "real" else {}),
         "history": [
             {k: h[k] for k in ("step", "psnr", "ssim", "loss", "residual") if k in h}
