@@ -34,7 +34,7 @@ from autodip.bench.adaptive import replay_adaptive, residual_ratio
 from autodip.bench.analyse import criterion_stop, history_peak
 from autodip.bench.provenance import provenance, write_report
 from autodip.defaults import DENOISE_WIDE_WIDTH
-from guard import load_runs
+from guard import current, load_runs
 
 DEFAULT_NETWORK = f"hourglass-w{DENOISE_WIDE_WIDTH}"  # denoising's default at 256² and 512²
 PLAIN_CRITERIA = ("cifs", "wmv", "emv", "discrepancy")
@@ -160,8 +160,10 @@ def markdown(data: dict[str, Any]) -> str:
         f"- every criterion at S = {DEFAULT_PATIENCE} within the default budget of {budget} steps "
         "(what `--stop NAME` gives); *peak*: the best PSNR within those steps",
         "- *noise std*: the std of (shot − reference), on 0–255; it also holds the reference's "
-        "own small error. *σ̂*: what the tool estimates (it assumes white Gaussian noise). "
-        "BM3D is `bm3d` at σ̂ (what a user gets) and at the noise std (an oracle)",
+        "own small error. *σ̂*: what the tool estimates (patch PCA; it assumes white Gaussian "
+        "noise; the runs recorded the wavelet rule's, and are replayed with this one). BM3D is "
+        "`bm3d` at the wavelet rule's σ̂ (what a user of a classical denoiser usually has) and at "
+        "the noise std (an oracle)",
         "- *+unconfirmed*: the default criterion with the budget extended by half while it has "
         "not confirmed a stop, whatever the residual (`replay_adaptive(policy='unconfirmed')`), "
         "up to the recorded steps: what a budget rule that does not need σ̂ would return",
@@ -253,7 +255,7 @@ def main() -> None:
         "--budget", type=int, default=DEFAULT_ITERS, help="steps each criterion may use"
     )
     args = parser.parse_args()
-    runs = load_runs(args.runs)
+    runs = current(load_runs(args.runs))  # σ̂ and CIFS as today's estimator gives them
     rows = image_rows(runs, args.budget)
     recorded = max((r["history"][-1]["step"] for r in runs if "history" in r), default=0)
     data = {

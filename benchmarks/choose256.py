@@ -43,7 +43,7 @@ from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import step_costs
 from autodip.bench.choose import budgets_for, combinations, markdown, pick
 from autodip.bench.provenance import provenance, write_report
-from guard import bm3d_estimated, load_runs
+from guard import bm3d_estimated, current, load_runs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SWEEP = RESULTS / "dev256"
@@ -156,7 +156,7 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "choose256.md")
     args = parser.parse_args()
     sweep = json.loads((SWEEP / "sweep.json").read_text())
-    runs = load_runs(SWEEP)
+    runs = current(load_runs(SWEEP))  # σ̂ and CIFS as today's estimator gives them
     dip = [r for r in runs if r["job"]["kind"] == "dip"]
     networks = [n for n in sweep["networks"] if any(r["job"]["network"] == n for r in dip)]
     costs = json.loads(COSTS.read_text())["seconds_per_step"] if COSTS.exists() else {}
