@@ -35,7 +35,7 @@ from autodip.bench.provenance import provenance, write_report
 from autodip.bench.run import degrade, load_clean
 from autodip.bench.sweep import Sweep, expand
 from autodip.defaults import TASK_DEFAULTS
-from guard import load_runs
+from guard import current, load_runs
 
 SWEEP = Path("benchmarks/sweeps/dev256.json")
 WIDTHS = (32, 64, 128)
@@ -154,7 +154,7 @@ def main() -> None:
     parser.add_argument("--runs", type=Path, default=Path("benchmarks/results/dev256"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/auto256.md"))
     args = parser.parse_args()
-    table = rows(load_runs(args.runs))
+    table = rows(current(load_runs(args.runs)))  # σ̂ and CIFS as today's estimator gives them
     s = summary(table)
     write_report(args.out, markdown(table, s), {"summary": s, "rows": table}, provenance())
     print(f"wrote {args.out} ({s['usable']} of {s['pairs']} pairs usable)")
