@@ -1,14 +1,15 @@
 r"""A recorded run as the current noise-level estimator would have run it.
 
-A development run records, at every monitored step, CIFS's score
-:math:`E_t = \lambda_0\,\mathrm{MSE}_t + C_t^2/(HW)` with :math:`\lambda_0 = \lambda(\hat\sigma_0)`
-from the σ̂ of its day, and the residual :math:`\mathrm{MSE}_t` of the same estimate. The JPEG term
-is therefore recovered exactly, :math:`C_t^2/(HW) = E_t - \lambda_0\,\mathrm{MSE}_t` (each
-:math:`C_t` a whole number of bytes, which :func:`recorded_lambda` uses to tell which λ the run
-had), and CIFS can be scored again with the λ of another σ̂. Everything else that reads σ̂ when a
-run is replayed — the fit guard, the adaptive budget — reads the run's ``sigma_hat``, so
-:func:`restimated` replaces both: the trajectory itself does not depend on σ̂ (the development runs
-record every criterion and stop none).
+A development run records, at every monitored step, CIFS's score :math:`E_t =
+\lambda_0\,\mathrm{MSE}_t + C_t^2/(HW)` with :math:`\lambda_0 = \lambda(\hat\sigma_0)` from the σ̂
+of its day, and the residual :math:`\mathrm{MSE}_t` of the same estimate. The JPEG term is therefore
+recovered exactly, :math:`C_t^2/(HW) = E_t - \lambda_0\,\mathrm{MSE}_t` (each :math:`C_t` a whole
+number of bytes, which :func:`recorded_lambda` uses to tell which λ the run had), and CIFS can be
+scored again with the λ of another σ̂; the ``discrepancy`` criterion, :math:`255^2\,|\mathrm{MSE}_t
+- \hat\sigma^2|`, is rescored from the residuals alone. Everything else that reads σ̂ when a run is
+replayed — the fit guard, the adaptive budget — reads the run's ``sigma_hat``, so :func:`restimated`
+replaces both: the trajectory itself does not depend on σ̂ (the development runs record every
+criterion and stop none).
 """
 
 from __future__ import annotations
@@ -116,6 +117,9 @@ def restimated(
     sigma = estimate_sigma(measured)
     out = copy.copy(run)
     out["sigma_hat"], out["sigma_method"] = sigma, METHODS[0]
+    out["criteria"] = dict(run["criteria"])
+    if "discrepancy" in run["criteria"]:
+        out["criteria"]["discrepancy"] = discrepancy_rescored(run, sigma)
     if "cifs" not in run["criteria"]:
         return out
     pixels = int(measured.shape[-2] * measured.shape[-1])
@@ -127,8 +131,23 @@ def restimated(
     )
     mse, term = jpeg_term(run, lam0)
     lam = lambda_for_image(sigma, pixels, table)
-    out["criteria"] = {
-        **run["criteria"],
-        "cifs": {**run["criteria"]["cifs"], "scores": (lam * mse + term).tolist()},
-    }
+    out["criteria"]["cifs"] = {**run["criteria"]["cifs"], "scores": (lam * mse + term).tolist()}
     return out
+
+
+def discrepancy_rescored(run: dict[str, Any], sigma: float) -> dict[str, Any]:
+    r"""The ``discrepancy`` criterion's record with its scores for noise level ``sigma``:
+    :math:`255^2\,|r_t - \hat\sigma^2|` from the recorded residuals (its default margin 0).
+
+    Examples
+    --------
+    >>> run = {"history": [{"step": 10, "residual": 0.02}],
+    ...        "criteria": {"discrepancy": {"steps": [10], "scores": [0.0]}}}
+    >>> round(discrepancy_rescored(run, 25.5)["scores"][0], 6)
+    650.25
+    """
+    residual = {h["step"]: h["residual"] for h in run["history"]}
+    record = run["criteria"]["discrepancy"]
+    level = (sigma / 255.0) ** 2
+    scores = [255.0**2 * abs(residual[s] - level) for s in record["steps"]]
+    return {**record, "scores": scores}
