@@ -187,6 +187,45 @@ def threshold_rows(runs: list[dict[str, Any]], network: str | None = None) -> li
     return rows
 
 
+#: The recorded criteria the adaptive policy is replayed with, besides the shipped one.
+POLICY_CRITERIA = ("cifs", "discrepancy", "emv", "wmv")
+
+
+def criterion_policy_rows(
+    runs: list[dict[str, Any]], network: str | None = None
+) -> list[dict[str, Any]]:
+    """The shipped adaptive policy with each recorded criterion as the primary one, per σ: mean
+    PSNR, mean halt step and stops confirmed. Same runs as :func:`default_rows`."""
+    cap = ADAPTIVE_CAP * DEFAULT_ITERS
+    groups: dict[float, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        job = run["job"]
+        if job["kind"] != "dip" or job["network"] != (network or default_network(job)):
+            continue
+        if run["history"][-1]["step"] < cap or "residual" not in run["history"][-1]:
+            continue
+        groups[job["level"]].append(run)
+    rows = []
+    for sigma, group in sorted(groups.items()):
+        for name in POLICY_CRITERIA:
+            got = [
+                replay_adaptive(r, name, DEFAULT_PATIENCE, DEFAULT_ITERS, cap)
+                for r in group
+                if name in r["criteria"]
+            ]
+            rows.append(
+                {
+                    "sigma": sigma,
+                    "criterion": name,
+                    "runs": len(got),
+                    "psnr": _mean([g.psnr for g in got]),
+                    "halt": _mean([float(g.halt) for g in got]),
+                    "confirmed": sum(g.confirmed for g in got),
+                }
+            )
+    return rows
+
+
 def calibration(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
     """Residual / σ̂² at each plain run's own PSNR peak, by σ (every network).
 
@@ -410,6 +449,25 @@ def markdown(data: dict[str, Any]) -> str:
         out.append(f"| {sigma:g} | {cells[0]['runs']} | {values} |")
     out += [
         "",
+        "## The adaptive policy with each criterion",
+        "",
+        f"The shipped policy (S = {DEFAULT_PATIENCE}, budget {DEFAULT_ITERS} adaptive up to "
+        f"{ADAPTIVE_CAP * DEFAULT_ITERS}) with another recorded criterion as the primary one: "
+        "mean PSNR (dB), mean halt step, stops confirmed.",
+        "",
+        "| σ | runs | "
+        + " | ".join(f"{c}: PSNR | {c}: halt | {c}: confirmed" for c in POLICY_CRITERIA)
+        + " |",
+        "|---|---|" + "---|---|---|" * len(POLICY_CRITERIA),
+    ]
+    for sigma in sorted({r["sigma"] for r in data["policies"]}):
+        cells = [r for r in data["policies"] if r["sigma"] == sigma]
+        values = " | ".join(
+            f"{c['psnr']:.2f} | {c['halt']:.0f} | {c['confirmed']}/{c['runs']}" for c in cells
+        )
+        out.append(f"| {sigma:g} | {cells[0]['runs']} | {values} |")
+    out += [
+        "",
         "## Calibration: residual / σ̂² at each run's own PSNR peak (every network)",
         "",
         "Runs still rising in their last tenth are left out (no peak to calibrate on).",
@@ -487,6 +545,7 @@ def main() -> None:
             runs, bm3d_estimated(runs), args.network, {r["job"]["key"]: r for r in recorded}
         ),
         "thresholds": threshold_rows(runs, args.network),
+        "policies": criterion_policy_rows(runs, args.network),
         "calibration": calibration(runs),
         "criteria": criteria_rows(runs, args.patience),
         "cc15": cc15_sigmas(),
