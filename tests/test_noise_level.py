@@ -151,3 +151,21 @@ def test_two_by_two_is_the_smallest_image():
 def test_bad_input_raises_value_error(image, message):
     with pytest.raises(ValueError, match=message):
         estimate_sigma(image)
+
+
+def test_the_same_pixels_are_estimated_once_and_others_again(monkeypatch):
+    from autodip.analysis import noise_level
+
+    calls = []
+    real = noise_level._pca_sigma
+    monkeypatch.setattr(noise_level, "_pca_sigma", lambda *a: calls.append(1) or real(*a))
+    noisy = add_gaussian_noise(np.full((3, 64, 64), 0.5, dtype=np.float32), 20, seed=7)
+    first = estimate_sigma(noisy)
+    assert estimate_sigma(noisy.copy()) == first and len(calls) == 1  # same pixels: cached
+    other = noisy.copy()
+    other[0, 0, 0] += 0.5
+    estimate_sigma(other)  # one pixel changed: estimated again
+    known = np.ones((64, 64))
+    known[:8] = 0
+    estimate_sigma(noisy, known=known)  # another mask: estimated again
+    assert len(calls) == 3

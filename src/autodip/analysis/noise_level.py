@@ -29,6 +29,9 @@ References
 
 from __future__ import annotations
 
+import hashlib
+from collections import OrderedDict
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -48,6 +51,9 @@ _PCA_MAX_PATCHES = 65536
 #: the tail rule reads low (−6 % on a flat 48² colour image, 12 patches per dimension; −2 % at
 #: 64², 23), and the wavelet rule is used.
 _PCA_MIN_PATCHES_PER_DIMENSION = 20
+#: The last few PCA estimates, by a digest of the pixels (see `_fingerprint`).
+_PCA_CACHE: OrderedDict[bytes, float | None] = OrderedDict()
+_PCA_CACHE_SIZE = 8
 
 #: Φ⁻¹(3/4): the median of |Z| for Z ~ N(0, 1) (often rounded to 0.6745).
 _MAD_TO_SIGMA = 0.6744897501960817
@@ -170,10 +176,27 @@ def estimate_sigma(
             raise ValueError(
                 f"the known-pixel mask is {known.shape}, the image planes {planes.shape[1:]}"
             )
-        sigma = _pca_sigma(planes, known)
+        key = _fingerprint(planes, known)
+        if key not in _PCA_CACHE:
+            _PCA_CACHE[key] = _pca_sigma(planes, known)
+            while len(_PCA_CACHE) > _PCA_CACHE_SIZE:
+                _PCA_CACHE.popitem(last=False)
+        sigma = _PCA_CACHE[key]
         if sigma is not None:
             return sigma * 255.0
     return _wavelet_sigma(planes, clip_correction, known)
+
+
+def _fingerprint(planes: np.ndarray, known: np.ndarray | None) -> bytes:
+    """A digest of the pixels (and mask): one run asks σ̂ of the same measurement several times
+    (CIFS's λ, the fit guard), and the PCA estimate is worth computing once.
+    """
+    digest = hashlib.blake2b(digest_size=16)
+    digest.update(str((planes.shape, planes.dtype.str)).encode())
+    digest.update(np.ascontiguousarray(planes).tobytes())
+    if known is not None:
+        digest.update(np.ascontiguousarray(np.asarray(known) != 0).tobytes())
+    return digest.digest()
 
 
 def _wavelet_sigma(planes: np.ndarray, clip_correction: bool, known: np.ndarray | None) -> float:
