@@ -167,6 +167,17 @@ def test_cifs_takes_lambda_from_the_estimated_noise_level(sample_noisy):
     assert crit.lam == pytest.approx(interpolate_lambda(crit.sigma, table) * scale)
 
 
+def test_the_shipped_lambda_table_is_indexed_by_the_default_noise_estimator():
+    """λ(σ̂) is indexed by σ̂ as estimated: a new default estimator needs the table re-indexed
+    (``benchmarks/cifs_reindex.py``), or CIFS would read λ at the wrong noise level."""
+    from autodip.analysis.noise_level import METHODS
+    from autodip.stopping.cifs import shipped_lambda_table
+
+    table = shipped_lambda_table()
+    assert table["made_with"].get("sigma_method", "wavelet") == METHODS[0]
+    assert table["sigmas"] == [row["sigma_hat"] for row in table["rows"]]
+
+
 def test_cifs_reads_a_given_table(tmp_path, sample_noisy):
     table = {"sigmas": [10.0, 40.0], "lambdas": [1e4, 1e6], "pixels": 32 * 32}
     path = tmp_path / "t.json"
