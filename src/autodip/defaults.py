@@ -54,7 +54,8 @@ DENOISE_WIDE_WIDTH = 64
 #: The pixel count from which :data:`DENOISE_WIDE_WIDTH` is used. The evidence brackets it: at 256²
 #: width 64 (above); at 192² (the demo's F16 crop, σ = 25) width 32 — width 64 peaks earlier
 #: (30.51 dB at step 940) and CIFS, not confirmed, returns step 1440 at 29.39 dB, against 30.62
-#: dB with width 32 (``benchmarks/results/demo-w64-report.json``); at 128² width 32
+#: dB with width 32 (both with the wavelet σ̂ then in use; ``benchmarks/results/demo.md``); at 128²
+#: width 32
 #: (``dev-cpu/report.md``). The switch sits halfway between 192² and 256² on a log scale:
 #: 3 · 128² = 49 152 pixels (≈ 222²).
 DENOISE_WIDE_PIXELS = 3 * 128 * 128
