@@ -46,8 +46,8 @@ DENOISE_WIDTH = 32
 #: Denoising's width for larger images. At 256² the width-32 hourglass fits a textured image far
 #: too slowly (still rising at 4500 steps; at its peak 4.2 / 2.1 / 1.0 dB under CBM3D (σ̂) at
 #: σ = 15 / 25 / 50 on the 12 development crops, ``benchmarks/results/guard-w32.md``): with the
-#: shipped stopping policy width 64 is 1.7 / 0.9 dB higher at σ = 15 / 25 and 0.2 dB lower at
-#: σ = 50, for 1.6–1.8× the seconds (``benchmarks/results/choose256.md``, the first 6 (image, σ)
+#: shipped stopping policy width 64 is 2.4 / 0.6 dB higher at σ = 15 / 25 and 0.1 dB lower at
+#: σ = 50, for 1.5–2.0× the seconds (``benchmarks/results/choose256.md``, the first 19 (image, σ)
 #: pairs; the sweep goes on), and on the hardest crop width 64 gains 3.6 dB at equal steps
 #: (``benchmarks/results/lr_probe.md``).
 DENOISE_WIDE_WIDTH = 64
