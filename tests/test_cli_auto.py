@@ -80,6 +80,12 @@ def test_inspect_prints_features_probabilities_and_width(tiny_png, capsys):
         assert name in out
     assert "width  32" in out and "width 128" in out
     assert "chosen: hourglass width" in out
+    from autodip.analysis.noise_level import estimate_sigma
+    from autodip.io import read_image
+
+    pixels, _ = read_image(tiny_png)  # the σ̂ a denoising run uses, and the predictor's, told apart
+    assert f"noise σ̂ {estimate_sigma(pixels):.2f} (0–255 scale; patch PCA" in out
+    assert f"wavelet rule's σ̂ {estimate_sigma(pixels, method='wavelet'):.2f}" in out
 
 
 def test_inspect_json(tiny_png, capsys):

@@ -75,11 +75,14 @@ def inspect_image(args: argparse.Namespace) -> int:
         record = {"input": str(args.input), "shape_chw": list(image.shape), **architecture}
         print(json.dumps(record, indent=2))
         return EXIT_OK
+    from autodip.analysis.noise_level import estimate_sigma
+
     print(f"{args.input}: {image.shape[2]}×{image.shape[1]}, {image.shape[0]} channel(s)")
     features = architecture["features"]
+    print(f"noise σ̂ {estimate_sigma(image):.2f} (0–255 scale; patch PCA, what denoising uses)")
     print(
-        f"noise σ̂ {features['noise_sigma']:.2f} (0–255 scale) -> pre-filter "
-        f"{features['prefilter_px']:.2f} px"
+        f"texture pre-filter {features['prefilter_px']:.2f} px, from the wavelet rule's σ̂ "
+        f"{features['noise_sigma']:.2f} (the one the width predictor was trained with)"
     )
     print("texture features:")
     for name, value in features.items():
