@@ -313,6 +313,14 @@ def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 
 
+def _wavelet_cells(row: dict[str, Any]) -> str:
+    """σ̂, PSNR and step of the adaptive policy with the wavelet σ̂ the run recorded."""
+    if not row.get("wavelet_policy"):
+        return "– | – | –"
+    w = row["wavelet_policy"]
+    return f"{row['wavelet_sigma_hat']:.1f} | {w['psnr']:.2f} | {w['stop']}"
+
+
 def estimator_markdown(rows: list[dict[str, Any]]) -> list[str]:
     """The adaptive policy with the PCA σ̂ (shipped) against the wavelet σ̂ the runs recorded."""
     rows = [r for r in rows if r.get("wavelet_policy")]
@@ -379,8 +387,9 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "| image | σ | noisy | BM3D (σ̂) | peak | hard: PSNR | hard: step | hard: ratio | "
         "fired | steps added | adaptive: PSNR | adaptive: step | adaptive: ratio | "
-        "under-fitted at the end | guard only: PSNR | +unconfirmed: PSNR | +unconfirmed: step |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "under-fitted at the end | guard only: PSNR | +unconfirmed: PSNR | +unconfirmed: step | "
+        "σ̂ | wavelet σ̂ | adaptive, wavelet σ̂: PSNR | adaptive, wavelet σ̂: step |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["sigma"], r["image"])):
         h, a = r["hard"], r["adaptive"]
@@ -391,7 +400,8 @@ def markdown(data: dict[str, Any]) -> str:
             f"{'yes' if a['extensions'] else 'no'} | {a['halt'] - h['halt']} | {a['psnr']:.2f} | "
             f"{a['stop']} | {a['ratio']:.2f} | {a['underfitted']} | "
             f"{r['guard_policy']['psnr']:.2f} | "
-            f"{r['unconfirmed_policy']['psnr']:.2f} | {r['unconfirmed_policy']['stop']} |"
+            f"{r['unconfirmed_policy']['psnr']:.2f} | {r['unconfirmed_policy']['stop']} | "
+            f"{r['sigma_hat']:.1f} | {_wavelet_cells(r)} |"
         )
     out += ["", "## Summary by σ", ""]
     out += [
