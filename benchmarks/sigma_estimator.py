@@ -16,6 +16,8 @@ Runs in a few seconds. Usage::
 from __future__ import annotations
 
 import argparse
+import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -70,7 +72,25 @@ def measure() -> dict:
             for label, kw in VARIANTS.items()
         },
         "rows": rows,
+        "timings": timings(crops["F16"]),
     }
+
+
+def timings(clean: np.ndarray, repeats: int = 5) -> dict[str, dict[str, float]]:
+    """Median seconds per call of each estimator at 256² and 512² (F16, σ = 25; a new noise draw
+    per call, since the PCA estimate is cached by pixels). Run it on an otherwise idle machine."""
+    full, _ = read_image(DATA / IMAGES["F16"])
+    out = {}
+    for side, image in ((256, clean), (512, centre_crop(full, 512))):
+        seconds: dict[str, list[float]] = {label: [] for label in VARIANTS}
+        for repeat in range(repeats):
+            noisy = add_gaussian_noise(image, 25, seed=100 + repeat)
+            for label, kw in VARIANTS.items():
+                start = time.perf_counter()
+                estimate_sigma(noisy, **kw)
+                seconds[label].append(time.perf_counter() - start)
+        out[f"{side}"] = {label: float(np.median(v)) for label, v in seconds.items()}
+    return out
 
 
 def summary(rows: list[dict], key: str) -> dict[int, dict[str, float]]:
@@ -113,6 +133,18 @@ def markdown(result: dict) -> str:
     lines += ["", "σ̂ of the clean crops (texture floor):", ""]
     for label, values in result["clean_estimate"].items():
         lines.append(f"- {label}: " + ", ".join(f"{k} {v:.2f}" for k, v in values.items()))
+    times = result["timings"]
+    lines += [
+        "",
+        f"Median seconds per call, NumPy on {os.environ.get('OMP_NUM_THREADS', 'all')} "
+        "thread(s), nothing else running (F16, σ = 25, RGB; a new noise draw per call):",
+        "",
+        "| size | " + " | ".join(VARIANTS) + " | pca / wavelet |",
+        "|---|" + "---|" * (len(VARIANTS) + 1),
+    ]
+    for side, t in times.items():
+        cells = " | ".join(f"{1000 * t[label]:.1f} ms" for label in VARIANTS)
+        lines.append(f"| {side}² | {cells} | {t['pca'] / t['wavelet']:.0f}× |")
     lines += [
         "",
         "Per-image estimates are in the JSON file beside this one.",
