@@ -29,9 +29,7 @@ def main() -> None:
     parser.add_argument("--table", type=Path, default=TABLE)
     args = parser.parse_args()
     table = json.loads(args.table.read_text())
-    if table["made_with"].get("sigma_method") == METHODS[0]:
-        raise SystemExit(f"{args.table} is already indexed by the {METHODS[0]!r} estimator")
-    new = reindex(table, args.images)
+    new = reindex(table, args.images)  # idempotent: rerun it after any change to the estimator
     new["made_with"] = {
         **table["made_with"],
         "sigma_method": METHODS[0],
