@@ -252,7 +252,9 @@ def reindex(table: dict[str, Any], folder: Path) -> dict[str, Any]:
     (:func:`autodip.analysis.noise_level.estimate_sigma`'s default) must re-index it. The noisy
     inputs of the calibration are rebuilt exactly (the images named in ``made_with`` from
     ``folder``, the same crop, the seeds of :func:`calibrate`) and σ̂ is measured on them again;
-    nothing is re-run, and the previous index is kept in each row as ``sigma_hat_before``.
+    nothing is re-run. The first index (the wavelet rule's, which the older recorded runs scored
+    with: :func:`autodip.bench.restimate.restimated` reads it) is kept in each row as
+    ``sigma_hat_before``, however often the table is re-indexed.
 
     Examples
     --------
@@ -276,6 +278,6 @@ def reindex(table: dict[str, Any], folder: Path) -> dict[str, Any]:
             estimate_sigma(add_gaussian_noise(clean, sigma, seed=1000 * index + int(sigma)))
             for index, clean in enumerate(cleans)
         ]
-        rows.append({**row, "sigma_hat": float(np.mean(estimates)),
-                     "sigma_hat_before": row["sigma_hat"]})  # fmt: skip
+        first = row.get("sigma_hat_before", row["sigma_hat"])  # the wavelet rule's, kept
+        rows.append({**row, "sigma_hat": float(np.mean(estimates)), "sigma_hat_before": first})
     return {**table, "sigmas": [r["sigma_hat"] for r in rows], "rows": rows}
