@@ -40,10 +40,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
-from autodip.bench.restimate import byte_error, jpeg_term, restimated
+from autodip.bench.restimate import byte_error, jpeg_term
 from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE
 from autodip.stopping.cifs import lambda_for_image, shipped_lambda_table
-from guard import load_runs
+from guard import current, load_runs
 
 #: Multipliers of the shipped λ replayed: 1/4 is no pixel scaling at 256², 1/2 a square root.
 MULTIPLIERS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8, 16)
@@ -190,7 +190,7 @@ def main() -> None:
         and "residual" in r["history"][-1]
         and r["history"][-1]["step"] >= cap
     ]
-    rows = [replays(restimated(r, table=table), table) for r in runs]
+    rows = [replays(r, table) for r in current(runs)]
     data = {
         "runs": str(args.runs),
         "table_pixels": table.get("pixels"),

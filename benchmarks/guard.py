@@ -86,6 +86,28 @@ def current(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ]
 
 
+def replayable(runs: list[dict[str, Any]], network: str | None = None) -> list[dict[str, Any]]:
+    """The plain runs of ``network`` (default: :func:`default_network` of each crop) recorded to
+    the adaptive cap with their residuals: the runs the default policy can be replayed on."""
+    cap = ADAPTIVE_CAP * DEFAULT_ITERS
+    return [
+        run
+        for run in runs
+        if run["job"]["kind"] == "dip"
+        and run["job"]["network"] == (network or default_network(run["job"]))
+        and run["history"][-1]["step"] >= cap
+        and "residual" in run["history"][-1]
+    ]
+
+
+def by_sigma(runs: list[dict[str, Any]]) -> dict[float, list[dict[str, Any]]]:
+    """``runs`` grouped by noise level, in increasing order."""
+    groups: dict[float, list[dict[str, Any]]] = defaultdict(list)
+    for run in runs:
+        groups[run["job"]["level"]].append(run)
+    return dict(sorted(groups.items()))
+
+
 def default_rows(
     runs: list[dict[str, Any]],
     bm3d: dict[tuple[str, str], float],
@@ -101,12 +123,8 @@ def default_rows(
     """
     cap = ADAPTIVE_CAP * DEFAULT_ITERS
     rows = []
-    for run in runs:
+    for run in replayable(runs, network):
         job = run["job"]
-        if job["kind"] != "dip" or job["network"] != (network or default_network(job)):
-            continue
-        if run["history"][-1]["step"] < cap or "residual" not in run["history"][-1]:
-            continue
         hard = replay_adaptive(run, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, DEFAULT_ITERS)
         adaptive = replay_adaptive(run, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, cap)
         unconfirmed = replay_adaptive(
@@ -158,16 +176,8 @@ def threshold_rows(runs: list[dict[str, Any]], network: str | None = None) -> li
     σ̂²). Same runs as :func:`default_rows`.
     """
     cap = ADAPTIVE_CAP * DEFAULT_ITERS
-    groups: dict[float, list[dict[str, Any]]] = defaultdict(list)
-    for run in runs:
-        job = run["job"]
-        if job["kind"] != "dip" or job["network"] != (network or default_network(job)):
-            continue
-        if run["history"][-1]["step"] < cap or "residual" not in run["history"][-1]:
-            continue
-        groups[job["level"]].append(run)
     rows = []
-    for sigma, group in sorted(groups.items()):
+    for sigma, group in by_sigma(replayable(runs, network)).items():
         for threshold in THRESHOLDS:
             got = [
                 replay_adaptive(
@@ -197,16 +207,8 @@ def criterion_policy_rows(
     """The shipped adaptive policy with each recorded criterion as the primary one, per σ: mean
     PSNR, mean halt step and stops confirmed. Same runs as :func:`default_rows`."""
     cap = ADAPTIVE_CAP * DEFAULT_ITERS
-    groups: dict[float, list[dict[str, Any]]] = defaultdict(list)
-    for run in runs:
-        job = run["job"]
-        if job["kind"] != "dip" or job["network"] != (network or default_network(job)):
-            continue
-        if run["history"][-1]["step"] < cap or "residual" not in run["history"][-1]:
-            continue
-        groups[job["level"]].append(run)
     rows = []
-    for sigma, group in sorted(groups.items()):
+    for sigma, group in by_sigma(replayable(runs, network)).items():
         for name in POLICY_CRITERIA:
             got = [
                 replay_adaptive(r, name, DEFAULT_PATIENCE, DEFAULT_ITERS, cap)
