@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The 256² development sweeps, one after the other, in the order their answers are needed
+# (docs/benchmarks.md, "Sweep files"); each resumes from its committed cache, so rerunning this
+# script after an interruption only computes what is missing.
+#
+#   1. dev256.json, widths 32 and 64 only: the default network's 36 trajectories (guard.md);
+#   2. dev256-own.json: holdout and OSC at 256² (24 runs of their own; the plain and BM3D runs
+#      are dev256's, hard-linked in first);
+#   3. dev256-pass1.json: a first pass of width 128 and dip-skip (σ = 25, 4 images) before either
+#      gets all 36 (docs/benchmarks.md says why).
+#
+# Usage, from the repository root (the sweeps' image paths are relative to it):
+#   OMP_NUM_THREADS=1 nohup nice -n 5 bash benchmarks/dev256_queue.sh > /tmp/dev256.log 2>&1 &
+set -euo pipefail
+python=${PYTHON:-.venv/bin/python}
+results=${RESULTS:-benchmarks/results}
+bench() { "$python" -m autodip bench run --workers 2 "$@"; }
+
+link_shared() {  # $1: sweep file, $2: its results folder: hard-link the jobs dev256 already ran
+    mkdir -p "$2/runs"
+    "$python" - "$1" "$2" "$results/dev256/runs" <<'EOF'
+import os
+import sys
+from pathlib import Path
+
+from autodip.bench.sweep import Sweep, expand
+
+sweep, target, source = Path(sys.argv[1]), Path(sys.argv[2]) / "runs", Path(sys.argv[3])
+for job in expand(Sweep.from_file(sweep)):
+    name = f"{job.key}.json.gz"
+    if (source / name).exists() and not (target / name).exists():
+        os.link(source / name, target / name)
+EOF
+}
+
+bench --sweep benchmarks/sweeps/dev256.json --nets hourglass-w32 hourglass-w64 \
+    -o "$results/dev256"
+link_shared benchmarks/sweeps/dev256-own.json "$results/dev256-own"
+bench --sweep benchmarks/sweeps/dev256-own.json -o "$results/dev256-own"
+link_shared benchmarks/sweeps/dev256-pass1.json "$results/dev256-pass1"
+bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"
