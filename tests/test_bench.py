@@ -238,3 +238,26 @@ def test_real_noise_needs_the_reference_file(tmp_path, images):
     Image.open(images / "a.png").save(shot)
     with pytest.raises(ValueError, match=r"scene_mean\.png is missing"):
         expand(_sweep(shot, degradations=["real"]))
+
+
+def test_committed_sweep_caches_hold_only_their_sweeps_jobs(monkeypatch):
+    """Every committed sweep file expands (its images are in ``../shared``), and a results folder
+    named after it caches only that sweep's jobs: the runs hard-linked between the 256² sweeps
+    must have the same keys in both, or a rerun would compute them again."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[1]
+    if not (root.parent / "shared" / "data").is_dir():
+        pytest.skip("needs ../shared/data beside the repository")
+    monkeypatch.chdir(root)  # the sweeps' image paths are relative to the repository root
+    files = sorted((root / "benchmarks" / "sweeps").glob("*.json"))
+    assert len(files) >= 5
+    checked = 0
+    for path in files:
+        keys = {job.key for job in expand(Sweep.from_file(path))}
+        runs = root / "benchmarks" / "results" / path.stem / "runs"
+        if runs.is_dir():
+            cached = {p.name.removesuffix(".json.gz") for p in runs.glob("*.json.gz")}
+            assert cached and cached <= keys, (path.name, sorted(cached - keys)[:3])
+            checked += 1
+    assert checked >= 3
