@@ -14,7 +14,7 @@ STAMP         := $(VENV)/.installed
 DEV_STAMP     := $(VENV)/.installed-dev
 CONSTRAINTS   := $(VENV)/constraints.txt
 
-.PHONY: demo test test-slow lint bench-speed clean
+.PHONY: demo test test-slow lint bench-speed reports-256 clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +48,19 @@ lint: $(DEV_STAMP)
 
 bench-speed: $(STAMP)
 	$(BIN)/python benchmarks/speed.py --out benchmarks/results/speed.md
+
+# The 256² analyses, replayed from the committed sweep caches (benchmarks/dev256_queue.sh fills
+# them): rerun after the caches grow, then commit benchmarks/results. A few minutes; nothing trains.
+REPLAY := PYTHONPATH=src:benchmarks OMP_NUM_THREADS=1 $(BIN)/python
+reports-256: $(STAMP)
+	$(REPLAY) benchmarks/guard.py
+	$(REPLAY) benchmarks/guard.py --network hourglass-w32 --out benchmarks/results/guard-w32.md
+	$(REPLAY) benchmarks/cifs_scaling.py
+	$(REPLAY) benchmarks/choose256.py
+	$(REPLAY) benchmarks/auto256.py
+	if [ -f benchmarks/results/dev256-own/sweep.json ]; then \
+	  $(REPLAY) benchmarks/osc_window.py --runs benchmarks/results/dev256-own && \
+	  $(BIN)/autodip bench report benchmarks/results/dev256-own; fi
 
 clean:
 	rm -rf $(VENV) demo-output .pytest_cache .ruff_cache
