@@ -14,6 +14,11 @@ The plain ratio "PSNR per second" alone would reward stopping early whatever the
 that halts after 100 steps of a noisy estimate gains little but fast), hence step 1. The fixed
 budget without a stop (``no-es``) is ranked beside the criteria for reference but is not chosen
 as a stopping criterion.
+
+Hard budgets are what :func:`replay` gives. The runner's adaptive budget (a nominal budget that
+the fit guard extends up to a cap, :mod:`autodip.core.budget`) is a candidate too:
+:func:`adaptive_samples` replays it (:func:`autodip.bench.adaptive.replay_adaptive`) so that the
+same rule compares both kinds on the same runs.
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
+from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import criterion_stop, step_costs
 
 DEFAULT_TOLERANCE_DB = 0.1
@@ -43,11 +49,17 @@ class Combination:
     seconds: float
     confirmed: float
     degradation: str = "all"
+    cap: int | None = None  # an adaptive budget: ``budget`` extended up to ``cap`` steps
 
     @property
     def gain_per_second(self) -> float:
         """Mean dB gained over the input per mean second of run time."""
         return self.gain / self.seconds if self.seconds > 0 else math.nan
+
+    @property
+    def budget_label(self) -> str:
+        """``"3000"`` for a hard budget, ``"1500 → 4500"`` for an adaptive one."""
+        return str(self.budget) if self.cap is None else f"{self.budget} → {self.cap}"
 
 
 def budgets_for(iters: int, step: int = 500) -> list[int]:
@@ -63,7 +75,8 @@ def budgets_for(iters: int, step: int = 500) -> list[int]:
     return sorted({*range(step, iters + 1, step), iters})
 
 
-Sample = tuple[tuple[str, str, int | None, int], str, dict[str, float]]
+#: (network, criterion, patience, budget, cap — ``None`` for a hard budget), degradation, values
+Sample = tuple[tuple[str, str, int | None, int, int | None], str, dict[str, float]]
 
 
 def replay(runs: list[dict[str, Any]], patiences: list[int], budgets: list[int]) -> list[Sample]:
@@ -83,28 +96,64 @@ def replay(runs: list[dict[str, Any]], patiences: list[int], budgets: list[int])
                 cut = [h for h in run["history"] if h["step"] <= budget] or run["history"][:1]
                 end = cut[-1]
                 values = _sample(end["psnr"], measured, end["step"] * fit_cost, True)
-                samples.append(((network, NO_STOP, None, budget), degradation, values))
+                samples.append(((network, NO_STOP, None, budget, None), degradation, values))
             for name in run["criteria"]:
                 for patience in patiences:
                     stop = criterion_stop(run, name, patience, budget)
                     values = _sample(
                         stop["psnr"], measured, stop["stop_seconds"], stop["confirmed"]
                     )
-                    samples.append(((network, name, patience, budget), degradation, values))
+                    samples.append(((network, name, patience, budget, None), degradation, values))
+    return samples
+
+
+def adaptive_samples(
+    runs: list[dict[str, Any]], patiences: list[int], nominals: list[int], cap_factor: int
+) -> list[Sample]:
+    """One sample per (run, criterion, patience, nominal budget) under the adaptive budget.
+
+    The cap is ``cap_factor`` × the nominal budget, cut at the run's last recorded step (a
+    trajectory says nothing beyond it). Seconds are the halt step at :func:`step_costs`' rate for
+    the criterion, as for a hard budget. Only ``dip`` runs that know their input's PSNR count.
+    """
+    samples: list[Sample] = []
+    for run in runs:
+        if run["job"]["kind"] != "dip" or run.get("measured_psnr") is None:
+            continue
+        network, measured = run["job"]["network"], run["measured_psnr"]
+        base, own = step_costs(run)
+        last = run["history"][-1]["step"]
+        for nominal in nominals:
+            if nominal > last:
+                continue
+            cap = min(cap_factor * nominal, last)
+            for name in run["criteria"]:
+                for patience in patiences:
+                    replayed = replay_adaptive(run, name, patience, nominal, cap)
+                    values = _sample(
+                        replayed.psnr,
+                        measured,
+                        replayed.halt * (base + own[name]),
+                        replayed.confirmed,
+                    )
+                    key = (network, name, patience, nominal, cap)
+                    samples.append((key, run["job"]["degradation"], values))
     return samples
 
 
 def summarise(samples: list[Sample], by_degradation: bool = False) -> list[Combination]:
     """Mean each combination's samples (per degradation with ``by_degradation``), best first."""
-    found: dict[tuple[tuple[str, str, int | None, int], str], list[dict[str, float]]]
+    found: dict[tuple[tuple[str, str, int | None, int, int | None], str], list[dict[str, float]]]
     found = defaultdict(list)
     for key, degradation, values in samples:
         found[key, degradation if by_degradation else "all"].append(values)
     out = []
-    for ((network, criterion, patience, budget), group), values in found.items():
+    for ((network, criterion, patience, budget, cap), group), values in found.items():
         n = len(values)
         mean = {k: sum(v[k] for v in values) / n for k in ("psnr", "gain", "seconds", "confirmed")}
-        out.append(Combination(network, criterion, patience, budget, n, **mean, degradation=group))
+        out.append(
+            Combination(network, criterion, patience, budget, n, **mean, degradation=group, cap=cap)
+        )
     return sorted(out, key=lambda c: -c.psnr)
 
 
@@ -178,13 +227,14 @@ def markdown(
         mark = " **(chosen)**" if c == chosen else ""
         s = "—" if c.patience is None else str(c.patience)
         return (
-            f"| {c.network} | {c.criterion}{mark} | {s} | {c.budget} | {c.runs} | {c.psnr:.2f} "
-            f"| {c.gain:.2f} | {c.seconds:.1f} | {c.gain_per_second:.3f} | {c.confirmed:.0%} |"
+            f"| {c.network} | {c.criterion}{mark} | {s} | {c.budget_label} | {c.runs} "
+            f"| {c.psnr:.2f} | {c.gain:.2f} | {c.seconds:.1f} | {c.gain_per_second:.3f} "
+            f"| {c.confirmed:.0%} |"
         )
 
-    best_each: dict[tuple[str, str], Combination] = {}
+    best_each: dict[tuple[str, str, bool], Combination] = {}
     for c in candidates:  # sorted by PSNR: the first seen is the best
-        best_each.setdefault((c.network, c.criterion), c)
+        best_each.setdefault((c.network, c.criterion, c.cap is None), c)
     return "\n".join(
         [
             f"Rule: of the combinations within {tolerance} dB of the best mean PSNR at the stop, "
@@ -192,14 +242,15 @@ def markdown(
             "(`autodip.bench.choose`).",
             "",
             f"Chosen: **{chosen.network}, {chosen.criterion}, S = {chosen.patience}, "
-            f"budget {chosen.budget}**: {chosen.psnr:.2f} dB in {chosen.seconds:.1f} s on average.",
+            f"budget {chosen.budget_label}**: {chosen.psnr:.2f} dB in {chosen.seconds:.1f} s on "
+            "average.",
             "",
             f"### Within {tolerance} dB of the best ({len(near)})",
             "",
             *header,
             *(line(c) for c in near[:top]),
             "",
-            "### Best (network, criterion) pairs by PSNR at the stop",
+            "### Best (network, criterion, hard or adaptive budget) by PSNR at the stop",
             "",
             *header,
             *(line(c) for c in sorted(best_each.values(), key=lambda c: -c.psnr)),
@@ -214,8 +265,8 @@ def _split_lines(
     same = [
         c
         for c in split
-        if (c.network, c.criterion, c.patience, c.budget)
-        == (chosen.network, chosen.criterion, chosen.patience, chosen.budget)
+        if (c.network, c.criterion, c.patience, c.budget, c.cap)
+        == (chosen.network, chosen.criterion, chosen.patience, chosen.budget, chosen.cap)
     ]
     if not same:
         return []
