@@ -154,6 +154,12 @@ def policy_markdown(rows: list[dict[str, Any]]) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", action="store_true", help="(re)measure the clean costs")
+    parser.add_argument(
+        "--networks",
+        nargs="+",
+        help="with --measure: the networks to measure (default: the sweep's networks with runs), "
+        "e.g. all of the sweep's before their runs exist, to plan it",
+    )
     parser.add_argument("--out", type=Path, default=RESULTS / "choose256.md")
     args = parser.parse_args()
     sweep = json.loads((SWEEP / "sweep.json").read_text())
@@ -163,8 +169,9 @@ def main() -> None:
     costs = json.loads(COSTS.read_text())["seconds_per_step"] if COSTS.exists() else {}
     missing = [n for n in networks if n not in costs]
     if args.measure or missing:
-        print(f"measuring {', '.join(networks if args.measure else missing)} (keep the CPU idle)")
-        costs = measure_costs(networks) if args.measure else {**costs, **measure_costs(missing)}
+        measured = (args.networks or networks) if args.measure else missing
+        print(f"measuring {', '.join(measured)} (keep the CPU idle)")
+        costs = {**costs, **measure_costs(measured)}
         record = provenance(threads=1, size=f"{SIZE}²")
         COSTS.write_text(json.dumps({"provenance": record, "seconds_per_step": costs}, indent=1))
     bm3d = bm3d_estimated(runs)
