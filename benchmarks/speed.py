@@ -12,7 +12,9 @@ sample (F16 crop, σ = 25):
 3. quality — PSNR against the clean crop after ``--iters`` iterations from the same seed in both
    precisions, for each of ``--seeds``; the per-seed difference and its mean.
 
-Every finished quality run is cached in ``--cache`` so an interrupted benchmark resumes. Usage::
+Every finished quality run is cached in ``--cache`` so an interrupted benchmark resumes.
+``--device`` (default ``auto``: a CUDA GPU when one is visible) says where; the report names it,
+and the caches are kept per device. Usage::
 
     python benchmarks/speed.py --out benchmarks/results/speed.md
 """
@@ -59,32 +61,41 @@ def flops_per_iteration(net_name: str, y: torch.Tensor) -> int:
     return counter.get_total_flops()
 
 
-def seconds_per_iteration(net_name: str, y: torch.Tensor, steps: int, blocks: int) -> dict:
-    """Alternate timing blocks of each precision; return the median s/iter of each."""
+def seconds_per_iteration(
+    net_name: str, y: torch.Tensor, steps: int, blocks: int, device: str = "cpu"
+) -> dict:
+    """Alternate timing blocks of each precision; return the median s/iter of each.
+
+    Every step is monitored, and a monitored step reads its loss back to the host, so on a GPU
+    each recorded time is taken after the step's kernels have finished.
+    """
     times: dict[str, list[float]] = {name: [] for name in PRECISIONS}
     warmup = 3
     for _ in range(blocks):
         for name, options in PRECISIONS.items():
-            cfg = FitConfig(max_iters=warmup + steps, monitor_every=1, device="cpu", **options)
+            cfg = FitConfig(max_iters=warmup + steps, monitor_every=1, device=device, **options)
             result = fit(y, create_net(net_name, **NETS[net_name]), config=cfg)
             t = {h["step"]: h["seconds"] for h in result.history}
             times[name].append((t[warmup + steps] - t[warmup]) / steps)
     return {name: statistics.median(values) for name, values in times.items()}
 
 
-def quality_run(net_name: str, precision: str, seed: int, iters: int, y, clean, cache: Path):
+def quality_run(
+    net_name: str, precision: str, seed: int, iters: int, y, clean, cache: Path, device: str = "cpu"
+):
     def run() -> dict:
         cfg = FitConfig(
             max_iters=iters,
             seed=seed,
-            device="cpu",
+            device=device,
             monitor_every=iters,
             **{**PRECISIONS, **NOISE_FLOOR}[precision],
         )
         result = fit(y, create_net(net_name, **NETS[net_name]), config=cfg)
         return {"psnr": psnr(result.image, clean), "seconds": result.seconds}
 
-    return cached(cache / f"{net_name}-{precision}-seed{seed}-iters{iters}.json", run)
+    where = "" if device == "cpu" else f"{device.replace(':', '')}-"  # the CPU keeps its old names
+    return cached(cache / f"{where}{net_name}-{precision}-seed{seed}-iters{iters}.json", run)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -93,6 +104,7 @@ def parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/speed.md"))
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/cache/speed"))
     parser.add_argument("--iters", type=int, default=300)
+    parser.add_argument("--device", default="auto", help="auto (a CUDA GPU if any), cpu or cuda")
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--steps", type=int, default=5, help="timed iterations per block")
     parser.add_argument("--blocks", type=int, default=3, help="alternating blocks per precision")
@@ -128,14 +140,15 @@ def parser() -> argparse.ArgumentParser:
 def speed_table(nets: list[str], y: torch.Tensor, args: argparse.Namespace) -> tuple[list, dict]:
     """Table rows and raw data of the timing, network by network (cached unless ``--retime``)."""
     lines, raw = [], {}
-    timing_cache = args.cache / f"timing-steps{args.steps}-blocks{args.blocks}.json"
+    where = "" if args.device == "cpu" else f"{args.device.replace(':', '')}-"
+    timing_cache = args.cache / f"{where}timing-steps{args.steps}-blocks{args.blocks}.json"
     stored = json.loads(timing_cache.read_text()) if timing_cache.exists() else {}
     for net_name in nets:
         gflop = flops_per_iteration(net_name, y) / 1e9
         if net_name in stored and not args.retime:
             timing = stored[net_name]
         else:
-            timing = seconds_per_iteration(net_name, y, args.steps, args.blocks)
+            timing = seconds_per_iteration(net_name, y, args.steps, args.blocks, args.device)
             stored[net_name] = timing
             timing_cache.parent.mkdir(parents=True, exist_ok=True)
             timing_cache.write_text(json.dumps(stored))
@@ -168,7 +181,8 @@ def quality_table(
             floor_nets = args.noise_floor.split(",")
             arms = [*PRECISIONS, *(NOISE_FLOOR if net_name in floor_nets else {})]
             runs = {
-                p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache) for p in arms
+                p: quality_run(net_name, p, seed, args.iters, y, clean, args.cache, args.device)
+                for p in arms
             }
             diff = runs["default"]["psnr"] - runs["fp32"]["psnr"]
             diffs.append(diff)
@@ -196,7 +210,8 @@ def main() -> None:
     args = parser().parse_args()
     y, clean = sample()
     record = provenance()  # before --quality-threads changes torch's threads
-    default = placement_for(FitConfig(device="cpu"))
+    default = placement_for(FitConfig(device=args.device))
+    args.device = default.device  # "auto" resolved: the caches and the report name the device
     nets = args.nets.split(",")
     # Timing first, for every network, so that it happens while the machine is quietest.
     speed_lines, speed_raw = speed_table(nets, y, args)
@@ -206,7 +221,9 @@ def main() -> None:
     lines = [
         "# Speed: float32 against the default precision",
         "",
-        f"- default placement on this CPU: precision={default.precision}, "
+        f"- device: {default.device}"
+        + (f" ({torch.cuda.get_device_name(default.device)})" if default.device != "cpu" else ""),
+        f"- default placement there: precision={default.precision}, "
         f"channels_last={default.channels_last}",
         "- image: bundled 256×256 RGB sample (F16 crop, σ = 25)",
         "",

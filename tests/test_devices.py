@@ -1,0 +1,144 @@
+"""The same runs on every device this machine has: the CPU always, a CUDA GPU where one is visible.
+
+CI has no GPU, so there these run on the CPU only (which keeps the tests themselves honest); on a
+GPU machine (``benchmarks/gpu_session.sh``) every test also runs with ``device="cuda"``: the
+paths that move tensors between devices — the operators' masks and kernels, the JPEG size CIFS
+encodes on the host, the divergence snapshots, checkpoints, batched members, window training, the
+ensemble's transforms and the CLI — are the ones a CPU-only suite cannot reach.
+"""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+import autodip
+from autodip.cli import main as cli_main
+from autodip.core.checkpoint import Checkpointing
+from autodip.core.config import FitConfig
+from autodip.core.members import fit_members
+from autodip.core.run import fit
+from autodip.errors import CheckpointError
+from autodip.metrics.full_reference import psnr
+from autodip.nets import create_net
+from autodip.physics.noise import add_gaussian_noise
+from autodip.stopping import Stopper, create_criterion
+
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+FAST = {"iters": 40, "width": 8, "seed": 0}
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> str:
+    return request.param
+
+
+def _clean(size: int = 32) -> np.ndarray:
+    """A smooth colour image: DIP fits it well within a few hundred steps."""
+    yy, xx = np.mgrid[0:size, 0:size] / size
+    return np.stack([0.5 + 0.3 * np.sin(3 * xx), 0.5 + 0.3 * np.cos(2 * yy), 0.4 + 0.4 * xx * yy])
+
+
+def _noisy(size: int = 32) -> np.ndarray:
+    return add_gaussian_noise(_clean(size).astype(np.float32), 25, seed=0)
+
+
+def test_denoising_improves_on_the_input_and_says_where_it_ran(device):
+    noisy = _noisy()
+    result = autodip.denoise(noisy, iters=300, width=16, device=device, reference=_clean())
+    assert result.config["placement"]["device"].startswith(device)
+    assert result.image.device.type == "cpu"  # results come back to the host
+    assert np.isfinite(result.pixels).all() and result.pixels.shape == noisy.shape
+    assert psnr(result.pixels, _clean()) > psnr(noisy, _clean()) + 3
+    assert result.stop_step is not None and result.criteria["cifs"]["scores"]
+
+
+def test_inpainting_and_super_resolution_move_their_operators(device):
+    clean = _clean().astype(np.float32)
+    mask = np.ones(clean.shape[1:], np.float32)
+    mask[8:16, 8:16] = 0
+    filled = autodip.inpaint(clean * mask, mask, device=device, **FAST)
+    assert filled.pixels.shape == clean.shape and np.isfinite(filled.pixels).all()
+    assert filled.config["placement"]["device"].startswith(device)
+    upscaled = autodip.super_resolve(clean[:, ::2, ::2], 2, device=device, **FAST)
+    assert upscaled.pixels.shape == clean.shape and np.isfinite(upscaled.pixels).all()
+
+
+def test_a_run_is_reproducible_on_its_device(device):
+    once, again = (autodip.denoise(_noisy(), device=device, precision="fp32", **FAST) for _ in "ab")
+    if device == "cpu":
+        assert torch.equal(once.image, again.image)
+    else:  # cuDNN may pick other algorithms: the same run within float32 rounding's growth
+        assert float((once.image - again.image).abs().max()) < 0.05
+
+
+def test_a_checkpoint_resumes_on_its_device_and_is_refused_on_another(device, tmp_path):
+    """The perturbations' random stream is the device's, so a run resumes where it was written
+    (as the uninterrupted run) and another device is refused, saying why."""
+    path = tmp_path / "run.ckpt"
+    y = torch.from_numpy(_noisy()).unsqueeze(0)
+
+    def config(where: str) -> FitConfig:
+        return FitConfig(device=where, max_iters=40, monitor_every=5, precision="fp32")
+
+    def kill_at_25(report):
+        if report.step == 25:
+            raise KeyboardInterrupt
+
+    whole = fit(y, create_net("hourglass", width=8), config=config(device))
+    killed = fit(y, create_net("hourglass", width=8), config=config(device),
+                 monitors=[kill_at_25], checkpoint=Checkpointing(path, every=10))  # fmt: skip
+    assert killed.interrupted and path.exists()
+    resumed = fit(y, create_net("hourglass", width=8), config=config(device),
+                  checkpoint=Checkpointing(path, every=10, resume=True))  # fmt: skip
+    assert resumed.config["resumed_from_step"] == 20 and resumed.iterations == 40
+    if device == "cpu":
+        assert torch.equal(resumed.image, whole.image)
+    else:
+        assert float((resumed.image - whole.image).abs().max()) < 0.05
+        with pytest.raises(CheckpointError, match="device"):
+            fit(y, create_net("hourglass", width=8), config=config("cpu"),
+                checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+
+
+def test_batched_members_are_their_solo_runs_on_the_device(device):
+    y = torch.from_numpy(_noisy(16)).unsqueeze(0)
+    seeds = [3, 11]
+
+    def config(seed: int) -> FitConfig:
+        return FitConfig(device=device, max_iters=30, monitor_every=5, precision="fp32", seed=seed)
+
+    def stopper() -> Stopper:
+        return Stopper(create_criterion("wmv", window=10), patience=10)
+
+    members = fit_members(y, [create_net("hourglass", width=8) for _ in seeds], config=config(0),
+                          seeds=seeds, stoppers=[stopper() for _ in seeds])  # fmt: skip
+    for seed, member in zip(seeds, members, strict=True):
+        solo = fit(y, create_net("hourglass", width=8), config=config(seed), stopper=stopper())
+        # grouped convolutions sum in another order: equal within the growth of float32 rounding
+        assert float((member.image - solo.image).abs().max()) < 0.05
+        assert member.iterations == solo.iterations
+
+
+def test_window_training_and_the_ensemble_run_on_the_device(device):
+    noisy = _noisy(80)
+    windowed = autodip.denoise(noisy, device=device, fit_options={"window": 32}, **FAST)
+    assert windowed.config["window_margin"] is not None and np.isfinite(windowed.pixels).all()
+    mean = autodip.denoise(_noisy(), device=device, ensemble=2,
+                           ensemble_transforms="dihedral", **FAST)  # fmt: skip
+    assert mean.pixels.shape == (3, 32, 32) and mean.uncertainty is not None
+
+
+def test_the_cli_restores_on_the_device(device, tmp_path, capsys):
+    from PIL import Image
+
+    source, out = tmp_path / "in.png", tmp_path / "out.png"
+    Image.fromarray((_noisy().transpose(1, 2, 0) * 255).round().astype(np.uint8)).save(source)
+    argv = ["denoise", str(source), "-o", str(out), "--iters", "30", "--width", "8"]
+    code = cli_main([*argv, "--device", device, "--quiet", "--report", str(tmp_path / "report")])
+    assert code == 0 and out.exists(), capsys.readouterr().err
+    report = json.loads((tmp_path / "report" / "report.json").read_text())
+    assert report["config"]["placement"]["device"].startswith(device)
