@@ -113,13 +113,14 @@ def shipped_policy_rows(
         job = run["job"]
         replay = replay_adaptive(run, "cifs", defaults.DENOISE_PATIENCE, nominal, cap)
         peak = max(h["psnr"] for h in run["history"])
+        base, own = step_costs(run)  # the fit and CIFS's own cost, as the rule counts them
         rows.append(
             {
                 "image": job["image"], "sigma": job["level"], "network": job["network"],
                 "noisy": run["measured_psnr"], "cbm3d": bm3d[job["image"], job["degradation"]],
                 "psnr": replay.psnr, "peak": peak, "stop": replay.stop, "halt": replay.halt,
                 "confirmed": replay.confirmed, "underfitted": replay.underfitted,
-                "seconds": replay.halt * costs[job["network"]], "nominal": nominal, "cap": cap,
+                "seconds": replay.halt * (base + own["cifs"]), "nominal": nominal, "cap": cap,
             }
         )  # fmt: skip
     return rows
@@ -162,9 +163,17 @@ def main() -> None:
     )
     parser.add_argument("--out", type=Path, default=RESULTS / "choose256.md")
     args = parser.parse_args()
+    if args.networks and not args.measure:
+        parser.error("--networks names the networks to measure: use it with --measure")
     sweep = json.loads((SWEEP / "sweep.json").read_text())
     runs = current(load_runs(SWEEP))  # σ̂ and CIFS as today's estimator gives them
     dip = [r for r in runs if r["job"]["kind"] == "dip"]
+    elsewhere = sorted({r["placement"]["device"] for r in dip} - {"cpu"})
+    if elsewhere:  # their seconds are not CPU seconds: rescaling would mis-state the criteria's
+        raise SystemExit(
+            f"choose256: runs from {', '.join(elsewhere)} in {SWEEP}; this script rescales CPU "
+            "runs only (keep other devices' runs in a folder of their own)"
+        )
     networks = [n for n in sweep["networks"] if any(r["job"]["network"] == n for r in dip)]
     costs = json.loads(COSTS.read_text())["seconds_per_step"] if COSTS.exists() else {}
     missing = [n for n in networks if n not in costs]
@@ -172,7 +181,7 @@ def main() -> None:
         measured = (args.networks or networks) if args.measure else missing
         print(f"measuring {', '.join(measured)} (keep the CPU idle)")
         costs = {**costs, **measure_costs(measured)}
-        record = provenance(threads=1, size=f"{SIZE}²")
+        record = provenance(threads=1, size=f"{SIZE}²", measured=", ".join(measured))
         COSTS.write_text(json.dumps({"provenance": record, "seconds_per_step": costs}, indent=1))
     bm3d = bm3d_estimated(runs)
     dip = [rescaled(r, costs[r["job"]["network"]]) for r in comparable(dip, networks)]
@@ -204,7 +213,8 @@ def main() -> None:
         f"CIFS with S = 300 and the adaptive budget of the fit guard, replayed on each trajectory: "
         f"*budget* is the nominal budget → the cap ({defaults.ADAPTIVE_CAP}× the nominal one, cut "
         f"at the {sweep['iters']} recorded steps; shipped: {shipped} → "
-        f"{defaults.ADAPTIVE_CAP * shipped}); seconds = steps run × the clean cost per step.",
+        f"{defaults.ADAPTIVE_CAP * shipped}); seconds = steps run × the clean cost per step "
+        "of the fit and CIFS.",
         "",
         *policy_markdown(policy),
         "",

@@ -14,7 +14,12 @@
 set -euo pipefail
 python=${PYTHON:-.venv/bin/python}
 results=${RESULTS:-benchmarks/results}
-bench() { "$python" -m autodip bench run --workers 2 "$@"; }
+# A job that fails is not cached, and `bench run` then exits non-zero: say so and go on to the
+# next sweep rather than stop the queue (a rerun retries it).
+bench() {
+    "$python" -m autodip bench run --workers 2 "$@" ||
+        echo "dev256_queue: a sweep had failures (exit $?); going on" >&2
+}
 
 link_shared() {  # $1: sweep file, $2: its results folder: hard-link the jobs dev256 already ran
     mkdir -p "$2/runs"
@@ -37,6 +42,10 @@ EOF
 # it into dev256's folder; a folder of its own whose runs/ is dev256's keeps the runs in one cache.
 narrowed=${TMPDIR:-/tmp}/dev256-default
 mkdir -p "$narrowed"
+if [ -e "$narrowed/runs" ] && [ ! -L "$narrowed/runs" ]; then
+    echo "dev256_queue: $narrowed/runs is not a link to dev256's cache; remove it" >&2
+    exit 2
+fi
 ln -sfn "$(cd "$results/dev256/runs" && pwd)" "$narrowed/runs"
 bench --sweep benchmarks/sweeps/dev256.json --nets hourglass-w32 hourglass-w64 -o "$narrowed"
 link_shared benchmarks/sweeps/dev256-own.json "$results/dev256-own"

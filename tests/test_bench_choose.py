@@ -143,7 +143,8 @@ def test_per_degradation_means_and_the_csv(tmp_path):
 
 def test_the_adaptive_budget_is_a_candidate_beside_the_hard_ones():
     """An under-fitted run (residual 2 σ̂² up to step 40): a hard budget of 40 ends it unconfirmed;
-    the adaptive budget extends it (20 steps at a time) until ``a`` confirms its stop at 70."""
+    the adaptive budget (40 → 80) extends it, 20 steps at a time, until ``a`` confirms its stop at
+    70."""
     run = _run()
     run["sigma_hat"] = 25.0
     variance = (25.0 / 255.0) ** 2
@@ -151,12 +152,14 @@ def test_the_adaptive_budget_is_a_candidate_beside_the_hard_ones():
         record["residual"] = (2.0 if record["step"] <= 40 else 0.8) * variance
     hard = criterion_stop(run, "a", patience=40, budget=40)
     assert (hard["halt"], hard["confirmed"]) == (40, False)
-    samples = adaptive_samples([run], [40], [40, 200], cap_factor=3)
-    assert {key[3:] for key, _, _ in samples} == {(40, 100)}  # 200 is past the recorded steps
-    found = {key[1]: values for key, _, values in samples}
+    samples = adaptive_samples([run], [40], [30, 40], cap_factor=2)
+    # 40 → 80 is replayed; 30 → 60 too; a cap past the 100 recorded steps would not be
+    assert {key[3:] for key, _, _ in samples} == {(30, 60), (40, 80)}
+    assert adaptive_samples([run], [40], [40], cap_factor=3) == []
+    found = {key[1]: values for key, _, values in samples if key[3] == 40}
     assert found["a"]["confirmed"] == 1.0 and found["a"]["psnr"] == 29.0
     assert found["a"]["seconds"] == pytest.approx(70 * (0.05 + 0.02))
     candidates = summarise(replay([run], [40], [40]) + samples)
-    adaptive = next(c for c in candidates if c.criterion == "a" and c.cap is not None)
-    assert adaptive.budget_label == "40 → 100"
-    assert "| 40 → 100 |" in markdown(candidates)
+    adaptive = next(c for c in candidates if c.criterion == "a" and c.cap == 80)
+    assert adaptive.budget_label == "40 → 80"
+    assert "| 40 → 80 |" in markdown(candidates)

@@ -10,6 +10,7 @@ ensemble's transforms and the CLI — are the ones a CPU-only suite cannot reach
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -32,8 +33,26 @@ FAST = {"iters": 40, "width": 8, "seed": 0}
 
 
 @pytest.fixture(params=DEVICES)
-def device(request) -> str:
-    return request.param
+def device(request):
+    """The device; on CUDA with TF32 off, so that "fp32" runs are float32 there too."""
+    if request.param == "cpu":
+        yield "cpu"
+        return
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield request.param
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def _same_run(device: str, a: torch.Tensor, b: torch.Tensor, other_seed: torch.Tensor) -> bool:
+    """Whether ``a`` and ``b`` are the same run: bit for bit on the CPU; on a GPU, whose cuDNN and
+    bilinear-upsampling gradients are not deterministic, far closer to each other than to the run
+    with another seed (so a seed that did not reach the device would fail)."""
+    if device == "cpu":
+        return torch.equal(a, b)
+    return float((a - b).abs().max()) < 0.1 * float((a - other_seed).abs().max())
 
 
 def _clean(size: int = 32) -> np.ndarray:
@@ -68,11 +87,11 @@ def test_inpainting_and_super_resolution_move_their_operators(device):
 
 
 def test_a_run_is_reproducible_on_its_device(device):
-    once, again = (autodip.denoise(_noisy(), device=device, precision="fp32", **FAST) for _ in "ab")
-    if device == "cpu":
-        assert torch.equal(once.image, again.image)
-    else:  # cuDNN may pick other algorithms: the same run within float32 rounding's growth
-        assert float((once.image - again.image).abs().max()) < 0.05
+    def run(seed: int) -> torch.Tensor:
+        options = {**FAST, "seed": seed}
+        return autodip.denoise(_noisy(), device=device, precision="fp32", **options).image
+
+    assert _same_run(device, run(0), run(0), run(1))
 
 
 def test_a_checkpoint_resumes_on_its_device_and_is_refused_on_another(device, tmp_path):
@@ -89,16 +108,15 @@ def test_a_checkpoint_resumes_on_its_device_and_is_refused_on_another(device, tm
             raise KeyboardInterrupt
 
     whole = fit(y, create_net("hourglass", width=8), config=config(device))
+    other = fit(y, create_net("hourglass", width=8), config=replace(config(device), seed=1))
     killed = fit(y, create_net("hourglass", width=8), config=config(device),
                  monitors=[kill_at_25], checkpoint=Checkpointing(path, every=10))  # fmt: skip
     assert killed.interrupted and path.exists()
     resumed = fit(y, create_net("hourglass", width=8), config=config(device),
                   checkpoint=Checkpointing(path, every=10, resume=True))  # fmt: skip
     assert resumed.config["resumed_from_step"] == 20 and resumed.iterations == 40
-    if device == "cpu":
-        assert torch.equal(resumed.image, whole.image)
-    else:
-        assert float((resumed.image - whole.image).abs().max()) < 0.05
+    assert _same_run(device, resumed.image, whole.image, other.image)
+    if device != "cpu":
         with pytest.raises(CheckpointError, match="device"):
             fit(y, create_net("hourglass", width=8), config=config("cpu"),
                 checkpoint=Checkpointing(path, resume=True))  # fmt: skip
@@ -116,11 +134,15 @@ def test_batched_members_are_their_solo_runs_on_the_device(device):
 
     members = fit_members(y, [create_net("hourglass", width=8) for _ in seeds], config=config(0),
                           seeds=seeds, stoppers=[stopper() for _ in seeds])  # fmt: skip
-    for seed, member in zip(seeds, members, strict=True):
-        solo = fit(y, create_net("hourglass", width=8), config=config(seed), stopper=stopper())
-        # grouped convolutions sum in another order: equal within the growth of float32 rounding
-        assert float((member.image - solo.image).abs().max()) < 0.05
-        assert member.iterations == solo.iterations
+    solos = [
+        fit(y, create_net("hourglass", width=8), config=config(seed), stopper=stopper())
+        for seed in seeds
+    ]
+    for member, solo, other in zip(members, solos, solos[::-1], strict=True):
+        # grouped convolutions sum in another order: far closer to the solo run than to the
+        # other seed's, not bit for bit
+        gap = float((member.image - solo.image).abs().max())
+        assert gap < 0.1 * float((member.image - other.image).abs().max())
 
 
 def test_window_training_and_the_ensemble_run_on_the_device(device):

@@ -112,9 +112,11 @@ def adaptive_samples(
 ) -> list[Sample]:
     """One sample per (run, criterion, patience, nominal budget) under the adaptive budget.
 
-    The cap is ``cap_factor`` × the nominal budget, cut at the run's last recorded step (a
-    trajectory says nothing beyond it). Seconds are the halt step at :func:`step_costs`' rate for
-    the criterion, as for a hard budget. Only ``dip`` runs that know their input's PSNR count.
+    The cap is ``cap_factor`` × the nominal budget, as the runner's; a nominal budget whose cap
+    lies beyond a run's last recorded step is left out for that run (a trajectory says nothing
+    beyond it, and a cap cut short is not a budget the runner has). Seconds are the halt step at
+    :func:`step_costs`' rate for the criterion, as for a hard budget. Only ``dip`` runs that know
+    their input's PSNR count.
     """
     samples: list[Sample] = []
     for run in runs:
@@ -124,9 +126,9 @@ def adaptive_samples(
         base, own = step_costs(run)
         last = run["history"][-1]["step"]
         for nominal in nominals:
-            if nominal > last:
+            cap = cap_factor * nominal
+            if cap > last:
                 continue
-            cap = min(cap_factor * nominal, last)
             for name in run["criteria"]:
                 for patience in patiences:
                     replayed = replay_adaptive(run, name, patience, nominal, cap)
