@@ -10,7 +10,8 @@ Two estimators, chosen by `estimate_sigma`'s ``method``:
   directions, so it hardly moves the estimate. Clipping to [0, 1] puts it under σ (−2 % at
   σ = 25, −9 % at σ = 50 on the crops of ``benchmarks/results/sigma_estimator.md``) because
   clipping removes that much of the noise: against the noise actually in the image, the RMS of
-  noisy − clean, it is within ±1.6 % for σ = 15–75 there. That is the residual a perfect
+  noisy − clean, it is within ±1.6 % for σ = 15–75 there on average (single crops within
+  ±2.6 % from σ = 25; Baboon's fur +6.5 % at σ = 15). That is the residual a perfect
   restoration leaves, the discrepancy guard's reference, so it has no clip correction.
 * ``"wavelet"``: Donoho's robust median rule on the finest diagonal (HH) wavelet sub-band of the
   orthonormal Haar transform, σ̂ = median(|HH|) / Φ⁻¹(3/4), with Φ⁻¹(3/4) ≈ 0.6745 the third
