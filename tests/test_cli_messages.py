@@ -124,16 +124,32 @@ def test_inpainting_names_its_own_default_width(tmp_path, capsys):
     assert code == 0 and "with hourglass (width 64)" in stderr, stderr
 
 
+def _noisy_png(path, size, sigma):
+    """A smooth image with Gaussian noise of ``sigma`` (0–255): σ̂ reads about ``sigma``."""
+    yy, xx = np.mgrid[0 : size[0], 0 : size[1]] / max(size)
+    clean = np.stack([0.5 + 0.2 * np.sin(4 * xx), 0.5 + 0.2 * np.cos(3 * yy), 0.3 + 0.4 * xx * yy])
+    noisy = clean + np.random.default_rng(0).normal(0, sigma / 255, clean.shape)
+    pixels = (np.clip(noisy, 0, 1).transpose(1, 2, 0) * 255).round().astype(np.uint8)
+    Image.fromarray(pixels).save(path)
+    return path
+
+
 @pytest.mark.parametrize(
-    ("size", "tile", "width"),
-    [((221, 221), None, 32), ((222, 222), None, 64), ((222, 222), "64", 32)],
+    ("size", "tile", "sigma", "width"),
+    [
+        ((221, 221), None, 15, 32),
+        ((222, 222), None, 15, 64),
+        ((222, 222), "64", 15, 32),
+        ((222, 222), None, 50, 32),
+    ],
 )
 def test_denoising_widens_its_default_network_from_3x128_squared_pixels(
-    tmp_path, capsys, size, tile, width
+    tmp_path, capsys, size, tile, sigma, width
 ):
     """221² = 48841 pixels is below the switch (3·128² = 49152), 222² above; a tile is what one
-    network fits, so 64² tiles of a large image keep width 32."""
-    src = _png(tmp_path / "ok.png", size=size)
+    network fits, so 64² tiles of a large image keep width 32; heavy noise (σ̂ ≥ 35) keeps width
+    32 at any size."""
+    src = _noisy_png(tmp_path / "ok.png", size, sigma)
     tiling = ["--tile", tile] if tile else []
     argv = ["denoise", src, "-o", tmp_path / "y.png", *QUICK, *tiling, "--report", tmp_path / "r"]
     code, _, stderr = run(argv, capsys)
@@ -145,7 +161,9 @@ def test_list_nets_shows_what_each_task_runs(capsys):
     assert code == 0
     assert re.search(r"denoise\s+hourglass width 32\s+58,339 params", stdout)
     assert re.search(
-        r"hourglass width 64\s+231,363 params\n\s+\(width 64 from 49152 pixels ≈ 222²\)", stdout
+        r"hourglass width 64\s+231,363 params\n"
+        r"\s+\(width 64 from 49152 pixels ≈ 222² unless σ̂ ≥ 35\)",
+        stdout,
     )
     assert re.search(r"inpaint\s+hourglass width 64\s+231,363 params", stdout)
     assert re.search(r"sr\s+hourglass width 64\s+231,363 params", stdout)

@@ -113,6 +113,29 @@ def build_net(
 _UNSET: Any = object()
 
 
+def measurement_sigma(image: np.ndarray | torch.Tensor) -> float | None:
+    """The noise level σ̂ (0–255) of a measurement, as the default width reads it
+    (:meth:`~autodip.defaults.TaskDefaults.width_for`); ``None`` where it cannot be estimated.
+
+    Examples
+    --------
+    >>> from autodip.physics.noise import add_gaussian_noise
+    >>> noisy = add_gaussian_noise(np.full((3, 96, 96), 0.5, np.float32), 40, seed=0)
+    >>> bool(abs(measurement_sigma(noisy) - 40) < 1.5)
+    True
+    """
+    from autodip.analysis.noise_level import estimate_sigma
+
+    if isinstance(image, torch.Tensor):
+        image = image.detach().float().cpu().numpy()
+    pixels = np.asarray(image, dtype=np.float32)
+    pixels = pixels.reshape(pixels.shape[-3:]) if pixels.ndim == 4 else pixels
+    try:
+        return estimate_sigma(pixels)
+    except ValueError:  # more channels than the estimator takes, or too small
+        return None
+
+
 def restore(
     image: np.ndarray | torch.Tensor,
     operator: Operator,
@@ -155,8 +178,9 @@ def restore(
         the image's texture (:func:`autodip.analysis.width_predictor.choose_architecture`); the
         choice and
         its evidence are in ``result.config["architecture"]``. ``None`` takes the task's default
-        (denoising ``hourglass`` at width 32, or 64 from 3·128² estimated pixels
-        (:meth:`~autodip.defaults.TaskDefaults.width_for`), unless ``width`` is given; the
+        (denoising ``hourglass`` at width 32, or 64 from 3·128² estimated pixels unless the
+        measurement's noise level σ̂ is 35 or more (:func:`measurement_sigma`,
+        :meth:`~autodip.defaults.TaskDefaults.width_for`), unless ``width`` is given; the
         other tasks ``hourglass`` at its width 64).
     iters
         Iteration budget, a hard cap. ``None`` takes the task's budget as an *adaptive* one: the
@@ -250,7 +274,8 @@ def restore(
     if net is None:
         net = DEFAULT_NET
         if net_options.get("width") is None:
-            net_options = {**net_options, "width": defaults.width_for(*size)}
+            sigma = measurement_sigma(y) if defaults.needs_sigma(*size) else None
+            net_options = {**net_options, "width": defaults.width_for(*size, sigma=sigma)}
     stop_note = None
     if stop is _UNSET:
         stop = defaults.stop

@@ -59,6 +59,15 @@ DENOISE_WIDE_WIDTH = 64
 #: (``dev-cpu/report.md``). The switch sits halfway between 192² and 256² on a log scale:
 #: 3 · 128² = 49 152 pixels (≈ 222²).
 DENOISE_WIDE_PIXELS = 3 * 128 * 128
+#: The noise level σ̂ (0–255 scale, :func:`autodip.analysis.noise_level.estimate_sigma`) from which
+#: denoising keeps :data:`DENOISE_WIDTH` however large the image. Heavy noise leaves little
+#: texture to recover, and the narrow network fits what there is: at 256² with the shipped
+#: stopping policy width 32 is level with width 64 at σ = 50 (0.03 dB higher) in 0.6× the seconds,
+#: while width 64 gains 0.7 dB at σ = 25 (``benchmarks/results/choose256.md``, shipped-policy
+#: table). The evidence brackets the switch between σ = 25 (σ̂ ≈ 24.4) and σ = 50 (σ̂ ≈ 45.7,
+#: the patch-PCA rule reading the clipped noise); it sits between them at σ̂ = 35. Levels in
+#: between were not swept.
+DENOISE_NARROW_FROM_SIGMA = 35.0
 
 # --- denoising (benchmarks/results/dev-cpu/report.md) -------------------------------------------
 
@@ -116,21 +125,34 @@ class TaskDefaults:
     #: A larger width for estimates of at least ``wide_pixels`` pixels (``None``: one width).
     wide_width: int | None = None
     wide_pixels: int = 0
+    #: The noise level σ̂ (0–255) from which ``width`` is kept at any size (``None``: never).
+    narrow_from_sigma: float | None = None
 
-    def width_for(self, height: int, width: int) -> int:
-        """The default width for an estimate of ``height × width`` pixels.
+    def needs_sigma(self, height: int, width: int) -> bool:
+        """Whether :meth:`width_for` depends on the noise level for this size."""
+        wide = self.wide_width is not None and height * width >= self.wide_pixels
+        return wide and self.narrow_from_sigma is not None
+
+    def width_for(self, height: int, width: int, sigma: float | None = None) -> int:
+        """The default width for an estimate of ``height × width`` pixels whose measurement has
+        noise level ``sigma`` (0–255; ``None``: not known).
 
         Examples
         --------
         >>> denoise = TASK_DEFAULTS["denoise"]
         >>> denoise.width_for(192, 192), denoise.width_for(256, 256)
         (32, 64)
+        >>> denoise.width_for(256, 256, sigma=25.0), denoise.width_for(256, 256, sigma=46.0)
+        (64, 32)
         >>> TASK_DEFAULTS["inpaint"].width_for(16, 16)
         64
         """
-        if self.wide_width is not None and height * width >= self.wide_pixels:
-            return self.wide_width
-        return self.width
+        if self.wide_width is None or height * width < self.wide_pixels:
+            return self.width
+        limit = self.narrow_from_sigma
+        if limit is not None and sigma is not None and sigma >= limit:
+            return self.width
+        return self.wide_width
 
     def describe_width(self) -> str:
         """The default width in words: ``'32 (64 from 49152 pixels ≈ 222²)'`` or ``'64'``.
@@ -138,12 +160,15 @@ class TaskDefaults:
         Examples
         --------
         >>> TASK_DEFAULTS["denoise"].describe_width(), TASK_DEFAULTS["sr"].describe_width()
-        ('32 (64 from 49152 pixels ≈ 222²)', '64')
+        ('32 (64 from 49152 pixels ≈ 222² unless σ̂ ≥ 35)', '64')
         """
         if self.wide_width is None:
             return str(self.width)
         side = round(self.wide_pixels**0.5)
-        return f"{self.width} ({self.wide_width} from {self.wide_pixels} pixels ≈ {side}²)"
+        unless = (
+            f" unless σ̂ ≥ {self.narrow_from_sigma:g}" if self.narrow_from_sigma is not None else ""
+        )
+        return f"{self.width} ({self.wide_width} from {self.wide_pixels} pixels ≈ {side}²{unless})"
 
 
 #: Per task (operator name): what ``denoise``, ``inpaint`` and ``sr`` run by default.
@@ -157,6 +182,7 @@ TASK_DEFAULTS = {
         width=DENOISE_WIDTH,
         wide_width=DENOISE_WIDE_WIDTH,
         wide_pixels=DENOISE_WIDE_PIXELS,
+        narrow_from_sigma=DENOISE_NARROW_FROM_SIGMA,
     ),
     "inpaint": TaskDefaults(
         INPAINT_ITERS,

@@ -14,7 +14,7 @@ import sys
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autodip.cli.common import (
     TERMINATION,
@@ -36,6 +36,9 @@ from autodip.cli.files import (
     interrupted_marker,
     write_result,
 )
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
 
 DOING = {"denoise": "denoising", "inpaint": "inpainting", "sr": "super-resolving"}
 
@@ -240,7 +243,7 @@ def _read_inputs(job: Job, console: Console) -> None:
 
 
 def _choose_network(job: Job, console: Console) -> None:
-    job.net, job.net_options = _network(job.args, _fitted_size(job))
+    job.net, job.net_options = _network(job.args, _fitted_size(job), job.image)
     if job.args.net == "auto":
         job.architecture = architecture_for(job.image, None)
         job.net, job.net_options = job.architecture["net"], job.architecture["options"]
@@ -524,19 +527,24 @@ def _fitted_size(job: Job) -> tuple[int, int]:
     return (min(height, tile), min(width, tile)) if tile else (height, width)
 
 
-def _network(args: argparse.Namespace, size: tuple[int, int]) -> tuple[str, dict[str, Any]]:
+def _network(
+    args: argparse.Namespace, size: tuple[int, int], image: np.ndarray
+) -> tuple[str, dict[str, Any]]:
     """The network ``--net/--width/--depth`` name, with the task's default width filled in.
 
     No ``--net``, or ``--net hourglass`` without ``--width``, runs the task's hourglass at the
     width :meth:`autodip.defaults.TaskDefaults.width_for` gives for ``size`` (the fitted image's
-    height and width: denoising 32 below 3·128² pixels and 64 from there, the other tasks 64), so
-    naming the default network builds the same one as not naming it.
+    height and width) and the noise level of ``image`` (denoising: 32 below 3·128² pixels and 64
+    from there unless σ̂ ≥ 35; the other tasks 64), so naming the default network builds the same
+    one as not naming it.
     """
-    from autodip.api import DEFAULT_NET, TASK_DEFAULTS
+    from autodip.api import DEFAULT_NET, TASK_DEFAULTS, measurement_sigma
 
     net, options = args.net, {"width": args.width, "depth": args.depth}
     if net in (None, DEFAULT_NET) and args.width is None:
-        net, options["width"] = DEFAULT_NET, TASK_DEFAULTS[args.command].width_for(*size)
+        defaults = TASK_DEFAULTS[args.command]
+        sigma = measurement_sigma(image) if defaults.needs_sigma(*size) else None
+        net, options["width"] = DEFAULT_NET, defaults.width_for(*size, sigma=sigma)
     return net, options
 
 

@@ -164,5 +164,7 @@ def list_components(args: argparse.Namespace) -> int:
             print(f"  {task:8s} {DEFAULT_NET} width {width:<4d} {params:>10,} params")
         if len(widths) > 1:
             pixels, side = defaults.wide_pixels, round(defaults.wide_pixels**0.5)
-            print(f"  {'':8s} (width {defaults.wide_width} from {pixels} pixels ≈ {side}²)")
+            limit = defaults.narrow_from_sigma
+            unless = f" unless σ̂ ≥ {limit:g}" if limit is not None else ""
+            print(f"  {'':8s} (width {defaults.wide_width} from {pixels} pixels ≈ {side}²{unless})")
     return EXIT_OK
