@@ -28,7 +28,13 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.analysis.width_predictor import choose_architecture
-from autodip.api import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_STOP
+from autodip.api import (
+    ADAPTIVE_CAP,
+    DEFAULT_ITERS,
+    DEFAULT_PATIENCE,
+    DEFAULT_STOP,
+    measurement_sigma,
+)
 from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
@@ -59,7 +65,6 @@ def rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         if name.startswith("hourglass-w"):
             width = int(name.removeprefix("hourglass-w"))
             by_width[job["image"], job["degradation"], width] = policy_psnr(run)
-    default_width = TASK_DEFAULTS["denoise"].width_for(256, 256)
     out = []
     seen = set()
     for job in expand(Sweep.from_file(SWEEP)):
@@ -69,6 +74,7 @@ def rows(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
         seen.add(key)
         noisy, _, _ = degrade(load_clean(job), job)
         choice = choose_architecture(noisy)
+        default_width = TASK_DEFAULTS["denoise"].width_for(256, 256, sigma=measurement_sigma(noisy))
         widths = {w: by_width.get((*key, w)) for w in WIDTHS}
         out.append(
             {

@@ -30,6 +30,7 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import math
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -44,7 +45,7 @@ from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import step_costs
 from autodip.bench.choose import adaptive_samples, budgets_for, markdown, pick, replay, summarise
 from autodip.bench.provenance import provenance, write_report
-from guard import bm3d_estimated, current, load_runs
+from guard import bm3d_estimated, current, default_network, load_runs
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SWEEP = RESULTS / "dev256"
@@ -126,11 +127,24 @@ def shipped_policy_rows(
     return rows
 
 
+def default_rows(rows: list[dict[str, Any]], sigma_hat: dict[tuple[str, float], float]):
+    """The rows of the network ``autodip denoise`` picks for each crop (its width rule reads the
+    crop's σ̂), labelled ``default``: the shipped network and policy together."""
+    chosen = []
+    for row in rows:
+        sigma = sigma_hat[row["image"], row["sigma"]]
+        if row["network"] == default_network({"crop": SIZE}, sigma):
+            chosen.append({**row, "network": "default"})
+    return chosen
+
+
 def policy_markdown(rows: list[dict[str, Any]]) -> list[str]:
-    """Per network and σ: mean PSNR, gaps, floor breaches and seconds of the shipped policy."""
+    """Per network and σ, and over all σ: mean PSNR, gaps, floor breaches and seconds of the
+    shipped policy."""
     groups = defaultdict(list)
     for row in rows:
         groups[row["network"], row["nominal"], row["cap"], row["sigma"]].append(row)
+        groups[row["network"], row["nominal"], row["cap"], math.inf].append(row)
     lines = [
         "| network | budget | σ | images | mean PSNR | mean CBM3D (σ̂) | mean gap | worst gap "
         f"| below noisy | > {FLOOR_DB:g} dB under CBM3D | gap to own peak | confirmed "
@@ -140,7 +154,8 @@ def policy_markdown(rows: list[dict[str, Any]]) -> list[str]:
     for (network, nominal, cap, sigma), group in sorted(groups.items()):
         gaps = [r["psnr"] - r["cbm3d"] for r in group]
         lines.append(
-            f"| {network} | {nominal} → {cap} | {sigma:g} | {len(group)} | "
+            f"| {network} | {nominal} → {cap} | {'all' if sigma == math.inf else f'{sigma:g}'} "
+            f"| {len(group)} | "
             f"{mean(r['psnr'] for r in group):.2f} | "
             f"{mean(r['cbm3d'] for r in group):.2f} | {mean(gaps):+.2f} | {min(gaps):+.2f} | "
             f"{sum(r['psnr'] < r['noisy'] for r in group)} | "
@@ -199,6 +214,8 @@ def main() -> None:
             dip, costs, bm3d, nominal, min(defaults.ADAPTIVE_CAP * nominal, sweep["iters"])
         )
     ]
+    sigma_hat = {(r["job"]["image"], r["job"]["level"]): r["sigma_hat"] for r in dip}
+    policy += default_rows(policy, sigma_hat)
     cost_line = ", ".join(f"{n} {1000 * costs[n]:.0f} ms" for n in networks)
     lines = [
         "# Denoising defaults from the 256² development sweep",
@@ -214,7 +231,9 @@ def main() -> None:
         f"*budget* is the nominal budget → the cap ({defaults.ADAPTIVE_CAP}× the nominal one, cut "
         f"at the {sweep['iters']} recorded steps; shipped: {shipped} → "
         f"{defaults.ADAPTIVE_CAP * shipped}); seconds = steps run × the clean cost per step "
-        "of the fit and CIFS.",
+        "of the fit and CIFS. *default*: on each crop the network `autodip denoise` picks "
+        f"there ({defaults.TASK_DEFAULTS['denoise'].describe_width()}, by the crop's σ̂); "
+        "*all*: every σ together.",
         "",
         *policy_markdown(policy),
         "",

@@ -56,16 +56,17 @@ def _key(run: dict[str, Any]) -> tuple[str, str]:
     return run["job"]["image"], run["job"]["degradation"]
 
 
-def default_network(job: dict[str, Any]) -> str:
-    """The network ``autodip denoise`` runs by default on this job's crop (the defaults of the day).
+def default_network(job: dict[str, Any], sigma: float | None = None) -> str:
+    """The network ``autodip denoise`` runs by default on this job's crop whose noisy input has
+    noise level ``sigma`` (σ̂, 0–255; the defaults of the day).
 
     Examples
     --------
-    >>> default_network({"crop": 256})
-    'hourglass-w64'
+    >>> default_network({"crop": 256}), default_network({"crop": 256}, sigma=45.7)
+    ('hourglass-w64', 'hourglass-w32')
     """
     side = int(job["crop"])
-    return f"{DEFAULT_NET}-w{TASK_DEFAULTS['denoise'].width_for(side, side)}"
+    return f"{DEFAULT_NET}-w{TASK_DEFAULTS['denoise'].width_for(side, side, sigma=sigma)}"
 
 
 def bm3d_estimated(runs: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
@@ -94,7 +95,7 @@ def replayable(runs: list[dict[str, Any]], network: str | None = None) -> list[d
         run
         for run in runs
         if run["job"]["kind"] == "dip"
-        and run["job"]["network"] == (network or default_network(run["job"]))
+        and run["job"]["network"] == (network or default_network(run["job"], run.get("sigma_hat")))
         and run["history"][-1]["step"] >= cap
         and "residual" in run["history"][-1]
     ]
@@ -360,7 +361,9 @@ def markdown(data: dict[str, Any]) -> str:
     rows, total = data["defaults"], data["jobs_cached"]
     networks = ", ".join(sorted({r["network"] for r in rows})) or "none yet"
     which = (
-        " (named by `--network`)" if data["network"] else " (the default width for the crop size)"
+        " (named by `--network`)"
+        if data["network"]
+        else " (the default width for the crop size and its σ̂)"
     )
     out = [
         "# The fit guard and the adaptive budget at 256²",
@@ -374,7 +377,8 @@ def markdown(data: dict[str, Any]) -> str:
         f"budget {DEFAULT_ITERS} (hard) vs adaptive (cap {ADAPTIVE_CAP * DEFAULT_ITERS}); guard "
         f"ratio {GUARD_RATIO}, σ̂ ≥ {GUARD_MIN_SIGMA:g}/255",
         "- the hourglass of width 32 was denoising's default at every size when this sweep "
-        "began; from 3·128² pixels (≈ 222²) the default is width 64: [`guard.md`](guard.md) "
+        "began; from 3·128² pixels (≈ 222²) the default is width 64 unless σ̂ ≥ "
+        f"{TASK_DEFAULTS['denoise'].narrow_from_sigma:g} (then 32): [`guard.md`](guard.md) "
         "replays the default's runs as they arrive, [`guard-w32.md`](guard-w32.md) "
         "(`--network hourglass-w32`) the width-32 ones",
         "",
