@@ -47,9 +47,10 @@ DENOISE_WIDTH = 32
 #: too slowly (still rising at 4500 steps; at its peak 4.2 / 2.1 / 1.0 dB under CBM3D (σ̂) at
 #: σ = 15 / 25 / 50 on the 12 development crops, ``benchmarks/results/guard-w32.md``): with the
 #: shipped stopping policy width 64 is 2.4 / 0.6 dB higher at σ = 15 / 25 and 0.1 dB lower at
-#: σ = 50, for 1.5–2.0× the seconds (``benchmarks/results/choose256.md``, the first 19 (image, σ)
-#: pairs; the sweep goes on), and on the hardest crop width 64 gains 3.6 dB at equal steps
-#: (``benchmarks/results/lr_probe.md``).
+#: σ = 50, for 1.4–2.1× the seconds (``benchmarks/results/choose256.md``, 27 (image, σ) pairs;
+#: the sweep goes on), and on the hardest crop width 64 gains 3.6 dB at equal steps
+#: (``benchmarks/results/lr_probe.md``). Heavy noise keeps width 32
+#: (:data:`DENOISE_NARROW_FROM_SIGMA`).
 DENOISE_WIDE_WIDTH = 64
 #: The pixel count from which :data:`DENOISE_WIDE_WIDTH` is used. The evidence brackets it: at 256²
 #: width 64 (above); at 192² (the demo's F16 crop, σ = 25) width 32 — width 64 peaks earlier
@@ -62,11 +63,11 @@ DENOISE_WIDE_PIXELS = 3 * 128 * 128
 #: The noise level σ̂ (0–255 scale, :func:`autodip.analysis.noise_level.estimate_sigma`) from which
 #: denoising keeps :data:`DENOISE_WIDTH` however large the image. Heavy noise leaves little
 #: texture to recover, and the narrow network fits what there is: at 256² with the shipped
-#: stopping policy width 32 is level with width 64 at σ = 50 (0.03 dB higher) in 0.6× the seconds,
-#: while width 64 gains 0.7 dB at σ = 25 (``benchmarks/results/choose256.md``, shipped-policy
-#: table). The evidence brackets the switch between σ = 25 (σ̂ ≈ 24.4) and σ = 50 (σ̂ ≈ 45.7,
-#: the patch-PCA rule reading the clipped noise); it sits between them at σ̂ = 35. Levels in
-#: between were not swept.
+#: stopping policy width 32 is level with width 64 at σ = 50 (0.10 dB higher) in 0.58× the seconds,
+#: while width 64 gains 0.59 dB at σ = 25 (``benchmarks/results/choose256.md``, shipped-policy
+#: table, 9 crops per σ). The evidence brackets the switch between σ = 25 (σ̂ ≈ 24.4) and σ = 50
+#: (σ̂ ≈ 45.7, the patch-PCA rule reading the clipped noise; ``sigma_estimator.md``); it sits
+#: between them at σ̂ = 35. Levels in between were not swept.
 DENOISE_NARROW_FROM_SIGMA = 35.0
 
 # --- denoising (benchmarks/results/dev-cpu/report.md) -------------------------------------------
