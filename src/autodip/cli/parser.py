@@ -252,7 +252,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         + f" at width {defaults.describe_width()}"
         + "; see `autodip list nets`), or 'auto': a "
         "2-level bilinear hourglass whose width (32, 64 or 128) is predicted from the input's "
-        "texture (see `autodip inspect`)",
+        "texture (see `autodip inspect`; trained on 128² crops, it trails the default at 256²: "
+        "docs/usage.md)",
     )
     net.add_argument(
         "--width",
