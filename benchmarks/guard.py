@@ -270,7 +270,8 @@ def criteria_rows(runs: list[dict[str, Any]], patience: int) -> list[dict[str, A
             continue
         peak, _ = history_peak(run["history"])
         for name in run["criteria"]:
-            if name not in CRITERIA:
+            # a run with its own objective (holdout, osc) is compared on its own criterion only
+            if name not in CRITERIA or (job["kind"] != "dip" and name != job["kind"]):
                 continue
             stop = criterion_stop(run, name, run["criteria"][name]["default_patience"]
                                   if name == "osc" else patience)  # fmt: skip
@@ -546,12 +547,20 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/guard.md"))
     parser.add_argument("--patience", type=int, default=DEFAULT_PATIENCE)
     parser.add_argument(
+        "--own",
+        type=Path,
+        default=Path("benchmarks/results/dev256-own"),
+        help="results folder whose holdout and osc runs (their own objective) join the criteria "
+        "comparison, if it exists",
+    )
+    parser.add_argument(
         "--network",
         help="replay this network's runs (e.g. hourglass-w32) instead of the default for the size",
     )
     args = parser.parse_args()
     recorded = load_runs(args.runs)
     runs = current(recorded)
+    own = [r for r in load_runs(args.own) if r["job"]["kind"] in ("holdout", "osc")]
     data = {
         "runs": str(args.runs),
         "network": args.network,
@@ -563,7 +572,7 @@ def main() -> None:
         "thresholds": threshold_rows(runs, args.network),
         "policies": criterion_policy_rows(runs, args.network),
         "calibration": calibration(runs),
-        "criteria": criteria_rows(runs, args.patience),
+        "criteria": criteria_rows(runs + own, args.patience),
         "cc15": cc15_sigmas(),
     }
     write_report(args.out, markdown(data), data, provenance())
