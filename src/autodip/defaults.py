@@ -46,8 +46,8 @@ DENOISE_WIDTH = 32
 #: Denoising's width for larger images. At 256² the width-32 hourglass fits a textured image far
 #: too slowly (still rising at 4500 steps; at its peak 4.2 / 2.1 / 1.0 dB under CBM3D (σ̂) at
 #: σ = 15 / 25 / 50 on the 12 development crops, ``benchmarks/results/guard-w32.md``): with the
-#: shipped stopping policy width 64 is 2.6 / 0.9 dB higher at σ = 15 / 25 and 0.06 dB lower at
-#: σ = 50, for 1.5–2.2× the seconds (``benchmarks/results/choose256.md``, 35 (image, σ) pairs),
+#: shipped stopping policy width 64 is 2.6 / 0.9 dB higher at σ = 15 / 25 and 0.05 dB lower at
+#: σ = 50, for 1.5–2.2× the seconds (``benchmarks/results/choose256.md``, 36 (image, σ) pairs),
 #: and on the hardest crop width 64 gains 3.6 dB at equal steps
 #: (``benchmarks/results/lr_probe.md``). Heavy noise keeps width 32
 #: (:data:`DENOISE_NARROW_FROM_SIGMA`).
@@ -63,9 +63,9 @@ DENOISE_WIDE_PIXELS = 3 * 128 * 128
 #: The noise level σ̂ (0–255 scale, :func:`autodip.analysis.noise_level.estimate_sigma`) from which
 #: denoising keeps :data:`DENOISE_WIDTH` however large the image. Heavy noise leaves little
 #: texture to recover, and the narrow network fits what there is: at 256² with the shipped
-#: stopping policy width 32 is level with width 64 at σ = 50 (0.06 dB higher) in 0.62× the seconds,
+#: stopping policy width 32 is level with width 64 at σ = 50 (0.05 dB higher) in 0.61× the seconds,
 #: while width 64 gains 0.87 dB at σ = 25 (``benchmarks/results/choose256.md``, shipped-policy
-#: table, 11–12 crops per σ). The evidence brackets the switch between σ = 25 (σ̂ ≈ 24.4) and σ = 50
+#: table, 12 crops per σ). The evidence brackets the switch between σ = 25 (σ̂ ≈ 24.4) and σ = 50
 #: (σ̂ ≈ 45.7, the patch-PCA rule reading the clipped noise; ``sigma_estimator.md``); it sits
 #: between them at σ̂ = 35. Levels in between were not swept.
 DENOISE_NARROW_FROM_SIGMA = 35.0
