@@ -142,14 +142,15 @@ def test_per_degradation_means_and_the_csv(tmp_path):
 
 
 def test_the_adaptive_budget_is_a_candidate_beside_the_hard_ones():
-    """An under-fitted run (residual 2 σ̂² up to step 40): a hard budget of 40 ends it unconfirmed;
-    the adaptive budget (40 → 80) extends it, 20 steps at a time, until ``a`` confirms its stop at
-    70."""
+    """A run whose residual is 1.05 σ̂² at ``a``'s minimum (step 30, where the confirmation gate
+    has just opened): a hard budget of 40 ends it unconfirmed; the adaptive budget (40 → 80)
+    extends it, 20 steps at a time, until ``a`` confirms its stop at 70."""
     run = _run()
     run["sigma_hat"] = 25.0
     variance = (25.0 / 255.0) ** 2
     for record in run["history"]:
-        record["residual"] = (2.0 if record["step"] <= 40 else 0.8) * variance
+        step = record["step"]
+        record["residual"] = (2.0 if step < 30 else 1.05 if step <= 40 else 0.8) * variance
     hard = criterion_stop(run, "a", patience=40, budget=40)
     assert (hard["halt"], hard["confirmed"]) == (40, False)
     samples = adaptive_samples([run], [40], [30, 40], cap_factor=2)

@@ -241,11 +241,89 @@ def test_the_replay_extends_while_underfitted_or_optionally_until_the_criterion_
     assert default.extended_for == ("unconfirmed+under-fitted",) and default.limit == 150
     assert not default.confirmed
     run["history"] = [{**h, "residual": 1.2 * (25 / 255) ** 2} for h in run["history"]]
-    above = replay_adaptive(run, "cifs", 50, nominal=100, cap=600)
+    # (the confirmation gate would hold every stop at 1.2 σ̂²: without it, the extension alone)
+    above = replay_adaptive(run, "cifs", 50, nominal=100, cap=600, confirm_below=None)
     assert above.extended_for == ("unconfirmed",) * 4 and above.confirmed
     # a threshold above the residual (1.2 σ̂²) replays a runner that would not extend
-    higher = replay_adaptive(run, "cifs", 50, nominal=100, cap=600, extend_above=1.3)
+    higher = replay_adaptive(
+        run, "cifs", 50, nominal=100, cap=600, extend_above=1.3, confirm_below=None
+    )
     assert higher.extensions == 0 and higher.limit == 100
+
+
+# --- the confirmation gate ----------------------------------------------------------------------
+
+#: A score trace with an early minimum (step 50) while the residual is 1.3 σ̂², and a later one
+#: (step 260, higher) once the residual is at σ̂² (from step 160): the 256² σ = 15 failure, where
+#: CIFS confirmed at 1.21 σ̂², 2.1 dB under the run's peak.
+EARLY = [100.0 - 10 * i for i in range(5)] + [61.0 + i for i in range(11)]
+LATE = [70.0 - i for i in range(10)] + [62.0 + i for i in range(30)]
+GATE_RESIDUALS = [1.3] * 15 + [1.0] * 41
+
+
+def test_a_stop_is_confirmed_only_once_the_residual_is_down_to_the_noise_level() -> None:
+    from autodip.bench.adaptive import gate_opens_at, replay_adaptive
+
+    run = _recorded(EARLY + LATE, [r * (25 / 255) ** 2 for r in GATE_RESIDUALS])
+    assert gate_opens_at(run) == 160
+    ungated = replay_adaptive(run, "cifs", 50, nominal=560, cap=560, confirm_below=None)
+    assert (ungated.stop, ungated.halt, ungated.confirmed) == (50, 100, True)
+    gated = replay_adaptive(run, "cifs", 50, nominal=560, cap=560)
+    assert (gated.stop, gated.halt, gated.confirmed) == (260, 310, True)
+    # the gate never opens: the best of the whole trace, never confirmed
+    shut = replay_adaptive(run, "cifs", 50, nominal=560, cap=560, confirm_below=0.9)
+    assert (shut.stop, shut.halt, shut.confirmed) == (50, 560, False)
+    # where σ̂ is too low to trust, there is no gate
+    run["sigma_hat"] = 2.0
+    assert gate_opens_at(run) == 0
+
+
+@pytest.mark.parametrize("opens", [True, False])
+def test_the_stoppers_gate_agrees_with_its_replay(opens: bool) -> None:
+    """The online gate (``Stopper.observe(may_confirm=…)``) stops where the replay does."""
+    from autodip.bench.analyse import replay_stop
+    from autodip.stopping.base import Criterion
+
+    scores = EARLY + LATE
+    steps = [10 * (i + 1) for i in range(len(scores))]
+
+    class Scripted(Criterion):
+        name = "scripted"
+
+        def update(self, step, output, context):
+            return scores[step // 10 - 1]
+
+    stopper = Stopper(Scripted(), patience=50)
+    y = torch.zeros(1, 1, 4, 4)
+    stopper.start(y, 0, None)
+    context = Context(raw=y, target=y, operator=Denoise(), loss=0.0, max_iters=560)
+    reason = None
+    for step in steps:
+        reason = stopper.observe(step, y + step, context, may_confirm=opens and step >= 160)
+        if reason:
+            break
+    opens_at = 160 if opens else float("inf")
+    stop, halt, confirmed = replay_stop(steps, scores, 50, end=560, opens_at=opens_at)
+    assert (stopper.best_step, stopper.confirmed) == (stop, confirmed)
+    assert float(stopper.best_image.flatten()[0]) == stop  # the image of the returned step
+    if opens:
+        assert reason and step == halt == 310 and stopper.gate_opens_at == 160
+    else:
+        assert reason is None and stop == 50 and stopper.gate_opens_at is None
+        assert "never came down to the noise level" in stopper.unconfirmed_reason(560)
+
+
+def test_the_budget_gates_confirmation_where_the_guard_judges() -> None:
+    from autodip.core.budget import Budget
+
+    y = noisy(torch.full((1, 3, 64, 64), 0.5), 25)
+    variance = (measurement_sigma(y, Denoise()) / 255) ** 2
+    budget = Budget(FitConfig(), y, Denoise())
+    assert budget.may_confirm(1.05 * variance, 10) and not budget.may_confirm(1.2 * variance, 10)
+    for config in (FitConfig(confirm_below=None), FitConfig(fit_guard=False)):
+        assert Budget(config, y, Denoise()).may_confirm(5 * variance, 10)
+    flat = torch.full((1, 3, 64, 64), 0.5)  # σ̂ = 0: the guard cannot judge, nothing is gated
+    assert Budget(FitConfig(), flat, Denoise()).may_confirm(1.0, 10)
 
 
 def test_the_replay_refuses_a_cap_beyond_the_recorded_run() -> None:

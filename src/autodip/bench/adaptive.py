@@ -15,11 +15,13 @@ policies are replayed for comparison: ``"guard"`` (under-fitted only) and ``"unc
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from autodip import defaults
 from autodip.bench.analyse import _record_at, criterion_stop
+from autodip.stopping import list_criteria
 from autodip.stopping.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
 
 #: The extension policies :func:`replay_adaptive` knows.
@@ -78,6 +80,34 @@ def guard_verdict(run: dict[str, Any], step: int, ratio: float = GUARD_RATIO) ->
     return measured > ratio
 
 
+def gate_opens_at(run: dict[str, Any], ratio: float | None = defaults.CONFIRM_BELOW_RATIO) -> float:
+    """The first monitored step whose residual is at most ``ratio``·σ̂², where the stopper's
+    confirmation gate opens (:attr:`autodip.stopping.Stopper.gate_opens_at`).
+
+    0 (open from the start) where the guard cannot judge (σ̂ below
+    :data:`~autodip.stopping.fit_guard.GUARD_MIN_SIGMA`, no residual recorded) or ``ratio`` is
+    ``None``; ``math.inf`` where the residual never comes down that far.
+
+    Examples
+    --------
+    >>> run = {"sigma_hat": 25.5, "history": [{"step": 10, "residual": 0.02},
+    ...                                       {"step": 20, "residual": 0.0105}]}
+    >>> gate_opens_at(run, 1.1), gate_opens_at(run, 1.0), gate_opens_at(run, None)
+    (20, inf, 0)
+    """
+    sigma = float(run.get("sigma_hat") or 0.0)
+    if ratio is None or sigma < GUARD_MIN_SIGMA:
+        return 0
+    variance = (sigma / 255.0) ** 2
+    for record in run["history"]:
+        residual = record.get("residual")
+        if residual is None:
+            return 0
+        if residual <= ratio * variance:
+            return int(record["step"])
+    return math.inf
+
+
 def replay_adaptive(
     run: dict[str, Any],
     criterion: str,
@@ -89,6 +119,7 @@ def replay_adaptive(
     guard: bool = True,
     policy: str = "default",
     extend_above: float = defaults.EXTEND_ABOVE_RATIO,
+    confirm_below: float | None = defaults.CONFIRM_BELOW_RATIO,
 ) -> AdaptiveReplay:
     """What a run stopped by ``criterion`` (patience ``S``) with an adaptive budget would do.
 
@@ -108,6 +139,9 @@ def replay_adaptive(
         The default policy extends an unconfirmed run while its residual is above this multiple
         of σ̂² (the runner's :data:`autodip.defaults.EXTEND_ABOVE_RATIO`; other values are replayed
         to choose it).
+    confirm_below
+        The stopper's confirmation gate (:data:`autodip.defaults.CONFIRM_BELOW_RATIO`;
+        ``None``: no gate), replayed by :func:`gate_opens_at`.
     """
     last = run["history"][-1]["step"]
     if cap > last:
@@ -116,9 +150,12 @@ def replay_adaptive(
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     chunk = max(int(run["job"].get("monitor_every", 10) or 10), nominal // 2)
     limit, reasons = nominal, []
+    registered = list_criteria().get(criterion)
+    gated = guard and (registered is None or registered.gated)
+    opens_at = gate_opens_at(run, confirm_below) if gated else 0
     while True:
         # the criterion's stop on the trajectory cut at the current limit (the bench's replay)
-        cut = criterion_stop(run, criterion, patience, limit)
+        cut = criterion_stop(run, criterion, patience, limit, opens_at)
         stop, halt, confirmed = cut["stop"], cut["halt"], cut["confirmed"]
         if confirmed:
             break

@@ -55,6 +55,7 @@ def replay_stop(
     patience: int,
     lower_is_better: bool = True,
     end: int | None = None,
+    opens_at: float = 0,
 ) -> tuple[int, int, bool]:
     """Where the shared rule stops a recorded score trace cut at step ``end``.
 
@@ -63,6 +64,11 @@ def replay_stop(
     monitored step at least ``patience`` steps after the candidate (that is when
     :class:`~autodip.stopping.CandidateRule` confirms it) or, unconfirmed, at ``end``, and returns
     the candidate's estimate; with no score at all it returns its last estimate, at ``end``.
+
+    ``opens_at`` replays the stopper's confirmation gate
+    (:attr:`autodip.stopping.Stopper.gate_opens_at`): before that step no candidate is confirmed,
+    and the rule starts afresh at the first score from there on (``math.inf``: the gate never
+    opened, so the best score of the whole trace is returned, unconfirmed).
 
     Returns
     -------
@@ -76,12 +82,17 @@ def replay_stop(
     (20, 40, True)
     >>> replay_stop([10, 20, 30], [5.0, 3.0, 4.0], patience=20)
     (20, 30, False)
+    >>> replay_stop([10, 20, 30, 40, 50], [5.0, 3.0, 4.0, 4.5, 6.0], patience=20, opens_at=30)
+    (30, 50, True)
     """
     if end is None:
         if not steps:
             raise ValueError("an empty score trace needs its run's last step as end")
         end = steps[-1]
     kept = [(s, v) for s, v in zip(steps, scores, strict=True) if s <= end]
+    gated = [(s, v) for s, v in kept if s >= opens_at]
+    if gated:
+        kept = gated
     kept_steps = [s for s, _ in kept]
     verdict = (
         first_candidate(kept_steps, [v for _, v in kept], patience, lower_is_better)
@@ -90,18 +101,22 @@ def replay_stop(
     )
     if verdict is None:
         return end, end, False
-    stop, confirmed = verdict.best_step, verdict.confirmed
+    stop, confirmed = verdict.best_step, verdict.confirmed and bool(gated)
     halt = next(s for s in kept_steps if s - stop >= patience) if confirmed else end
     return stop, halt, confirmed
 
 
 def criterion_stop(
-    run: dict[str, Any], name: str, patience: int, budget: int | None = None
+    run: dict[str, Any],
+    name: str,
+    patience: int,
+    budget: int | None = None,
+    opens_at: float = 0,
 ) -> dict[str, Any]:
     """Where criterion ``name`` with patience ``S`` stops a recorded run cut at ``budget`` steps.
 
     Its recorded scores are replayed by :func:`replay_stop` up to ``budget`` (default: the run's
-    last step).
+    last step), with the confirmation gate opening at step ``opens_at``.
 
     Returns
     -------
@@ -113,7 +128,7 @@ def criterion_stop(
     end = history[-1]["step"] if budget is None else min(budget, history[-1]["step"])
     trace = run["criteria"][name]
     stop, halt, confirmed = replay_stop(
-        trace["steps"], trace["scores"], patience, trace["lower_is_better"], end
+        trace["steps"], trace["scores"], patience, trace["lower_is_better"], end, opens_at
     )
     record = _record_at(history, stop)
     base, own = step_costs(run)

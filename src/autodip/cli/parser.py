@@ -294,7 +294,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "--no-fit-guard",
         dest="fit_guard",
         action="store_false",
-        help="do not judge whether the result is under-fitted (nor extend the budget for it)",
+        help="do not judge whether the result is under-fitted (nor extend the budget for it, "
+        "nor hold the stopping criterion's stop until the fit reaches the noise level)",
     )
     run.add_argument(
         "--lr", type=_positive_real, default=_shown(default.LR), help="Adam learning rate"

@@ -31,6 +31,7 @@ _RULES: tuple[tuple[str, Callable[[object], bool], str], ...] = (
     ("recovery_lr_factor", lambda v: 0 < v < 1, "in (0, 1)"),
     ("max_seconds", lambda v: v is None or _positive_number(v), "a positive number"),
     ("guard_ratio", _positive_number, "a positive number"),
+    ("confirm_below", lambda v: v is None or _positive_number(v), "None or a positive number"),
     ("window", lambda v: v is None or (isinstance(v, int) and v >= 1), "None or a side ≥ 1"),
 )
 
@@ -100,8 +101,13 @@ class FitConfig:
         The fit guard's threshold, residual > ``guard_ratio`` · σ̂²
         (:mod:`autodip.stopping.fit_guard`).
     fit_guard : bool
-        Judge the estimate with the fit guard (to extend an adaptive budget, and in the result);
-        ``False`` records the residual but no verdict.
+        Judge the estimate with the fit guard (to extend an adaptive budget, to gate the stopping
+        criterion's confirmation, and in the result); ``False`` records the residual but no
+        verdict.
+    confirm_below : float or None
+        The stopping criterion may confirm a stop only once the estimate's residual is at most
+        ``confirm_below`` · σ̂² (where the fit guard judges; :class:`autodip.core.budget.Budget`);
+        ``None``: from the first step.
     window : int or None
         Fit a random ``window × window`` window of the image at each step instead of the whole
         image, which is evaluated only at monitored steps (:mod:`autodip.core.window`); denoising
@@ -130,6 +136,7 @@ class FitConfig:
     max_seconds: float | None = None
     guard_ratio: float = defaults.GUARD_RATIO
     fit_guard: bool = True
+    confirm_below: float | None = defaults.CONFIRM_BELOW_RATIO
     window: int | None = None
 
     def __post_init__(self) -> None:

@@ -543,7 +543,8 @@ class Run:
                 max_iters=self.cfg.max_iters,
                 reference=self.ref,
             )
-            stop = self.stopper.observe(step, estimate, context)
+            may_confirm = self.budget.may_confirm(state.history[-1]["residual"], step)
+            stop = self.stopper.observe(step, estimate, context, may_confirm)
         stop = stop or next((r for r in (m(report) for m in self.monitors) if r), None)
         stop = stop or self.budget.out_of_time(report.seconds)
         if stop:
@@ -669,6 +670,7 @@ class Run:
             "operator": self.operator.describe(),
             "budget": self.budget.describe(),
             "fit_guard": fit_check.to_dict(),
+            "gate_opens_at": self.stopper.gate_opens_at if self.stopper is not None else None,
             "window_margin": self.windows.margin if self.windows is not None else None,
             **({"resumed_from_step": self.resumed_from} if self.resumed_from is not None else {}),
         }

@@ -134,6 +134,10 @@ class Criterion:
     #: Ranges of the numeric options (the keyword parameters of ``__init__``, see
     #: :func:`declared_options`), e.g. ``declare_options(alpha=Range(0, 1, low_open=True))``.
     option_ranges: ClassVar[Mapping[str, Range]] = MappingProxyType({})
+    #: Whether, as the primary criterion, its stop waits for the confirmation gate (the estimate's
+    #: residual down to the noise level, :meth:`autodip.core.budget.Budget.may_confirm`): criteria
+    #: that estimate the peak do; a fixed step and the oracle do not.
+    gated: ClassVar[bool] = True
     lag: int = 0
 
     def reset(self) -> None:

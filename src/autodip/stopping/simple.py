@@ -28,6 +28,7 @@ class FixedIterations(Criterion):
 
     name = "fixed"
     default_patience = 1
+    gated = False
     option_ranges = declare_options(at=Range(1))
 
     def __init__(self, at: int = 3000) -> None:
@@ -51,6 +52,7 @@ class OraclePSNR(Criterion):
     name = "oracle"
     lower_is_better = False
     needs_reference = True
+    gated = False
     default_patience = 1000
 
     def update(self, step: int, output: torch.Tensor, context: Context) -> float | None:

@@ -110,6 +110,7 @@ class Stopper:
         self.best_image: torch.Tensor | None = None
         self.best_step: int | None = None
         self.confirmed = False
+        self.gate_opens_at: int | None = None
         # who the criteria are (options and patience), taken before any run fills in its state
         self._identity = [
             {**t.criterion.describe(), "patience": t.rule.patience} for t in self.tracks
@@ -159,6 +160,7 @@ class Stopper:
             track.scores.clear()
             track.seconds = 0.0
         self.best_image, self.best_step, self.confirmed = None, None, False
+        self.gate_opens_at = None
         self._recent.clear()
         if self.primary is not None and self.primary.changes_objective:
             return self.primary.objective_offset(target, seed, operator)
@@ -176,10 +178,24 @@ class Stopper:
             return None
         return self.primary.loss_weights(target, seed, operator or Denoise())
 
-    def observe(self, step: int, estimate: torch.Tensor, context: Context) -> str | None:
+    def observe(
+        self, step: int, estimate: torch.Tensor, context: Context, may_confirm: bool = True
+    ) -> str | None:
         """Score ``estimate`` with every criterion; return a stop reason when the primary
         confirms.
+
+        ``may_confirm`` is the confirmation gate (the runner's
+        :meth:`autodip.core.budget.Budget.may_confirm`): until it is first ``True`` the primary
+        confirms nothing, and at that step (``gate_opens_at``) its rule starts afresh, so that a
+        candidate from before — an estimate that had not yet reproduced the image — is neither
+        confirmed nor returned unless no later score comes. Once open, the gate stays open. A
+        primary that is not ``gated`` (a fixed step, the oracle) ignores it.
         """
+        ungated = self.primary is None or not self.primary.gated
+        if (may_confirm or ungated) and self.gate_opens_at is None:
+            self.gate_opens_at = step
+            if self.primary is not None:
+                self.tracks[0].rule.reset()
         if self.primary is not None and self.primary.lag:
             self._recent.append((step, estimate.detach().clone()))
         for index, track in enumerate(self.tracks):
@@ -187,8 +203,12 @@ class Stopper:
             score = track.criterion.update(step, estimate, context)
             if score is not None:
                 scored = track.criterion.score_step(step)
+                # a lagging primary's scores of steps before the gate opened stay out of its rule
+                gated_out = (
+                    index == 0 and self.primary is not None and scored < (self.gate_opens_at or 0)
+                )
                 try:
-                    new_best = track.rule.observe(scored, score)
+                    new_best = not gated_out and track.rule.observe(scored, score)
                 except ValueError as error:  # say which criterion gave the bad score
                     raise ValueError(f"criterion {track.criterion.name!r}: {error}") from None
                 track.steps.append(scored)
@@ -209,7 +229,7 @@ class Stopper:
         return estimate.detach().clone()
 
     def _verdict(self, step: int) -> str | None:
-        if self.primary is None:
+        if self.primary is None or self.gate_opens_at is None:
             return None
         # Patience counts scored steps: a lagging criterion (OSC) confirms only once enough of its
         # own scores have come in after the best, not merely once the run has moved on.
@@ -232,6 +252,12 @@ class Stopper:
         if self.best_step is None:
             return (
                 f"{self.primary.name} gave no score before step {step}; returning the last estimate"
+            )
+        if self.gate_opens_at is None:
+            return (
+                f"{self.primary.name}: not confirmed — the estimate's residual never came down to "
+                f"the noise level, where a stop may be confirmed, before the run ended at step "
+                f"{step}; returning the best so far (step {self.best_step})"
             )
         return (
             f"{self.primary.name}: not confirmed — fewer than {self.tracks[0].rule.patience} "
