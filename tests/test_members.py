@@ -97,8 +97,11 @@ def test_each_member_stops_by_its_own_criterion():
     assert [h["step"] for h in stopped.history] == list(range(5, stopped.iterations + 1, 5))
     assert free.iterations == 100 and free.stop_step is None
     solo, drift = _solo_and_drift(y, seeds[0], stopper=_stopper, max_iters=100)
+    # the confirmation gate is a member's own, as in its solo run
+    assert stopped.config["gate_opens_at"] is not None and free.config["gate_opens_at"] is None
     if drift < 1e-5:  # rounding did not move this trajectory: the stop is the solo run's
         assert (stopped.stop_step, stopped.iterations) == (solo.stop_step, solo.iterations)
+        assert stopped.config["gate_opens_at"] == solo.config["gate_opens_at"]
 
 
 @pytest.mark.parametrize(

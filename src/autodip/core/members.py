@@ -166,6 +166,7 @@ class _Members:
         self.measured = y.float().to(device)
         self.ref = self.reference.float().to(device) if self.reference is not None else None
         self.support = measured_support(self.measured, self.operator)
+        self.gate = Budget(self.cfg, self.measured, self.operator)  # the confirmation gate only
         for stopper, seed in zip(self.stoppers, self.seeds, strict=True):
             if stopper is not None:
                 stopper.start(self.measured, seed, self.ref, self.operator)
@@ -285,7 +286,8 @@ class _Members:
             reference=self.ref,
         )
         self.last_images[k] = image.detach().clone()
-        stop = stopper.observe(step, image, context)
+        may_confirm = self.gate.may_confirm(record["residual"], step)  # as a solo run's
+        stop = stopper.observe(step, image, context, may_confirm)
         if stop:
             self.done[k] = (step, stop)
 
@@ -389,6 +391,7 @@ class _Members:
                 "operator": self.operator.describe(),
                 "budget": budget.describe(),
                 "fit_guard": check.to_dict(),
+                "gate_opens_at": stopper.gate_opens_at if stopper is not None else None,
             },
         )
 
