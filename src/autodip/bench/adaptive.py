@@ -80,12 +80,16 @@ def guard_verdict(run: dict[str, Any], step: int, ratio: float = GUARD_RATIO) ->
     return measured > ratio
 
 
-def gate_opens_at(run: dict[str, Any], ratio: float | None = defaults.CONFIRM_BELOW_RATIO) -> float:
+def gate_opens_at(
+    run: dict[str, Any],
+    ratio: float | None = defaults.CONFIRM_BELOW_RATIO,
+    min_sigma: float = GUARD_MIN_SIGMA,
+) -> float:
     """The first monitored step whose residual is at most ``ratio``·σ̂², where the stopper's
     confirmation gate opens (:attr:`autodip.stopping.Stopper.gate_opens_at`).
 
-    0 (open from the start) where the guard cannot judge (σ̂ below
-    :data:`~autodip.stopping.fit_guard.GUARD_MIN_SIGMA`, no residual recorded) or ``ratio`` is
+    0 (open from the start) where the guard cannot judge (σ̂ below ``min_sigma``, by default
+    :data:`~autodip.stopping.fit_guard.GUARD_MIN_SIGMA`; no residual recorded) or ``ratio`` is
     ``None``; ``math.inf`` where the residual never comes down that far.
 
     Examples
@@ -96,7 +100,7 @@ def gate_opens_at(run: dict[str, Any], ratio: float | None = defaults.CONFIRM_BE
     (20, inf, 0)
     """
     sigma = float(run.get("sigma_hat") or 0.0)
-    if ratio is None or sigma < GUARD_MIN_SIGMA:
+    if ratio is None or sigma < min_sigma:
         return 0
     variance = (sigma / 255.0) ** 2
     for record in run["history"]:
