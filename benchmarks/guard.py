@@ -564,7 +564,9 @@ def markdown(data: dict[str, Any]) -> str:
         "",
         "`holdout` and `osc` run on their own objective (pixels hidden / pseudo-noise added); "
         "*objective cost* is the plain run's peak minus that run's peak (what the changed "
-        "objective costs before any stopping). OSC uses its own default patience.",
+        "objective costs before any stopping). OSC uses its own default patience. Each criterion "
+        "alone, as recorded: the whole trajectory, no adaptive budget and no confirmation gate "
+        "(the policy tables above have both).",
         "",
         "| degradation | network | criterion | runs | mean PSNR | mean gap | max gap | confirmed "
         "| objective cost |",

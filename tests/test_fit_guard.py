@@ -278,14 +278,26 @@ def test_a_stop_is_confirmed_only_once_the_residual_is_down_to_the_noise_level()
     assert gate_opens_at(run) == 0
 
 
-@pytest.mark.parametrize("opens", [True, False])
-def test_the_stoppers_gate_agrees_with_its_replay(opens: bool) -> None:
-    """The online gate (``Stopper.observe(may_confirm=…)``) stops where the replay does."""
+#: A trace whose best score comes late (step 50 of 60), after an early candidate (step 20).
+LATE_BEST = [5.0, 3.0, 4.0, 4.5, 2.0, 6.0]
+
+
+@pytest.mark.parametrize(
+    ("scores", "opens_at"),
+    [(EARLY + LATE, 160), (EARLY + LATE, None), (LATE_BEST, 40), (LATE_BEST, None)],
+    ids=["opens", "shut", "late-best-opens", "late-best-shut"],
+)
+def test_the_stoppers_gate_agrees_with_its_replay(
+    scores: list[float], opens_at: int | None
+) -> None:
+    """The online gate (``Stopper.observe(may_confirm=…)``) stops where the replay does; a gate
+    that never opens returns the running best, unconfirmed."""
     from autodip.bench.analyse import replay_stop
     from autodip.stopping.base import Criterion
 
-    scores = EARLY + LATE
+    opens = opens_at is not None
     steps = [10 * (i + 1) for i in range(len(scores))]
+    end = steps[-1]
 
     class Scripted(Criterion):
         name = "scripted"
@@ -293,24 +305,39 @@ def test_the_stoppers_gate_agrees_with_its_replay(opens: bool) -> None:
         def update(self, step, output, context):
             return scores[step // 10 - 1]
 
-    stopper = Stopper(Scripted(), patience=50)
+    patience = 50 if len(scores) > 10 else 20
+    stopper = Stopper(Scripted(), patience=patience)
     y = torch.zeros(1, 1, 4, 4)
     stopper.start(y, 0, None)
-    context = Context(raw=y, target=y, operator=Denoise(), loss=0.0, max_iters=560)
+    context = Context(raw=y, target=y, operator=Denoise(), loss=0.0, max_iters=end)
     reason = None
     for step in steps:
-        reason = stopper.observe(step, y + step, context, may_confirm=opens and step >= 160)
+        reason = stopper.observe(step, y + step, context, opens and step >= opens_at)
         if reason:
             break
-    opens_at = 160 if opens else float("inf")
-    stop, halt, confirmed = replay_stop(steps, scores, 50, end=560, opens_at=opens_at)
+    gate = opens_at if opens else float("inf")
+    stop, halt, confirmed = replay_stop(steps, scores, patience, end=end, opens_at=gate)
     assert (stopper.best_step, stopper.confirmed) == (stop, confirmed)
     assert float(stopper.best_image.flatten()[0]) == stop  # the image of the returned step
+    summary = stopper.summary(step)["scripted"]
+    assert summary["confirmed"] is confirmed  # the record says what the run did
     if opens:
-        assert reason and step == halt == 310 and stopper.gate_opens_at == 160
+        assert stopper.gate_opens_at == opens_at
+        assert (reason is not None, step) == (confirmed, halt)
     else:
-        assert reason is None and stop == 50 and stopper.gate_opens_at is None
-        assert "never came down to the noise level" in stopper.unconfirmed_reason(560)
+        # never confirmed; the best score of the whole run is returned
+        assert reason is None and stop == steps[scores.index(min(scores))]
+        assert stopper.gate_opens_at is None
+        assert "never came down to the noise level" in stopper.unconfirmed_reason(end)
+
+
+def test_a_checkpoint_from_before_the_gate_resumes_with_it_open() -> None:
+    stopper = Stopper(create_criterion("emv"))
+    state = stopper.state()
+    del state["gate_opens_at"]  # what a stopper saved before the gate existed holds
+    resumed = Stopper(create_criterion("emv"))
+    resumed.load_state(state)
+    assert resumed.gate_opens_at == 0
 
 
 def test_the_budget_gates_confirmation_where_the_guard_judges() -> None:

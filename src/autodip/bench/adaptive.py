@@ -112,6 +112,21 @@ def gate_opens_at(
     return math.inf
 
 
+def criterion_gate(
+    run: dict[str, Any], criterion: str, confirm_below: float | None = defaults.CONFIRM_BELOW_RATIO
+) -> float:
+    """Where the confirmation gate opens for ``criterion`` as the primary of a run like ``run``:
+    :func:`gate_opens_at`, or 0 for a criterion that is not gated (``fixed``, ``oracle``).
+
+    A run with a two-stage retarget opens its gate at the stage boundary online; the sweeps do not
+    record such runs, and this replay does not model it.
+    """
+    registered = list_criteria().get(criterion)
+    if registered is not None and not registered.gated:
+        return 0
+    return gate_opens_at(run, confirm_below)
+
+
 def replay_adaptive(
     run: dict[str, Any],
     criterion: str,
@@ -154,9 +169,7 @@ def replay_adaptive(
         raise ValueError(f"policy must be one of {', '.join(POLICIES)}, got {policy!r}")
     chunk = max(int(run["job"].get("monitor_every", 10) or 10), nominal // 2)
     limit, reasons = nominal, []
-    registered = list_criteria().get(criterion)
-    gated = guard and (registered is None or registered.gated)
-    opens_at = gate_opens_at(run, confirm_below) if gated else 0
+    opens_at = criterion_gate(run, criterion, confirm_below) if guard else 0
     while True:
         # the criterion's stop on the trajectory cut at the current limit (the bench's replay)
         cut = criterion_stop(run, criterion, patience, limit, opens_at)

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from autodip.stopping import first_candidate
+from autodip.stopping import CandidateRule, first_candidate
 
 COLUMNS = [
     "image", "degradation", "kind_of_degradation", "level", "network", "seed", "criterion",
@@ -67,8 +67,12 @@ def replay_stop(
 
     ``opens_at`` replays the stopper's confirmation gate
     (:attr:`autodip.stopping.Stopper.gate_opens_at`): before that step no candidate is confirmed,
-    and the rule starts afresh at the first score from there on (``math.inf``: the gate never
-    opened, so the best score of the whole trace is returned, unconfirmed).
+    and the rule starts afresh at the first score from there on. Where no score up to ``end``
+    is at or after ``opens_at`` (``math.inf``: the gate never opened), the online rule has taken
+    every score without confirming: its running best, the best score up to ``end``, is returned,
+    unconfirmed. (A lagging criterion's scores of steps just before the gate, which the online
+    stopper leaves out of its rule, cannot be told apart here; the offline gate is exact for
+    criteria without lag.)
 
     Returns
     -------
@@ -84,24 +88,25 @@ def replay_stop(
     (20, 30, False)
     >>> replay_stop([10, 20, 30, 40, 50], [5.0, 3.0, 4.0, 4.5, 6.0], patience=20, opens_at=30)
     (30, 50, True)
+    >>> replay_stop([10, 20, 30, 40, 50, 60], [5, 3, 4, 4.5, 2, 6], patience=20, opens_at=math.inf)
+    (50, 60, False)
     """
     if end is None:
         if not steps:
             raise ValueError("an empty score trace needs its run's last step as end")
         end = steps[-1]
     kept = [(s, v) for s, v in zip(steps, scores, strict=True) if s <= end]
-    gated = [(s, v) for s, v in kept if s >= opens_at]
-    if gated:
-        kept = gated
-    kept_steps = [s for s, _ in kept]
-    verdict = (
-        first_candidate(kept_steps, [v for _, v in kept], patience, lower_is_better)
-        if kept
-        else None
-    )
-    if verdict is None:
+    if not kept:
         return end, end, False
-    stop, confirmed = verdict.best_step, verdict.confirmed and bool(gated)
+    gated = [(s, v) for s, v in kept if s >= opens_at]
+    if not gated:  # the gate stayed shut: the running best, never confirmed
+        rule = CandidateRule(patience, lower_is_better)
+        for step, score in kept:
+            rule.observe(step, score)
+        return rule.decision(kept[-1][0]).best_step, end, False
+    kept_steps = [s for s, _ in gated]
+    verdict = first_candidate(kept_steps, [v for _, v in gated], patience, lower_is_better)
+    stop, confirmed = verdict.best_step, verdict.confirmed
     halt = next(s for s in kept_steps if s - stop >= patience) if confirmed else end
     return stop, halt, confirmed
 

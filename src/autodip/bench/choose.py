@@ -28,7 +28,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any
 
-from autodip.bench.adaptive import replay_adaptive
+from autodip.bench.adaptive import criterion_gate, replay_adaptive
 from autodip.bench.analyse import criterion_stop, step_costs
 
 DEFAULT_TOLERANCE_DB = 0.1
@@ -82,7 +82,9 @@ Sample = tuple[tuple[str, str, int | None, int, int | None], str, dict[str, floa
 def replay(runs: list[dict[str, Any]], patiences: list[int], budgets: list[int]) -> list[Sample]:
     """One sample per (run, network, criterion, patience, budget): its key, degradation, values.
 
-    Only runs that know their input's PSNR (denoising, SR with a matching reference) count.
+    Only runs that know their input's PSNR (denoising, SR with a matching reference) count. Each
+    criterion's stop is replayed with the runner's confirmation gate
+    (:func:`autodip.bench.adaptive.criterion_gate`).
     """
     samples: list[Sample] = []
     for run in runs:
@@ -99,7 +101,8 @@ def replay(runs: list[dict[str, Any]], patiences: list[int], budgets: list[int])
                 samples.append(((network, NO_STOP, None, budget, None), degradation, values))
             for name in run["criteria"]:
                 for patience in patiences:
-                    stop = criterion_stop(run, name, patience, budget)
+                    # the runner's confirmation gate holds under a hard budget too
+                    stop = criterion_stop(run, name, patience, budget, criterion_gate(run, name))
                     values = _sample(
                         stop["psnr"], measured, stop["stop_seconds"], stop["confirmed"]
                     )

@@ -281,7 +281,14 @@ class Stopper:
                 f"run's ({self._identity})"
             )
         self.__dict__.update(_moved(copy.deepcopy(state), torch.device(device)))
+        if "gate_opens_at" not in state:  # saved before the gate existed: it was open throughout
+            self.gate_opens_at = 0
 
     def summary(self, step: int) -> dict[str, Any]:
-        """Every criterion's record, keyed by name."""
-        return {t.criterion.name: t.summary(step) for t in self.tracks}
+        """Every criterion's record, keyed by name (the primary's confirmed only through the
+        confirmation gate, as the run's).
+        """
+        records = {t.criterion.name: t.summary(step) for t in self.tracks}
+        if self.primary is not None and self.gate_opens_at is None:
+            records[self.primary.name]["confirmed"] = False
+        return records
