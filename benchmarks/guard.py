@@ -367,6 +367,32 @@ def _wavelet_cells(row: dict[str, Any]) -> str:
     return f"{row['wavelet_sigma_hat']:.1f} | {w['psnr']:.2f} | {w['stop']}"
 
 
+def ending_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """How the default policy's runs ended, per σ: confirmed, fitted or at the cap."""
+    cap = ADAPTIVE_CAP * DEFAULT_ITERS
+
+    def how(replay: dict[str, Any]) -> str:
+        if replay["confirmed"]:
+            return "confirmed"
+        return "cap" if replay["limit"] >= cap else "fitted"
+
+    out = [
+        "",
+        "How the adaptive runs ended: *confirmed* (CIFS confirmed its stop), *fitted* "
+        "(unconfirmed, at a budget where the residual of the returned estimate was at most "
+        f"{EXTEND_ABOVE_RATIO:g} σ̂², so the budget was not extended further), *cap* "
+        f"(unconfirmed at the cap of {cap} steps).",
+        "",
+        "| σ | runs | confirmed | fitted | cap |",
+        "|---|---|---|---|---|",
+    ]
+    for sigma in sorted({r["sigma"] for r in rows}):
+        ended = [how(r["adaptive"]) for r in rows if r["sigma"] == sigma]
+        counts = " | ".join(str(ended.count(kind)) for kind in ("confirmed", "fitted", "cap"))
+        out.append(f"| {sigma:g} | {len(ended)} | {counts} |")
+    return out
+
+
 def estimator_markdown(rows: list[dict[str, Any]]) -> list[str]:
     """The adaptive policy with the PCA σ̂ (shipped) against the wavelet σ̂ the runs recorded."""
     rows = [r for r in rows if r.get("wavelet_policy")]
@@ -476,6 +502,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"{_mean([r['unconfirmed_policy']['psnr'] for r in group]):.2f} | "
             f"{_mean([r['unconfirmed_policy']['halt'] - r['hard']['halt'] for r in group]):.0f} |"
         )
+    out += ending_markdown(rows)
     out += estimator_markdown(rows)
     out += [
         "",
