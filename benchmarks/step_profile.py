@@ -47,7 +47,10 @@ from autodip.physics.operators import Denoise
 from autodip.stopping.stopper import Stopper
 from common import SHARED_DATA
 
-NETS = {"hourglass-w32 (default)": ("hourglass", {"width": 32}), "dip-skip": ("dip-skip", {})}
+NETS = {
+    "hourglass-w32 (the default below 3·128² pixels)": ("hourglass", {"width": 32}),
+    "dip-skip": ("dip-skip", {}),
+}
 SIZES = (128, 256, 512)
 PARTS = ("forward", "backward", "optimiser", "reg-noise", "snapshot", "criteria", "history")
 
