@@ -387,6 +387,9 @@ def test_the_cli_warns_of_an_underfitted_result_and_strict_exits_3(tmp_path, cap
     record = json.loads((tmp_path / "run" / "report.json").read_text())
     assert record["result"]["underfitted"] is True
     assert record["result"]["fit_guard"]["ratio"] > 1.5
+    # nor may a stop be confirmed: the confirmation gate never opened, and the record says so
+    assert record["config"]["gate_opens_at"] is None
+    assert "never came down to the noise level" in record["result"]["reason"]
     assert cli.main(["denoise", *argv, "--force", "--strict"]) == cli.EXIT_UNDERFITTED
     assert (tmp_path / "out.png").exists()  # the result is written all the same
 

@@ -177,6 +177,7 @@ def summary_paragraph(record: dict[str, Any]) -> str:
     if isinstance(reason, str) and reason.strip():
         sentences.append(_sentence(f"Stop reason: {reason.strip()}"))
     sentences.append(_budget_sentence(_mapping(_get(record, "config", "budget"))))
+    sentences.append(_gate_sentence(_mapping(record.get("config"))))
     sentences.append(_guard_sentence(_mapping(_get(record, "config", "fit_guard"))))
     metrics = _metrics_sentence(_mapping(record.get("metrics")))
     if metrics:
@@ -200,6 +201,26 @@ def _budget_sentence(budget: Mapping[str, Any]) -> str:
     return _sentence(
         f"The budget of {nominal} steps was extended to {final} "
         f"({len(extensions)} time{'s' if len(extensions) != 1 else ''}; first because {why})"
+    )
+
+
+def _gate_sentence(config: Mapping[str, Any]) -> str:
+    """Where the confirmation gate opened, when it held a stop back ('' otherwise).
+
+    Examples
+    --------
+    >>> _gate_sentence({"gate_opens_at": 1220, "monitor_every": 10, "confirm_below": 1.1})
+    'A stop could be confirmed only from step 1220, where the residual first came down to 1.1× the noise variance.'
+    >>> _gate_sentence({"gate_opens_at": 10, "monitor_every": 10, "confirm_below": 1.1})
+    ''
+    """  # noqa: E501
+    opens, every = _integer(config.get("gate_opens_at")), _integer(config.get("monitor_every"))
+    ratio = config.get("confirm_below")
+    if opens is None or every is None or opens <= every or not isinstance(ratio, int | float):
+        return ""
+    return _sentence(
+        f"A stop could be confirmed only from step {opens}, where the residual first came down "
+        f"to {ratio:g}× the noise variance"
     )
 
 
