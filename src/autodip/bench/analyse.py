@@ -7,7 +7,9 @@ and its step, the last iterate's PSNR, the gap to the peak, the accuracy (PSNR a
 the OSC paper's measure), seconds and iterations per second, and what an online run with that
 criterion would have cost: the step at which it halts (``halt``: the first monitored step ``S``
 steps after the candidate, or the budget's end when none is confirmed) and ``stop_seconds``, the
-time to that step (:func:`step_costs`). Pseudo-criteria ``no-es`` (the last
+time to that step (:func:`step_costs`). The stops are the runner's, confirmation gate included
+(a stop is confirmed only once the residual is down to the noise level; ``replay_stop``'s
+``opens_at``). Pseudo-criteria ``no-es`` (the last
 iterate) and ``peak`` (the oracle) give Takagi et al.'s "No-ES" and "Peak" columns. A denoising
 baseline gives one row per σ source (criterion ``"<name> (σ true)"``, ``"<name> (σ estimated)"``),
 an inpainting or super-resolution baseline one row under its own name; each has ``baseline`` set.
@@ -176,7 +178,13 @@ def _record_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
 
 
 def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
-    """The rows of one cached run (see the module docstring)."""
+    """The rows of one cached run (see the module docstring).
+
+    Each criterion's stop is the one ``autodip denoise --stop NAME --iters N`` would return, the
+    confirmation gate included (:func:`autodip.bench.adaptive.criterion_gate`).
+    """
+    from autodip.bench.adaptive import criterion_gate  # it builds on this module
+
     job = run["job"]
     base = {k: job[k] for k in ("image", "degradation", "kind_of_degradation", "level", "seed")}
     base["measured_psnr"] = run.get("measured_psnr")
@@ -231,7 +239,7 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
             s = trace["default_patience"] if patience is None else patience
             if patience is None and s in patiences:
                 continue  # the default is already among the patiences asked for
-            found = criterion_stop(run, name, s)
+            found = criterion_stop(run, name, s, opens_at=criterion_gate(run, name))
             rows.append({**base, "criterion": name, "patience": s, **found,
                          "gap": top - found["psnr"], "accuracy": found["psnr"] / top,
                          "default_patience": patience is None})  # fmt: skip
