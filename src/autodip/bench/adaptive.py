@@ -15,13 +15,12 @@ policies are replayed for comparison: ``"guard"`` (under-fitted only) and ``"unc
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from autodip import defaults
-from autodip.bench.analyse import _record_at, criterion_stop
-from autodip.stopping import list_criteria
+from autodip.bench.analyse import _record_at, criterion_gate, criterion_stop
+from autodip.bench.analyse import gate_opens_at as gate_opens_at
 from autodip.stopping.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
 
 #: The extension policies :func:`replay_adaptive` knows.
@@ -78,53 +77,6 @@ def guard_verdict(run: dict[str, Any], step: int, ratio: float = GUARD_RATIO) ->
     if measured is None or float(run.get("sigma_hat") or 0.0) < GUARD_MIN_SIGMA:
         return None
     return measured > ratio
-
-
-def gate_opens_at(
-    run: dict[str, Any],
-    ratio: float | None = defaults.CONFIRM_BELOW_RATIO,
-    min_sigma: float = GUARD_MIN_SIGMA,
-) -> float:
-    """The first monitored step whose residual is at most ``ratio``·σ̂², where the stopper's
-    confirmation gate opens (:attr:`autodip.stopping.Stopper.gate_opens_at`).
-
-    0 (open from the start) where the guard cannot judge (σ̂ below ``min_sigma``, by default
-    :data:`~autodip.stopping.fit_guard.GUARD_MIN_SIGMA`; no residual recorded) or ``ratio`` is
-    ``None``; ``math.inf`` where the residual never comes down that far.
-
-    Examples
-    --------
-    >>> run = {"sigma_hat": 25.5, "history": [{"step": 10, "residual": 0.02},
-    ...                                       {"step": 20, "residual": 0.0105}]}
-    >>> gate_opens_at(run, 1.1), gate_opens_at(run, 1.0), gate_opens_at(run, None)
-    (20, inf, 0)
-    """
-    sigma = float(run.get("sigma_hat") or 0.0)
-    if ratio is None or sigma < min_sigma:
-        return 0
-    variance = (sigma / 255.0) ** 2
-    for record in run["history"]:
-        residual = record.get("residual")
-        if residual is None:
-            return 0
-        if residual <= ratio * variance:
-            return int(record["step"])
-    return math.inf
-
-
-def criterion_gate(
-    run: dict[str, Any], criterion: str, confirm_below: float | None = defaults.CONFIRM_BELOW_RATIO
-) -> float:
-    """Where the confirmation gate opens for ``criterion`` as the primary of a run like ``run``:
-    :func:`gate_opens_at`, or 0 for a criterion that is not gated (``fixed``, ``oracle``).
-
-    A run with a two-stage retarget opens its gate at the stage boundary online; the sweeps do not
-    record such runs, and this replay does not model it.
-    """
-    registered = list_criteria().get(criterion)
-    if registered is not None and not registered.gated:
-        return 0
-    return gate_opens_at(run, confirm_below)
 
 
 def replay_adaptive(

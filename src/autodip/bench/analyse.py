@@ -28,7 +28,9 @@ from typing import Any
 
 import numpy as np
 
-from autodip.stopping import CandidateRule, first_candidate
+from autodip import defaults
+from autodip.stopping import CandidateRule, first_candidate, list_criteria
+from autodip.stopping.fit_guard import GUARD_MIN_SIGMA
 
 COLUMNS = [
     "image", "degradation", "kind_of_degradation", "level", "network", "seed", "criterion",
@@ -113,6 +115,53 @@ def replay_stop(
     return stop, halt, confirmed
 
 
+def gate_opens_at(
+    run: dict[str, Any],
+    ratio: float | None = defaults.CONFIRM_BELOW_RATIO,
+    min_sigma: float = GUARD_MIN_SIGMA,
+) -> float:
+    """The first monitored step whose residual is at most ``ratio``·σ̂², where the stopper's
+    confirmation gate opens (:attr:`autodip.stopping.Stopper.gate_opens_at`).
+
+    0 (open from the start) where the guard cannot judge (σ̂ below ``min_sigma``, by default
+    :data:`~autodip.stopping.fit_guard.GUARD_MIN_SIGMA`; no residual recorded) or ``ratio`` is
+    ``None``; ``math.inf`` where the residual never comes down that far.
+
+    Examples
+    --------
+    >>> run = {"sigma_hat": 25.5, "history": [{"step": 10, "residual": 0.02},
+    ...                                       {"step": 20, "residual": 0.0105}]}
+    >>> gate_opens_at(run, 1.1), gate_opens_at(run, 1.0), gate_opens_at(run, None)
+    (20, inf, 0)
+    """
+    sigma = float(run.get("sigma_hat") or 0.0)
+    if ratio is None or sigma < min_sigma:
+        return 0
+    variance = (sigma / 255.0) ** 2
+    for record in run["history"]:
+        residual = record.get("residual")
+        if residual is None:
+            return 0
+        if residual <= ratio * variance:
+            return int(record["step"])
+    return math.inf
+
+
+def criterion_gate(
+    run: dict[str, Any], criterion: str, confirm_below: float | None = defaults.CONFIRM_BELOW_RATIO
+) -> float:
+    """Where the confirmation gate opens for ``criterion`` as the primary of a run like ``run``:
+    :func:`gate_opens_at`, or 0 for a criterion that is not gated (``fixed``, ``oracle``).
+
+    A run with a two-stage retarget opens its gate at the stage boundary online; the sweeps do not
+    record such runs, and this replay does not model it.
+    """
+    registered = list_criteria().get(criterion)
+    if registered is not None and not registered.gated:
+        return 0
+    return gate_opens_at(run, confirm_below)
+
+
 def criterion_stop(
     run: dict[str, Any],
     name: str,
@@ -181,10 +230,8 @@ def run_rows(run: dict[str, Any], patiences: list[int]) -> list[dict[str, Any]]:
     """The rows of one cached run (see the module docstring).
 
     Each criterion's stop is the one ``autodip denoise --stop NAME --iters N`` would return, the
-    confirmation gate included (:func:`autodip.bench.adaptive.criterion_gate`).
+    confirmation gate included (:func:`criterion_gate`).
     """
-    from autodip.bench.adaptive import criterion_gate  # it builds on this module
-
     job = run["job"]
     base = {k: job[k] for k in ("image", "degradation", "kind_of_degradation", "level", "seed")}
     base["measured_psnr"] = run.get("measured_psnr")
