@@ -65,8 +65,14 @@ def default_network(job: dict[str, Any], sigma: float | None = None) -> str:
     >>> default_network({"crop": 256}), default_network({"crop": 256}, sigma=45.7)
     ('hourglass-w64', 'hourglass-w32')
     """
-    side = int(job["crop"])
-    return f"{DEFAULT_NET}-w{TASK_DEFAULTS['denoise'].width_for(side, side, sigma=sigma)}"
+    if job.get("crop"):
+        height = width = int(job["crop"])
+    else:  # a whole image (dev-full.json): its own size, read from the file
+        from PIL import Image
+
+        with Image.open(job["image"]) as image:
+            width, height = image.size
+    return f"{DEFAULT_NET}-w{TASK_DEFAULTS['denoise'].width_for(height, width, sigma=sigma)}"
 
 
 def bm3d_estimated(runs: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
