@@ -179,6 +179,16 @@ THRESHOLDS = (0.8, 0.9, 0.95, 1.0, 1.1)
 GATES = (None, 1.3, 1.2, 1.15, 1.1, 1.05, 1.0)
 
 
+def _default_policy(group: list[dict[str, Any]], **options: Any) -> list[Any]:
+    """The default policy (CIFS, S, budget adaptive to its cap) replayed on each run of ``group``,
+    with ``options`` of :func:`replay_adaptive` changed."""
+    cap = ADAPTIVE_CAP * DEFAULT_ITERS
+    return [
+        replay_adaptive(r, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, cap, **options)
+        for r in group
+    ]
+
+
 def gate_rows(
     runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float], network: str | None = None
 ) -> list[dict[str, Any]]:
@@ -186,19 +196,10 @@ def gate_rows(
     halt, stops confirmed, and crops more than 2 dB under BM3D (σ̂). Same runs as
     :func:`default_rows`.
     """
-    cap = ADAPTIVE_CAP * DEFAULT_ITERS
     rows = []
     for sigma, group in by_sigma(replayable(runs, network)).items():
         for gate in GATES:
-            got = [
-                (
-                    r,
-                    replay_adaptive(
-                        r, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, cap, confirm_below=gate
-                    ),
-                )
-                for r in group
-            ]
+            got = list(zip(group, _default_policy(group, confirm_below=gate), strict=True))
             rows.append(
                 {
                     "sigma": sigma,
@@ -224,16 +225,10 @@ def threshold_rows(runs: list[dict[str, Any]], network: str | None = None) -> li
     extends longer, at the risk the demo image shows (fitting noise once the residual is below
     σ̂²). Same runs as :func:`default_rows`.
     """
-    cap = ADAPTIVE_CAP * DEFAULT_ITERS
     rows = []
     for sigma, group in by_sigma(replayable(runs, network)).items():
         for threshold in THRESHOLDS:
-            got = [
-                replay_adaptive(
-                    r, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, cap, extend_above=threshold
-                )
-                for r in group
-            ]
+            got = _default_policy(group, extend_above=threshold)
             rows.append(
                 {
                     "sigma": sigma,
