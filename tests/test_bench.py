@@ -89,6 +89,19 @@ def test_rerunning_a_sweep_runs_nothing_new(finished, images):
         run_sweep(_sweep(images, iters=50, baselines=["tv"]), out, **SILENT)
 
 
+def test_a_reordered_sweep_continues_its_folder_but_other_jobs_do_not(images, tmp_path):
+    out = tmp_path / "results"
+    settings = {"degradations": ["gaussian:15", "gaussian:25"], "iters": 10}
+    run_sweep(_sweep(images, **settings), out, **SILENT)
+    reordered = {**settings, "degradations": ["gaussian:25", "gaussian:15"]}
+    _, counts = run_sweep(_sweep(images, **reordered), out, **SILENT)
+    assert counts == {"run": 0, "cached": 4, "failed": 0}
+    assert json.loads((out / "sweep.json").read_text())["degradations"][0] == "gaussian:25"
+    # a trajectory records its criteria in order, so swapping them asks for other jobs
+    with pytest.raises(ValueError, match="differs in criteria"):
+        run_sweep(_sweep(images, **reordered, criteria=["emv", "wmv"]), out, **SILENT)
+
+
 def test_report_for_another_patience_follows_the_stored_histories(finished, images, tmp_path):
     import shutil
 

@@ -37,7 +37,7 @@ def run_sweep(
     changed = sorted(
         k for k in (previous or {}) if k not in free and previous[k] != sweep.to_dict().get(k)
     )
-    if changed:
+    if changed and not _same_jobs(previous, jobs):
         raise ValueError(
             f"'{folder}' holds another sweep (it differs in {', '.join(changed)}); use another "
             "folder, or the same settings to continue it"
@@ -51,6 +51,19 @@ def run_sweep(
         execute(jobs, cache, **options) if log is None else execute(jobs, cache, log=log, **options)
     )
     return _write(folder, sweep, jobs, cache, sweep.patience), counts
+
+
+def _same_jobs(previous: dict[str, Any], jobs: list[Job]) -> bool:
+    """Whether the saved sweep ``previous`` expands to exactly ``jobs``, in any order.
+
+    Reordering a sweep's lists (images, criteria, …) changes only the order its jobs run in, so
+    the folder's cache still holds the same sweep.
+    """
+    try:
+        before = expand(Sweep(**previous))
+    except (TypeError, ValueError, FileNotFoundError):
+        return False
+    return sorted(job.key for job in before) == sorted(job.key for job in jobs)
 
 
 def rebuild_report(folder: Path, patiences: list[int] | None = None) -> Path:
