@@ -120,3 +120,24 @@ def test_record_trajectory_records_the_whole_run_without_stopping(monkeypatch):
     trajectory = record_trajectory(clean, 25, seed=0, iters=20, monitor_every=10, device="cpu")
     assert seen["stop"] is None
     assert trajectory["steps"] == [10, 20]
+
+
+@pytest.mark.parametrize("command", ["calibrate-cifs", "train-width"])
+def test_a_tool_refuses_an_unwritable_out_first(tmp_path, capsys, monkeypatch, command):
+    import autodip.analysis.width_predictor
+    import autodip.bench.calibrate
+
+    def refused(*args, **kwargs):
+        raise AssertionError("the work started although --out cannot be written")
+
+    monkeypatch.setattr(autodip.bench.calibrate, "calibrate", refused)
+    monkeypatch.setattr(autodip.analysis.width_predictor, "train_width_model", refused)
+    blocker = tmp_path / "file"
+    blocker.write_text("a file, not a folder")
+    where = ["--images", tmp_path]
+    if command == "train-width":
+        where = ["--data", tmp_path, "--labels", tmp_path / "labels.csv"]
+    code = cli.main([str(a) for a in [command, *where, "-o", blocker / "x.json"]])
+    stderr = capsys.readouterr().err
+    assert code == 2 and len(stderr.strip().splitlines()) == 1
+    assert "cannot create the output folder" in stderr

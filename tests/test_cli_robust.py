@@ -476,7 +476,8 @@ def test_a_batch_never_overwrites_its_inputs(tmp_path, folder, capsys, no_fit):
     before = {p: p.read_bytes() for p in folder.iterdir()}
     code, _, stderr = run(["denoise", str(folder / "[ab].png"), "-o", folder, "-f", *FAST],
                           capsys)  # fmt: skip
-    assert code == cli.EXIT_FAILURE and stderr.count("is the input") == 2
+    _one_line_refusal(code, stderr)
+    assert "holds the inputs" in stderr
     assert {p: p.read_bytes() for p in folder.iterdir()} == before
 
 
@@ -596,3 +597,107 @@ def test_sigterm_stops_a_batch_and_the_handler_is_restored(tmp_path, folder, cap
     assert code == cli.EXIT_TERMINATED, stderr
     assert "terminated (SIGTERM)" in stderr and "Traceback" not in stderr
     assert sorted(p.name for p in out.iterdir()) == ["a.png", "a.png.interrupted"]  # b not run
+
+
+@pytest.mark.parametrize("case", ["report file", "report folder", "inside the output"])
+def test_the_output_is_never_a_report_file_or_the_report_folder(tmp_path, capsys, no_fit, case):
+    src = _png(tmp_path / "x.png")
+    output, report = {
+        "report file": (tmp_path / "rep" / "curves.png", tmp_path / "rep"),
+        "report folder": (tmp_path / "rep.png", tmp_path / "rep.png"),
+        "inside the output": (tmp_path / "y.png", tmp_path / "y.png" / "rep"),
+    }[case]
+    code, _, stderr = run(["denoise", src, "-o", output, "--report", report, *FAST], capsys)
+    _one_line_refusal(code, stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.png"]
+
+
+@pytest.mark.parametrize("checkpointing", [["--checkpoint-every", "3"], []])
+def test_a_checkpoint_is_kept_unless_resume_or_force(tmp_path, capsys, no_fit, checkpointing):
+    src = _png(tmp_path / "x.png")
+    ckpt = tmp_path / "y.png.ckpt"
+    ckpt.write_bytes(b"an unfinished run")
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *checkpointing, *FAST],
+                          capsys)  # fmt: skip
+    _one_line_refusal(code, stderr)
+    assert "--resume" in stderr and ckpt.read_bytes() == b"an unfinished run"
+
+
+def test_an_interrupted_output_opens_its_own_report_only(tmp_path, capsys):
+    src, output = _png(tmp_path / "x.png"), tmp_path / "y.png"
+    _png(output, seed=3)
+    (tmp_path / "y.png.interrupted").write_text("interrupted after 3 iterations\n")
+    other, own = tmp_path / "other", tmp_path / "own"
+    for folder, recorded in ((other, tmp_path / "z.png"), (own, output)):
+        folder.mkdir()
+        (folder / "report.json").write_text(json.dumps({"output": str(recorded)}))
+    before = output.read_bytes()
+    code, _, stderr = run(["denoise", src, "-o", output, "--report", other, *FAST], capsys)
+    _one_line_refusal(code, stderr)
+    assert "pass --force" in stderr and output.read_bytes() == before
+    code, _, stderr = run(["denoise", src, "-o", output, "--report", own, *FAST], capsys)
+    assert code == cli.EXIT_OK, stderr
+    assert json.loads((own / "report.json").read_text())["output"] == str(output)
+    assert json.loads((other / "report.json").read_text()) == {"output": str(tmp_path / "z.png")}
+
+
+@pytest.mark.parametrize("case", ["report is output", "named like an image"])
+def test_a_batch_that_cannot_work_is_refused_in_one_line(tmp_path, folder, capsys, no_fit, case):
+    glob = str(folder / "[ab].png")
+    argv = {
+        "report is output": [glob, "-o", tmp_path / "out", "--report", tmp_path / "out"],
+        "named like an image": [glob, "-o", tmp_path / "o1.png"],
+    }[case]
+    before = sorted(p.name for p in tmp_path.rglob("*"))
+    code, _, stderr = run(["denoise", *argv, "-f", *FAST], capsys)
+    _one_line_refusal(code, stderr)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == before
+
+
+def test_a_glob_names_images_only(tmp_path, folder, capsys):
+    code, stdout, _ = run(["denoise", str(folder / "*"), "-o", tmp_path / "out", "--json", *FAST],
+                          capsys)  # fmt: skip
+    summary = json.loads(stdout)
+    assert code == cli.EXIT_FAILURE  # broken.png
+    assert len(summary["done"]) == 2 and [Path(f["input"]).name for f in summary["failed"]] == [
+        "broken.png"
+    ]  # notes.txt is not an input, as it is not in a folder
+
+
+@pytest.mark.parametrize(
+    "alone",
+    [
+        ["--tile-overlap", "8"],
+        ["--stage-fraction", "0.3"],
+        ["--ensemble-transforms", "dihedral"],
+        ["--patience", "50", "--stop", "none"],
+    ],
+)
+def test_an_option_that_would_change_nothing_is_refused(tmp_path, capsys, no_fit, alone):
+    src = _png(tmp_path / "x.png")
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *alone, *FAST], capsys)
+    _one_line_refusal(code, stderr)
+    assert f"{alone[0]} has no effect" in stderr
+
+
+@pytest.mark.parametrize("device", ["foo", "cuda:99"])
+def test_an_unknown_device_is_refused_before_anything_is_said(tmp_path, capsys, no_fit, device):
+    src = _png(tmp_path / "x.png")
+    argv = ["denoise", src, "-o", tmp_path / "y.png", "--iters", "4", "--device", device]
+    _one_line_refusal(*run(argv, capsys)[::2])
+
+
+def test_a_tiled_run_shows_a_bar_per_tile(monkeypatch):
+    from autodip.cli import single
+
+    labels, real = [], single.Progress
+
+    def progress(total, enabled, label, monitor_every):
+        labels.append(label)
+        return real(total, False, label=label, monitor_every=monitor_every)
+
+    monkeypatch.setattr(single, "Progress", progress)
+    with single.TileProgress(3, True, "denoising", tiles=2) as bar:
+        for step in (1, 2, 3, 1, 2, 3):  # each tile's run counts from 1
+            bar(step, 0.1)
+    assert labels == ["denoising tile 1/2", "denoising tile 2/2"]

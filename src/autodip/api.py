@@ -22,7 +22,7 @@ from autodip.core.ensemble import Member, Solo, check_size, plan_members, run_en
 from autodip.core.geometry import Padding, check_min_size, min_side
 from autodip.core.memory import check_memory, estimate_run_memory, stopper_images
 from autodip.core.run import FitConfig, Monitor, Result, fit, placement_for
-from autodip.core.tiling import MIN_TILE, Tile, plan_tiles, restore_in_tiles
+from autodip.core.tiling import MIN_TILE, Tile, default_overlap, plan_tiles, restore_in_tiles
 
 # The defaults live in autodip.defaults, with their evidence; the old names stay importable here.
 from autodip.defaults import ADAPTIVE_CAP as ADAPTIVE_CAP
@@ -451,7 +451,7 @@ def _restore_tiled(
             f"tiles of {tile}×{tile} pixels are too small: each tile is a whole DIP run, which "
             f"needs at least {MIN_TILE}×{MIN_TILE}; use --tile {MIN_TILE} or more"
         )
-    overlap = tile // 4 if overlap is None else overlap
+    overlap = default_overlap(tile) if overlap is None else overlap
     pixels = as_image_tensor(image)[0].numpy()
     ref = as_image_tensor(reference)[0].numpy() if reference is not None else None
     results: list[tuple[Tile, Result]] = []

@@ -29,10 +29,10 @@ from pathlib import Path
 from typing import Any, get_args, get_origin, get_type_hints
 
 from autodip import defaults
+from autodip.io.write import IMAGE_SUFFIXES
 
 #: Bump when the meaning of a cached result changes (invalidates every cache entry).
 CACHE_VERSION = 1
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy")
 DEGRADATION_KINDS = ("gaussian", "poisson", "sr", "inpaint", "real")
 #: The naming of real-noise datasets (CC15, PolyU): ``X_real.png`` is the noisy shot, ``X_mean.png``
 #: the mean of many shots of the same scene, the reference it is scored against.

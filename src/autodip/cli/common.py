@@ -126,7 +126,7 @@ class Progress:
     def __init__(
         self, total: int, enabled: bool, label: str = "denoising", monitor_every: int = 1
     ) -> None:
-        self.enabled = enabled
+        self.enabled, self.started = enabled, False
         if not enabled:
             return
         import shutil
@@ -146,17 +146,20 @@ class Progress:
         self.total, self.chunk = total, max(monitor_every, total // 2)
 
     def __enter__(self) -> Progress:
-        if self.enabled:
-            self.progress.start()
+        # the bar appears with the first step: a refusal before it (a device, a size) then
+        # stands on a line of its own
         return self
 
     def __exit__(self, *exc: object) -> None:
-        if self.enabled:
+        if self.enabled and self.started:
             self.progress.stop()
 
     def __call__(self, step: int, loss: float) -> None:
         """Show ``step`` and ``loss``; the total grows with an extended (adaptive) budget."""
         if self.enabled:
+            if not self.started:
+                self.progress.start()
+                self.started = True
             rate = min(step / max(time.perf_counter() - self.start, 1e-9), 99999)
             shown = f"{rate:.1f}" if rate < 100 else f"{rate:.0f}"  # at most 5 characters
             while step > self.total:  # the adaptive budget went on, by half the budget at a time

@@ -64,6 +64,61 @@ def check_no_clash(written: dict[str, Path], read: dict[str, Path | None]) -> No
                 )
 
 
+def check_report_apart(output: Path, report_dir: Path | None, report_files: list[Path]) -> None:
+    """Refuse an output that the report would write over, or that names the report folder.
+
+    ``--report DIR`` writes fixed names (``DIR/curves.png``, …): an output among them would be
+    replaced by a plot after the run, and an output that is ``DIR`` (or holds it) makes the
+    report impossible to write once the result exists.
+    """
+    if report_dir is None:
+        return
+    for path in report_files:
+        if same_file(output, path):
+            raise UsageError(
+                f"the output '{output}' is the report's {path.name} (written by --report "
+                f"'{report_dir}'); name the output otherwise or put the report elsewhere"
+            )
+    out, folder = output.resolve(), report_dir.resolve()
+    if out == folder or out in folder.parents:
+        where = "is" if out == folder else "is inside"
+        raise UsageError(
+            f"the report folder '{report_dir}' {where} the output '{output}'; "
+            "put the report elsewhere"
+        )
+
+
+def report_of(report_dir: Path | None, output: Path) -> bool:
+    """Whether ``report_dir`` holds the report of the run that wrote ``output``.
+
+    An interrupted run writes its report too; resuming it (or rerunning it) may replace that
+    report without ``--force``, but not one another run left there.
+    """
+    if report_dir is None:
+        return False
+    import json
+
+    try:
+        recorded = json.loads((report_dir / "report.json").read_text()).get("output")
+    except (OSError, ValueError, AttributeError):
+        return False
+    return isinstance(recorded, str) and same_file(Path(recorded), output)
+
+
+def check_checkpoint_kept(checkpoints: list[Path], resume: bool, force: bool) -> None:
+    """Refuse a run that would start afresh over an unfinished run's checkpoint.
+
+    Rerunning an interrupted command without ``--resume`` would otherwise replace (and, once
+    finished, delete) the checkpoint it could have continued from.
+    """
+    kept = [path for path in checkpoints if path.is_file()]
+    if kept and not (resume or force):
+        raise UsageError(
+            f"'{kept[0]}' holds an unfinished run's checkpoint: continue it with --resume, "
+            "or pass --force to start afresh (the checkpoint is then replaced)"
+        )
+
+
 def check_folder(folder: Path, what: str) -> None:
     """Refuse (``UsageError``) a folder that cannot be created, or exists and cannot be written.
 

@@ -32,11 +32,17 @@ from autodip.cli.common import (
     criterion_options,
     resolve_stopping,
 )
-from autodip.cli.files import check_folder, check_no_clash, checkpoint_path, interrupted_marker
+from autodip.cli.files import (
+    check_folder,
+    check_no_clash,
+    checkpoint_path,
+    interrupted_marker,
+    same_file,
+)
 from autodip.cli.single import Console, checkpoint_files, restore_one
+from autodip.io.write import IMAGE_SUFFIXES
 
 #: Extensions a folder is searched for.
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".npy"})
 
 
 @dataclass
@@ -78,7 +84,11 @@ def expand_inputs(path: Path) -> list[Path] | None:
     if path.is_dir():
         files = [p for p in path.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES]
     elif any(char in text for char in "*?["):
-        files = [Path(p) for p in glob.glob(text) if Path(p).is_file()]
+        files = [
+            Path(p)
+            for p in glob.glob(text)
+            if Path(p).is_file() and Path(p).suffix.lower() in IMAGE_SUFFIXES
+        ]
     else:
         return None
     if not files:
@@ -96,7 +106,8 @@ def _check_window(args: argparse.Namespace) -> None:
         raise UsageError("--window and --tile are two ways to restore a large image; pick one")
 
 
-def _check_options(args: argparse.Namespace) -> None:
+def _check_net(args: argparse.Namespace) -> None:
+    """``--net``: a registered name, or ``auto`` (denoising, width and depth its own)."""
     from autodip.nets import list_nets
 
     auto = args.net == "auto"
@@ -116,6 +127,16 @@ def _check_options(args: argparse.Namespace) -> None:
         close = get_close_matches(args.net, list_nets(), n=1)
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise UsageError(f"unknown network {args.net!r}{hint}; see `autodip list nets`")
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    from autodip.core.hardware import resolve_device
+
+    try:
+        resolve_device(args.device)
+    except ValueError as error:
+        raise UsageError(str(error)) from None
+    _check_net(args)
     if args.two_stage is not None and args.tv <= 0:
         raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
     _check_window(args)
@@ -131,6 +152,34 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError(f"--report '{args.report}' exists and is not a directory")
     stop, monitor = resolve_stopping(args)
     criterion_options(args.criterion_option, [stop, *monitor] if stop else monitor)
+    _check_unused(args, stop, monitor)
+
+
+def _check_unused(args: argparse.Namespace, stop: str | None, monitor: list[str]) -> None:
+    """Refuse an option that would change nothing without the one it belongs to."""
+    from autodip import defaults
+
+    unused = [
+        ("--tile-overlap", "--tile", args.tile_overlap is not None and args.tile is None),
+        (
+            "--stage-fraction",
+            "--two-stage",
+            args.stage_fraction != defaults.STAGE_FRACTION and args.two_stage is None,
+        ),
+        (
+            "--ensemble-transforms",
+            "--ensemble K (K > 1)",
+            args.ensemble_transforms != defaults.ENSEMBLE_TRANSFORMS and args.ensemble == 1,
+        ),
+        (
+            "--patience",
+            "a criterion (--stop or --monitor)",
+            args.patience is not None and stop is None and not monitor,
+        ),
+    ]
+    for option, needs, given_alone in unused:
+        if given_alone:
+            raise UsageError(f"{option} has no effect without {needs}; drop it or add {needs}")
 
 
 def _restore_many(args: argparse.Namespace, inputs: list[Path], console: Console) -> int:
@@ -153,6 +202,21 @@ def _restore_many(args: argparse.Namespace, inputs: list[Path], console: Console
 def _check_batch(args: argparse.Namespace, inputs: list[Path]) -> None:
     if args.output.exists() and not args.output.is_dir():
         raise UsageError(f"with several inputs, -o must be a folder; '{args.output}' is a file")
+    if not args.output.exists() and args.output.suffix.lower() in IMAGE_SUFFIXES:
+        raise UsageError(
+            f"with several inputs, -o must be a folder; '{args.output}' is named like an image "
+            "(a folder of that name would be made): name a folder"
+        )
+    if any(same_file(path.parent, args.output) for path in inputs):
+        raise UsageError(
+            f"the output folder '{args.output}' holds the inputs, and each result would replace "
+            "its input: write the results to another folder"
+        )
+    if args.report is not None and same_file(args.report, args.output):
+        raise UsageError(
+            f"the report folder '{args.report}' is the output folder: each image's report "
+            "folder would take its result's name; put the reports elsewhere"
+        )
     names = [p.name for p in inputs]
     clashes = sorted({n for n in names if names.count(n) > 1})
     if clashes:

@@ -30,10 +30,13 @@ from autodip.cli.common import (
     torch_out_of_memory,
 )
 from autodip.cli.files import (
+    check_checkpoint_kept,
     check_folder,
     check_no_clash,
+    check_report_apart,
     checkpoint_path,
     interrupted_marker,
+    report_of,
     write_result,
 )
 
@@ -194,7 +197,12 @@ def _check_destinations(job: Job) -> None:
         {"output": job.output, **{f"report file {p.name}": p for p in report_paths}},
         {"input": job.input_path, "reference": job.paths.get("reference"), "mask": job.mask_path},
     )
-    check_writable([job.output, *report_paths], job.overwrite)
+    check_report_apart(job.output, report_dir, report_paths)
+    check_writable([job.output], job.overwrite)
+    # an interrupted run's own report may be replaced by its rerun; another run's needs --force
+    own_report = (job.resuming or job.unfinished) and report_of(report_dir, job.output)
+    check_writable(report_paths, bool(args.force or own_report))
+    check_checkpoint_kept(checkpoint_files(args, job.ckpt), bool(args.resume), bool(args.force))
     check_folder(job.output.parent, "output")
     if report_dir is not None:
         check_folder(report_dir, "report")
@@ -290,14 +298,17 @@ def fit_job(job: Job, console: Console):
         fit_options["reg_noise_std"] = args.reg_noise_std
     if getattr(args, "window", None) is not None:
         fit_options["window"] = args.window
-    show_progress = not (args.quiet or args.json or args.tile)
+    show_progress = not (args.quiet or args.json)
     iters = args.iters or task_defaults(job.operator).iters
-    size = _ensemble_size(args)
-    bar = MemberProgress if size > 1 else Progress
+    label = DOING[args.command]
+    if args.tile is not None:
+        bar: Any = TileProgress(iters, show_progress, label, args.monitor_every, _tiles(job))
+    elif _ensemble_size(args) > 1:
+        bar = MemberProgress(iters, show_progress, label, args.monitor_every)
+    else:
+        bar = Progress(iters, show_progress, label=label, monitor_every=args.monitor_every)
     try:
-        with bar(
-            iters, show_progress, label=DOING[args.command], monitor_every=args.monitor_every
-        ) as progress:
+        with bar as progress:
             return restore(
                 job.image,
                 job.operator,
@@ -487,8 +498,10 @@ class MemberProgress:
 
     def member(self, member: Any, count: int) -> None:
         """Start the bar of ``member`` (an :class:`autodip.core.ensemble.Member`) of ``count``."""
+        self._open(f"{self.label} {member.describe(count)}")
+
+    def _open(self, label: str) -> None:
         self._close()
-        label = f"{self.label} {member.describe(count)}"
         self.bar = Progress(self.total, self.enabled, label=label, monitor_every=self.every)
         self.bar.__enter__()
 
@@ -496,6 +509,37 @@ class MemberProgress:
         """Show the current member's ``step`` and ``loss``."""
         if self.bar is not None:
             self.bar(step, loss)
+
+
+class TileProgress(MemberProgress):
+    """A progress bar per tile of a ``--tile`` run, labelled ``denoising tile 2/6``.
+
+    Each tile is a run of its own whose steps count from 1 again: a step below the previous one
+    opens the next tile's bar.
+    """
+
+    def __init__(
+        self, total: int, enabled: bool, label: str, monitor_every: int = 1, tiles: int = 1
+    ) -> None:
+        super().__init__(total, enabled, label, monitor_every)
+        self.tiles, self.index, self.last = tiles, 0, 0
+
+    def __call__(self, step: int, loss: float) -> None:
+        """Show the current tile's ``step`` and ``loss``; open the next tile's bar at its start."""
+        if self.bar is None or step < self.last:
+            self.index += 1
+            self._open(f"{self.label} tile {self.index}/{self.tiles}")
+        self.last = step
+        super().__call__(step, loss)
+
+
+def _tiles(job: Job) -> int:
+    """How many tiles ``--tile`` cuts the job's image into."""
+    from autodip.core.tiling import default_overlap, plan_tiles
+
+    tile, overlap = job.args.tile, job.args.tile_overlap
+    overlap = default_overlap(tile) if overlap is None else overlap
+    return len(plan_tiles(*job.image.shape[-2:], tile, overlap))
 
 
 def _environment() -> dict[str, str]:

@@ -27,12 +27,20 @@ def _sigmas(text: str) -> list[float]:
     return sigmas
 
 
+def _check_out(args: argparse.Namespace) -> None:
+    """Refuse an ``--out`` that could not be written, before the long work that fills it."""
+    from autodip.cli.files import check_folder
+
+    check_writable([args.out], args.force)
+    check_folder(args.out.parent, "output")
+
+
 def calibrate_cifs(args: argparse.Namespace) -> int:
     """``autodip calibrate-cifs``: fit CIFS's λ(σ) table on clean images."""
     from autodip.bench.calibrate import calibrate, select_images
     from autodip.reporting.files import write_json
 
-    check_writable([args.out], args.force)
+    _check_out(args)
     if not args.images.is_dir():
         raise UsageError(f"--images '{args.images}' is not a folder")
     sigmas = _sigmas(args.sigmas)
@@ -100,7 +108,7 @@ def train_width(args: argparse.Namespace) -> int:
     from autodip.analysis.width_predictor import read_width_labels, train_width_model
     from autodip.reporting.files import write_json
 
-    check_writable([args.out], args.force)
+    _check_out(args)
     sigmas = _sigmas(args.sigmas)
     if not args.data.is_dir():
         raise UsageError(f"--data '{args.data}' is not a folder")

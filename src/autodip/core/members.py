@@ -39,6 +39,7 @@ from autodip.core.run import make_input, reset_parameters
 from autodip.core.validation import check_image_tensor
 from autodip.metrics.full_reference import psnr, ssim
 from autodip.nets.grouped import group_members
+from autodip.nets.registry import net_label
 from autodip.physics.operators import Denoise, Operator
 from autodip.stopping.base import Context
 from autodip.stopping.fit_guard import measured_support, measurement_residual
@@ -120,7 +121,7 @@ class _Members:
         self.operator.check(y)
         est_h, est_w = self.operator.estimate_size(*y.shape[-2:])
         multiple = int(getattr(net, "size_multiple", 1))
-        check_min_size(est_h, est_w, multiple, type(net).__name__, getattr(net, "min_bottom", 1))
+        check_min_size(est_h, est_w, multiple, net_label(net), getattr(net, "min_bottom", 1))
         self.where = placement(cfg.device, cfg.precision, cfg.channels_last)
         device = self.device = torch.device(self.where.device)
         self.padding = padding_for(est_h, est_w, multiple)

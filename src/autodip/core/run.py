@@ -53,6 +53,7 @@ from autodip.core.state import RunState
 from autodip.core.validation import check_image_tensor
 from autodip.core.window import Window, WindowSampler, receptive_radius
 from autodip.metrics.full_reference import psnr, ssim
+from autodip.nets.registry import net_label
 from autodip.physics.operators import Denoise, Operator
 from autodip.physics.regularizers import tv_penalty
 from autodip.stopping.base import Context
@@ -267,9 +268,7 @@ class Run:
                     f"estimate will be {(channels, est_h, est_w)}"
                 )
         self.multiple = int(getattr(net, "size_multiple", 1))
-        check_min_size(
-            est_h, est_w, self.multiple, type(net).__name__, getattr(net, "min_bottom", 1)
-        )
+        check_min_size(est_h, est_w, self.multiple, net_label(net), getattr(net, "min_bottom", 1))
         self.estimate_size = (est_h, est_w)
         if self.cfg.window is not None and not isinstance(operator, Denoise):
             raise ValueError(
@@ -353,7 +352,7 @@ class Run:
         smallest = min_side(self.multiple, int(getattr(net, "min_bottom", 1)))
         if min(sampler.side) < smallest:
             raise ValueError(
-                f"a {cfg.window}-pixel window is too small for {type(net).__name__}: it needs "
+                f"a {cfg.window}-pixel window is too small for {net_label(net)}: it needs "
                 f"at least {smallest} pixels a side"
             )
         return None if sampler.covers_everything else sampler

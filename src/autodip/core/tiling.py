@@ -72,6 +72,11 @@ def tile_starts(length: int, tile: int, overlap: int) -> list[int]:
     return sorted(set(starts))
 
 
+def default_overlap(tile: int) -> int:
+    """The overlap of neighbouring tiles when none is given: a quarter of the tile's side."""
+    return tile // 4
+
+
 def plan_tiles(height: int, width: int, tile: int, overlap: int) -> list[Tile]:
     """Tiles covering ``height × width`` with at least ``overlap`` pixels shared by neighbours.
 

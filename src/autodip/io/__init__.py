@@ -36,9 +36,10 @@ from autodip.io.read import (
     ImageReadError,
     read_image,
 )
-from autodip.io.write import ImageWriteError, check_output, write_image
+from autodip.io.write import IMAGE_SUFFIXES, ImageWriteError, check_output, write_image
 
 __all__ = [
+    "IMAGE_SUFFIXES",
     "ImageDamagedError",
     "ImageFramesError",
     "ImageInfo",

@@ -22,7 +22,7 @@ from autodip.io.convert import _as_chw
 from autodip.io.png16 import _encode_png16
 from autodip.io.read import _MAX_CHANNELS, ImageInfo
 
-__all__ = ["ImageWriteError", "check_output", "write_image"]
+__all__ = ["IMAGE_SUFFIXES", "ImageWriteError", "check_output", "write_image"]
 
 #: Output extension (lower case) -> format name.
 _EXTENSIONS = {
@@ -34,6 +34,9 @@ _EXTENSIONS = {
     ".tiff": "tiff",
     ".npy": "npy",
 }
+#: The file extensions autodip reads and writes (lower case): what a folder of inputs is
+#: filtered by.
+IMAGE_SUFFIXES = frozenset(_EXTENSIONS)
 #: Bit depths each output format can store; 32 means float32.
 _DEPTHS = {"png": (8, 16), "jpeg": (8,), "bmp": (8,), "tiff": (8, 16, 32), "npy": (8, 16, 32)}
 #: Output formats that can carry an alpha plane.

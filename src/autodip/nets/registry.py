@@ -55,7 +55,14 @@ def create_net(name: str, **overrides: Any) -> nn.Module:
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise KeyError(f"unknown network {name!r}.{hint} Available: {', '.join(sorted(_REGISTRY))}")
     kwargs = {key: value for key, value in overrides.items() if value is not None}
-    return _REGISTRY[name](**kwargs)
+    net = _REGISTRY[name](**kwargs)
+    net.registry_name = name  # what messages call it (the class may serve several names)
+    return net
+
+
+def net_label(net: nn.Module) -> str:
+    """The name ``net`` was registered under, or its class name if it was built directly."""
+    return str(getattr(net, "registry_name", type(net).__name__))
 
 
 def count_parameters(net: nn.Module) -> int:
