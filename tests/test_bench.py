@@ -274,3 +274,38 @@ def test_committed_sweep_caches_hold_only_their_sweeps_jobs(monkeypatch):
             assert cached and cached <= keys, (path.name, sorted(cached - keys)[:3])
             checked += 1
     assert checked >= 3
+
+
+def test_a_killed_sweep_continues_its_runs_from_their_checkpoints(images, tmp_path, monkeypatch):
+    import autodip.api
+
+    sweep = _sweep(images)
+    whole = tmp_path / "whole"
+    run_sweep(sweep, whole, **SILENT)
+    real = autodip.api.restore
+
+    def killed(*args, **kwargs):
+        def kill(step, loss):
+            if step == 25:
+                raise KeyboardInterrupt
+
+        return real(*args, **{**kwargs, "on_step": kill})
+
+    monkeypatch.setattr(autodip.api, "restore", killed)
+    out = tmp_path / "killed"
+    with pytest.raises(KeyboardInterrupt):
+        run_sweep(sweep, out, checkpoint_every=10, **SILENT)
+    assert len(list((out / "runs").glob("*.ckpt"))) == 1  # the first run, at step 20
+    monkeypatch.setattr(autodip.api, "restore", real)
+    _, counts = run_sweep(sweep, out, checkpoint_every=10, **SILENT)
+    assert counts == {"run": 2, "cached": 0, "failed": 0}
+    assert not list((out / "runs").glob("*.ckpt"))  # a finished run drops its checkpoint
+    resumed = []
+    for job in expand(sweep):
+        one, other = Cache(whole / "runs").load(job), Cache(out / "runs").load(job)
+        assert one["history"] == other["history"]  # bit for bit on the CPU
+        assert {k: c["scores"] for k, c in one["criteria"].items()} == {
+            k: c["scores"] for k, c in other["criteria"].items()
+        }
+        resumed.append(other.get("resumed_from_step"))
+    assert resumed == [20, None]

@@ -115,6 +115,19 @@ def test_resume_refuses_another_run_or_a_missing_file(tmp_path) -> None:
             checkpoint=Checkpointing(path, resume=True))  # fmt: skip
 
 
+def test_resume_refuses_a_checkpoint_of_another_placement(tmp_path) -> None:
+    # "auto" precision is float32 on one CPU and bf16 on another: the saved placement tells
+    path = tmp_path / "run.ckpt"
+    fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=30),
+        checkpoint=Checkpointing(path, every=10))  # fmt: skip
+    saved = torch.load(path, weights_only=False)
+    assert saved["placement"] == {"device": "cpu", "precision": "fp32", "channels_last": False}
+    torch.save({**saved, "placement": {**saved["placement"], "precision": "bf16"}}, path)
+    with pytest.raises(CheckpointError, match="placement"):
+        fit(_y(), create_net("hourglass", width=8), config=_config(),
+            checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+
+
 def test_a_longer_budget_may_continue_a_finished_checkpoint(tmp_path) -> None:
     path = tmp_path / "run.ckpt"
     fit(_y(), create_net("hourglass", width=8), config=_config(max_iters=30),

@@ -25,9 +25,14 @@ def run_sweep(
     workers: int = 1,
     backend: str = "local",
     address: str | None = None,
+    checkpoint_every: int = 0,
     log: Any = None,
 ) -> tuple[Path, dict[str, int]]:
-    """Run ``sweep`` into ``folder`` (resumable); return the report's path and the job counts."""
+    """Run ``sweep`` into ``folder`` (resumable); return the report's path and the job counts.
+
+    ``checkpoint_every``: each DIP run saves its state that often, and a rerun continues an
+    unfinished run from it (:func:`autodip.bench.execute.execute`).
+    """
     jobs = expand(sweep)  # checks every name and finds the images before anything is written
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
@@ -46,7 +51,12 @@ def run_sweep(
 
     write_json(saved, sweep.to_dict())
     cache = Cache(folder / "runs")
-    options = {"workers": workers, "backend": backend, "address": address}
+    options = {
+        "workers": workers,
+        "backend": backend,
+        "address": address,
+        "checkpoint_every": checkpoint_every,
+    }
     counts = (
         execute(jobs, cache, **options) if log is None else execute(jobs, cache, log=log, **options)
     )

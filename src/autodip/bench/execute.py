@@ -47,13 +47,20 @@ class Cache:
             return json.load(handle)
 
     def save(self, job: Job, result: dict[str, Any]) -> None:
-        """Store ``result`` atomically."""
+        """Store ``result`` atomically; the job's partial checkpoint has then served."""
         from autodip.io import replace_atomically
         from autodip.reporting.files import _finite
 
         self.folder.mkdir(parents=True, exist_ok=True)
         text = json.dumps(_finite(result), allow_nan=False)
         replace_atomically(self.path(job), gzip.compress(text.encode(), mtime=0), overwrite=True)
+        self.partial(job).unlink(missing_ok=True)
+
+    def partial(self, job: Job) -> Path:
+        """Where an unfinished run of ``job`` keeps its checkpoint (``<key>.ckpt``), so that a
+        sweep killed mid-run continues it instead of starting it again.
+        """
+        return self.folder / f"{job.key}.ckpt"
 
 
 def _ignore_interrupts() -> None:
@@ -65,13 +72,15 @@ def _ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _run_with_threads(job: Job, threads: int) -> dict[str, Any]:
+def _run_with_threads(
+    job: Job, threads: int, partial: Path | None = None, every: int = 0
+) -> dict[str, Any]:
     import torch
 
     from autodip.bench.run import run_job
 
     torch.set_num_threads(threads)
-    return run_job(job)
+    return run_job(job, partial=partial, checkpoint_every=every)
 
 
 def execute(
@@ -81,12 +90,15 @@ def execute(
     workers: int = 1,
     backend: str = "local",
     address: str | None = None,
+    checkpoint_every: int = 0,
     log: Callable[[str], None] = lambda text: print(text, file=sys.stderr),
 ) -> dict[str, int]:
     """Run every job not yet in ``cache``; return counts of ``run``, ``cached`` and ``failed``.
 
     A failing job is logged and counted; the others go on. ``workers``: local processes, or with
-    ``backend="ray"`` jobs at once on each node of the cluster.
+    ``backend="ray"`` jobs at once on each node of the cluster. ``checkpoint_every`` (local
+    backend): each DIP run saves its state every that many steps beside the cache
+    (:meth:`Cache.partial`) and continues from it when the sweep is run again.
     """
     pending = [job for job in jobs if not cache.has(job)]
     counts = {"run": 0, "cached": len(jobs) - len(pending), "failed": 0}
@@ -99,11 +111,12 @@ def execute(
     threads = max(1, usable_cores() // max(1, workers))
     if backend != "local":
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
+    every = checkpoint_every
     if workers <= 1:
         for index, job in enumerate(pending, 1):
             log(f"[{index}/{len(pending)}] {job.name}")
             try:
-                cache.save(job, _run_with_threads(job, threads))
+                cache.save(job, _run_with_threads(job, threads, cache.partial(job), every))
                 counts["run"] += 1
             except KeyboardInterrupt:
                 raise
@@ -111,7 +124,7 @@ def execute(
                 counts["failed"] += 1
                 log(f"failed: {job.name}: {type(error).__name__}: {error}")
         return counts
-    return _execute_pool(pending, cache, workers, threads, counts, log)
+    return _execute_pool(pending, cache, workers, threads, counts, log, every)
 
 
 def _execute_pool(
@@ -121,6 +134,7 @@ def _execute_pool(
     threads: int,
     counts: dict[str, int],
     log: Callable[[str], None],
+    every: int = 0,
 ) -> dict[str, int]:
     """Run ``pending`` in ``workers`` spawned processes; an interruption ends them at once."""
     context = multiprocessing.get_context("spawn")  # no fork of a process holding torch threads
@@ -129,7 +143,10 @@ def _execute_pool(
     )
     futures: dict[Future[dict[str, Any]], Job] = {}
     try:
-        futures = {pool.submit(_run_with_threads, job, threads): job for job in pending}
+        futures = {
+            pool.submit(_run_with_threads, job, threads, cache.partial(job), every): job
+            for job in pending
+        }
         for index, future in enumerate(as_completed(futures), 1):
             job = futures[future]
             try:

@@ -77,12 +77,24 @@ def degrade(
     raise ValueError(f"unknown degradation {d.kind!r}")
 
 
-def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
+def run_job(
+    job: Job,
+    root: str | Path | None = None,
+    *,
+    partial: Path | None = None,
+    checkpoint_every: int = 0,
+) -> dict[str, Any]:
     """Execute ``job``; return plain data (histories included) for the cache.
 
     ``root``: the folder a relative image path is read from (default: the working folder); a Ray
     worker, which runs wherever its cluster started, gets the working folder of the sweep's command.
     The result is the same either way: it names the image as the job does.
+
+    ``partial``, ``checkpoint_every``: a DIP run saves its whole state to ``partial`` every
+    ``checkpoint_every`` steps and, where that file exists, continues from it — to the same
+    trajectory as an uninterrupted run on the same placement (:mod:`autodip.core.checkpoint`).
+    A checkpoint the run cannot continue (another machine's precision, a damaged file) is
+    replaced: the job starts afresh.
     """
     clean = load_clean(job, root)
     measured, operator, reference = degrade(clean, job, root)
@@ -90,25 +102,44 @@ def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
         return _run_baseline(job, measured, operator, reference)
     from autodip.analysis.noise_level import METHODS
     from autodip.api import restore
+    from autodip.core.checkpoint import CheckpointError, Checkpointing
     from autodip.stopping.fit_guard import measurement_sigma
 
     name, options = parse_network(job.network)
     own = job.kind != "dip"  # a criterion that changes the objective, in a run of its own
-    result = restore(
-        measured,
-        operator,
-        net=name,
-        iters=job.iters,
-        seed=job.seed,
-        device=job.device,
-        precision=job.precision,
-        reference=reference,
-        stop=job.kind if own else None,
-        monitor=() if own else job.criteria,
-        patience=10 * job.iters if own else None,  # record the whole run; stops come later
-        fit_options={"monitor_every": job.monitor_every},
-        **options,
-    )
+
+    def fit(resume: bool) -> Any:
+        checkpoint = (
+            Checkpointing(partial, every=checkpoint_every, resume=resume)
+            if partial is not None and (checkpoint_every or resume)
+            else None
+        )
+        return restore(
+            measured,
+            operator,
+            net=name,
+            iters=job.iters,
+            seed=job.seed,
+            device=job.device,
+            precision=job.precision,
+            reference=reference,
+            stop=job.kind if own else None,
+            monitor=() if own else job.criteria,
+            patience=10 * job.iters if own else None,  # record the whole run; stops come later
+            fit_options={"monitor_every": job.monitor_every},
+            checkpoint=checkpoint,
+            **options,
+        )
+
+    resume = partial is not None and partial.is_file()
+    try:
+        result = fit(resume)
+    except CheckpointError:
+        if not resume:
+            raise
+        assert partial is not None  # resume implies a partial file
+        partial.unlink(missing_ok=True)
+        result = fit(False)
     if result.interrupted:
         raise KeyboardInterrupt
     return {
@@ -134,6 +165,13 @@ def run_job(job: Job, root: str | Path | None = None) -> dict[str, Any]:
             for name, c in result.criteria.items()
         },
         "seconds": result.seconds,
+        # a run continued from its checkpoint: its seconds sum the sessions' steps (not the
+        # steps redone after the last checkpoint), possibly on different machines
+        **(
+            {"resumed_from_step": result.config["resumed_from_step"]}
+            if "resumed_from_step" in result.config
+            else {}
+        ),
         "iterations": result.iterations,
         "placement": result.config["placement"],
         "parameters": result.config["net"]["parameters"],

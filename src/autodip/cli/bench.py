@@ -47,7 +47,12 @@ def run_bench(args: argparse.Namespace) -> int:
     try:
         sweep = Sweep(**settings)
         path, counts = run_sweep(
-            sweep, args.out, workers=args.workers, backend=args.backend, address=args.address
+            sweep,
+            args.out,
+            workers=args.workers,
+            backend=args.backend,
+            address=args.address,
+            checkpoint_every=args.checkpoint_every,
         )
     except (ValueError, ModuleNotFoundError) as error:
         raise UsageError(str(error)) from None

@@ -709,6 +709,14 @@ def _add_bench_arguments(commands: Any) -> None:
         help="Ray cluster: HOST:PORT, or auto for the one `ray start` started here (default: "
         "$RAY_ADDRESS, else a local Ray instance for the sweep)",
     )
+    run.add_argument(
+        "--checkpoint-every",
+        type=_int_in(0, 10**9),
+        default=default.BENCH_CHECKPOINT_EVERY,
+        metavar="N",
+        help="each DIP run saves its state every N steps beside the cache (runs/KEY.ckpt), and "
+        "a rerun of the sweep continues it from there; 0: never (local backend)",
+    )
     report = actions.add_parser(
         "report",
         help="rebuild rows and report from a results folder (nothing is run)",

@@ -73,6 +73,7 @@ class Checkpointing:
             "config": asdict(run.cfg),
             "operator": run.operator.describe(),
             "net_class": type(run.net).__name__,
+            "placement": asdict(run.where),
             **run.state_dict(),
         }
         buffer = io.BytesIO()
@@ -140,6 +141,10 @@ def _differences(saved: dict[str, Any], run: Run) -> list[str]:
     saved_shapes = {k: tuple(v.shape) for k, v in saved["net"].items()}
     if saved["net_class"] != type(net).__name__ or saved_shapes != shapes:
         different.append("network")
+    # "auto" settings resolve per machine: float32 on one, bf16 on another would mix arithmetics
+    # (checkpoints written before the placement was saved are not checked)
+    if "placement" in saved and saved["placement"] != asdict(run.where):
+        different.append("placement (the resolved device, precision or memory layout)")
     return different
 
 
