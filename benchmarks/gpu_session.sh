@@ -56,8 +56,9 @@ run)
         mkdir -p /tmp/sweeps  # start from the committed cache: only missing jobs run
         rm -rf "/tmp/sweeps/$name"
         [ -d "benchmarks/results/$name" ] && cp -r "benchmarks/results/$name" "/tmp/sweeps/$name"
+        # no run checkpoints: the files of a killed run would not come back (and are large)
         timeout "$SWEEP_SECONDS" "$py" -m autodip bench run --sweep "$sweep" --device "$DEVICE" \
-            --workers 4 -o "/tmp/sweeps/$name" >> "$out/sweep.log" 2>&1
+            --workers 4 --checkpoint-every 0 -o "/tmp/sweeps/$name" >> "$out/sweep.log" 2>&1
         echo "$name: exit $?" >> "$out/sweep.log"
         tar -C /tmp/sweeps -czf "$out/runs-$name.tgz" "$name/runs" 2>> "$out/sweep.log"
     done

@@ -309,3 +309,25 @@ def test_a_killed_sweep_continues_its_runs_from_their_checkpoints(images, tmp_pa
         }
         resumed.append(other.get("resumed_from_step"))
     assert resumed == [20, None]
+
+
+def test_a_checkpoint_that_cannot_serve_is_dropped(images, tmp_path):
+    sweep = _sweep(images)
+    first, second = expand(sweep)
+    out = tmp_path / "results"
+    cache = Cache(out / "runs")
+    cache.folder.mkdir(parents=True)
+    cache.partial(first).write_bytes(b"not a checkpoint")  # damaged, or of another version
+    _, counts = run_sweep(sweep, out, checkpoint_every=10, **SILENT)
+    assert counts == {"run": 2, "cached": 0, "failed": 0}
+    assert "resumed_from_step" not in cache.load(first)  # it started afresh
+    cache.partial(second).write_bytes(b"left over")  # the job was cached by another route
+    run_sweep(sweep, out, checkpoint_every=10, **SILENT)
+    assert not list(cache.folder.glob("*.ckpt"))
+
+
+def test_checkpoints_are_for_the_local_backend(images, tmp_path, capsys):
+    argv = ["bench", "run", "--images", images, "--backend", "ray", "--checkpoint-every", "5",
+            "-o", tmp_path / "out"]  # fmt: skip
+    assert cli.main([str(a) for a in argv]) == 2
+    assert "local backend" in capsys.readouterr().err

@@ -92,6 +92,34 @@ def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path) -> None:
         assert resumed.criteria[name]["scores"] == whole.criteria[name]["scores"]
 
 
+def test_a_checkpoint_without_estimates_keeps_the_trajectory(tmp_path) -> None:
+    # OSC scores a step 15 steps late here, so the stopper holds 3 estimates back
+    def osc() -> Stopper:
+        return Stopper(create_criterion("osc", half_length=10, window=10), [], patience=1000)
+
+    whole = fit(_y(), create_net("hourglass", width=8), config=_config(), stopper=osc())
+    path = tmp_path / "run.ckpt"
+
+    def kill_at_50(report):
+        if report.step == 50:
+            raise KeyboardInterrupt
+
+    light = Checkpointing(path, every=20, estimates=False)
+    fit(_y(), create_net("hourglass", width=8), config=_config(), stopper=osc(),
+        monitors=[kill_at_50], checkpoint=light)  # fmt: skip
+    saved = torch.load(path, weights_only=False)
+    assert len(saved["stopper"]["_recent"]) == 0  # what makes a sweep's checkpoint small
+    resumed = fit(_y(), create_net("hourglass", width=8), config=_config(), stopper=osc(),
+                  checkpoint=Checkpointing(path, resume=True))  # fmt: skip
+    assert resumed.config["resumed_from_step"] == 40
+    assert [h["loss"] for h in resumed.history] == [h["loss"] for h in whole.history]
+    assert resumed.criteria["osc"]["scores"] == whole.criteria["osc"]["scores"]
+    kept = Checkpointing(tmp_path / "kept.ckpt", every=20)
+    fit(_y(), create_net("hourglass", width=8), config=_config(), stopper=osc(),
+        monitors=[kill_at_50], checkpoint=kept)  # fmt: skip
+    assert len(torch.load(kept.path, weights_only=False)["stopper"]["_recent"]) > 0
+
+
 def test_resume_refuses_another_run_or_a_missing_file(tmp_path) -> None:
     path = tmp_path / "run.ckpt"
     with pytest.raises(CheckpointError, match="no checkpoint"):

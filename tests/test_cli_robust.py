@@ -668,16 +668,19 @@ def test_a_glob_names_images_only(tmp_path, folder, capsys):
     "alone",
     [
         ["--tile-overlap", "8"],
-        ["--stage-fraction", "0.3"],
-        ["--ensemble-transforms", "dihedral"],
+        ["--stage-fraction", "1/3"],  # even at its default value: given alone, it is a mistake
+        ["--ensemble-transforms", "none"],
+        ["--tile", "8"],
         ["--patience", "50", "--stop", "none"],
     ],
 )
-def test_an_option_that_would_change_nothing_is_refused(tmp_path, capsys, no_fit, alone):
+def test_an_option_that_would_change_nothing_or_cannot_work_is_refused(
+    tmp_path, capsys, no_fit, alone
+):
     src = _png(tmp_path / "x.png")
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *alone, *FAST], capsys)
     _one_line_refusal(code, stderr)
-    assert f"{alone[0]} has no effect" in stderr
+    assert f"{alone[0]} has no effect" in stderr or "too small" in stderr
 
 
 @pytest.mark.parametrize("device", ["foo", "cuda:99"])
@@ -687,17 +690,31 @@ def test_an_unknown_device_is_refused_before_anything_is_said(tmp_path, capsys, 
     _one_line_refusal(*run(argv, capsys)[::2])
 
 
-def test_a_tiled_run_shows_a_bar_per_tile(monkeypatch):
+def test_a_tiled_run_shows_a_bar_per_tile(tmp_path, capsys, monkeypatch):
     from autodip.cli import single
 
-    labels, real = [], single.Progress
+    labels, steps, real = [], [], single.Progress
 
     def progress(total, enabled, label, monitor_every):
         labels.append(label)
         return real(total, False, label=label, monitor_every=monitor_every)
 
     monkeypatch.setattr(single, "Progress", progress)
-    with single.TileProgress(3, True, "denoising", tiles=2) as bar:
-        for step in (1, 2, 3, 1, 2, 3):  # each tile's run counts from 1
-            bar(step, 0.1)
-    assert labels == ["denoising tile 1/2", "denoising tile 2/2"]
+    monkeypatch.setattr(single.MemberProgress, "__call__", lambda self, step, loss: steps.append(
+        (labels[-1], step)))  # fmt: skip
+    src = _png(tmp_path / "x.png", size=(40, 36))
+    argv = ["denoise", src, "-o", tmp_path / "y.png", "--tile", "24", *FAST]
+    argv.remove("--quiet")
+    code, _, stderr = run(argv, capsys)
+    assert code == cli.EXIT_OK, stderr
+    assert labels == [f"denoising tile {k}/4" for k in (1, 2, 3, 4)]
+    assert [label for label, step in steps if step == 6] == labels  # each tile's steps shown
+
+
+def test_force_starts_afresh_and_drops_the_old_checkpoint(tmp_path, capsys):
+    src = _png(tmp_path / "x.png")
+    ckpt = tmp_path / "y.png.ckpt"
+    ckpt.write_bytes(b"an unfinished run")
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--force", *FAST], capsys)
+    assert code == cli.EXIT_OK, stderr
+    assert not ckpt.exists()  # a later --resume cannot continue the old run over this result

@@ -161,6 +161,7 @@ def restore(
     ensemble: int = ENSEMBLE,
     ensemble_transforms: str = ENSEMBLE_TRANSFORMS,
     on_member: Callable[[Member, int], None] | None = None,
+    on_tile: Callable[[int, int], None] | None = None,
     **net_options: Any,
 ) -> Result:
     """Restore a degraded image ``y = A(x) + noise`` with a Deep Image Prior.
@@ -232,6 +233,8 @@ def restore(
         (:mod:`autodip.physics.transforms`), mapped back before averaging.
     on_member
         Called with ``(member, count)`` before each member of an ensemble starts.
+    on_tile
+        Called with ``(index, count)`` (from 1) before each tile of a tiled run starts.
     **net_options
         Overrides for the network builder (``width``, ``depth``, ...); ``None`` values are ignored.
 
@@ -264,7 +267,8 @@ def restore(
             image, operator, tile, overlap, reference=reference, net=net, iters=iters,
             seed=seed, device=device, precision=precision, stop=stop, monitor=monitor,
             patience=patience, criterion_options=criterion_options, fit_options=fit_options,
-            max_memory=max_memory, max_time=max_time, **net_options,
+            max_memory=max_memory, max_time=max_time, on_step=on_step, on_tile=on_tile,
+            **net_options,
         )  # fmt: skip
     defaults = task_defaults(operator)
     y = as_image_tensor(image)
@@ -456,6 +460,8 @@ def _restore_tiled(
     ref = as_image_tensor(reference)[0].numpy() if reference is not None else None
     results: list[tuple[Tile, Result]] = []
     max_time = options.pop("max_time", None)
+    on_tile = options.pop("on_tile", None)
+    count = len(plan_tiles(*pixels.shape[1:], tile, overlap))
     started = time.perf_counter()
 
     def one(piece: Tile, part: np.ndarray) -> np.ndarray:
@@ -468,6 +474,8 @@ def _restore_tiled(
                 raise ValueError(f"{_tile_name(piece)} has no known pixel; use a larger --tile")
             piece_operator = Inpaint(mask)
         part_ref = ref[:, piece.rows, piece.cols] if ref is not None else None
+        if on_tile is not None:
+            on_tile(len(results) + 1, count)
         # the time limit is the whole run's: each tile gets what the earlier ones left
         left = None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
         try:
@@ -479,7 +487,6 @@ def _restore_tiled(
 
     blended = restore_in_tiles(pixels, tile, overlap, one)
     first = results[0][1]
-    count = len(plan_tiles(*pixels.shape[1:], tile, overlap))
     config = {**first.config, "tiling": {"tile": tile, "overlap": overlap, "count": count}}
     # the whole is under-fitted when any tile is: report the worst tile's verdict
     verdicts = [r.config.get("fit_guard", {}) for _, r in results]

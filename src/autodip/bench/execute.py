@@ -101,6 +101,9 @@ def execute(
     (:meth:`Cache.partial`) and continues from it when the sweep is run again.
     """
     pending = [job for job in jobs if not cache.has(job)]
+    for job in jobs:  # cached by another route (a hard link, a GPU session): nothing to continue
+        if cache.has(job):
+            cache.partial(job).unlink(missing_ok=True)
     counts = {"run": 0, "cached": len(jobs) - len(pending), "failed": 0}
     if not pending:
         return counts

@@ -102,7 +102,7 @@ def run_job(
         return _run_baseline(job, measured, operator, reference)
     from autodip.analysis.noise_level import METHODS
     from autodip.api import restore
-    from autodip.core.checkpoint import CheckpointError, Checkpointing
+    from autodip.core.checkpoint import Checkpointing
     from autodip.stopping.fit_guard import measurement_sigma
 
     name, options = parse_network(job.network)
@@ -110,7 +110,7 @@ def run_job(
 
     def fit(resume: bool) -> Any:
         checkpoint = (
-            Checkpointing(partial, every=checkpoint_every, resume=resume)
+            Checkpointing(partial, every=checkpoint_every, resume=resume, estimates=False)
             if partial is not None and (checkpoint_every or resume)
             else None
         )
@@ -134,7 +134,7 @@ def run_job(
     resume = partial is not None and partial.is_file()
     try:
         result = fit(resume)
-    except CheckpointError:
+    except Exception:  # CheckpointError (another placement), or a state that no longer loads
         if not resume:
             raise
         assert partial is not None  # resume implies a partial file

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Any
 
+from autodip import defaults
 from autodip.cli.common import EXIT_FAILURE, EXIT_OK, UsageError
 
 
@@ -42,6 +43,9 @@ def run_bench(args: argparse.Namespace) -> int:
         "baselines": args.baselines.split(",") if args.baselines else None,
     }
     settings |= {k: v for k, v in flags.items() if v is not None}
+    every = args.checkpoint_every
+    if every is not None and args.backend == "ray":
+        raise UsageError("--checkpoint-every works with the local backend; Ray retries a lost job")
     if not settings.get("images"):
         raise UsageError("name the images: --images FOLDER|GLOB … or a --sweep file")
     try:
@@ -52,7 +56,7 @@ def run_bench(args: argparse.Namespace) -> int:
             workers=args.workers,
             backend=args.backend,
             address=args.address,
-            checkpoint_every=args.checkpoint_every,
+            checkpoint_every=defaults.BENCH_CHECKPOINT_EVERY if every is None else every,
         )
     except (ValueError, ModuleNotFoundError) as error:
         raise UsageError(str(error)) from None

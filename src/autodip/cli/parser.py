@@ -349,8 +349,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     tv.add_argument(
         "--stage-fraction",
         type=_real_in(0, 1, low_open=True, high_open=True),
-        default=_shown(default.STAGE_FRACTION),
-        help="share of --iters in the first stage of --two-stage",
+        help=f"share of --iters in the first stage of --two-stage (default: "
+        f"{_shown(default.STAGE_FRACTION)})",
     )
     stopping = parser.add_argument_group("stopping")
     stopping.add_argument(
@@ -398,9 +398,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     ensemble.add_argument(
         "--ensemble-transforms",
         choices=("none", "dihedral"),
-        default=default.ENSEMBLE_TRANSFORMS,
         help="dihedral: member k also restores the k-th of the 8 flips and rotations of the "
-        "input, turned back before averaging",
+        f"input, turned back before averaging (default: {default.ENSEMBLE_TRANSFORMS})",
     )
     out = parser.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
@@ -712,10 +711,10 @@ def _add_bench_arguments(commands: Any) -> None:
     run.add_argument(
         "--checkpoint-every",
         type=_int_in(0, 10**9),
-        default=default.BENCH_CHECKPOINT_EVERY,
         metavar="N",
         help="each DIP run saves its state every N steps beside the cache (runs/KEY.ckpt), and "
-        "a rerun of the sweep continues it from there; 0: never (local backend)",
+        "a rerun of the sweep continues it from there; 0: never; local backend only (default: "
+        f"{default.BENCH_CHECKPOINT_EVERY})",
     )
     report = actions.add_parser(
         "report",

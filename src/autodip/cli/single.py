@@ -16,6 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from autodip import defaults
 from autodip.cli.common import (
     TERMINATION,
     Progress,
@@ -120,7 +121,7 @@ def restore_one(
         command=args.command,
         argv=list(sys.argv),
         input=InputRecord.read(input_path, job.image, job.info),
-        output=str(written),
+        output=str(Path(written).absolute()),  # a rerun from another folder still finds it
         reference=str(job.paths["reference"]) if job.paths.get("reference") else None,
         result=result,
         environment=_environment(),
@@ -178,6 +179,9 @@ def prepare(
     _read_inputs(job, console)
     _choose_network(job, console)
     _describe_job(job, console)
+    if args.force and not job.resuming:  # starting afresh: an old checkpoint must not outlive it
+        for stale in checkpoint_files(args, ckpt):
+            stale.unlink(missing_ok=True)
     if args.checkpoint_every or args.resume:
         from autodip.core.checkpoint import Checkpointing
 
@@ -198,11 +202,12 @@ def _check_destinations(job: Job) -> None:
         {"input": job.input_path, "reference": job.paths.get("reference"), "mask": job.mask_path},
     )
     check_report_apart(job.output, report_dir, report_paths)
+    # first: a refusal that asks for --force must not hide the one that says --resume
+    check_checkpoint_kept(checkpoint_files(args, job.ckpt), bool(args.resume), bool(args.force))
     check_writable([job.output], job.overwrite)
     # an interrupted run's own report may be replaced by its rerun; another run's needs --force
     own_report = (job.resuming or job.unfinished) and report_of(report_dir, job.output)
     check_writable(report_paths, bool(args.force or own_report))
-    check_checkpoint_kept(checkpoint_files(args, job.ckpt), bool(args.resume), bool(args.force))
     check_folder(job.output.parent, "output")
     if report_dir is not None:
         check_folder(report_dir, "report")
@@ -291,7 +296,7 @@ def fit_job(job: Job, console: Console):
         "monitor_every": args.monitor_every,
         "tv_weight": args.tv,
         "two_stage": args.two_stage,
-        "stage_fraction": args.stage_fraction,
+        "stage_fraction": args.stage_fraction or defaults.STAGE_FRACTION,
         "fit_guard": args.fit_guard,
     }
     if args.reg_noise_std is not None:
@@ -302,7 +307,7 @@ def fit_job(job: Job, console: Console):
     iters = args.iters or task_defaults(job.operator).iters
     label = DOING[args.command]
     if args.tile is not None:
-        bar: Any = TileProgress(iters, show_progress, label, args.monitor_every, _tiles(job))
+        bar: Any = TileProgress(iters, show_progress, label, args.monitor_every)
     elif _ensemble_size(args) > 1:
         bar = MemberProgress(iters, show_progress, label, args.monitor_every)
     else:
@@ -329,6 +334,7 @@ def fit_job(job: Job, console: Console):
                 tile=args.tile,
                 overlap=args.tile_overlap,
                 max_time=args.max_time,
+                **({"on_tile": progress.tile} if args.tile is not None else {}),
                 **_ensemble_options(args, progress),
                 **job.net_options,
             )
@@ -459,7 +465,7 @@ def _ensemble_options(args: argparse.Namespace, progress: Any) -> dict[str, Any]
         return {}
     return {
         "ensemble": size,
-        "ensemble_transforms": args.ensemble_transforms,
+        "ensemble_transforms": args.ensemble_transforms or defaults.ENSEMBLE_TRANSFORMS,
         "on_member": progress.member,
     }
 
@@ -512,34 +518,13 @@ class MemberProgress:
 
 
 class TileProgress(MemberProgress):
-    """A progress bar per tile of a ``--tile`` run, labelled ``denoising tile 2/6``.
-
-    Each tile is a run of its own whose steps count from 1 again: a step below the previous one
-    opens the next tile's bar.
+    """A progress bar per tile of a ``--tile`` run, labelled ``denoising tile 2/6``:
+    :meth:`tile` (``restore``'s ``on_tile``) closes one and opens the next.
     """
 
-    def __init__(
-        self, total: int, enabled: bool, label: str, monitor_every: int = 1, tiles: int = 1
-    ) -> None:
-        super().__init__(total, enabled, label, monitor_every)
-        self.tiles, self.index, self.last = tiles, 0, 0
-
-    def __call__(self, step: int, loss: float) -> None:
-        """Show the current tile's ``step`` and ``loss``; open the next tile's bar at its start."""
-        if self.bar is None or step < self.last:
-            self.index += 1
-            self._open(f"{self.label} tile {self.index}/{self.tiles}")
-        self.last = step
-        super().__call__(step, loss)
-
-
-def _tiles(job: Job) -> int:
-    """How many tiles ``--tile`` cuts the job's image into."""
-    from autodip.core.tiling import default_overlap, plan_tiles
-
-    tile, overlap = job.args.tile, job.args.tile_overlap
-    overlap = default_overlap(tile) if overlap is None else overlap
-    return len(plan_tiles(*job.image.shape[-2:], tile, overlap))
+    def tile(self, index: int, count: int) -> None:
+        """Start the bar of tile ``index`` (from 1) of ``count``."""
+        self._open(f"{self.label} tile {index}/{count}")
 
 
 def _environment() -> dict[str, str]:
@@ -586,9 +571,9 @@ def _network(
 
     net, options = args.net, {"width": args.width, "depth": args.depth}
     if net in (None, DEFAULT_NET) and args.width is None:
-        defaults = TASK_DEFAULTS[args.command]
-        sigma = measurement_sigma(image) if defaults.needs_sigma(*size) else None
-        net, options["width"] = DEFAULT_NET, defaults.width_for(*size, sigma=sigma)
+        task = TASK_DEFAULTS[args.command]
+        sigma = measurement_sigma(image) if task.needs_sigma(*size) else None
+        net, options["width"] = DEFAULT_NET, task.width_for(*size, sigma=sigma)
     return net, options
 
 

@@ -47,11 +47,17 @@ class Checkpointing:
     resume
         Continue from ``path`` instead of starting afresh (:class:`CheckpointError` if it is
         missing or belongs to a different run).
+    estimates
+        Keep the estimates a lagging criterion (OSC) holds back to return the image of a stop
+        it scores late: 35 images at OSC's defaults, 28 MB at 256². Without them the resumed
+        trajectory and every score are the same, but a stop that falls within that lag before
+        the checkpoint returns a later estimate: for sweeps, which keep the trajectories only.
     """
 
     path: Path
     every: int = 0
     resume: bool = False
+    estimates: bool = True
 
     def __post_init__(self) -> None:
         if self.every < 0:
@@ -74,7 +80,7 @@ class Checkpointing:
             "operator": run.operator.describe(),
             "net_class": type(run.net).__name__,
             "placement": asdict(run.where),
-            **run.state_dict(),
+            **run.state_dict(self.estimates),
         }
         buffer = io.BytesIO()
         torch.save(payload, buffer)

@@ -676,13 +676,13 @@ class Run:
 
     # --- checkpoints ------------------------------------------------------------------------
 
-    def state_dict(self) -> dict[str, Any]:
+    def state_dict(self, estimates: bool = True) -> dict[str, Any]:
         """Everything the next step depends on, as plain data on the CPU (a checkpoint's body).
 
         The keys of :meth:`RunState.state_dict` plus ``net``, ``optimizer``, ``generator`` (the
         perturbations' random stream), ``offset`` (a criterion's change of the target) and
         ``stopper`` (the criteria's windows and scores) and ``evaluated_at`` (window training: the
-        step of the whole-image output held).
+        step of the whole-image output held). ``estimates``: see :meth:`Stopper.state`.
         """
         return {
             **self.state.state_dict(),
@@ -690,7 +690,7 @@ class Run:
             "optimizer": self.optimizer.state_dict(),
             "generator": self.generator.get_state(),
             "offset": to_cpu(self.offset),
-            "stopper": self.stopper.state() if self.stopper is not None else None,
+            "stopper": self.stopper.state(estimates) if self.stopper is not None else None,
             "evaluated_at": self.evaluated_at,
         }
 

@@ -265,9 +265,15 @@ class Stopper:
             f"run ended at step {step}; returning the best so far"
         )
 
-    def state(self) -> dict[str, Any]:
-        """A deep copy of the stopper's whole state (criteria included), for checkpoints."""
-        return copy.deepcopy(self.__dict__)
+    def state(self, estimates: bool = True) -> dict[str, Any]:
+        """A deep copy of the stopper's whole state (criteria included), for checkpoints.
+
+        ``estimates=False`` leaves out the estimates a lagging primary holds back to return the
+        image of a stop it scores late; every score and decision stays the same without them.
+        """
+        state = copy.deepcopy({k: v for k, v in self.__dict__.items() if k != "_recent"})
+        state["_recent"] = copy.deepcopy(self._recent) if estimates else deque()
+        return state
 
     def identity(self) -> list[dict[str, Any]]:
         """The criteria's options and patience, as at construction (for checkpoints)."""
