@@ -38,10 +38,12 @@ def test_no_cycles_and_no_private_names_across_modules():
 
 
 #: What each module of the command line may import of it (anything else: only ``common``). The
-#: layers: common <- files <- single (one image) <- restore (the commands, batches).
+#: layers: common <- files <- single (one image) <- restore (the commands, batches); the tool
+#: commands check where they write with ``files``.
 ALLOWED = {
     "common": set(),
     "files": {"common"},
     "single": {"common", "files"},
     "restore": {"common", "files", "single"},
+    "tools": {"common", "files"},
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from fractions import Fraction
 
 import numpy as np
 import pytest
@@ -51,11 +52,23 @@ def _subparser(name: str) -> argparse.ArgumentParser:
     return action.choices[name]
 
 
+def _shown_default(parser: argparse.ArgumentParser, option: str) -> str:
+    """The default ``--help`` states for ``option`` of ``denoise``."""
+    denoise = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices[
+        "denoise"
+    ]
+    action = next(a for a in denoise._actions if option in a.option_strings)
+    return action.help.rsplit("(default: ", 1)[1].rstrip(")")
+
+
 def test_cli_parses_to_the_libraries_defaults():
     args = cli.build_parser().parse_args(["denoise", "in.png", "-o", "out.png"])
     assert args.lr == defaults.LR
     assert args.exp_weight == defaults.EXP_WEIGHT
-    assert args.stage_fraction == defaults.STAGE_FRACTION
+    # given only with --two-stage (alone it is refused); unset, the run takes the library's
+    assert args.stage_fraction is None and args.ensemble_transforms is None
+    shown = _shown_default(cli.build_parser(), "--stage-fraction")
+    assert float(Fraction(shown)) == defaults.STAGE_FRACTION
     assert args.monitor_every == defaults.MONITOR_EVERY
     assert args.seed == defaults.SEED
 

@@ -40,7 +40,6 @@ from autodip.cli.files import (
     same_file,
 )
 from autodip.cli.single import Console, checkpoint_files, restore_one
-from autodip.core.tiling import MIN_TILE
 from autodip.io.write import IMAGE_SUFFIXES
 
 #: Extensions a folder is searched for.
@@ -147,11 +146,6 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError("--ensemble restores the whole image K times; not with --tile (yet)")
     if args.tile is not None and (args.checkpoint_every or args.resume):
         raise UsageError("--checkpoint-every and --resume work on whole runs, not with --tile")
-    if args.tile is not None and args.tile < MIN_TILE:
-        raise UsageError(
-            f"--tile {args.tile} is too small: each tile is a whole DIP run, which needs at least "
-            f"{MIN_TILE}×{MIN_TILE} pixels"
-        )
     if args.tile is not None and args.tile_overlap is not None and args.tile_overlap >= args.tile:
         raise UsageError(f"--tile-overlap must be smaller than --tile ({args.tile})")
     if args.report is not None and args.report.exists() and not args.report.is_dir():
