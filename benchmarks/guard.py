@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.api import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_STOP
 from autodip.bench.adaptive import replay_adaptive, residual_ratio
-from autodip.bench.analyse import criterion_stop, history_peak
+from autodip.bench.analyse import criterion_gate, criterion_stop, history_peak
 from autodip.bench.provenance import provenance, write_report
 from autodip.bench.restimate import restimated
 from autodip.defaults import CONFIRM_BELOW_RATIO, DEFAULT_NET, EXTEND_ABOVE_RATIO, TASK_DEFAULTS
@@ -270,6 +270,91 @@ def criterion_policy_rows(
                 }
             )
     return rows
+
+
+def either_stop(run: dict[str, Any], gate: float = CONFIRM_BELOW_RATIO) -> tuple[Any, bool, int]:
+    """A policy not shipped: stop at the first confirmation of CIFS *or* the ``discrepancy``
+    criterion (both gated at ``gate`` · σ̂², S as shipped, within the adaptive cap) and return
+    CIFS's running best up to that step; where neither confirms, the shipped policy's result.
+
+    Returns the returned step, whether a rule confirmed it, and the halt step.
+    """
+    cap = ADAPTIVE_CAP * DEFAULT_ITERS
+    cifs_gate = criterion_gate(run, DEFAULT_STOP, gate)
+    cifs = criterion_stop(run, DEFAULT_STOP, DEFAULT_PATIENCE, cap, cifs_gate)
+    fit = criterion_stop(
+        run, "discrepancy", DEFAULT_PATIENCE, cap, criterion_gate(run, "discrepancy", gate)
+    )
+    if cifs["confirmed"] and (not fit["confirmed"] or cifs["halt"] <= fit["halt"]):
+        return cifs["stop"], True, cifs["halt"]
+    if fit["confirmed"]:
+        best = criterion_stop(run, DEFAULT_STOP, DEFAULT_PATIENCE, fit["halt"], cifs_gate)
+        return best["stop"], True, fit["halt"]
+    shipped = replay_adaptive(run, DEFAULT_STOP, DEFAULT_PATIENCE, DEFAULT_ITERS, cap)
+    return shipped.stop, False, shipped.halt
+
+
+def either_rows(
+    runs: list[dict[str, Any]], bm3d: dict[tuple[str, str], float], network: str | None = None
+) -> list[dict[str, Any]]:
+    """:func:`either_stop` beside the shipped policy, per σ: mean PSNR, gap to the peak, mean
+    halt, stops confirmed, crops more than 2 dB under BM3D (σ̂). Same runs as :func:`default_rows`.
+    """
+    rows = []
+    for sigma, group in by_sigma(replayable(runs, network)).items():
+        shipped = _default_policy(group)
+        either = [either_stop(r) for r in group if "discrepancy" in r["criteria"]]
+        if len(either) != len(group):
+            continue
+        psnrs = [_record_psnr(r, stop) for r, (stop, _, _) in zip(group, either, strict=True)]
+        rows.append(
+            {
+                "sigma": sigma,
+                "runs": len(group),
+                "shipped_psnr": _mean([g.psnr for g in shipped]),
+                "shipped_halt": _mean([float(g.halt) for g in shipped]),
+                "shipped_confirmed": sum(g.confirmed for g in shipped),
+                "psnr": _mean(psnrs),
+                "gap": _mean(
+                    [history_peak(r["history"])[0] - p for r, p in zip(group, psnrs, strict=True)]
+                ),
+                "halt": _mean([float(halt) for _, _, halt in either]),
+                "confirmed": sum(ok for _, ok, _ in either),
+                "under_bm3d_2db": sum(
+                    bm3d.get(_key(r), -np.inf) - p > 2.0 for r, p in zip(group, psnrs, strict=True)
+                ),
+            }
+        )
+    return rows
+
+
+def _record_psnr(run: dict[str, Any], step: int) -> float:
+    return float(next(h["psnr"] for h in run["history"] if h["step"] == step))
+
+
+def either_markdown(rows: list[dict[str, Any]]) -> list[str]:
+    """The section of :func:`either_rows`."""
+    out = [
+        "",
+        "## Confirmed by CIFS or by the discrepancy principle (replayed, not shipped)",
+        "",
+        "A policy to try next: stop at the first confirmation of CIFS or of the `discrepancy` "
+        f"criterion (both gated at {CONFIRM_BELOW_RATIO:g} σ̂², S = {DEFAULT_PATIENCE}, within the "
+        "adaptive cap), returning CIFS's best estimate up to that step; where neither confirms, "
+        "the shipped policy's result. Without the gate the discrepancy criterion confirms local "
+        "minima of |residual − σ̂²| while the residual is still far above σ̂².",
+        "",
+        "| σ | runs | shipped: PSNR | shipped: halt | shipped: confirmed | either: PSNR | "
+        "either: gap to peak | either: halt | either: confirmed | either: > 2 dB under BM3D |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['sigma']:g} | {r['runs']} | {r['shipped_psnr']:.2f} | {r['shipped_halt']:.0f} "
+            f"| {r['shipped_confirmed']} | {r['psnr']:.2f} | {r['gap']:.2f} | {r['halt']:.0f} | "
+            f"{r['confirmed']} | {r['under_bm3d_2db']} |"
+        )
+    return out
 
 
 def calibration(runs: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
@@ -572,6 +657,7 @@ def markdown(data: dict[str, Any]) -> str:
             f"{c['psnr']:.2f} | {c['halt']:.0f} | {c['confirmed']}/{c['runs']}" for c in cells
         )
         out.append(f"| {sigma:g} | {cells[0]['runs']} | {values} |")
+    out += either_markdown(data["either"])
     out += [
         "",
         "## Calibration: residual / σ̂² at each run's own PSNR peak (every network)",
@@ -663,6 +749,7 @@ def main() -> None:
         "thresholds": threshold_rows(runs, args.network),
         "gates": gate_rows(runs, bm3d_estimated(runs), args.network),
         "policies": criterion_policy_rows(runs, args.network),
+        "either": either_rows(runs, bm3d_estimated(runs), args.network),
         "calibration": calibration(runs),
         "criteria": criteria_rows(runs + own, args.patience),
         "cc15": cc15_sigmas(),
