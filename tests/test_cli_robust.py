@@ -718,3 +718,13 @@ def test_force_starts_afresh_and_drops_the_old_checkpoint(tmp_path, capsys):
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--force", *FAST], capsys)
     assert code == cli.EXIT_OK, stderr
     assert not ckpt.exists()  # a later --resume cannot continue the old run over this result
+
+
+def test_the_progress_bar_appears_with_the_first_step():
+    from autodip.cli.common import Progress
+
+    with Progress(10, True) as bar:
+        assert not bar.progress.live.is_started  # a refusal now would stand on its own line
+        bar(1, 0.5)
+        assert bar.progress.live.is_started
+    assert not bar.progress.live.is_started
