@@ -33,7 +33,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.api import ADAPTIVE_CAP, DEFAULT_ITERS, DEFAULT_PATIENCE, DEFAULT_STOP
 from autodip.bench.adaptive import replay_adaptive, residual_ratio
-from autodip.bench.analyse import criterion_gate, criterion_stop, history_peak
+from autodip.bench.analyse import criterion_gate, criterion_stop, history_peak, record_at
 from autodip.bench.provenance import provenance, write_report
 from autodip.bench.restimate import restimated
 from autodip.defaults import CONFIRM_BELOW_RATIO, DEFAULT_NET, EXTEND_ABOVE_RATIO, TASK_DEFAULTS
@@ -306,7 +306,10 @@ def either_rows(
         either = [either_stop(r) for r in group if "discrepancy" in r["criteria"]]
         if len(either) != len(group):
             continue
-        psnrs = [_record_psnr(r, stop) for r, (stop, _, _) in zip(group, either, strict=True)]
+        psnrs = [
+            float(record_at(r["history"], stop)["psnr"])
+            for r, (stop, _, _) in zip(group, either, strict=True)
+        ]
         rows.append(
             {
                 "sigma": sigma,
@@ -326,10 +329,6 @@ def either_rows(
             }
         )
     return rows
-
-
-def _record_psnr(run: dict[str, Any], step: int) -> float:
-    return float(next(h["psnr"] for h in run["history"] if h["step"] == step))
 
 
 def either_markdown(rows: list[dict[str, Any]]) -> list[str]:

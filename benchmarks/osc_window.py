@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from autodip.bench.analyse import _record_at, history_peak, replay_stop
+from autodip.bench.analyse import history_peak, record_at, replay_stop
 from autodip.bench.provenance import provenance, write_report
 from autodip.stopping.osc import OrthogonalStopping, replay_scores
 from guard import load_runs
@@ -57,7 +57,7 @@ def stop_within(run: dict[str, Any], options: dict[str, Any], budget: int) -> di
     )
     stop = min(stop, budget)
     best, _ = history_peak(run["history"], budget)
-    psnr = float(_record_at(run["history"], stop)["psnr"])
+    psnr = float(record_at(run["history"], stop)["psnr"])
     return {
         "stop": stop,
         "confirmed": confirmed,

@@ -19,7 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from autodip import defaults
-from autodip.bench.analyse import _record_at, criterion_gate, criterion_stop
+from autodip.bench.analyse import criterion_gate, criterion_stop, record_at
 from autodip.bench.analyse import gate_opens_at as gate_opens_at
 from autodip.stopping.fit_guard import GUARD_MIN_SIGMA, GUARD_RATIO
 
@@ -65,7 +65,7 @@ class AdaptiveReplay:
 def residual_ratio(run: dict[str, Any], step: int) -> float | None:
     """The residual of the estimate at ``step`` over σ̂² (``None`` without both)."""
     sigma = run.get("sigma_hat")
-    residual = _record_at(run["history"], step).get("residual")
+    residual = record_at(run["history"], step).get("residual")
     if residual is None or not sigma:
         return None
     return float(residual) / (float(sigma) / 255.0) ** 2
@@ -148,7 +148,7 @@ def replay_adaptive(
         limit=limit,
         extensions=len(reasons),
         extended_for=tuple(reasons),
-        psnr=float(_record_at(run["history"], stop)["psnr"]),
+        psnr=float(record_at(run["history"], stop)["psnr"]),
         ratio=residual_ratio(run, stop),
         underfitted=guard_verdict(run, stop, ratio),
     )

@@ -186,7 +186,7 @@ def criterion_stop(
     stop, halt, confirmed = replay_stop(
         trace["steps"], trace["scores"], patience, trace["lower_is_better"], end, opens_at
     )
-    record = _record_at(history, stop)
+    record = record_at(history, stop)
     base, own = step_costs(run)
     return {"stop": stop, "halt": halt, "confirmed": confirmed, "psnr": record["psnr"],
             "ssim": record["ssim"], "stop_seconds": halt * (base + own[name])}  # fmt: skip
@@ -220,7 +220,7 @@ def history_peak(history: list[dict[str, Any]], until: int | None = None) -> tup
     return peak([h["step"] for h in history], [h["psnr"] for h in history], until)
 
 
-def _record_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
+def record_at(history: list[dict[str, Any]], step: int) -> dict[str, Any]:
     """The history entry of ``step`` (or the nearest later one)."""
     steps = [h["step"] for h in history]
     return history[int(np.searchsorted(steps, step).clip(0, len(steps) - 1))]

@@ -100,9 +100,11 @@ def execute(
     backend): each DIP run saves its state every that many steps beside the cache
     (:meth:`Cache.partial`) and continues from it when the sweep is run again.
     """
-    pending = [job for job in jobs if not cache.has(job)]
-    for job in jobs:  # cached by another route (a hard link, a GPU session): nothing to continue
-        if cache.has(job):
+    pending = []
+    for job in jobs:
+        if not cache.has(job):
+            pending.append(job)
+        else:  # perhaps cached by another route (a hard link, a GPU session): nothing to continue
             cache.partial(job).unlink(missing_ok=True)
     counts = {"run": 0, "cached": len(jobs) - len(pending), "failed": 0}
     if not pending:
@@ -114,12 +116,12 @@ def execute(
     threads = max(1, usable_cores() // max(1, workers))
     if backend != "local":
         raise ValueError(f"backend must be 'local' or 'ray', got {backend!r}")
-    every = checkpoint_every
     if workers <= 1:
         for index, job in enumerate(pending, 1):
             log(f"[{index}/{len(pending)}] {job.name}")
             try:
-                cache.save(job, _run_with_threads(job, threads, cache.partial(job), every))
+                result = _run_with_threads(job, threads, cache.partial(job), checkpoint_every)
+                cache.save(job, result)
                 counts["run"] += 1
             except KeyboardInterrupt:
                 raise
@@ -127,7 +129,7 @@ def execute(
                 counts["failed"] += 1
                 log(f"failed: {job.name}: {type(error).__name__}: {error}")
         return counts
-    return _execute_pool(pending, cache, workers, threads, counts, log, every)
+    return _execute_pool(pending, cache, workers, threads, counts, log, checkpoint_every)
 
 
 def _execute_pool(
