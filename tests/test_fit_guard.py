@@ -346,11 +346,16 @@ def test_the_budget_gates_confirmation_where_the_guard_judges() -> None:
     y = noisy(torch.full((1, 3, 64, 64), 0.5), 25)
     variance = (measurement_sigma(y, Denoise()) / 255) ** 2
     budget = Budget(FitConfig(), y, Denoise())
-    assert budget.may_confirm(1.05 * variance, 10) and not budget.may_confirm(1.2 * variance, 10)
+    assert budget.may_confirm(1.05 * variance, 10) is True
+    assert budget.may_confirm(1.2 * variance, 10) is False
+    # where the gate cannot judge it says so (None): the stopper treats it as open
     for config in (FitConfig(confirm_below=None), FitConfig(fit_guard=False)):
-        assert Budget(config, y, Denoise()).may_confirm(5 * variance, 10)
+        assert Budget(config, y, Denoise()).may_confirm(5 * variance, 10) is None
     flat = torch.full((1, 3, 64, 64), 0.5)  # σ̂ = 0: the guard cannot judge, nothing is gated
-    assert Budget(FitConfig(), flat, Denoise()).may_confirm(1.0, 10)
+    assert Budget(FitConfig(), flat, Denoise()).may_confirm(1.0, 10) is None
+    retargeted = Budget(FitConfig(), y, Denoise(), retarget_from=100)
+    assert retargeted.may_confirm(5 * variance, 100) is False
+    assert retargeted.may_confirm(5 * variance, 110) is None
 
 
 def test_the_replay_refuses_a_cap_beyond_the_recorded_run() -> None:

@@ -71,22 +71,33 @@ def build_stopper(
     patience: int | None = None,
     options: dict[str, dict[str, Any]] | None = None,
     primary_patience: int | None = None,
+    also_confirm: str | None = None,
 ) -> Stopper | None:
     """A :class:`~autodip.stopping.Stopper` for criterion names, or ``None`` if there are none.
 
     ``options`` maps a criterion name to its constructor options. ``patience`` applies to every
     criterion; without it each uses its own default, except that ``primary_patience`` (a task's
-    default ``S``) replaces the primary criterion's.
+    default ``S``) replaces the primary criterion's and ``also_confirm``'s (a criterion whose
+    confirmation also stops the run; it is not also monitored).
     """
     options = options or {}
-    names = [n for n in monitor if n != stop]
+    if also_confirm is not None and (stop is None or also_confirm == stop):
+        raise ValueError(
+            f"also_confirm={also_confirm!r} needs another criterion as the primary stop, "
+            f"got stop={stop!r}"
+        )
+    names = [n for n in monitor if n not in (stop, also_confirm)]
     if stop is None and not names:
         return None
     primary = create_criterion(stop, **options.get(stop, {})) if stop else None
-    if primary is not None and primary_patience is not None:
-        primary.default_patience = primary_patience
+    second = None
+    if also_confirm is not None:
+        second = create_criterion(also_confirm, **options.get(also_confirm, {}))
+    for criterion in (primary, second):
+        if criterion is not None and primary_patience is not None:
+            criterion.default_patience = primary_patience
     monitored = [create_criterion(n, **options.get(n, {})) for n in names]
-    return Stopper(primary, monitored, patience)
+    return Stopper(primary, monitored, patience, also_confirms=second)
 
 
 def build_net(
@@ -149,6 +160,7 @@ def restore(
     stop: str | None = _UNSET,
     monitor: Sequence[str] = (),
     patience: int | None = None,
+    also_confirm: str | None = _UNSET,
     criterion_options: dict[str, dict[str, Any]] | None = None,
     monitors: Sequence[Monitor] = (),
     on_step: Callable[[int, float], None] | None = None,
@@ -202,6 +214,12 @@ def restore(
     patience
         The candidate rule's ``S`` in steps; ``None`` uses each criterion's default, except the
         task's own criterion, which takes the task's ``S`` (denoising: CIFS with 300).
+    also_confirm
+        A criterion whose confirmed stop also ends the run, which then returns ``stop``'s best
+        estimate so far; it confirms only where the fit guard can judge (σ̂ of at least
+        :data:`~autodip.stopping.fit_guard.GUARD_MIN_SIGMA`), and the adaptive budget goes on
+        while neither has confirmed. Omitted: the task's (denoising: ``"discrepancy"``, the
+        discrepancy principle) when ``stop`` is the task's criterion, else none; ``None``: none.
     criterion_options
         Options per criterion name, e.g. ``{"osc": {"half_length": 200}}``.
     monitors, on_step
@@ -254,7 +272,8 @@ def restore(
             )
         solo = partial(
             restore, iters=iters, device=device, precision=precision, stop=stop,
-            monitor=monitor, patience=patience, criterion_options=criterion_options,
+            monitor=monitor, patience=patience, also_confirm=also_confirm,
+            criterion_options=criterion_options,
             monitors=monitors, fit_options=fit_options, max_memory=max_memory,
         )  # fmt: skip
         plan = plan_members(ensemble, seed, ensemble_transforms)
@@ -266,7 +285,8 @@ def restore(
         return _restore_tiled(
             image, operator, tile, overlap, reference=reference, net=net, iters=iters,
             seed=seed, device=device, precision=precision, stop=stop, monitor=monitor,
-            patience=patience, criterion_options=criterion_options, fit_options=fit_options,
+            patience=patience, also_confirm=also_confirm, criterion_options=criterion_options,
+            fit_options=fit_options,
             max_memory=max_memory, max_time=max_time, on_step=on_step, on_tile=on_tile,
             **net_options,
         )  # fmt: skip
@@ -280,15 +300,7 @@ def restore(
         if net_options.get("width") is None:
             sigma = measurement_sigma(y) if defaults.needs_sigma(*size) else None
             net_options = {**net_options, "width": defaults.width_for(*size, sigma=sigma)}
-    stop_note = None
-    if stop is _UNSET:
-        stop = defaults.stop
-        if stop is not None and y.shape[1] not in (1, 3):
-            stop_note = (
-                f"the default criterion {stop} needs 1 or 3 channels (JPEG); "
-                f"{MULTICHANNEL_STOP} stops this {y.shape[1]}-channel image instead"
-            )
-            stop = MULTICHANNEL_STOP
+    stop, stop_note = _stop_for(defaults, stop, y.shape[1])
     ref = as_image_tensor(reference) if reference is not None else None
     architecture = None
     if net == "auto":
@@ -302,7 +314,9 @@ def restore(
     }
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
     task_patience = defaults.patience if stop == defaults.stop else None
-    stopper = build_stopper(stop, monitor, patience, criterion_options, task_patience)
+    if also_confirm is _UNSET:
+        also_confirm = defaults.also_confirm if stop == defaults.stop else None
+    stopper = build_stopper(stop, monitor, patience, criterion_options, task_patience, also_confirm)
     where = placement_for(config)
     est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
     estimate = estimate_run_memory(
@@ -344,6 +358,21 @@ def restore(
     if architecture is not None:
         result.config["architecture"] = architecture
     return _crop_thin(result, thin) if thin is not None else result
+
+
+def _stop_for(defaults: TaskDefaults, stop: Any, channels: int) -> tuple[str | None, str | None]:
+    """``stop``, or the task's criterion when omitted (for images of other than 1 or 3 channels,
+    :data:`MULTICHANNEL_STOP`), and a note saying so in that case.
+    """
+    if stop is not _UNSET:
+        return stop, None
+    if defaults.stop is not None and channels not in (1, 3):
+        note = (
+            f"the default criterion {defaults.stop} needs 1 or 3 channels (JPEG); "
+            f"{MULTICHANNEL_STOP} stops this {channels}-channel image instead"
+        )
+        return MULTICHANNEL_STOP, note
+    return defaults.stop, None
 
 
 def _restore_ensemble(

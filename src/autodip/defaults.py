@@ -80,6 +80,15 @@ DENOISE_PATIENCE = 300
 #: λ(σ̂) has the best mean PSNR at the stop of every criterion in the sweep, for both widths (EMV
 #: next, 0.43 dB lower at width 32 and 0.49 dB at 64; ``dev-cpu/report.md``).
 DENOISE_STOP: str | None = "cifs"
+#: A second criterion whose confirmed stop also ends a denoising run (where the guard can judge,
+#: σ̂ ≥ :data:`GUARD_MIN_SIGMA`): the discrepancy principle, which confirms once the residual has
+#: passed σ̂² and the run returns CIFS's best so far. Replayed on the 36 default runs of the 256²
+#: sweep it confirms 36 stops where CIFS alone confirms 7, ends runs earlier (mean halt 2905 /
+#: 1822 / 2115 steps against 2959 / 1875 / 2353 at σ = 15 / 25 / 50) and changes the mean PSNR by
+#: 0.00 / −0.05 / +0.01 dB (``benchmarks/results/guard.md``, "Confirmed by CIFS or by the
+#: discrepancy principle"). The adaptive budget then goes on while neither has confirmed,
+#: whatever the residual.
+DENOISE_ALSO_CONFIRM: str | None = "discrepancy"
 #: The per-step perturbation of the network input for denoising (DIP's σ = 25 setting).
 DENOISE_REG_NOISE_STD = 1.0 / 30.0
 #: The criterion for images whose channel count JPEG cannot hold (multispectral), where CIFS cannot
@@ -120,6 +129,8 @@ class TaskDefaults:
     why: str
     #: The candidate rule's ``S`` for the default ``stop``; ``None`` keeps the criterion's own.
     patience: int | None = None
+    #: A criterion whose confirmation also stops a run of the default ``stop`` (same ``S``).
+    also_confirm: str | None = None
     #: The width of :data:`DEFAULT_NET` when no width is named (the CLI: also for ``--net
     #: hourglass``).
     width: int = DEFAULT_WIDTH
@@ -180,6 +191,7 @@ TASK_DEFAULTS = {
         DENOISE_REG_NOISE_STD,
         "benchmarks/results/dev-cpu/report.md (development sweep)",
         patience=DENOISE_PATIENCE,
+        also_confirm=DENOISE_ALSO_CONFIRM,
         width=DENOISE_WIDTH,
         wide_width=DENOISE_WIDE_WIDTH,
         wide_pixels=DENOISE_WIDE_PIXELS,

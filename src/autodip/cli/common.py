@@ -212,6 +212,38 @@ def resolve_stopping(
     return stop, monitor
 
 
+def resolve_also_confirm(args: argparse.Namespace, stop: str | None) -> str | None:
+    """The criterion that also confirms a stop: ``--also-confirm``, else the task's beside its own
+    criterion (denoising: ``discrepancy`` beside ``cifs``); ``none`` turns it off. Checked.
+    """
+    from autodip.defaults import TASK_DEFAULTS
+    from autodip.stopping import list_criteria
+
+    requested = getattr(args, "also_confirm", None)
+    task = TASK_DEFAULTS[args.command]
+    if requested is None:
+        return task.also_confirm if stop is not None and stop == task.stop else None
+    if requested == "none":
+        return None
+    known = list_criteria()
+    if requested not in known:
+        from difflib import get_close_matches
+
+        close = get_close_matches(requested, known, n=1)
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise UsageError(f"unknown criterion {requested!r}{hint}; see `autodip list criteria`")
+    if stop is None:
+        raise UsageError("--also-confirm needs a criterion that stops the run (--stop)")
+    if requested == stop:
+        raise UsageError(f"--also-confirm {requested} is already --stop; name another criterion")
+    if known[requested].changes_objective:
+        raise UsageError(
+            f"{requested} changes the objective, so it cannot confirm a stop beside {stop}; "
+            f"use --stop {requested}"
+        )
+    return requested
+
+
 def architecture_for(image: Any, model: Path | None) -> dict[str, Any]:
     """The network ``--net auto`` chooses for ``image`` (a bad model file is a `UsageError`)."""
     from autodip.analysis.width_predictor import choose_architecture

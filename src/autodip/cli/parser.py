@@ -379,6 +379,17 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         + "each criterion's own)",
     )
     stopping.add_argument(
+        "--also-confirm",
+        metavar="CRITERION",
+        help="a second criterion whose confirmed stop also ends the run, which then returns "
+        "--stop's best estimate; 'none' turns it off (default: "
+        + (
+            f"{defaults.also_confirm} beside {defaults.stop}, where the noise level can be trusted)"
+            if defaults.also_confirm
+            else "none)"
+        ),
+    )
+    stopping.add_argument(
         "--criterion-option",
         action="append",
         default=[],

@@ -30,6 +30,7 @@ from autodip.cli.common import (
     RunError,
     UsageError,
     criterion_options,
+    resolve_also_confirm,
     resolve_stopping,
 )
 from autodip.cli.files import (
@@ -151,7 +152,10 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.report is not None and args.report.exists() and not args.report.is_dir():
         raise UsageError(f"--report '{args.report}' exists and is not a directory")
     stop, monitor = resolve_stopping(args)
-    criterion_options(args.criterion_option, [stop, *monitor] if stop else monitor)
+    also = resolve_also_confirm(args, stop)
+    criterion_options(
+        args.criterion_option, [*([stop] if stop else []), *([also] if also else []), *monitor]
+    )
     _check_unused(args, stop, monitor)
 
 

@@ -27,6 +27,7 @@ from autodip.cli.common import (
     criterion_options,
     describe_choice,
     read_input,
+    resolve_also_confirm,
     resolve_stopping,
     torch_out_of_memory,
 )
@@ -77,6 +78,7 @@ class Job:
     reference: Any = None
     stop: str | None = None
     monitor: list[str] | None = None
+    also_confirm: str | None = None
     stop_note: str | None = None
     net: str = ""
     net_options: dict[str, Any] | None = None
@@ -232,6 +234,7 @@ def _read_inputs(job: Job, console: Console) -> None:
         info = replace(info, alpha=None)
     job.image, job.info = image, info
     job.stop, job.monitor = resolve_stopping(args, image.shape[0])
+    job.also_confirm = resolve_also_confirm(args, job.stop)
     used = job.stop or (job.monitor[0] if job.monitor else None)
     job.stop_note = _fallback_note(args, image.shape[0], used)
     if job.stop_note:
@@ -328,6 +331,7 @@ def fit_job(job: Job, console: Console):
                 stop=job.stop,
                 monitor=job.monitor,
                 patience=args.patience,
+                also_confirm=job.also_confirm,
                 criterion_options=criterion_options(args.criterion_option),
                 checkpoint=job.checkpoint,
                 max_memory=job.max_memory,

@@ -21,7 +21,8 @@ class Budget:
     the estimate it would return is under-fitted by the fit guard
     (:mod:`autodip.stopping.fit_guard`), or
     when its primary criterion has not confirmed a stop while that estimate's residual is still
-    above :data:`autodip.defaults.EXTEND_ABOVE_RATIO` · σ̂²; never past the cap or the time
+    above :data:`autodip.defaults.EXTEND_ABOVE_RATIO` · σ̂² (with a criterion that also confirms,
+    :class:`~autodip.stopping.Stopper`, whatever the residual); never past the cap or the time
     limit. Where the guard cannot judge (it is off, σ̂ is untrustworthy, or a retargeted second
     stage fits the stage-1 image rather than the measurement) the budget stays as it is.
     """
@@ -52,25 +53,29 @@ class Budget:
         self.timed_out = True
         return f"reached the time limit of {self.cfg.max_seconds:g} s"
 
-    def may_confirm(self, residual: float, step: int) -> bool:
+    def may_confirm(self, residual: float, step: int) -> bool | None:
         """Whether the stopping criterion may confirm a stop at ``step``, whose estimate has
         ``residual`` on the measurement: once it is at most ``confirm_below`` · σ̂².
 
         An estimate whose residual is still above the noise level has not reproduced the image
         (the fit guard's reasoning, at a tighter threshold), so a criterion's minimum there is an
         early one: on three σ = 15 crops of the 256² sweep CIFS confirmed at 1.06–1.21 σ̂², up to
-        2.1 dB under the run's peak (:data:`autodip.defaults.CONFIRM_BELOW_RATIO`). Always
-        ``True`` where the guard cannot judge (it is off, σ̂ is too low to trust, or a retargeted
-        second stage fits the first stage's image).
+        2.1 dB under the run's peak (:data:`autodip.defaults.CONFIRM_BELOW_RATIO`). ``None``
+        where the guard cannot judge (it is off, σ̂ is too low to trust, or a retargeted second
+        stage fits the first stage's image): the stopper then confirms as if ungated, and a
+        criterion that also confirms (:class:`~autodip.stopping.Stopper`) stays silent.
         """
+        if not self.judges(step):
+            return None
+        return residual <= self.cfg.confirm_below * (self.sigma / 255.0) ** 2
+
+    def judges(self, step: int) -> bool:
+        """Whether the confirmation gate judges ``step`` (see :meth:`may_confirm`)."""
         if self.cfg.confirm_below is None or not self.cfg.fit_guard:
-            return True
+            return False
         if self.retarget_from is not None and step > self.retarget_from:
-            return True
-        sigma = self.sigma
-        if sigma < GUARD_MIN_SIGMA:
-            return True
-        return residual <= self.cfg.confirm_below * (sigma / 255.0) ** 2
+            return False
+        return self.sigma >= GUARD_MIN_SIGMA
 
     @property
     def sigma(self) -> float:
@@ -109,12 +114,16 @@ class Budget:
         unconfirmed = stopper is not None and stopper.primary is not None and not stopper.confirmed
         if verdict.underfitted is None:
             return  # nothing to judge the fit by: the budget stays a hard one
+        # with a criterion that also confirms, an unconfirmed run goes on whatever its residual:
+        # the discrepancy principle confirms at most S steps after the residual passes σ̂²
+        also = stopper is not None and stopper.also_confirms is not None and self.judges(step)
         if verdict.underfitted:
             why = verdict.note
-        elif unconfirmed and verdict.ratio > defaults.EXTEND_ABOVE_RATIO:
+        elif unconfirmed and (also or verdict.ratio > defaults.EXTEND_ABOVE_RATIO):
             # the criterion still finds better steps and the residual is above the noise level
             # (defaults.EXTEND_ABOVE_RATIO says why and what the evidence is)
-            why = f"{stopper.primary.name} has not confirmed a stop ({verdict.note})"
+            names = stopper.primary.name + (f" or {stopper.also_confirms.name}" if also else "")
+            why = f"{names} has not confirmed a stop ({verdict.note})"
         else:
             return
         self.limit = min(self.cap, self.limit + self.chunk)

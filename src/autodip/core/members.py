@@ -393,6 +393,7 @@ class _Members:
                 "budget": budget.describe(),
                 "fit_guard": check.to_dict(),
                 "gate_opens_at": stopper.gate_opens_at if stopper is not None else None,
+                "confirmed_by": stopper.confirmed_by if stopper is not None else None,
             },
         )
 

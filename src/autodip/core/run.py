@@ -670,6 +670,7 @@ class Run:
             "budget": self.budget.describe(),
             "fit_guard": fit_check.to_dict(),
             "gate_opens_at": self.stopper.gate_opens_at if self.stopper is not None else None,
+            "confirmed_by": self.stopper.confirmed_by if self.stopper is not None else None,
             "window_margin": self.windows.margin if self.windows is not None else None,
             **({"resumed_from_step": self.resumed_from} if self.resumed_from is not None else {}),
         }

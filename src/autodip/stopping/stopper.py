@@ -2,9 +2,12 @@
 
 The runner calls :meth:`Stopper.observe` at every monitored step. One *primary* criterion decides
 when to stop; any number of *monitored* criteria are scored on the same trajectory so that they can
-be compared (their candidate steps are reported, they never stop the run). The stopper keeps a copy
-of the estimate at the primary criterion's running best — a copy, because the estimate tensor keeps
-changing — and, for criteria whose scores lag (OSC), the few recent estimates needed to fetch it.
+be compared (their candidate steps are reported, they never stop the run). One more criterion may
+*also confirm* a stop (the denoising default: the discrepancy principle beside CIFS): its
+confirmation ends the run too, and the run still returns the primary's best estimate. The
+stopper keeps a copy of the estimate at the primary criterion's running best — a copy, because the
+estimate tensor keeps changing — and, for criteria whose scores lag (OSC), the few recent estimates
+needed to fetch it.
 """
 
 from __future__ import annotations
@@ -79,6 +82,12 @@ class Stopper:
         (OSC): the network would then fit another target than the primary's.
     patience
         The rule's ``S`` in steps for every criterion; ``None`` uses each criterion's default.
+    also_confirms
+        A criterion whose confirmed stop also ends the run, as the primary's would; the run then
+        returns the primary's best estimate so far. It confirms only at steps where the
+        confirmation gate judges (``may_confirm`` not ``None`` in :meth:`observe`): its rule
+        needs a trustworthy σ̂ as much as the gate does. ``benchmarks/results/guard.md``
+        ("Confirmed by CIFS or by the discrepancy principle") measures the denoising default.
     """
 
     def __init__(
@@ -86,7 +95,14 @@ class Stopper:
         primary: Criterion | None,
         monitored: Sequence[Criterion] = (),
         patience: int | None = None,
+        also_confirms: Criterion | None = None,
     ) -> None:
+        if also_confirms is not None:
+            if primary is None:
+                raise ValueError(
+                    f"{also_confirms.name} can only confirm a stop beside a primary criterion"
+                )
+            monitored = [also_confirms, *monitored]
         for criterion in monitored:
             if criterion.changes_objective:
                 raise ValueError(
@@ -98,6 +114,7 @@ class Stopper:
         if len(set(names)) != len(names):
             raise ValueError(f"a criterion is listed twice: {', '.join(names)}")
         self.primary = primary
+        self.also_confirms = also_confirms
         self.tracks = [
             Track(
                 c,
@@ -110,11 +127,14 @@ class Stopper:
         self.best_image: torch.Tensor | None = None
         self.best_step: int | None = None
         self.confirmed = False
+        self.confirmed_by: str | None = None
         self.gate_opens_at: int | None = None
         # who the criteria are (options and patience), taken before any run fills in its state
         self._identity = [
             {**t.criterion.describe(), "patience": t.rule.patience} for t in self.tracks
         ]
+        if also_confirms is not None:
+            self._identity[1]["also_confirms"] = True
         self._recent: deque[tuple[int, torch.Tensor]] = deque()
 
     @property
@@ -160,6 +180,7 @@ class Stopper:
             track.scores.clear()
             track.seconds = 0.0
         self.best_image, self.best_step, self.confirmed = None, None, False
+        self.confirmed_by = None
         self.gate_opens_at = None
         self._recent.clear()
         if self.primary is not None and self.primary.changes_objective:
@@ -179,23 +200,25 @@ class Stopper:
         return self.primary.loss_weights(target, seed, operator or Denoise())
 
     def observe(
-        self, step: int, estimate: torch.Tensor, context: Context, may_confirm: bool = True
+        self, step: int, estimate: torch.Tensor, context: Context, may_confirm: bool | None = True
     ) -> str | None:
-        """Score ``estimate`` with every criterion; return a stop reason when the primary
-        confirms.
+        """Score ``estimate`` with every criterion; return a stop reason when the primary (or the
+        criterion that also confirms) confirms.
 
         ``may_confirm`` is the confirmation gate (the runner's
         :meth:`autodip.core.budget.Budget.may_confirm`): until it is first ``True`` the primary
         confirms nothing, and at that step (``gate_opens_at``) its rule starts afresh, so that a
         candidate from before — an estimate that had not yet reproduced the image — is neither
         confirmed nor returned unless no later score comes. Once open, the gate stays open. A
-        primary that is not ``gated`` (a fixed step, the oracle) ignores it.
+        primary that is not ``gated`` (a fixed step, the oracle) ignores it. ``None``: the gate
+        cannot judge this step (σ̂ untrustworthy, a retargeted stage): it is open, and the
+        criterion that also confirms does not confirm here.
         """
         ungated = self.primary is None or not self.primary.gated
-        if (may_confirm or ungated) and self.gate_opens_at is None:
+        if (may_confirm is not False or ungated) and self.gate_opens_at is None:
             self.gate_opens_at = step
-            if self.primary is not None:
-                self.tracks[0].rule.reset()
+            for track in self.tracks[: self._confirming + 1]:
+                track.rule.reset()
         if self.primary is not None and self.primary.lag:
             self._recent.append((step, estimate.detach().clone()))
         for index, track in enumerate(self.tracks):
@@ -205,7 +228,9 @@ class Stopper:
                 scored = track.criterion.score_step(step)
                 # a lagging primary's scores of steps before the gate opened stay out of its rule
                 gated_out = (
-                    index == 0 and self.primary is not None and scored < (self.gate_opens_at or 0)
+                    index <= self._confirming
+                    and self.primary is not None
+                    and scored < (self.gate_opens_at or 0)
                 )
                 try:
                     new_best = not gated_out and track.rule.observe(scored, score)
@@ -220,7 +245,12 @@ class Stopper:
         if self.primary is not None and self.primary.lag:
             while self._recent and self._recent[0][0] < step - self.primary.lag:
                 self._recent.popleft()
-        return self._verdict(step)
+        return self._verdict(step, judged=may_confirm is not None)
+
+    @property
+    def _confirming(self) -> int:
+        """The index of the last track whose rule may stop the run (gated like the primary)."""
+        return 1 if self.also_confirms is not None else 0
 
     def _image_at(self, step: int, estimate: torch.Tensor) -> torch.Tensor:
         for recorded, image in self._recent:
@@ -228,22 +258,28 @@ class Stopper:
                 return image.clone()
         return estimate.detach().clone()
 
-    def _verdict(self, step: int) -> str | None:
+    def _verdict(self, step: int, judged: bool) -> str | None:
         if self.primary is None or self.gate_opens_at is None:
             return None
         # Patience counts scored steps: a lagging criterion (OSC) confirms only once enough of its
         # own scores have come in after the best, not merely once the run has moved on.
-        rule = self.tracks[0].rule
-        verdict = rule.decision(rule.last_step) if rule.last_step is not None else None
-        if verdict is None or not verdict.confirmed:
-            return None
-        self.confirmed = True
-        patience = self.tracks[0].rule.patience
-        better = "minimum" if self.primary.lower_is_better else "maximum"
-        return (
-            f"{self.primary.name}: no new {better} in {patience} steps after step "
-            f"{verdict.best_step}"
-        )
+        for track in self.tracks[: self._confirming + 1]:
+            if track.criterion is self.also_confirms and not judged:
+                continue
+            rule = track.rule
+            verdict = rule.decision(rule.last_step) if rule.last_step is not None else None
+            if verdict is None or not verdict.confirmed:
+                continue
+            self.confirmed, self.confirmed_by = True, track.criterion.name
+            better = "minimum" if track.criterion.lower_is_better else "maximum"
+            reason = (
+                f"{track.criterion.name}: no new {better} in {rule.patience} steps after step "
+                f"{verdict.best_step}"
+            )
+            if track.criterion is self.also_confirms:
+                reason += f"; returning {self.primary.name}'s best (step {self.best_step})"
+            return reason
+        return None
 
     def unconfirmed_reason(self, step: int) -> str:
         """Why the run ended without the primary confirming a stop."""
@@ -287,6 +323,7 @@ class Stopper:
                 f"run's ({self._identity})"
             )
         self.__dict__.update(_moved(copy.deepcopy(state), torch.device(device)))
+        self.also_confirms = self.tracks[1].criterion if self.also_confirms is not None else None
         if "gate_opens_at" not in state:  # saved before the gate existed: it was open throughout
             self.gate_opens_at = 0
 
