@@ -271,7 +271,9 @@ def test_denoise_stops_with_cifs_by_default(tmp_path, tiny_png, capsys):
     )
     assert code == 0, stderr
     data = json.loads((report / "report.json").read_text())
-    assert list(data["criteria"]) == ["cifs"]
+    # CIFS stops; the discrepancy principle may confirm beside it (its own record)
+    assert list(data["criteria"]) == ["cifs", "discrepancy"]
+    assert data["criteria"]["discrepancy"]["also_confirms"] is True
     assert data["criteria"]["cifs"]["lam"] > 0 and data["criteria"]["cifs"]["sigma"] > 0
     assert data["result"]["stop_step"] is not None
 

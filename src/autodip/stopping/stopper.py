@@ -328,10 +328,14 @@ class Stopper:
             self.gate_opens_at = 0
 
     def summary(self, step: int) -> dict[str, Any]:
-        """Every criterion's record, keyed by name (the primary's confirmed only through the
-        confirmation gate, as the run's).
+        """Every criterion's record, keyed by name (the primary's, and the one that also confirms,
+        confirmed only through the confirmation gate, as the run's; that one marked
+        ``also_confirms``).
         """
         records = {t.criterion.name: t.summary(step) for t in self.tracks}
         if self.primary is not None and self.gate_opens_at is None:
-            records[self.primary.name]["confirmed"] = False
+            for track in self.tracks[: self._confirming + 1]:
+                records[track.criterion.name]["confirmed"] = False
+        if self.also_confirms is not None:
+            records[self.also_confirms.name]["also_confirms"] = True
         return records
