@@ -191,3 +191,14 @@ def test_the_cli_turns_it_off_and_refuses_what_cannot_work(tmp_path, capsys) -> 
         target = tmp_path / "refused.png"
         assert main([*base, "-o", str(target), *extra]) == 2, extra
         assert message in capsys.readouterr().err and not target.exists()
+
+
+def test_the_summary_says_which_criterion_confirmed() -> None:
+    from autodip.reporting.html import _returned_phrase
+
+    result = {"stop_step": 1860, "confirmed": True, "confirmed_by": "discrepancy"}
+    assert _returned_phrase(result, 1880) == (
+        "; returned the estimate of step 1860 (confirmed by discrepancy)"
+    )
+    unconfirmed = {**result, "confirmed": False, "confirmed_by": None}
+    assert _returned_phrase(unconfirmed, 1880).endswith("(not confirmed)")

@@ -409,8 +409,9 @@ def _tell_outcome(job: Job, result: Any, console: Console) -> None:
         )
     for name, crit in result.criteria.items():
         if name != job.stop:
+            role = " (may confirm the stop)" if crit.get("also_confirms") else ""
             console.say(
-                f"{name}: candidate step {crit['candidate_step']}"
+                f"{name}{role}: candidate step {crit['candidate_step']}"
                 f"{'' if crit['confirmed'] else ' (not confirmed)'}"
             )
 

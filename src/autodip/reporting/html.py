@@ -354,8 +354,10 @@ def _returned_phrase(result: Mapping[str, Any], iterations: int | None) -> str:
     """Which estimate a single run returned: ``'; returned the estimate of step 420'``."""
     stop_step = _integer(result.get("stop_step"))
     if stop_step is not None:
-        confirmed = result.get("confirmed")
+        confirmed, by = result.get("confirmed"), result.get("confirmed_by")
         note = {True: " (confirmed)", False: " (not confirmed)"}.get(confirmed, "")
+        if confirmed and by:
+            note = f" (confirmed by {by})"
         return f"; returned the estimate of step {stop_step}{note}"
     if iterations is not None and "stop_step" in result:
         return "; returned the last estimate"

@@ -133,6 +133,7 @@ class RunRecord:
                 "interrupted": result.interrupted,
                 "stop_step": result.stop_step,
                 "confirmed": result.confirmed,
+                "confirmed_by": result.config.get("confirmed_by"),
                 "underfitted": result.underfitted,
                 "fit_guard": result.config.get("fit_guard"),
                 "budget": result.config.get("budget"),
