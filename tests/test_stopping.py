@@ -188,6 +188,27 @@ def test_cifs_reads_a_given_table(tmp_path, sample_noisy):
     assert crit.lam == pytest.approx(1e5 * 4)  # geometric middle, times 64²/32²
 
 
+def test_gray_images_take_the_gray_table_where_one_is_installed(monkeypatch) -> None:
+    from autodip.stopping import cifs
+
+    colour = {"sigmas": [25.0], "lambdas": [1e6], "pixels": 64 * 64}
+    gray = {"sigmas": [25.0], "lambdas": [3e5], "pixels": 64 * 64}
+    installed = {cifs.LAMBDA_TABLE: colour, cifs.LAMBDA_TABLE_GRAY: gray}
+    monkeypatch.setattr(cifs, "_packaged_table", installed.get)
+    y = torch.full((1, 1, 64, 64), 0.5)
+    crit = create_criterion("cifs", sigma=25.0)
+    crit.update(1, y, context(y))
+    assert crit.lam == pytest.approx(3e5)
+    crit = create_criterion("cifs", sigma=25.0)
+    colour_y = y.expand(1, 3, 64, 64)
+    crit.update(1, colour_y, context(colour_y))
+    assert crit.lam == pytest.approx(1e6)
+    del installed[cifs.LAMBDA_TABLE_GRAY]  # none installed: gray images take the colour table
+    crit = create_criterion("cifs", sigma=25.0)
+    crit.update(1, y, context(y))
+    assert crit.lam == pytest.approx(1e6)
+
+
 @pytest.mark.parametrize("name, options", [("wmv", {"window": 30}), ("emv", {})])
 def test_variance_of_a_constant_sequence_is_zero_and_grows_with_jitter(name, options):
     base = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))

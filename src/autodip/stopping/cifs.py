@@ -38,15 +38,27 @@ from autodip.stopping.base import (
 )
 
 LAMBDA_TABLE = "cifs_lambda.json"
+#: The table for gray (1-channel) images, where one is installed: a gray JPEG holds one plane, a
+#: colour one a luma plane and two subsampled chroma planes, so the size term weighs differently
+#: (``benchmarks/results/cifs_gray.md``). Without it gray images use :data:`LAMBDA_TABLE`.
+LAMBDA_TABLE_GRAY = "cifs_lambda_gray.json"
 
 
 @cache
-def shipped_lambda_table() -> dict[str, Any] | None:
-    """The λ(σ) table shipped with the package, or ``None`` if none is installed."""
-    path = resources.files("autodip") / "data" / LAMBDA_TABLE
+def _packaged_table(name: str) -> dict[str, Any] | None:
+    path = resources.files("autodip") / "data" / name
     if not path.is_file():
         return None
     return json.loads(path.read_text())
+
+
+def shipped_lambda_table(channels: int = 3) -> dict[str, Any] | None:
+    """The λ(σ) table shipped with the package for images of ``channels`` channels (the gray
+    table for 1 where one is installed, else the colour one), or ``None`` if none is installed.
+    """
+    if channels == 1 and (gray := _packaged_table(LAMBDA_TABLE_GRAY)) is not None:
+        return gray
+    return _packaged_table(LAMBDA_TABLE)
 
 
 def interpolate_lambda(sigma: float, table: dict[str, Any]) -> float:
@@ -92,10 +104,10 @@ def cifs_energy(lam: float, mse: Any, size: Any, pixels: int) -> Any:
     return lam * np.asarray(mse, dtype=float) + np.asarray(size, dtype=float) ** 2 / pixels
 
 
-def load_lambda_table(path: str | None) -> dict[str, Any] | None:
-    """The λ table at ``path``, or the shipped one when ``path`` is ``None``."""
+def load_lambda_table(path: str | None, channels: int = 3) -> dict[str, Any] | None:
+    """The λ table at ``path``, or the shipped one for ``channels`` when ``path`` is ``None``."""
     if path is None:
-        return shipped_lambda_table()
+        return shipped_lambda_table(channels)
     from pathlib import Path
 
     return json.loads(Path(path).read_text())
@@ -171,7 +183,7 @@ class CompressedSize(Criterion):
 
         if self.sigma is None:
             self.sigma = estimate_sigma(_chw(target))
-        table = load_lambda_table(self.table_path)
+        table = load_lambda_table(self.table_path, channels=target.shape[1])
         if table is None:
             raise ValueError(
                 "no CIFS λ table is installed; pass lam=..., or table=PATH with a table made by "
