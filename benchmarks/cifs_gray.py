@@ -7,14 +7,16 @@ replays, on recorded gray trajectories (``autodip calibrate-cifs`` caches: MSE t
 size and PSNR per monitored step), the candidate rule under the colour table's λ and under a gray
 table's, each interpolated at the trajectory's σ̂ and scaled to its pixel count as at run time.
 
-The gray table is fitted on Set12's even positions; its odd positions are held out. Usage, from the
-repository root (the two calibrations are resumable; the second only records the trajectories)::
+The gray λ is fitted per σ on Set12's even positions, as ``autodip calibrate-cifs`` fits it; the
+odd positions are held out. Usage, from the repository root (the two recordings are resumable; the
+table each writes is not used here)::
 
-    autodip calibrate-cifs --images ../shared/data/set12 --select even --sigmas 5,15,25,35,50,75 \\
-        --crop 128 --patience 500 --cache benchmarks/results/cifs-gray/even \\
-        -o src/autodip/data/cifs_lambda_gray.json
-    autodip calibrate-cifs --images ../shared/data/set12 --select odd --sigmas 5,15,25,35,50,75 \\
-        --crop 128 --patience 500 --cache benchmarks/results/cifs-gray/odd -o /tmp/odd.json
+    autodip calibrate-cifs --images ../shared/data/set12 --select even --limit 4 \\
+        --sigmas 25,15,50,5,35,75 --crop 128 --patience 500 --device cpu \\
+        --cache benchmarks/results/cifs-gray/even -o /tmp/even.json
+    autodip calibrate-cifs --images ../shared/data/set12 --select odd --limit 4 \\
+        --sigmas 25,15,50 --crop 128 --patience 500 --device cpu \\
+        --cache benchmarks/results/cifs-gray/odd -o /tmp/odd.json
     python benchmarks/cifs_gray.py
 """
 
@@ -28,9 +30,11 @@ from typing import Any
 
 import numpy as np
 
-from autodip.bench.calibrate import psnr_at_stop
+from autodip.bench.adaptive import replay_adaptive
+from autodip.bench.calibrate import choose_lambda, psnr_at_stop
 from autodip.bench.provenance import provenance, write_report
-from autodip.stopping.cifs import lambda_for_image
+from autodip.defaults import DENOISE_PATIENCE
+from autodip.stopping.cifs import cifs_energy, lambda_for_image
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "autodip" / "data"
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -39,6 +43,58 @@ RESULTS = Path(__file__).resolve().parent / "results"
 def load(folder: Path) -> list[dict[str, Any]]:
     """The recorded trajectories of a calibration cache, in file-name order."""
     return [json.loads(p.read_text()) for p in sorted(folder.glob("*.json"))]
+
+
+def fit_table(trajectories: list[dict[str, Any]], patience: int) -> dict[str, Any]:
+    """The λ(σ̂) table ``autodip calibrate-cifs`` makes from these trajectories (per nominal σ:
+    :func:`~autodip.bench.calibrate.choose_lambda`), for whichever levels are recorded."""
+    groups: dict[float, list[dict[str, Any]]] = defaultdict(list)
+    for t in trajectories:
+        groups[t["sigma"]].append(t)
+    fitted = [{"sigma": s, **choose_lambda(g, patience)} for s, g in sorted(groups.items())]
+    return {
+        "sigmas": [r["sigma_hat"] for r in fitted],
+        "lambdas": [r["lambda"] for r in fitted],
+        "pixels": int(trajectories[0]["pixels"]),
+        "patience": patience,
+        "rows": fitted,
+        "images": sorted({t["image"] for t in trajectories}),
+    }
+
+
+def as_run(trajectory: dict[str, Any], lam: float) -> dict[str, Any]:
+    """A calibration trajectory as a recorded bench run, with CIFS scored under ``lam`` and the
+    discrepancy criterion from the residual (for denoising, the MSE to the input), so that
+    :func:`~autodip.bench.adaptive.replay_adaptive` replays the shipped policy on it."""
+    steps, mse = trajectory["steps"], np.asarray(trajectory["mse"], dtype=float)
+    variance = (trajectory["sigma_hat"] / 255.0) ** 2
+    cifs = cifs_energy(lam, mse, trajectory["size"], trajectory["pixels"])
+    history = [
+        {"step": s, "psnr": p, "ssim": float("nan"), "residual": float(m)}
+        for s, p, m in zip(steps, trajectory["psnr"], mse, strict=True)
+    ]
+    return {
+        "job": {"monitor_every": steps[1] - steps[0]},
+        "sigma_hat": trajectory["sigma_hat"],
+        "history": history,
+        "iterations": steps[-1],
+        "seconds": float(trajectory["seconds"]),
+        "criteria": {
+            "cifs": {"steps": steps, "scores": list(map(float, cifs)), "lower_is_better": True,
+                     "seconds": 0.0},
+            "discrepancy": {"steps": steps, "scores": list(255.0**2 * np.abs(mse - variance)),
+                            "lower_is_better": True, "seconds": 0.0},
+        },
+    }  # fmt: skip
+
+
+def shipped_policy(trajectory: dict[str, Any], lam: float) -> tuple[float, int]:
+    """PSNR and step the shipped policy returns (S, the gate and the discrepancy principle
+    beside CIFS), within the recorded steps as a hard budget."""
+    run = as_run(trajectory, lam)
+    end = trajectory["steps"][-1]
+    replay = replay_adaptive(run, "cifs", DENOISE_PATIENCE, nominal=end, cap=end)
+    return replay.psnr, replay.stop
 
 
 def rows(
@@ -58,40 +114,40 @@ def rows(
             lam = lambda_for_image(t["sigma_hat"], t["pixels"], table)
             # the table's own S (the calibration's), as the λ was chosen for it
             value, stop = psnr_at_stop(t, lam, int(table["patience"]))
-            row[name] = {"lambda": lam, "psnr": value, "stop": stop}
+            policy, policy_stop = shipped_policy(t, lam)
+            row[name] = {"lambda": lam, "psnr": value, "stop": stop, "policy_psnr": policy,
+                         "policy_stop": policy_stop}  # fmt: skip
         out.append(row)
     return out
 
 
+#: The columns of the table: (heading, key of a table's cell).
+COLUMNS = (("candidate rule", "psnr"), ("shipped policy", "policy_psnr"))
+
+
+def _cells(group: list[dict[str, Any]], names: list[str]) -> list[float]:
+    """Mean PSNR of ``group`` per column, each table in turn."""
+    return [float(np.mean([g[name][key] for g in group])) for _, key in COLUMNS for name in names]
+
+
 def markdown(data: list[dict[str, Any]], names: list[str]) -> list[str]:
-    """Mean PSNR at the stop per split and σ, each table beside the peak."""
-    groups: dict[tuple[str, float], list[dict[str, Any]]] = defaultdict(list)
+    """Mean PSNR at the stop per split and σ (and over all σ), each table beside the peak."""
+    groups: dict[tuple[str, Any], list[dict[str, Any]]] = defaultdict(list)
     for r in data:
         groups[r["split"], r["sigma"]].append(r)
-    header = " | ".join(f"{n}: PSNR at stop" for n in names)
+        groups[r["split"], "all"].append(r)
+    header = " | ".join(f"{column}, {name}" for column, _ in COLUMNS for name in names)
     out = [
-        f"| split | σ | images | mean σ̂ | {header} | gray − colour | peak |",
-        "|---|---|---|---|" + "---|" * len(names) + "---|---|",
+        f"| split | σ | images | {header} | peak |",
+        "|---|---|---|" + "---|" * (len(COLUMNS) * len(names)) + "---|",
     ]
-    order = sorted(groups.items(), key=lambda kv: (kv[0][0] != "held out", kv[0][1]))
-    for (split, sigma), group in order:
-        means = [float(np.mean([g[n]["psnr"] for g in group])) for n in names]
-        out.append(
-            f"| {split} | {sigma:g} | {len(group)} | "
-            f"{np.mean([g['sigma_hat'] for g in group]):.1f} | "
-            + " | ".join(f"{m:.2f}" for m in means)
-            + f" | {means[-1] - means[0]:+.2f} | {np.mean([g['peak'] for g in group]):.2f} |"
-        )
-    for split in ("held out", "fitted"):
-        group = [r for r in data if r["split"] == split]
-        if group:
-            means = [float(np.mean([g[n]["psnr"] for g in group])) for n in names]
-            peak = np.mean([g["peak"] for g in group])
-            out.append(
-                f"| {split} | all | {len(group)} | – | "
-                + " | ".join(f"**{m:.2f}**" for m in means)
-                + f" | **{means[-1] - means[0]:+.2f}** | {peak:.2f} |"
-            )
+    order = sorted(groups, key=lambda k: (k[0] != "held out", k[1] == "all", str(k[1]).zfill(4)))
+    for split, sigma in order:
+        group = groups[split, sigma]
+        cells = " | ".join(f"{m:.2f}" for m in _cells(group, names))
+        peak = np.mean([g["peak"] for g in group])
+        shown = sigma if sigma == "all" else f"{sigma:g}"
+        out.append(f"| {split} | {shown} | {len(group)} | {cells} | {peak:.2f} |")
     return out
 
 
@@ -99,16 +155,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=RESULTS / "cifs-gray")
     parser.add_argument("--colour", type=Path, default=DATA / "cifs_lambda.json")
-    parser.add_argument("--gray", type=Path, default=DATA / "cifs_lambda_gray.json")
+    parser.add_argument("--patience", type=int, default=500, help="the calibration's S")
     parser.add_argument("--out", type=Path, default=RESULTS / "cifs_gray.md")
     args = parser.parse_args()
+    fitted_on = load(args.runs / "even")
     tables = {
         "colour λ": json.loads(args.colour.read_text()),
-        "gray λ": json.loads(args.gray.read_text()),
+        "gray λ": fit_table(fitted_on, args.patience),
     }
-    data = rows(load(args.runs / "odd"), tables, "held out") + rows(
-        load(args.runs / "even"), tables, "fitted"
-    )
+    data = rows(load(args.runs / "odd"), tables, "held out") + rows(fitted_on, tables, "fitted")
     names = list(tables)
     gray = tables["gray λ"]
     lines = [
@@ -116,12 +171,14 @@ def main() -> None:
         "",
         f"- trajectories: `{args.runs}` (`autodip calibrate-cifs` caches; the commands are in "
         "`benchmarks/cifs_gray.py`): Set12, 128² centre crops, "
-        f"{gray['made_with']['iters']} steps of the default network (width 32 at this size), "
+        f"{fitted_on[0]['steps'][-1]} steps of the default network (width 32 at this size), "
         "noise seeded per image and σ",
-        f"- gray table fitted on the even positions ({', '.join(gray['made_with']['images'])}); "
-        "*held out*: the odd positions",
-        "- PSNR (dB) at the stop of CIFS's candidate rule (each table's own S, no gate, no "
-        "adaptive budget), λ interpolated at the trajectory's σ̂ and scaled to its pixels",
+        f"- gray λ per σ fitted on the even positions ({', '.join(gray['images'])}) as "
+        f"`autodip calibrate-cifs` does (S = {args.patience}); *held out*: the odd positions",
+        "- PSNR (dB) at the stop, λ interpolated at the trajectory's σ̂ and scaled to its "
+        "pixels: *candidate rule*, CIFS's rule alone with the calibration's S (how λ is "
+        f"chosen); *shipped policy*, what `autodip denoise` returns (S = {DENOISE_PATIENCE}, the "
+        "confirmation gate, the discrepancy principle beside CIFS) within the recorded steps",
         "",
         *markdown(data, names),
         "",
@@ -135,7 +192,9 @@ def main() -> None:
             f"| {row['sigma']:g} | {row['sigma_hat']:.1f} | {lam_colour:.3g} | "
             f"{row['lambda']:.3g} |"
         )
-    path, _ = write_report(args.out, "\n".join(lines), {"rows": data}, provenance())
+    path, _ = write_report(
+        args.out, "\n".join(lines), {"gray_table": gray, "rows": data}, provenance()
+    )
     print(path.read_text(encoding="utf-8"))
 
 
