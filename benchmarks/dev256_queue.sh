@@ -4,10 +4,11 @@
 # script after an interruption only computes what is missing.
 #
 #   1. dev256.json, widths 32 and 64 only: the default network's 36 trajectories (guard.md);
-#   2. dev256-own.json: holdout and OSC at 256² (24 runs of their own; the plain and BM3D runs
+#   2. dev-full.json: the default network on 4 full-size CBSD68 images at σ = 25 (the issue's
+#      full-size target; no crop, so nothing is shared with dev256): the defaults' evidence at
+#      the size users have comes before the criteria comparisons (moved up on 2026-12-02);
+#   3. dev256-own.json: holdout and OSC at 256² (24 runs of their own; the plain and BM3D runs
 #      are dev256's, hard-linked in first);
-#   3. dev-full.json: the default network on 4 full-size CBSD68 images at σ = 25 (the issue's
-#      full-size target; no crop, so nothing is shared with dev256);
 #   4. dev256-pass1.json: a first pass of width 128 and dip-skip (σ = 25, 4 images) before either
 #      gets all 36 (docs/benchmarks.md says why).
 #
@@ -50,8 +51,8 @@ if [ -e "$narrowed/runs" ] && [ ! -L "$narrowed/runs" ]; then
 fi
 ln -sfn "$(cd "$results/dev256/runs" && pwd)" "$narrowed/runs"
 bench --sweep benchmarks/sweeps/dev256.json --nets hourglass-w32 hourglass-w64 -o "$narrowed"
+bench --sweep benchmarks/sweeps/dev-full.json -o "$results/dev-full"
 link_shared benchmarks/sweeps/dev256-own.json "$results/dev256-own"
 bench --sweep benchmarks/sweeps/dev256-own.json -o "$results/dev256-own"
-bench --sweep benchmarks/sweeps/dev-full.json -o "$results/dev-full"
 link_shared benchmarks/sweeps/dev256-pass1.json "$results/dev256-pass1"
 bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"
