@@ -202,3 +202,19 @@ def test_the_summary_says_which_criterion_confirmed() -> None:
     )
     unconfirmed = {**result, "confirmed": False, "confirmed_by": None}
     assert _returned_phrase(unconfirmed, 1880).endswith("(not confirmed)")
+
+
+def test_beside_an_ungated_primary_only_a_judged_step_opens_the_second_criterions_gate() -> None:
+    """A primary that is not gated (``fixed``) opens its gate at once; the criterion that also
+    confirms still waits for the first step the gate judges open, as the replay does."""
+    falling = [10.0 - i for i in range(10)]  # never confirms
+    primary = scripted("first", falling)
+    primary.gated = False
+    stopper = Stopper(primary, patience=30, also_confirms=scripted("second", SECOND))
+    y = torch.zeros(1, 1, 4, 4)
+    stopper.start(y, 0, None)
+    context = Context(raw=y, target=y, operator=Denoise(), loss=0.0, max_iters=100)
+    reasons = [stopper.observe(s, y + s, context, s >= 60) for s in range(10, 101, 10)]
+    assert (stopper.gate_opens_at, stopper.also_opens_at) == (10, 60)
+    # without its own gate the second criterion would have confirmed step 20 at step 50
+    assert [r is not None for r in reasons].index(True) == 8 and stopper.confirmed_by == "second"

@@ -129,6 +129,9 @@ class Stopper:
         self.confirmed = False
         self.confirmed_by: str | None = None
         self.gate_opens_at: int | None = None
+        # the gate of the criterion that also confirms: opened only by a judged step, even beside
+        # a primary that is not gated
+        self.also_opens_at: int | None = None
         # who the criteria are (options and patience), taken before any run fills in its state
         self._identity = [
             {**t.criterion.describe(), "patience": t.rule.patience} for t in self.tracks
@@ -181,7 +184,7 @@ class Stopper:
             track.seconds = 0.0
         self.best_image, self.best_step, self.confirmed = None, None, False
         self.confirmed_by = None
-        self.gate_opens_at = None
+        self.gate_opens_at = self.also_opens_at = None
         self._recent.clear()
         if self.primary is not None and self.primary.changes_objective:
             return self.primary.objective_offset(target, seed, operator)
@@ -214,11 +217,7 @@ class Stopper:
         cannot judge this step (σ̂ untrustworthy, a retargeted stage): it is open, and the
         criterion that also confirms does not confirm here.
         """
-        ungated = self.primary is None or not self.primary.gated
-        if (may_confirm is not False or ungated) and self.gate_opens_at is None:
-            self.gate_opens_at = step
-            for track in self.tracks[: self._confirming + 1]:
-                track.rule.reset()
+        self._open_gates(step, may_confirm)
         if self.primary is not None and self.primary.lag:
             self._recent.append((step, estimate.detach().clone()))
         for index, track in enumerate(self.tracks):
@@ -227,11 +226,7 @@ class Stopper:
             if score is not None:
                 scored = track.criterion.score_step(step)
                 # a lagging primary's scores of steps before the gate opened stay out of its rule
-                gated_out = (
-                    index <= self._confirming
-                    and self.primary is not None
-                    and scored < (self.gate_opens_at or 0)
-                )
+                gated_out = index <= self._confirming and scored < (self._opens_at(index) or 0)
                 try:
                     new_best = not gated_out and track.rule.observe(scored, score)
                 except ValueError as error:  # say which criterion gave the bad score
@@ -247,10 +242,29 @@ class Stopper:
                 self._recent.popleft()
         return self._verdict(step, judged=may_confirm is not None)
 
+    def _open_gates(self, step: int, may_confirm: bool | None) -> None:
+        """Open the primary's gate (and the gate of the criterion that also confirms, which only
+        a judged step opens) at ``step``, their rules starting afresh there.
+        """
+        ungated = self.primary is None or not self.primary.gated
+        if (may_confirm is not False or ungated) and self.gate_opens_at is None:
+            self.gate_opens_at = step
+            if self.primary is not None:
+                self.tracks[0].rule.reset()
+        if self.also_confirms is not None and may_confirm is True and self.also_opens_at is None:
+            self.also_opens_at = step
+            self.tracks[1].rule.reset()
+
     @property
     def _confirming(self) -> int:
-        """The index of the last track whose rule may stop the run (gated like the primary)."""
+        """The index of the last track whose rule may stop the run (the primary's, or the
+        criterion's that also confirms).
+        """
         return 1 if self.also_confirms is not None else 0
+
+    def _opens_at(self, index: int) -> int | None:
+        """The step where the gate of track ``index`` (0 or :attr:`_confirming`) opened."""
+        return self.gate_opens_at if index == 0 else self.also_opens_at
 
     def _image_at(self, step: int, estimate: torch.Tensor) -> torch.Tensor:
         for recorded, image in self._recent:
@@ -263,8 +277,8 @@ class Stopper:
             return None
         # Patience counts scored steps: a lagging criterion (OSC) confirms only once enough of its
         # own scores have come in after the best, not merely once the run has moved on.
-        for track in self.tracks[: self._confirming + 1]:
-            if track.criterion is self.also_confirms and not judged:
+        for index, track in enumerate(self.tracks[: self._confirming + 1]):
+            if index > 0 and (not judged or self.also_opens_at is None):
                 continue
             rule = track.rule
             verdict = rule.decision(rule.last_step) if rule.last_step is not None else None
@@ -333,8 +347,8 @@ class Stopper:
         ``also_confirms``).
         """
         records = {t.criterion.name: t.summary(step) for t in self.tracks}
-        if self.primary is not None and self.gate_opens_at is None:
-            for track in self.tracks[: self._confirming + 1]:
+        for index, track in enumerate(self.tracks[: self._confirming + 1]):
+            if self.primary is not None and self._opens_at(index) is None:
                 records[track.criterion.name]["confirmed"] = False
         if self.also_confirms is not None:
             records[self.also_confirms.name]["also_confirms"] = True
