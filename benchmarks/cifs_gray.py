@@ -151,10 +151,19 @@ def markdown(data: list[dict[str, Any]], names: list[str]) -> list[str]:
     return out
 
 
+def shown_path(path: Path) -> str:
+    """``path`` relative to the repository root where it lies inside it (reports stay portable)."""
+    try:
+        return str(path.resolve().relative_to(RESULTS.parents[1]))
+    except ValueError:
+        return str(path)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=Path, default=RESULTS / "cifs-gray")
     parser.add_argument("--colour", type=Path, default=DATA / "cifs_lambda.json")
+    parser.add_argument("--shipped", type=Path, default=DATA / "cifs_lambda_gray.json")
     parser.add_argument("--patience", type=int, default=500, help="the calibration's S")
     parser.add_argument("--out", type=Path, default=RESULTS / "cifs_gray.md")
     args = parser.parse_args()
@@ -166,10 +175,17 @@ def main() -> None:
     data = rows(load(args.runs / "odd"), tables, "held out") + rows(fitted_on, tables, "fitted")
     names = list(tables)
     gray = tables["gray λ"]
+    shipped = json.loads(args.shipped.read_text()) if args.shipped.exists() else None
+    same = (
+        shipped is not None
+        and np.allclose(shipped["lambdas"], gray["lambdas"])
+        and np.allclose(shipped["sigmas"], gray["sigmas"])
+    )
     lines = [
         "# CIFS's λ on gray images: the colour table against Set12's",
         "",
-        f"- trajectories: `{args.runs}` (`autodip calibrate-cifs` caches; the commands are in "
+        f"- trajectories: `{shown_path(args.runs)}` (`autodip calibrate-cifs` caches; the "
+        "commands are in "
         "`benchmarks/cifs_gray.py`): Set12, 128² centre crops, "
         f"{fitted_on[0]['steps'][-1]} steps of the default network (width 32 at this size), "
         "noise seeded per image and σ",
@@ -179,6 +195,9 @@ def main() -> None:
         "pixels: *candidate rule*, CIFS's rule alone with the calibration's S (how λ is "
         f"chosen); *shipped policy*, what `autodip denoise` returns (S = {DENOISE_PATIENCE}, the "
         "confirmation gate, the discrepancy principle beside CIFS) within the recorded steps",
+        f"- the gray table installed (`{shown_path(args.shipped)}`) "
+        + ("is this fit" if same else "is **not** this fit" if shipped else "is missing")
+        + ": gray images take it at run time",
         "",
         *markdown(data, names),
         "",

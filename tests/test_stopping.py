@@ -209,6 +209,17 @@ def test_gray_images_take_the_gray_table_where_one_is_installed(monkeypatch) -> 
     assert crit.lam == pytest.approx(1e6)
 
 
+def test_the_package_ships_a_gray_table_calibrated_on_set12() -> None:
+    from autodip.stopping.cifs import shipped_lambda_table
+
+    gray, colour = shipped_lambda_table(channels=1), shipped_lambda_table(channels=3)
+    assert gray is not colour and gray["lambdas"] != colour["lambdas"]
+    assert set(gray["made_with"]["images"]) == {"01.png", "03.png", "05.png", "07.png"}
+    assert list(gray["sigmas"]) == sorted(gray["sigmas"]) and len(gray["sigmas"]) == 6
+    # calibrated on 128² crops: the pixel count the run-time scaling divides by
+    assert gray["pixels"] == 128 * 128
+
+
 @pytest.mark.parametrize("name, options", [("wmv", {"window": 30}), ("emv", {})])
 def test_variance_of_a_constant_sequence_is_zero_and_grows_with_jitter(name, options):
     base = torch.rand(1, 3, 8, 8, generator=torch.Generator().manual_seed(0))
