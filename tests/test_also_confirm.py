@@ -126,7 +126,7 @@ def smooth_noisy() -> tuple[torch.Tensor, torch.Tensor]:
 def test_an_online_run_stops_where_its_replay_does() -> None:
     """A run recorded to the cap, replayed with ``also``, stops where the same run online does."""
     clean, y = smooth_noisy()
-    options = {"lr": 0.02, "seed": 0, "device": "cpu", "monitor_every": 10}
+    options = {"lr": 0.02, "seed": 0, "device": "cpu", "precision": "fp32", "monitor_every": 10}
 
     def net() -> torch.nn.Module:
         torch.manual_seed(0)

@@ -135,7 +135,13 @@ def test_parallel_workers_give_the_same_rows_as_serial(tmp_path, images):
             key=lambda r: (r["image"], r["criterion"], r.get("patience") or 0),
         )  # fmt: skip
 
-    assert comparable(serial) == comparable(parallel)
+    # the same jobs, stops and steps; measurements equal to float rounding (a worker runs on one
+    # thread, the serial run on two, and oneDNN splits a reduction by the thread count)
+    expected = [
+        {k: pytest.approx(v, rel=1e-6) if isinstance(v, float) else v for k, v in row.items()}
+        for row in comparable(serial)
+    ]
+    assert comparable(parallel) == expected
 
 
 def test_osc_gets_its_own_run_and_an_accuracy(tmp_path, images):
