@@ -1,8 +1,9 @@
 """Where a DIP step's time goes → ``benchmarks/results/profile.md``.
 
-For the default denoising network (2-level hourglass, width 32) and the published ``dip-skip``, at
-128², 256² and 512² (centre crops of the DIP paper's F16 with Gaussian noise σ = 25, the default
-CIFS criterion monitoring every 10 steps, the default placement), one :func:`autodip.api`
+For the default denoising networks (2-level hourglass, width 32 below 3·128² pixels and 64 from
+there) and the published ``dip-skip``, at 128², 256² and 512² (centre crops of the DIP paper's F16
+with Gaussian noise σ = 25, the default CIFS criterion monitoring every 10 steps, the default
+placement), one :func:`autodip.api`
 run is timed under ``torch.profiler``. The library is not changed for it: the parts of a step are
 labelled from outside, by wrapping the functions that do them —
 
@@ -49,6 +50,7 @@ from common import SHARED_DATA
 
 NETS = {
     "hourglass-w32 (the default below 3·128² pixels)": ("hourglass", {"width": 32}),
+    "hourglass-w64 (the default from 3·128² pixels)": ("hourglass", {"width": 64}),
     "dip-skip": ("dip-skip", {}),
 }
 SIZES = (128, 256, 512)
