@@ -197,8 +197,11 @@ def test_gray_images_take_the_gray_table_where_one_is_installed(monkeypatch) -> 
     monkeypatch.setattr(cifs, "_packaged_table", installed.get)
     y = torch.full((1, 1, 64, 64), 0.5)
     crit = create_criterion("cifs", sigma=25.0)
+    # before a run no table is named: a checkpoint's identity of the criteria stays as it was
+    assert "table" not in crit.describe()
     crit.update(1, y, context(y))
     assert crit.lam == pytest.approx(3e5)
+    assert crit.describe()["table"] == cifs.LAMBDA_TABLE_GRAY  # the report names the table
     crit = create_criterion("cifs", sigma=25.0)
     colour_y = y.expand(1, 3, 64, 64)
     crit.update(1, colour_y, context(colour_y))
@@ -207,6 +210,7 @@ def test_gray_images_take_the_gray_table_where_one_is_installed(monkeypatch) -> 
     crit = create_criterion("cifs", sigma=25.0)
     crit.update(1, y, context(y))
     assert crit.lam == pytest.approx(1e6)
+    assert crit.describe()["table"] == cifs.LAMBDA_TABLE
 
 
 def test_the_package_ships_a_gray_table_calibrated_on_set12() -> None:

@@ -52,13 +52,20 @@ def _packaged_table(name: str) -> dict[str, Any] | None:
     return json.loads(path.read_text())
 
 
-def shipped_lambda_table(channels: int = 3) -> dict[str, Any] | None:
-    """The λ(σ) table shipped with the package for images of ``channels`` channels (the gray
-    table for 1 where one is installed, else the colour one), or ``None`` if none is installed.
+def shipped_table_name(channels: int = 3) -> str:
+    """The file name of the shipped table images of ``channels`` channels take: the gray table
+    for 1 where one is installed, else the colour one.
     """
-    if channels == 1 and (gray := _packaged_table(LAMBDA_TABLE_GRAY)) is not None:
-        return gray
-    return _packaged_table(LAMBDA_TABLE)
+    if channels == 1 and _packaged_table(LAMBDA_TABLE_GRAY) is not None:
+        return LAMBDA_TABLE_GRAY
+    return LAMBDA_TABLE
+
+
+def shipped_lambda_table(channels: int = 3) -> dict[str, Any] | None:
+    """The λ(σ) table shipped with the package for images of ``channels`` channels
+    (:func:`shipped_table_name`), or ``None`` if none is installed.
+    """
+    return _packaged_table(shipped_table_name(channels))
 
 
 def interpolate_lambda(sigma: float, table: dict[str, Any]) -> float:
@@ -175,6 +182,7 @@ class CompressedSize(Criterion):
         """Forget the noise estimate and λ of the previous run."""
         self.lam: float | None = self.fixed_lam
         self.sigma: float | None = self.fixed_sigma
+        self.table_used: str | None = None
 
     def _resolve_lambda(self, target: torch.Tensor) -> float:
         if self.lam is not None:
@@ -184,6 +192,7 @@ class CompressedSize(Criterion):
         if self.sigma is None:
             self.sigma = estimate_sigma(_chw(target))
         table = load_lambda_table(self.table_path, channels=target.shape[1])
+        self.table_used = self.table_path or shipped_table_name(target.shape[1])
         if table is None:
             raise ValueError(
                 "no CIFS λ table is installed; pass lam=..., or table=PATH with a table made by "
@@ -203,5 +212,17 @@ class CompressedSize(Criterion):
         return float(cifs_energy(lam, mse, size, height * width))
 
     def describe(self) -> dict[str, Any]:
-        """Name, λ, the σ it came from, and the JPEG quality."""
-        return {"name": self.name, "lam": self.lam, "sigma": self.sigma, "quality": self.quality}
+        """Name, λ, the σ it came from, the JPEG quality, and the λ table once one was read.
+
+        (``table`` is left out until then, so the identity a checkpoint stores, taken before the
+        run, is what it was before the key existed.)
+        """
+        described = {
+            "name": self.name,
+            "lam": self.lam,
+            "sigma": self.sigma,
+            "quality": self.quality,
+        }
+        if self.table_used is not None:
+            described["table"] = self.table_used
+        return described
