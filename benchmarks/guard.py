@@ -503,11 +503,13 @@ def markdown(data: dict[str, Any]) -> str:
         if data["network"]
         else " (the default width for the crop size and its σ̂)"
     )
+    folder = Path(data["runs"])
+    size = "at full size" if folder.name == "dev-full" else "at 256²"
     out = [
-        "# The fit guard and the adaptive budget at 256²",
+        f"# The fit guard and the adaptive budget {size}",
         "",
-        f"- replays the cached runs of `{data['runs']}/`, written by `autodip bench run --sweep "
-        "benchmarks/sweeps/dev256.json -o benchmarks/results/dev256`",
+        f"- replays the cached runs of `{folder}/`, written by `autodip bench run --sweep "
+        f"benchmarks/sweeps/{folder.name}.json -o {folder}`",
         f"- cached so far: {total} of the sweep's jobs; {len(rows)} default-network runs "
         "(the sweep is multi-session: rerun this script as it grows)",
         f"- defaults replayed: `{networks}`{which}, "
