@@ -199,6 +199,8 @@ def test_gray_images_take_the_gray_table_where_one_is_installed(monkeypatch) -> 
     crit = create_criterion("cifs", sigma=25.0)
     # before a run no table is named: a checkpoint's identity of the criteria stays as it was
     assert "table" not in crit.describe()
+    del crit.table_used  # as unpickled from a checkpoint made before the attribute existed
+    assert crit.describe()["name"] == "cifs"
     crit.update(1, y, context(y))
     assert crit.lam == pytest.approx(3e5)
     assert crit.describe()["table"] == cifs.LAMBDA_TABLE_GRAY  # the report names the table

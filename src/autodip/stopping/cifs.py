@@ -223,6 +223,8 @@ class CompressedSize(Criterion):
             "sigma": self.sigma,
             "quality": self.quality,
         }
-        if self.table_used is not None:
-            described["table"] = self.table_used
+        # a criterion unpickled from a checkpoint made before the attribute existed lacks it
+        table_used = getattr(self, "table_used", None)
+        if table_used is not None:
+            described["table"] = table_used
         return described
