@@ -58,6 +58,9 @@ reports-256: $(STAMP)
 	$(REPLAY) benchmarks/cifs_scaling.py
 	$(REPLAY) benchmarks/choose256.py
 	$(REPLAY) benchmarks/auto256.py
+	if [ -f benchmarks/results/dev-full/sweep.json ]; then \
+	  $(REPLAY) benchmarks/guard.py --runs benchmarks/results/dev-full \
+	    --out benchmarks/results/guard-full.md; fi
 	if [ -f benchmarks/results/dev256-own/sweep.json ]; then \
 	  $(REPLAY) benchmarks/osc_window.py --runs benchmarks/results/dev256-own && \
 	  $(BIN)/autodip bench report benchmarks/results/dev256-own; fi
