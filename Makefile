@@ -60,7 +60,9 @@ reports-256: $(STAMP)
 	$(REPLAY) benchmarks/auto256.py
 	if [ -f benchmarks/results/dev-full/sweep.json ]; then \
 	  $(REPLAY) benchmarks/guard.py --runs benchmarks/results/dev-full \
-	    --out benchmarks/results/guard-full.md; fi
+	    --out benchmarks/results/guard-full.md && \
+	  $(REPLAY) benchmarks/cifs_scaling.py --runs benchmarks/results/dev-full \
+	    --out benchmarks/results/cifs_scaling-full.md; fi
 	if [ -f benchmarks/results/dev256-own/sweep.json ]; then \
 	  $(REPLAY) benchmarks/osc_window.py --runs benchmarks/results/dev256-own && \
 	  $(BIN)/autodip bench report benchmarks/results/dev256-own; fi

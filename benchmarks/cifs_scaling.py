@@ -43,7 +43,7 @@ from autodip.bench.provenance import provenance, write_report
 from autodip.bench.restimate import byte_error, jpeg_term
 from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE
 from autodip.stopping.cifs import lambda_for_image, shipped_lambda_table
-from guard import current, load_runs
+from guard import current, job_size, load_runs
 
 #: Multipliers of the shipped λ replayed: 1/4 is no pixel scaling at 256², 1/2 a square root.
 MULTIPLIERS = (1 / 16, 1 / 8, 1 / 4, 1 / 2, 1, 2, 4, 8, 16)
@@ -52,8 +52,8 @@ NAMES = {1 / 4: "no pixel scaling", 1 / 2: "√ scaling", 1: "shipped (× pixel 
 
 def replays(run: dict[str, Any], table: dict[str, Any]) -> dict[str, Any]:
     """The shipped policy's stop under each multiplier of λ, for one run."""
-    side = int(run["job"]["crop"])
-    pixels = side * side
+    height, width = job_size(run["job"])
+    pixels = height * width
     lam = lambda_for_image(run["sigma_hat"], pixels, table)
     mse, term = jpeg_term(run, lam)
     cap = ADAPTIVE_CAP * DENOISE_ITERS
@@ -122,14 +122,25 @@ def _m(m: float) -> str:
 def markdown(data: dict[str, Any]) -> str:
     rows = data["rows"]
     worst = max((r["byte_error"] for r in rows), default=math.nan)
+    folder = Path(data["runs"])
+    whole = folder.name == "dev-full"
+    images = len({r["image"] for r in rows})
+    sigmas = "/".join(f"{s:g}" for s in sorted({r["sigma"] for r in rows}))
     out = [
-        "# CIFS's λ at 256²: does the pixel-count scaling hold?",
+        f"# CIFS's λ {'on whole images' if whole else 'at 256²'}: does the pixel-count scaling "
+        "hold?",
         "",
-        f"- replays the cached runs of `{data['runs']}/` (`autodip bench run --sweep "
-        "benchmarks/sweeps/dev256.json`): "
-        f"{len(rows)} trajectories of 4500 steps, 12 odd-position CBSD68 crops × σ 15/25/50",
-        f"- λ = m · λ₀, λ₀ the shipped λ(σ̂) × (pixels / {data['table_pixels']}) = 4 × the "
-        "table's at 256²; m = 1/4 is no pixel scaling, m = 1/2 a square-root scaling",
+        f"- replays the cached runs of `{folder}/` (`autodip bench run --sweep "
+        f"benchmarks/sweeps/{folder.name}.json`): {len(rows)} trajectories of 4500 steps, "
+        f"{images} odd-position CBSD68 {'images, whole' if whole else 'crops'} × σ {sigmas}",
+        f"- λ = m · λ₀, λ₀ the shipped λ(σ̂) × (pixels / {data['table_pixels']})"
+        + ("; " if whole else " ")
+        + (
+            "= 4 × the table's at 256²; m = 1/4 is no pixel scaling, m = 1/2 a square-root scaling"
+            if not whole
+            else "at 481×321 the pixel ratio is 9.4, so no pixel scaling is m ≈ 1/9.4 (between "
+            "1/16 and 1/8) and a square-root scaling m ≈ 1/3.1"
+        ),
         f"- policy replayed: CIFS, patience {DENOISE_PATIENCE}, budget {DENOISE_ITERS} "
         f"adaptive up to {ADAPTIVE_CAP * DENOISE_ITERS} (what `autodip denoise` does); *peak*: "
         "the run's best PSNR within 4500 steps",

@@ -65,14 +65,20 @@ def default_network(job: dict[str, Any], sigma: float | None = None) -> str:
     >>> default_network({"crop": 256}), default_network({"crop": 256}, sigma=45.7)
     ('hourglass-w64', 'hourglass-w32')
     """
-    if job.get("crop"):
-        height = width = int(job["crop"])
-    else:  # a whole image (dev-full.json): its own size, read from the file
-        from PIL import Image
-
-        with Image.open(job["image"]) as image:
-            width, height = image.size
+    height, width = job_size(job)
     return f"{DEFAULT_NET}-w{TASK_DEFAULTS['denoise'].width_for(height, width, sigma=sigma)}"
+
+
+def job_size(job: dict[str, Any]) -> tuple[int, int]:
+    """Height and width of the image a job ran on: its crop, or the whole file's size (read from
+    the path it names, relative to the repository root)."""
+    if job.get("crop"):
+        return int(job["crop"]), int(job["crop"])
+    from PIL import Image
+
+    with Image.open(job.get("path", job["image"])) as image:
+        width, height = image.size
+    return height, width
 
 
 def bm3d_estimated(runs: list[dict[str, Any]]) -> dict[tuple[str, str], float]:
@@ -718,9 +724,9 @@ def main() -> None:
     parser.add_argument(
         "--own",
         type=Path,
-        default=Path("benchmarks/results/dev256-own"),
         help="results folder whose holdout and osc runs (their own objective) join the criteria "
-        "comparison, if it exists",
+        "comparison, if it exists (default: the --runs folder's name with -own, e.g. "
+        "dev256-own: runs of the same crops)",
     )
     parser.add_argument(
         "--network",
@@ -729,7 +735,8 @@ def main() -> None:
     args = parser.parse_args()
     recorded = load_runs(args.runs)
     runs = current(recorded)
-    own = [r for r in load_runs(args.own) if r["job"]["kind"] in ("holdout", "osc")]
+    own_folder = args.own or args.runs.parent / f"{args.runs.name}-own"
+    own = [r for r in load_runs(own_folder) if r["job"]["kind"] in ("holdout", "osc")]
     data = {
         "runs": str(args.runs),
         "network": args.network,
