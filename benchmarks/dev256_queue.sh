@@ -9,7 +9,10 @@
 #      the size users have comes before the criteria comparisons (moved up on 2026-12-02);
 #   3. dev256-own.json: holdout and OSC at 256² (24 runs of their own; the plain and BM3D runs
 #      are dev256's, hard-linked in first);
-#   4. dev256-pass1.json: a first pass of width 128 and dip-skip (σ = 25, 4 images) before either
+#   4. cbsd68_full.py: the defaults themselves (not a recorded trajectory) on the 34 whole
+#      odd-position CBSD68 images at σ = 25, two instances sharing the images (issue 14 item 7;
+#      about 30 minutes an image per instance on a 2-core AMX CPU);
+#   5. dev256-pass1.json: a first pass of width 128 and dip-skip (σ = 25, 4 images) before either
 #      gets all 36 (docs/benchmarks.md says why).
 #
 # Usage, from the repository root (the sweeps' image paths are relative to it):
@@ -54,5 +57,11 @@ bench --sweep benchmarks/sweeps/dev256.json --nets hourglass-w32 hourglass-w64 -
 bench --sweep benchmarks/sweeps/dev-full.json -o "$results/dev-full"
 link_shared benchmarks/sweeps/dev256-own.json "$results/dev256-own"
 bench --sweep benchmarks/sweeps/dev256-own.json -o "$results/dev256-own"
+for _ in 1 2; do
+    "$python" benchmarks/cbsd68_full.py --threads 1 --cache "$results/cbsd68-full" \
+        --out "$results/cbsd68_full.md" \
+        --conditions "two instances, one thread each (benchmarks/dev256_queue.sh)" &
+done
+wait  # an image that failed has no cache file: a rerun of the queue retries it
 link_shared benchmarks/sweeps/dev256-pass1.json "$results/dev256-pass1"
 bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"
