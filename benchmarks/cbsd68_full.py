@@ -12,10 +12,11 @@ steps (the run's peak and the gap to it); it does not steer the run. Beside each
 and CBM3D with the estimated σ̂ (the ``bm3d`` baseline on the same noisy file).
 
 Resumable and shareable: each finished image is one small JSON file in ``--cache`` (committed), and
-several instances of this script share the work by claiming an image with a lock file (a lock
-left by a process that is no longer running is taken over). ``--analyse-only`` writes the report
-from the cache. The seconds of a run are only clean timings when nothing else shared the CPU;
-``--conditions`` says what did. Usage, from the repository root (two processes, one thread each)::
+several instances of this script share the work by holding an image's lock file while they restore
+it (an advisory ``flock``, released by the kernel if the instance dies). Each instance writes the
+report from every finished image when it ends; ``--analyse-only`` writes it from the cache alone.
+The seconds of a run are only clean timings when nothing else shared the CPU; ``--conditions``
+says what did. Usage, from the repository root (two processes, one thread each)::
 
     for i in 1 2; do OMP_NUM_THREADS=1 nohup nice -n 5 python benchmarks/cbsd68_full.py \\
         --threads 1 --conditions 'two instances, one thread each' > /tmp/cbsd68-$i.log 2>&1 & done
@@ -25,10 +26,14 @@ from the cache. The seconds of a run are only clean timings when nothing else sh
 from __future__ import annotations
 
 import argparse
+import fcntl
+import json
 import os
 import statistics
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -63,28 +68,22 @@ def jobs(folder: Path, limit: int | None) -> list[Job]:
     return [job for job in expand(sweep) if job.kind == "baseline"]
 
 
-def claim(lock: Path) -> bool:
-    """Take ``lock`` for this process, or take over one whose process is no longer running."""
+@contextmanager
+def holding(lock: Path) -> Iterator[bool]:
+    """Hold ``lock`` while the block runs, if no other instance holds it (yields whether this one
+    does). An advisory ``flock`` on an open file: the kernel drops it when its process dies, so a
+    killed instance leaves nothing to clean up."""
     lock.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        descriptor = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
+    with open(lock, "a") as handle:
         try:
-            holder = int(lock.read_text())  # empty: its taker died before writing its PID
-            if holder <= 0:
-                raise ValueError(holder)
-            os.kill(holder, 0)
-            return False  # its holder is still running
-        except (ValueError, ProcessLookupError, FileNotFoundError):
-            spare = lock.with_suffix(f".{os.getpid()}")
-            spare.write_text(str(os.getpid()))
-            os.replace(spare, lock)  # the last taker wins: read back who that was
-            return lock.read_text() == str(os.getpid())
-        except PermissionError:
-            return False
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(str(os.getpid()))
-    return True
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            yield False
+            return
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def measure(job: Job) -> dict[str, Any]:
@@ -202,18 +201,22 @@ def main() -> None:
     if args.threads:
         torch.set_num_threads(args.threads)
     planned = jobs(args.data, args.limit)
-    rows = []
-    for job in planned:
+    for job in [] if args.analyse_only else planned:
         stem = Path(job.image).stem
         path = args.cache / f"{stem}-s{SIGMA:g}.json"
-        if not path.exists():
-            if args.analyse_only or not claim(args.cache / f"{stem}.lock"):
+        with holding(args.cache / f"{stem}.lock") as held:
+            if not held or path.exists():  # another instance's, or done (checked once held)
                 continue
             print(f"{job.image}: restoring", flush=True)
-        row = cached(path, lambda job=job: {**measure(job), "conditions": args.conditions})
-        (args.cache / f"{stem}.lock").unlink(missing_ok=True)
-        rows.append(row)
+            try:
+                row = cached(path, lambda job=job: {**measure(job), "conditions": args.conditions})
+            except Exception as error:  # one image's failure must not stop the others
+                print(f"{job.image}: failed ({type(error).__name__}: {error})", flush=True)
+                continue
         print(f"{row['image']}: {row['psnr']:.2f} dB in {row['seconds']:.0f} s", flush=True)
+    # every finished image, whichever instance ran it
+    finished = [args.cache / f"{Path(job.image).stem}-s{SIGMA:g}.json" for job in planned]
+    rows = [json.loads(path.read_text()) for path in finished if path.exists()]
     body = [
         "# The defaults on whole CBSD68 images at σ = 25, beside CBM3D and the CIFS paper",
         "",

@@ -178,9 +178,16 @@ def main() -> None:
     shipped = json.loads(args.shipped.read_text()) if args.shipped.exists() else None
     same = (
         shipped is not None
+        and len(shipped["lambdas"]) == len(gray["lambdas"])
         and np.allclose(shipped["lambdas"], gray["lambdas"])
         and np.allclose(shipped["sigmas"], gray["sigmas"])
     )
+    if shipped is None:
+        installed = "is missing: gray images take the colour table at run time"
+    else:
+        installed = ("is this fit" if same else "is **not** this fit") + (
+            ": gray images take it at run time"
+        )
     lines = [
         "# CIFS's λ on gray images: the colour table against Set12's",
         "",
@@ -195,9 +202,7 @@ def main() -> None:
         "pixels: *candidate rule*, CIFS's rule alone with the calibration's S (how λ is "
         f"chosen); *shipped policy*, what `autodip denoise` returns (S = {DENOISE_PATIENCE}, the "
         "confirmation gate, the discrepancy principle beside CIFS) within the recorded steps",
-        f"- the gray table installed (`{shown_path(args.shipped)}`) "
-        + ("is this fit" if same else "is **not** this fit" if shipped else "is missing")
-        + ": gray images take it at run time",
+        f"- the gray table installed (`{shown_path(args.shipped)}`) {installed}",
         "",
         *markdown(data, names),
         "",

@@ -123,7 +123,7 @@ def markdown(data: dict[str, Any]) -> str:
     rows = data["rows"]
     worst = max((r["byte_error"] for r in rows), default=math.nan)
     folder = Path(data["runs"])
-    whole = folder.name == "dev-full"
+    whole = data["whole_images"]
     images = len({r["image"] for r in rows})
     sigmas = "/".join(f"{s:g}" for s in sorted({r["sigma"] for r in rows}))
     out = [
@@ -204,6 +204,7 @@ def main() -> None:
     rows = [replays(r, table) for r in current(runs)]
     data = {
         "runs": str(args.runs),
+        "whole_images": any(r["job"].get("crop") is None for r in runs),
         "table_pixels": table.get("pixels"),
         "rows": rows,
         "summary": summary(rows),

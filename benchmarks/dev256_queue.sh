@@ -63,5 +63,7 @@ for _ in 1 2; do
         --conditions "two instances, one thread each (benchmarks/dev256_queue.sh)" &
 done
 wait  # an image that failed has no cache file: a rerun of the queue retries it
+"$python" benchmarks/cbsd68_full.py --analyse-only --cache "$results/cbsd68-full" \
+    --out "$results/cbsd68_full.md"
 link_shared benchmarks/sweeps/dev256-pass1.json "$results/dev256-pass1"
 bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"

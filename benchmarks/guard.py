@@ -43,6 +43,26 @@ from common import SHARED_DATA
 CRITERIA = ("cifs", "wmv", "emv", "discrepancy", "holdout", "osc")
 
 
+#: Why an unconfirmed run is extended whatever its residual (256² reports; the demo's evidence).
+WHY_UNCONFIRMED = (
+    "Why, with CIFS alone (`--also-confirm none`), an unconfirmed criterion extends the run "
+    "only while the residual is above σ̂²: "
+    "on the demo image (the bundled F16 crop, 192², σ = 25; `python -m autodip.demo`, report "
+    "kept in [`guard-demo-unconfirmed-policy.json`](guard-demo-unconfirmed-policy.json)) "
+    "extending while CIFS was unconfirmed, whatever the residual, ran 3770 steps instead of "
+    "1500 and returned step 3470 at 29.66 dB, where the 1500-step run returns 30.62 dB (the "
+    "peak, 30.65 dB, is at step 1660; residual / σ̂² 0.94 at step 1500, 0.83 at step 3470): "
+    "CIFS kept finding new minima while the network fitted the noise. At 256² with width 32 "
+    "([`guard-w32.md`](guard-w32.md)) the same "
+    "extension holds most of the gain (the *+unconfirmed* columns), and there the residual "
+    "at step 1500 was above σ̂² in every run but the one CIFS had confirmed. The shipped "
+    "policy extends an unconfirmed run whatever the residual because the discrepancy "
+    "criterion then ends it at most S steps after the residual passes σ̂²: on the demo it "
+    "confirmed at step 1880 and the run returned CIFS's step 1860 at 30.62 dB "
+    "([`demo.md`](demo.md))."
+)
+
+
 def load_runs(folder: Path) -> list[dict[str, Any]]:
     """Every cached run of a sweep folder."""
     runs = []
@@ -71,7 +91,7 @@ def default_network(job: dict[str, Any], sigma: float | None = None) -> str:
 
 def job_size(job: dict[str, Any]) -> tuple[int, int]:
     """Height and width of the image a job ran on: its crop, or the whole file's size (read from
-    the path it names, relative to the repository root)."""
+    the path it names, relative to the working folder: run from the repository root)."""
     if job.get("crop"):
         return int(job["crop"]), int(job["crop"])
     from PIL import Image
@@ -510,7 +530,8 @@ def markdown(data: dict[str, Any]) -> str:
         else " (the default width for the crop size and its σ̂)"
     )
     folder = Path(data["runs"])
-    size = "at full size" if folder.name == "dev-full" else "at 256²"
+    whole = data.get("whole_images", False)
+    size = "on whole images" if whole else "at 256²"
     out = [
         f"# The fit guard and the adaptive budget {size}",
         "",
@@ -522,11 +543,16 @@ def markdown(data: dict[str, Any]) -> str:
         f"`{DEFAULT_STOP}` with S = {DEFAULT_PATIENCE}, "
         f"budget {DEFAULT_ITERS} (hard) vs adaptive (cap {ADAPTIVE_CAP * DEFAULT_ITERS}); guard "
         f"ratio {GUARD_RATIO}, σ̂ ≥ {GUARD_MIN_SIGMA:g}/255",
-        "- the hourglass of width 32 was denoising's default at every size when this sweep "
-        "began; from 3·128² pixels (≈ 222²) the default is width 64 unless σ̂ ≥ "
-        f"{TASK_DEFAULTS['denoise'].narrow_from_sigma:g} (then 32): [`guard.md`](guard.md) "
-        "replays the default's runs as they arrive, [`guard-w32.md`](guard-w32.md) "
-        "(`--network hourglass-w32`) the width-32 ones",
+        (
+            "- whole images: the policy's reasons and its 256² evidence are in "
+            "[`guard.md`](guard.md)"
+            if whole
+            else "- the hourglass of width 32 was denoising's default at every size when this "
+            "sweep began; from 3·128² pixels (≈ 222²) the default is width 64 unless σ̂ ≥ "
+            f"{TASK_DEFAULTS['denoise'].narrow_from_sigma:g} (then 32): [`guard.md`](guard.md) "
+            "replays the default's runs as they arrive, [`guard-w32.md`](guard-w32.md) "
+            "(`--network hourglass-w32`) the width-32 ones"
+        ),
         "",
         "## Per image: hard budget vs adaptive budget",
         "",
@@ -581,24 +607,7 @@ def markdown(data: dict[str, Any]) -> str:
         )
     out += ending_markdown(rows)
     out += estimator_markdown(rows)
-    out += [
-        "",
-        "Why, with CIFS alone (`--also-confirm none`), an unconfirmed criterion extends the run "
-        "only while the residual is above σ̂²: "
-        "on the demo image (the bundled F16 crop, 192², σ = 25; `python -m autodip.demo`, report "
-        "kept in [`guard-demo-unconfirmed-policy.json`](guard-demo-unconfirmed-policy.json)) "
-        "extending while CIFS was unconfirmed, whatever the residual, ran 3770 steps instead of "
-        "1500 and returned step 3470 at 29.66 dB, where the 1500-step run returns 30.62 dB (the "
-        "peak, 30.65 dB, is at step 1660; residual / σ̂² 0.94 at step 1500, 0.83 at step 3470): "
-        "CIFS kept finding new minima while the network fitted the noise. At 256² with width 32 "
-        "([`guard-w32.md`](guard-w32.md)) the same "
-        "extension holds most of the gain (the *+unconfirmed* columns), and there the residual "
-        "at step 1500 was above σ̂² in every run but the one CIFS had confirmed. The shipped "
-        "policy extends an unconfirmed run whatever the residual because the discrepancy "
-        "criterion then ends it at most S steps after the residual passes σ̂²: on the demo it "
-        "confirmed at step 1880 and the run returned CIFS's step 1860 at 30.62 dB "
-        "([`demo.md`](demo.md)).",
-    ]
+    out += [] if whole else ["", WHY_UNCONFIRMED]
     out += [
         "",
         "## The extension threshold replayed",
@@ -739,6 +748,9 @@ def main() -> None:
     own = [r for r in load_runs(own_folder) if r["job"]["kind"] in ("holdout", "osc")]
     data = {
         "runs": str(args.runs),
+        "whole_images": any(
+            r["job"].get("crop") is None for r in runs if r["job"]["kind"] == "dip"
+        ),
         "network": args.network,
         "jobs_cached": len(runs),
         "patience": args.patience,

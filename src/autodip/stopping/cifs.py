@@ -9,12 +9,12 @@ against that growth:
 
 with :math:`C` the size in bytes of :math:`x_t` encoded as JPEG at quality 95 with 4:2:0 chroma
 subsampling (OpenCV's default, :func:`autodip.metrics.jpeg_size.jpeg_size`). The paper fits
-:math:`\lambda(\sigma)` per noise level; autodip ships such a table (``data/cifs_lambda.json``, made
-by ``autodip calibrate-cifs``), estimates σ from the input
-(:func:`autodip.analysis.noise_level.estimate_sigma`) and interpolates :math:`\log\lambda` linearly
-in σ
-(clamped at the table's ends), scaled by the ratio of the image's pixel count to the calibration's
-(:mod:`autodip.bench.calibrate` explains why).
+:math:`\lambda(\sigma)` per noise level; autodip ships such tables, made by ``autodip
+calibrate-cifs`` — ``data/cifs_lambda.json`` for colour images (CBSD68) and
+``data/cifs_lambda_gray.json`` for gray ones (Set12: a gray JPEG holds one plane, so its size term
+is smaller) — estimates σ from the input (:func:`autodip.analysis.noise_level.estimate_sigma`) and
+interpolates :math:`\log\lambda` linearly in σ (clamped at the table's ends), scaled by the ratio
+of the image's pixel count to the calibration's (:mod:`autodip.bench.calibrate` explains why).
 
 ``cifs-raw`` is the JPEG size alone.
 """
@@ -53,8 +53,23 @@ def _packaged_table(name: str) -> dict[str, Any] | None:
 
 
 def shipped_table_name(channels: int = 3) -> str:
-    """The file name of the shipped table images of ``channels`` channels take: the gray table
-    for 1 where one is installed, else the colour one.
+    """The shipped λ table that images of ``channels`` channels take.
+
+    Parameters
+    ----------
+    channels
+        The image's channel count.
+
+    Returns
+    -------
+    str
+        :data:`LAMBDA_TABLE_GRAY` for one channel where that table is installed, else
+        :data:`LAMBDA_TABLE`.
+
+    Examples
+    --------
+    >>> shipped_table_name(3)
+    'cifs_lambda.json'
     """
     if channels == 1 and _packaged_table(LAMBDA_TABLE_GRAY) is not None:
         return LAMBDA_TABLE_GRAY
@@ -192,12 +207,12 @@ class CompressedSize(Criterion):
         if self.sigma is None:
             self.sigma = estimate_sigma(_chw(target))
         table = load_lambda_table(self.table_path, channels=target.shape[1])
-        self.table_used = self.table_path or shipped_table_name(target.shape[1])
         if table is None:
             raise ValueError(
                 "no CIFS λ table is installed; pass lam=..., or table=PATH with a table made by "
                 "`autodip calibrate-cifs`"
             )
+        self.table_used = self.table_path or shipped_table_name(target.shape[1])
         self.lam = lambda_for_image(self.sigma, target.shape[-2] * target.shape[-1], table)
         return self.lam
 
