@@ -31,7 +31,6 @@ import json
 import os
 import statistics
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -41,13 +40,11 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.bench.analyse import history_peak
-from autodip.bench.baselines import denoise_baseline
 from autodip.bench.calibrate import select_images
 from autodip.bench.provenance import provenance, write_report
-from autodip.bench.run import degrade, load_clean
 from autodip.bench.sweep import Job, Sweep, expand
 from autodip.metrics.full_reference import psnr, ssim
-from common import SHARED_DATA, cached
+from common import SHARED_DATA, cached, defaults_beside_cbm3d
 
 SIGMA = 25.0
 #: Takagi, Ishizaki and Maeda, ICIP 2023, Table 1 (CBSD68, σ = 25; T = 20 000 iterations, S = 1000,
@@ -88,40 +85,24 @@ def holding(lock: Path) -> Iterator[bool]:
 
 def measure(job: Job) -> dict[str, Any]:
     """Restore the job's noisy image with every default; CBM3D (σ̂) on the same file."""
-    from autodip.api import restore
-    from autodip.physics.operators import Denoise
-
-    clean = load_clean(job)
-    noisy, _, reference = degrade(clean, job)
-    started = time.perf_counter()
-    result = restore(noisy, Denoise(), reference=reference)
-    seconds = time.perf_counter() - started
-    estimate = result.image[0].numpy()
-    peak, peak_step = history_peak(result.history)
-    started = time.perf_counter()
-    denoised, sigma_used, _ = denoise_baseline("bm3d", noisy, None)
-    bm3d_seconds = time.perf_counter() - started
+    done = defaults_beside_cbm3d(job, record_psnr=True)
+    reference, estimate, bm3d = done["reference"], done["estimate"], done["bm3d"]
+    peak, peak_step = history_peak(done["result"].history)
     return {
         "image": Path(job.image).name,
-        "shape": list(clean.shape),
+        "shape": list(reference.shape),
         "sigma": SIGMA,
-        "noisy_psnr": psnr(noisy, reference),
-        "net": result.config["net"]["name"],
-        "width": result.config["net"]["options"].get("width"),
-        "placement": result.config["placement"],
-        "stop_step": result.stop_step,
-        "iterations": result.iterations,
-        "confirmed": result.confirmed,
-        "confirmed_by": result.config.get("confirmed_by"),
+        "noisy_psnr": psnr(done["noisy"], reference),
+        **done["run"],
         "psnr": psnr(estimate, reference),
         "ssim": ssim(estimate, reference),
         "peak": peak,
         "peak_step": peak_step,
-        "seconds": seconds,
-        "bm3d_sigma": sigma_used,
-        "bm3d_psnr": psnr(denoised, reference),
-        "bm3d_ssim": ssim(denoised, reference),
-        "bm3d_seconds": bm3d_seconds,
+        "seconds": done["seconds"],
+        "bm3d_sigma": bm3d["sigma"],
+        "bm3d_psnr": bm3d["psnr"],
+        "bm3d_ssim": bm3d["ssim"],
+        "bm3d_seconds": bm3d["seconds"],
     }
 
 

@@ -45,3 +45,51 @@ def claim(lock: Path) -> bool:
     except FileExistsError:
         return False
     return True
+
+
+def defaults_beside_cbm3d(job: Any, *, record_psnr: bool) -> dict[str, Any]:
+    """Restore a sweep job's noisy image with every default, then CBM3D (σ̂) on the same file.
+
+    Each is timed by the wall clock from its call to its return. ``record_psnr`` passes the clean
+    image to :func:`autodip.api.restore` as ``reference`` (PSNR at the monitored steps, for the
+    run's peak; it does not steer the run). Returns the noisy image, the reference, the run's
+    result and estimate, their seconds, and ``run`` (network, placement, stop, steps,
+    confirmation) and ``bm3d`` (σ used, PSNR, SSIM, seconds) records.
+    """
+    import time
+
+    from autodip.api import restore
+    from autodip.bench.baselines import denoise_baseline
+    from autodip.bench.run import degrade, load_clean
+    from autodip.metrics.full_reference import psnr, ssim
+    from autodip.physics.operators import Denoise
+
+    noisy, _, reference = degrade(load_clean(job), job)
+    started = time.perf_counter()
+    result = restore(noisy, Denoise(), reference=reference if record_psnr else None)
+    seconds = time.perf_counter() - started
+    started = time.perf_counter()
+    denoised, sigma_used, _ = denoise_baseline("bm3d", noisy, None)
+    bm3d_seconds = time.perf_counter() - started
+    return {
+        "noisy": noisy,
+        "reference": reference,
+        "result": result,
+        "estimate": result.image[0].numpy(),
+        "seconds": seconds,
+        "run": {
+            "net": result.config["net"]["name"],
+            "width": result.config["net"]["options"].get("width"),
+            "placement": result.config["placement"],
+            "stop_step": result.stop_step,
+            "iterations": result.iterations,
+            "confirmed": result.confirmed,
+            "confirmed_by": result.config.get("confirmed_by"),
+        },
+        "bm3d": {
+            "sigma": sigma_used,
+            "psnr": psnr(denoised, reference),
+            "ssim": ssim(denoised, reference),
+            "seconds": bm3d_seconds,
+        },
+    }

@@ -24,17 +24,14 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
 from typing import Any
 
-from autodip.bench.baselines import denoise_baseline
 from autodip.bench.provenance import provenance, write_report
-from autodip.bench.run import degrade, load_clean
 from autodip.bench.sweep import Sweep, expand
 from autodip.core.hardware import placement
 from autodip.metrics.full_reference import psnr
-from common import cached
+from common import cached, defaults_beside_cbm3d
 
 TARGET_SECONDS = 30.0
 
@@ -50,36 +47,19 @@ def jobs(sweep_file: Path, sigma: float, count: int) -> list[Any]:
 
 def measure(job: Any) -> dict[str, Any]:
     """Time autodip's defaults and CBM3D (σ̂) on the job's noisy crop."""
-    from autodip.api import restore
-    from autodip.physics.operators import Denoise
-
-    clean = load_clean(job)
-    noisy, _, reference = degrade(clean, job)
-    started = time.perf_counter()
-    result = restore(noisy, Denoise())
-    dip_seconds = time.perf_counter() - started
-    estimate = result.image[0].numpy()
-    started = time.perf_counter()
-    denoised, sigma_used, _ = denoise_baseline("bm3d", noisy, None)
-    bm3d_seconds = time.perf_counter() - started
-    budget = result.config.get("budget") or {}
+    done = defaults_beside_cbm3d(job, record_psnr=False)
+    reference, bm3d = done["reference"], done["bm3d"]
     return {
         "image": job.image,
         "sigma": job.degradation.level,
-        "noisy_psnr": psnr(noisy, reference),
-        "net": result.config["net"]["name"],
-        "width": result.config["net"]["options"].get("width"),
-        "placement": result.config["placement"],
-        "stop_step": result.stop_step,
-        "iterations": result.iterations,
-        "confirmed": result.confirmed,
-        "confirmed_by": result.config.get("confirmed_by"),
-        "nominal_steps": budget.get("nominal"),
-        "dip_psnr": psnr(estimate, reference),
-        "dip_seconds": dip_seconds,
-        "bm3d_sigma": sigma_used,
-        "bm3d_psnr": psnr(denoised, reference),
-        "bm3d_seconds": bm3d_seconds,
+        "noisy_psnr": psnr(done["noisy"], reference),
+        **done["run"],
+        "nominal_steps": (done["result"].config.get("budget") or {}).get("nominal"),
+        "dip_psnr": psnr(done["estimate"], reference),
+        "dip_seconds": done["seconds"],
+        "bm3d_sigma": bm3d["sigma"],
+        "bm3d_psnr": bm3d["psnr"],
+        "bm3d_seconds": bm3d["seconds"],
     }
 
 
