@@ -84,7 +84,7 @@ def test_inspect_prints_features_probabilities_and_width(tiny_png, capsys):
     from autodip.io import read_image
 
     pixels, _ = read_image(tiny_png)  # the σ̂ a denoising run uses, and the predictor's, told apart
-    assert f"noise σ̂ {estimate_sigma(pixels):.2f} (0–255 scale; patch PCA" in out
+    assert f"noise σ̂ {estimate_sigma(pixels):.2f} (0–255 scale; what denoising uses" in out
     assert f"wavelet rule's σ̂ {estimate_sigma(pixels, method='wavelet'):.2f}" in out
 
 

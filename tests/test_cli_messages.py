@@ -217,3 +217,119 @@ def test_a_one_pixel_thin_image_is_restored_at_its_own_size(tmp_path, capsys, si
     assert read_image(tmp_path / "y.png")[0].shape == (3, *size)
     height, width = size
     assert f"the {width}×{height} image was padded by replicating its edge pixels" in stderr
+
+
+def test_ctrl_c_while_the_command_line_loads_is_one_line_and_exit_130(monkeypatch, capsys):
+    """Loading the command line imports PyTorch (a second or more): a Ctrl-C then must end it
+    as one during a run does, not with a traceback."""
+    import sys
+    import types
+
+    import autodip.__main__ as entry
+
+    class Loading(types.ModuleType):
+        def __getattr__(self, name):
+            raise KeyboardInterrupt
+
+    monkeypatch.setitem(sys.modules, "autodip.cli", Loading("autodip.cli"))
+    with pytest.raises(SystemExit) as exit_:
+        entry.run()
+    assert exit_.value.code == cli.EXIT_INTERRUPTED
+    assert capsys.readouterr().err == "autodip: interrupted\n"
+
+
+def test_a_reader_that_goes_away_ends_the_command_without_a_traceback(monkeypatch, tmp_path):
+    import sys
+
+    import autodip.__main__ as entry
+
+    def gone():
+        raise BrokenPipeError  # what `autodip list nets | head -1` meets
+
+    monkeypatch.setattr(cli, "main", gone)
+    with open(tmp_path / "stdout", "w") as stdout:
+        monkeypatch.setattr(sys, "stdout", stdout)
+        with pytest.raises(SystemExit) as exit_:
+            entry.run()
+    assert exit_.value.code == entry.EXIT_BROKEN_PIPE
+
+
+@pytest.mark.parametrize("size", [(1, 1), (4, 4)])
+def test_an_image_too_small_for_the_network_is_refused_before_the_run_is_described(
+    tmp_path, capsys, size
+):
+    src = _png(tmp_path / "small.png", size=size)
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--device", "cpu"], capsys)
+    assert code == cli.EXIT_USAGE
+    assert len(stderr.strip().splitlines()) == 1 and "at least" in stderr, stderr
+    assert not (tmp_path / "y.png").exists()
+
+
+def test_an_unknown_option_points_to_its_own_commands_help(tmp_path, capsys):
+    code, _, stderr = run(["denoise", tmp_path / "x.png", "-o", tmp_path / "y.png", "--bogus"],
+                          capsys)  # fmt: skip
+    assert code == cli.EXIT_USAGE
+    assert stderr == (
+        "autodip: error: unrecognized arguments: --bogus (see `autodip denoise --help`)\n"
+    )
+
+
+def test_sixteen_bits_written_to_jpeg_are_said_to_be_lost(tmp_path, capsys):
+    src = tmp_path / "deep.png"
+    rng = np.random.default_rng(0)
+    Image.fromarray((rng.random((20, 24)) * 65535).astype(np.uint16)).save(src)
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.jpg", *FAST], capsys)
+    assert code == cli.EXIT_OK
+    assert "y.jpg keeps 8 bits per sample, the input has 16 (.png, .tiff" in stderr  # --quiet
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *FAST], capsys)
+    assert code == cli.EXIT_OK and "bits per sample" not in stderr
+
+
+def test_a_misspelt_keyword_of_the_api_is_named_as_such():
+    import autodip
+
+    noisy = np.random.default_rng(0).random((3, 16, 16)).astype(np.float32)
+    with pytest.raises(TypeError, match=r"unknown option 'itres'.*did you mean 'iters'"):
+        autodip.denoise(noisy, itres=5, width=8, device="cpu")
+    with pytest.raises(TypeError, match=r"'lr': it is a fit option; pass fit_options"):
+        autodip.denoise(noisy, lr=0.1, width=8, device="cpu")
+
+
+@pytest.mark.parametrize(("command", "hidden"), [("sr", ["--tile", "--window"]),
+                                                  ("inpaint", ["--window"])])  # fmt: skip
+def test_help_lists_only_the_options_a_command_takes(capsys, command, hidden):
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args([command, "--help"])
+    text = capsys.readouterr().out
+    assert all(f"{option} SIZE" not in text for option in hidden)
+    assert "confirmed a stop" not in text  # its default budget waits for no criterion
+    with pytest.raises(SystemExit):
+        cli.build_parser().parse_args(["denoise", "--help"])
+    denoise = capsys.readouterr().out
+    assert all(f"{option} SIZE" in denoise for option in hidden)
+    assert "confirmed a stop" in denoise  # CIFS's stop extends its budget
+
+
+def test_list_criteria_lines_up_and_names_the_papers(capsys):
+    code, stdout, _ = run(["list", "criteria"], capsys)
+    lines = stdout.splitlines()
+    text = dict(line.split(maxsplit=1) for line in lines)
+    starts = {line.index(text[line.split()[0]]) for line in lines}
+    assert code == 0 and len(starts) == 1  # every summary in one column
+    assert "Takagi, Ishizaki, Maeda" in text["cifs"]
+    assert "Towards the Automation of Deep Image Prior" in text["osc"]
+    assert "Early Stopping for Deep Image Prior" in text["wmv"]
+
+
+def test_a_large_image_restored_whole_gets_a_note_and_tiles_are_suggested():
+    from autodip.cli.parser import build_parser
+    from autodip.cli.single import large_image_note
+
+    def args(*extra):
+        return build_parser().parse_args(["denoise", "in.png", "-o", "out.png", *extra])
+
+    note = large_image_note(args(), 1024, 1024)
+    assert "1024×1024 pixels" in note and "--tile 256" in note
+    assert large_image_note(args(), 512, 512) is None  # 512² progressed per step as 256² did
+    assert large_image_note(args("--tile", "256"), 1024, 1024) is None  # already in pieces
+    assert large_image_note(args("--window", "256"), 1024, 1024) is None

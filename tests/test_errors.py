@@ -12,6 +12,7 @@ from autodip import cli, errors
 from autodip.bench import baselines
 from autodip.core import checkpoint, memory
 from autodip.io import read, write
+from autodip.nets import registry
 from autodip.serve import jobs, media
 
 OLD_HOMES = {
@@ -23,6 +24,7 @@ OLD_HOMES = {
     cli: ("UsageError", "RunError"),
     jobs: ("JobStateError", "JobCancelledError"),
     media: ("UploadError",),
+    registry: ("UnknownNetOptionError",),
 }
 
 

@@ -388,7 +388,9 @@ def test_the_cli_warns_of_an_underfitted_result_and_strict_exits_3(tmp_path, cap
     argv = [str(source), "-o", str(tmp_path / "out.png"), "--iters", "10", *SLOW]
     assert cli.main(["denoise", *argv, "--report", str(tmp_path / "run")]) == 0
     err = capsys.readouterr().err
-    assert "autodip: warning: the result is under-fitted" in err and "--width 64" in err
+    assert f"autodip: warning: {source}: the result is under-fitted" in err  # named: batches
+    assert "(--width 8 or --net dip-skip)" in err  # twice the width that ran
+    assert "--iters above 10, or no --iters" in err
     record = json.loads((tmp_path / "run" / "report.json").read_text())
     assert record["result"]["underfitted"] is True
     assert record["result"]["fit_guard"]["ratio"] > 1.5

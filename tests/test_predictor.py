@@ -85,7 +85,7 @@ def test_broken_model_files_raise_value_error(tmp_path):
         load_width_model(tmp_path / "missing.json")
     bad = tmp_path / "bad.json"
     bad.write_text("{not json")
-    with pytest.raises(ValueError, match="cannot read"):
+    with pytest.raises(ValueError, match=r"is not JSON \(.* at line 1, column 2\)"):
         load_width_model(bad)
     wrong = tmp_path / "wrong.json"
     data = load_width_model().to_dict()

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import replace
+from dataclasses import fields, replace
+from difflib import get_close_matches
 from functools import partial
+from inspect import signature
 from typing import Any
 
 import numpy as np
@@ -43,6 +45,7 @@ from autodip.defaults import DENOISE_WIDTH as DENOISE_WIDTH
 from autodip.defaults import MULTICHANNEL_STOP as MULTICHANNEL_STOP
 from autodip.defaults import TASK_DEFAULTS as TASK_DEFAULTS
 from autodip.defaults import TaskDefaults as TaskDefaults
+from autodip.errors import UnknownNetOptionError
 from autodip.io.convert import as_image_tensor
 from autodip.nets import count_parameters, create_net
 from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve, published_iterations
@@ -305,7 +308,10 @@ def restore(
     architecture = None
     if net == "auto":
         net, net_options, architecture = _auto_architecture(y, net_options)
-    network, (y, operator, ref, thin) = _network_for(y, operator, ref, net, net_options)
+    try:
+        network, (y, operator, ref, thin) = _network_for(y, operator, ref, net, net_options)
+    except UnknownNetOptionError as error:
+        raise TypeError(_unknown_option_message(error)) from None
     options = {
         "reg_noise_std": defaults.reg_noise_std,
         "max_extended_iters": ADAPTIVE_CAP * iters if adaptive else None,
@@ -328,7 +334,7 @@ def restore(
         extra_images=stopper_images(stopper, config.monitor_every),
         window=config.window,
     )
-    check_memory(estimate, where.device, max_memory)
+    check_memory(estimate, where.device, max_memory, net=net)
     result = fit(
         y,
         network,
@@ -424,6 +430,53 @@ def _network_for(
     return build_net(net, y.shape[1], *size, net_options), padded
 
 
+def check_net_fits(
+    name: str, channels: int, height: int, width: int, options: dict[str, Any]
+) -> None:
+    """Raise the ``ValueError`` :func:`restore` raises when network ``name`` cannot fit a
+    ``channels × height × width`` estimate; a thin image, which :func:`restore` pads
+    (:func:`_pad_thin`), passes. Lets a caller refuse an image before saying anything about its run.
+    """
+    try:
+        build_net(name, channels, height, width, options)
+    except ValueError:
+        if not _is_thin(create_net(name, out_channels=channels, **options), height, width):
+            raise
+
+
+def _min_side(network: torch.nn.Module) -> int:
+    """The smallest side ``network`` resolves (:func:`autodip.core.geometry.min_side`)."""
+    return min_side(int(getattr(network, "size_multiple", 1)), getattr(network, "min_bottom", 1))
+
+
+def _is_thin(network: torch.nn.Module, height: int, width: int) -> bool:
+    """Whether one side is too short for ``network`` and the other long enough: padded to fit."""
+    return min(height, width) < _min_side(network) <= max(height, width)
+
+
+#: :class:`FitConfig` fields that :func:`restore` fills from keywords of its own.
+_FIT_FIELDS_RESTORE_NAMES = {"max_iters": "iters", "max_seconds": "max_time"}
+
+
+def _unknown_option_message(error: UnknownNetOptionError) -> str:
+    """Say that a keyword of :func:`restore` is unknown: keywords it does not take go to the
+    network, so a misspelt ``iters`` would otherwise read as a fault of the network's class. Names
+    the closest keywords of :func:`restore`, and ``fit_options`` for a :class:`FitConfig` field.
+    """
+    option = error.option
+    if option in _FIT_FIELDS_RESTORE_NAMES:  # restore() sets these itself, from its own keywords
+        return f"unknown option {option!r}: use {_FIT_FIELDS_RESTORE_NAMES[option]}="
+    if option in {field.name for field in fields(FitConfig)}:
+        return f"unknown option {option!r}: it is a fit option; pass fit_options={{{option!r}: …}}"
+    keywords = [name for name in signature(restore).parameters if name != "net_options"]
+    close = get_close_matches(option, keywords, n=2)
+    hint = f"; did you mean {' or '.join(map(repr, close))}?" if close else ""
+    return (
+        f"unknown option {option!r}: neither a keyword of restore() nor an option of network "
+        f"{error.net!r}{hint}"
+    )
+
+
 def _pad_thin(
     y: torch.Tensor, operator: Operator, ref: torch.Tensor | None, network: torch.nn.Module
 ) -> tuple[torch.Tensor, Operator, torch.Tensor | None, Padding | None]:
@@ -436,9 +489,9 @@ def _pad_thin(
     that, and :func:`_crop_thin` cuts the result back. The padding (in the estimate's pixels) is
     returned last, ``None`` when the image is not thin (it is then left to :func:`build_net`).
     """
-    need = min_side(int(getattr(network, "size_multiple", 1)), getattr(network, "min_bottom", 1))
+    need = _min_side(network)
     est_h, est_w = operator.estimate_size(*y.shape[-2:])
-    if min(est_h, est_w) >= need or max(est_h, est_w) < need:
+    if not _is_thin(network, est_h, est_w):
         return y, operator, ref, None
     factor = est_h // y.shape[-2]  # super-resolution: pad the measurement by need / factor
     extra_h, extra_w = (max(0, -(-(need - s) // factor)) for s in (est_h, est_w))
@@ -467,6 +520,15 @@ def _crop_thin(result: Result, padding: Padding) -> Result:
     return result
 
 
+def check_tile(tile: int) -> None:
+    """Raise ``ValueError`` for tiles too small to be restored each as a whole DIP run."""
+    if tile < MIN_TILE:
+        raise ValueError(
+            f"tiles of {tile}×{tile} pixels are too small: each tile is a whole DIP run, which "
+            f"needs at least {MIN_TILE}×{MIN_TILE}; use --tile {MIN_TILE} or more"
+        )
+
+
 def _restore_tiled(
     image: np.ndarray | torch.Tensor,
     operator: Operator,
@@ -479,11 +541,7 @@ def _restore_tiled(
     """:func:`restore` tile by tile (:mod:`~autodip.core.tiling`): one :class:`Result` in all."""
     if not isinstance(operator, Denoise | Inpaint):
         raise ValueError(f"tiling is for denoising and inpainting, not {operator.name}")
-    if tile < MIN_TILE:
-        raise ValueError(
-            f"tiles of {tile}×{tile} pixels are too small: each tile is a whole DIP run, which "
-            f"needs at least {MIN_TILE}×{MIN_TILE}; use --tile {MIN_TILE} or more"
-        )
+    check_tile(tile)
     overlap = default_overlap(tile) if overlap is None else overlap
     pixels = as_image_tensor(image)[0].numpy()
     ref = as_image_tensor(reference)[0].numpy() if reference is not None else None

@@ -101,6 +101,19 @@ MULTICHANNEL_STOP = "emv"
 #: times the budget (``benchmarks/results/guard.md`` replays it on the 256² development runs).
 ADAPTIVE_CAP = 3
 
+#: The widest network the command line builds (``dip-skip`` at 1024 channels: 100 M parameters);
+#: wider ones would be allocated before the memory check could refuse them.
+MAX_WIDTH = 1024
+
+#: From this many pixels a whole-image run is called slow to fit, and ``--tile`` suggested. On a
+#: 1024² image (a mosaic of four 512² photographs, σ = 25, the width-64 hourglass) a step cost
+#: 17.6× a 256² one on a 2-core CPU, and after 400 steps and 23 minutes the estimate was still
+#: below its noisy input; 256² windows fitted worse in the same time
+#: (``benchmarks/results/windows-1024.md``). A 512² photograph (F16) progressed per step as at
+#: 256² (30.8 dB by step 1500 in both, at 7× the cost per step: ``windows-1500.md``), so the
+#: line is drawn between them; only 1024² was measured.
+LARGE_IMAGE_PIXELS = 768 * 768
+
 # --- inpainting and super-resolution (the original DIP paper; benchmarks/results/tasks.md) ------
 
 #: DIP's inpainting: 3000 steps, input perturbation 0.03, no early stopping. ``tasks.md`` shows

@@ -10,6 +10,7 @@ for the user; the command line prints them as ``autodip: error: …``.
 - :class:`InsufficientMemoryError` (a :class:`MemoryError`: the run would not fit);
 - :class:`CheckpointError` (a :class:`ValueError`: missing, unreadable or another run's);
 - :class:`OptionalDependencyError` (a :class:`ModuleNotFoundError` naming the ``pip install``);
+- :class:`UnknownNetOptionError` (a :class:`TypeError`: a keyword the network does not have);
 - :class:`UsageError` and :class:`RunError`: the command line's exit codes 2 and 1;
 - :class:`UploadError`, :class:`JobStateError` and :class:`JobCancelledError`: ``autodip serve``'s
   refused uploads, actions a job's state does not allow, and a cancelled job.
@@ -37,6 +38,7 @@ __all__ = [
     "JobStateError",
     "OptionalDependencyError",
     "RunError",
+    "UnknownNetOptionError",
     "UploadError",
     "UsageError",
 ]
@@ -112,6 +114,17 @@ class CheckpointError(ValueError):
 
 class OptionalDependencyError(ModuleNotFoundError):
     """A baseline's optional dependency is not installed; the message says how to install it."""
+
+
+class UnknownNetOptionError(TypeError):
+    """A keyword option that network ``net`` does not have (``option``)."""
+
+    def __init__(self, net: str, option: str) -> None:
+        super().__init__(f"network {net!r} has no option {option!r}")
+        self.net, self.option = net, option
+
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        return type(self), (self.net, self.option)
 
 
 class UsageError(Exception):

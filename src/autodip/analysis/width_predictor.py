@@ -307,13 +307,22 @@ def load_width_model(path: str | Path | None = None) -> WidthModel:
         data = json.loads(target.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ValueError(f"width model '{target}' does not exist") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise ValueError(f"cannot read width model '{target}': {error}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise ValueError(f"width model '{target}' is not JSON ({_where(error)})") from None
+    except OSError as error:
+        raise ValueError(f"cannot read width model '{target}': {error.strerror or error}") from None
     if not isinstance(data, dict):
         raise ValueError(f"width model '{target}' is not a JSON object")
     model = WidthModel.from_dict(data)
     _LOADED[target] = model
     return model
+
+
+def _where(error: UnicodeDecodeError | json.JSONDecodeError) -> str:
+    """Where a file stopped being JSON, in words."""
+    if isinstance(error, UnicodeDecodeError):
+        return f"byte {error.start} is not UTF-8 text"
+    return f"{error.msg} at line {error.lineno}, column {error.colno}"
 
 
 def predict_width(

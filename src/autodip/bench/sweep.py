@@ -107,7 +107,12 @@ class Sweep:
         """The settings of a sweep file, checked (:func:`check_settings`) but not completed:
         the command line adds its flags to them (``complete``: the file must name the images).
         """
-        text = Path(path).read_text(encoding="utf-8")
+        try:
+            text = Path(path).read_text(encoding="utf-8")
+        except OSError as error:
+            raise ValueError(f"cannot read '{path}': {error.strerror or error}") from None
+        except UnicodeDecodeError:
+            raise ValueError(f"'{path}' is not a text file") from None
         if Path(path).suffix.lower() in (".yaml", ".yml"):
             try:
                 import yaml
@@ -117,7 +122,13 @@ class Sweep:
                 ) from None
             data = yaml.safe_load(text)
         else:
-            data = json.loads(text)
+            try:
+                data = json.loads(text)
+            except json.JSONDecodeError as error:
+                raise ValueError(
+                    f"'{path}' is not JSON ({error.msg} at line {error.lineno}, column "
+                    f"{error.colno})"
+                ) from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: a sweep file holds one mapping of settings")
         try:

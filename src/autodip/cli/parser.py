@@ -23,6 +23,19 @@ class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> typing.NoReturn:
         self.exit(EXIT_USAGE, f"autodip: error: {message} (see `{self.prog} --help`)\n")
 
+    def parse_args(self, args: Any = None, namespace: Any = None) -> argparse.Namespace:  # type: ignore[override]
+        """As argparse's, but an unknown option points to its command's ``--help``."""
+        parsed, extras = self.parse_known_args(args, namespace)
+        if extras:
+            commands = [getattr(parsed, name, None) for name in ("command", "bench_command")]
+            where = " ".join([self.prog, *filter(None, commands)])
+            self.exit(
+                EXIT_USAGE,
+                f"autodip: error: unrecognized arguments: {' '.join(extras)} "
+                f"(see `{where} --help`)\n",
+            )
+        return parsed
+
 
 class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Show defaults, except where there is nothing to show: an unset option, a flag (``store_true``
@@ -72,9 +85,8 @@ MAX_COUNT = 2**31 - 1
 MAX_SEED = 2**63 - 1
 
 
-#: The widest network the command line builds (``dip-skip`` at 1024 channels: 100 M parameters);
-#: wider ones would be allocated before the memory check could refuse them.
-MAX_WIDTH = 1024
+#: The widest network the command line builds (:data:`autodip.defaults.MAX_WIDTH`).
+MAX_WIDTH = default.MAX_WIDTH
 
 
 #: The deepest: each scale halves the image, and no readable image has a side of 2^30 pixels.
@@ -274,9 +286,13 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help="number of iterations, a hard cap (default: an adaptive budget of "
         + f"{defaults.iters} steps"
         + ("; 4000 for --factor 8" if task == "sr" else "")
-        + f", extended up to {default.ADAPTIVE_CAP}× while the estimate is under-fitted, or "
-        "the stopping criterion has not confirmed a stop and the fit is not yet at the noise "
-        "level)",
+        + f", extended up to {default.ADAPTIVE_CAP}× while the estimate is under-fitted"
+        + (
+            ", or the stopping criterion has not confirmed a stop and the fit is not yet at the "
+            "noise level)"
+            if defaults.stop
+            else ")"
+        ),
     )
     run.add_argument(
         "--max-time",
@@ -434,7 +450,10 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     )
     out.add_argument("-f", "--force", action="store_true", help="overwrite existing files")
     out.add_argument(
-        "-q", "--quiet", action="store_true", help="no progress bar and no messages but errors"
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="no progress bar and no messages but warnings and errors",
     )
     out.add_argument(
         "--json",
@@ -452,21 +471,28 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "--tile",
         type=_positive_int,
         metavar="SIZE",
-        help="restore in overlapping SIZE×SIZE tiles blended without seams (denoise, inpaint)",
+        # accepted by every task so that `sr --tile` gets a reason, but listed only where it works
+        help="restore in overlapping SIZE×SIZE tiles blended without seams"
+        if task != "sr"
+        else argparse.SUPPRESS,
     )
     robust.add_argument(
         "--window",
         type=_positive_int,
         metavar="SIZE",
-        help="denoise: fit a random SIZE×SIZE window of the image at each step (plus the "
-        "network's receptive field around it) and evaluate the whole image only at monitored "
-        "steps; a step then costs what a SIZE² image costs",
+        help="fit a random SIZE×SIZE window of the image at each step (plus the network's "
+        "receptive field around it) and evaluate the whole image only at monitored steps; a "
+        "step then costs what a SIZE² image costs"
+        if task == "denoise"
+        else argparse.SUPPRESS,
     )
     robust.add_argument(
         "--tile-overlap",
         type=_int_in(0),
         metavar="PIXELS",
-        help="overlap of neighbouring tiles (default: a quarter of --tile)",
+        help="overlap of neighbouring tiles (default: a quarter of --tile)"
+        if task != "sr"
+        else argparse.SUPPRESS,
     )
     robust.add_argument(
         "--checkpoint-every",
@@ -601,7 +627,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     train.add_argument("-f", "--force", action="store_true", help="overwrite --out")
 
-    lister = commands.add_parser("list", help="list registered components")
+    lister = commands.add_parser(
+        "list",
+        help="list registered components",
+        description="List the networks (--net) with their sizes and papers, or the stopping "
+        "criteria (--stop, --monitor) with what their scores mean.",
+    )
     lister.add_argument("what", choices=("nets", "criteria"), help="what to list")
     _add_bench_arguments(commands)
     _add_serve_arguments(commands)
@@ -667,7 +698,9 @@ def _add_bench_arguments(commands: Any) -> None:
     run.add_argument("-o", "--out", type=Path, required=True, help="results folder")
     run.add_argument("--sweep", type=Path, help="JSON (or YAML) file with the settings below")
     run.add_argument("--images", nargs="+", help="folders, globs or files")
-    run.add_argument("--crop", type=_positive_int, help="centre crop size")
+    run.add_argument(
+        "--crop", type=_positive_int, help="centre crop size (default: none, whole images)"
+    )
     run.add_argument("--gray", action="store_true", help="convert images to gray")
     run.add_argument(
         "--noise",
@@ -676,26 +709,38 @@ def _add_bench_arguments(commands: Any) -> None:
         nargs="+",
         help="KIND:LEVEL,… with KIND gaussian (σ), poisson (scale), sr (factor), inpaint "
         "(fraction dropped); or real: the images are noisy camera shots X_real.png, scored "
-        f"against X_mean.png beside them (CC15); default {default.BENCH_DEGRADATION}",
+        f"against X_mean.png beside them (CC15) (default: {default.BENCH_DEGRADATION})",
     )
-    run.add_argument("--nets", nargs="+", help="registry names, NAME:key=value,… for overrides")
+    run.add_argument(
+        "--nets",
+        nargs="+",
+        help=f"registry names, NAME:key=value,… for overrides (default: {default.DEFAULT_NET})",
+    )
     run.add_argument(
         "--criteria",
-        help=f"comma-separated criteria (default {','.join(default.BENCH_CRITERIA)})",
+        help=f"comma-separated criteria (default: {','.join(default.BENCH_CRITERIA)})",
     )
     run.add_argument(
-        "--iters", type=_positive_int, help=f"iteration budget (default {default.BENCH_ITERS})"
+        "--iters", type=_positive_int, help=f"iteration budget (default: {default.BENCH_ITERS})"
     )
-    run.add_argument("--seeds", type=_seed, nargs="+", help=f"seeds (default {default.SEED})")
+    run.add_argument("--seeds", type=_seed, nargs="+", help=f"seeds (default: {default.SEED})")
     run.add_argument(
         "--patience",
         type=_positive_int,
         nargs="+",
-        help=f"S values (default {default.BENCH_PATIENCE})",
+        help=f"S values (default: {default.BENCH_PATIENCE})",
     )
-    run.add_argument("--monitor-every", type=_positive_int, help="steps between records")
-    run.add_argument("--precision", choices=("auto", "fp32", "bf16"), help="arithmetic")
-    run.add_argument("--device", help="auto, cpu, cuda or cuda:N")
+    run.add_argument(
+        "--monitor-every",
+        type=_positive_int,
+        help=f"steps between records (default: {default.MONITOR_EVERY})",
+    )
+    run.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16"),
+        help=f"arithmetic (default: {default.PRECISION})",
+    )
+    run.add_argument("--device", help=f"auto, cpu, cuda or cuda:N (default: {default.DEVICE})")
     run.add_argument(
         "--baselines",
         help="comma-separated, each run on the degradations of its task: denoising tv, nlm, "

@@ -175,7 +175,7 @@ def _check_unused(args: argparse.Namespace, stop: str | None, monitor: list[str]
         ),
         (
             "--patience",
-            "a criterion (--stop or --monitor)",
+            "--stop or --monitor",
             args.patience is not None and stop is None and not monitor,
         ),
     ]

@@ -144,6 +144,13 @@ def restore_one(
             raise RunError(
                 f"wrote {written}, but not the report in '{report_dir}': {error}"
             ) from None
+        except KeyboardInterrupt:  # a second Ctrl-C: say what is whole and what is not
+            print(
+                f"autodip: the report in '{report_dir}' was cut short and is incomplete; "
+                f"{written} had been written in full before",
+                file=sys.stderr,
+            )
+            raise
         console.say(f"report in {report_dir}/")
     console.say(record.summary())
     return record
@@ -251,19 +258,40 @@ def _read_inputs(job: Job, console: Console) -> None:
                 f"result will have {out_shape} (C×H×W); they must match"
             )
     try:
-        check_output(job.output, image.shape[0], info, bit_depth=args.bit_depth)
+        fmt, depth = check_output(job.output, image.shape[0], info, bit_depth=args.bit_depth)
         job.max_memory = parse_size(args.max_memory) if args.max_memory else None
     except (ImageWriteError, ValueError) as error:
         hint = " (or pass --drop-alpha)" if "alpha (transparency)" in str(error) else ""
         raise UsageError(f"{error}{hint}") from None
+    if args.bit_depth is None and info.bit_depth > depth:  # said even with --quiet: data lost
+        keep = ".png, .tiff or .npy" if info.bit_depth == 16 else ".tiff or .npy"
+        more = "--bit-depth 16 keeps 16 of them, " if fmt in ("png", "tiff") else ""
+        print(
+            f"autodip: warning: {job.output} keeps {depth} bits per sample, the input has "
+            f"{info.bit_depth} ({more}{keep} keep all)",
+            file=sys.stderr,
+        )
 
 
 def _choose_network(job: Job, console: Console) -> None:
+    """The network for the job, checked to fit the image before anything is said about the run
+    (an image too small for it is refused in one line).
+    """
+    from autodip.api import DEFAULT_NET, check_net_fits, check_tile
+
     job.net, job.net_options = _network(job.args, _fitted_size(job), job.image)
     if job.args.net == "auto":
         job.architecture = architecture_for(job.image, None)
         job.net, job.net_options = job.architecture["net"], job.architecture["options"]
         console.say(f"--net auto: {describe_choice(job.architecture)}")
+    options = {key: value for key, value in job.net_options.items() if value is not None}
+    try:
+        if job.args.tile is not None:
+            check_tile(job.args.tile)
+        net = job.net or DEFAULT_NET  # as restore() reads net=None
+        check_net_fits(net, job.image.shape[0], *_fitted_size(job), options)
+    except (KeyError, ValueError, TypeError) as error:
+        raise UsageError(str(error.args[0] if isinstance(error, KeyError) else error)) from None
 
 
 def _describe_job(job: Job, console: Console) -> None:
@@ -279,11 +307,32 @@ def _describe_job(job: Job, console: Console) -> None:
         f"{image.shape[0]} channel(s), {_samples(info)}){note} "
         f"with {describe_net(job.net, job.net_options)}"
     )
+    large = large_image_note(args, *_fitted_size(job))
+    if large:
+        console.say(large)
     if info.value_range is not None:
         lo, hi = info.value_range
         console.say(
             f"{info.dtype} data in [{lo:.6g}, {hi:.6g}] scaled to [0, 1] and back on writing"
         )
+
+
+def large_image_note(args: argparse.Namespace, height: int, width: int) -> str | None:
+    """What to expect of one network fitting a large image whole (``None`` below
+    :data:`autodip.defaults.LARGE_IMAGE_PIXELS`, or when tiles or windows already split it).
+    """
+    from autodip.defaults import LARGE_IMAGE_PIXELS
+
+    if height * width < LARGE_IMAGE_PIXELS or args.tile or getattr(args, "window", None):
+        return None
+    note = (
+        f"note: one network fitting all {width}×{height} pixels at once learns slowly (at 1024², "
+        "on a 2-core CPU, a step cost about 18× a 256² one, and 400 steps left the estimate "
+        "below the noisy input)"
+    )
+    if args.command == "sr":
+        return note
+    return f"{note}; --tile 256 restores it in pieces, each its own network"
 
 
 def fit_job(job: Job, console: Console):
@@ -438,7 +487,11 @@ def _tell_written(job: Job, result: Any, record: Any, written: Path, console: Co
     """Where the result went, whether it is finished and fitted, and its PSNR when known."""
     if result.interrupted:  # said even with --quiet: the output is not a finished result
         kept = [p for p in checkpoint_files(job.args, job.ckpt) if p.exists()]
-        resume = f"; continue with --resume (checkpoint {kept[0]})" if kept else ""
+        resume = (
+            f"; continue with --resume (checkpoint {kept[0]})"
+            if kept
+            else "; the same command run again replaces it"
+        )
         print(
             f"autodip: {TERMINATION.what} — wrote the estimate after {result.iterations} "
             f"iterations to {written}{resume}",
@@ -447,8 +500,8 @@ def _tell_written(job: Job, result: Any, record: Any, written: Path, console: Co
     else:
         console.say(f"wrote {written}")
     if result.underfitted:  # said even with --quiet: the result may be worse than its input
-        advice = underfitted_advice(result.config["fit_guard"])
-        print(f"autodip: warning: {advice}", file=sys.stderr)
+        advice = underfitted_advice(result.config["fit_guard"], job, result)
+        print(f"autodip: warning: {job.input_path}: {advice}", file=sys.stderr)
     m = record.metrics
     if m and not job.args.json:
         print(
@@ -538,13 +591,39 @@ def _environment() -> dict[str, str]:
     return environment()
 
 
-def underfitted_advice(check: dict[str, Any]) -> str:
-    """The fit guard's verdict on an under-fitted result, with what to try."""
-    return (
-        f"the result is {check['note']}. It may be worse than the input. Try a larger network "
-        "(--width 64 or --net dip-skip), more steps (--iters N, or no --iters for the adaptive "
-        "budget), or check the noise level"
-    )
+def underfitted_advice(check: dict[str, Any], job: Job, result: Any) -> str:
+    """The fit guard's verdict on an under-fitted result, with what to try for this run: finish
+    it when it was interrupted; otherwise a network larger than the one that ran, and more steps
+    than it had.
+    """
+    verdict = f"the result is {check['note']}. It may be worse than the input."
+    # a tiled run's or an ensemble's iterations are summed over its pieces: --iters is per piece
+    pieces = result.ensemble is not None or "tiling" in result.config
+    ran = "" if pieces else f" after {result.iterations} steps"
+    if result.interrupted:
+        return (
+            f"{verdict} The run was stopped{ran}, before it had fitted the image: rerun it to let "
+            "it finish (with --resume where a checkpoint was kept)"
+        )
+    more = "a larger --iters" if pieces else f"--iters above {result.iterations}"
+    if job.args.iters is not None:  # else the adaptive budget already ran to its cap
+        more += ", or no --iters for the adaptive budget"
+    return f"{verdict} Try {_larger_network(job)}, more steps ({more}), or check the noise level"
+
+
+def _larger_network(job: Job) -> str:
+    """A network larger than the one that ran, as the options that name it."""
+    from autodip.defaults import DEFAULT_NET, MAX_WIDTH
+
+    chosen, width = job.args.net, job.net_options.get("width")
+    if chosen in (None, DEFAULT_NET, "auto") and width and 2 * width <= MAX_WIDTH:
+        wider = (
+            f"--width {2 * width}"
+            if chosen != "auto"
+            else f"--net {DEFAULT_NET} --width {2 * width}"
+        )
+        return f"a larger network ({wider} or --net dip-skip)"
+    return "a larger network (`autodip list nets` gives their sizes)"
 
 
 def _samples(info: Any) -> str:

@@ -87,7 +87,10 @@ def inspect_image(args: argparse.Namespace) -> int:
 
     print(f"{args.input}: {image.shape[2]}×{image.shape[1]}, {image.shape[0]} channel(s)")
     features = architecture["features"]
-    print(f"noise σ̂ {estimate_sigma(image):.2f} (0–255 scale; patch PCA, what denoising uses)")
+    print(
+        f"noise σ̂ {estimate_sigma(image):.2f} (0–255 scale; what denoising uses: patch PCA, or "
+        "the wavelet rule on an image too small for it)"
+    )
     print(
         f"texture pre-filter {features['prefilter_px']:.2f} px, from the wavelet rule's σ̂ "
         f"{features['noise_sigma']:.2f} (the one the width predictor was trained with)"
@@ -147,14 +150,17 @@ def list_components(args: argparse.Namespace) -> int:
     if args.what == "criteria":
         from autodip.stopping import list_criteria
 
-        for name, cls in list_criteria().items():
+        criteria = list_criteria()
+        column = max(map(len, criteria))
+        for name, cls in criteria.items():
             notes = [("lower" if cls.lower_is_better else "higher") + " is better"]
             if cls.needs_reference:
                 notes.append("needs --reference")
             if cls.changes_objective:
                 notes.append("changes the objective")
-            summary = (cls.__doc__ or "").strip().splitlines()[0].replace("``", "")
-            print(f"{name:9s} {summary}  [{'; '.join(notes)}]")
+            summary = cls.summary or (cls.__doc__ or "").strip().splitlines()[0]
+            summary = summary.replace("``", "").rstrip(".")
+            print(f"{name:{column}s} {summary}  [{'; '.join(notes)}]")
         return EXIT_OK
     from autodip.defaults import DEFAULT_NET, TASK_DEFAULTS
 

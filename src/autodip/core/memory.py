@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from autodip.core.geometry import padding_for
+from autodip.defaults import DEFAULT_NET
 from autodip.errors import InsufficientMemoryError as InsufficientMemoryError
 
 #: Safety factor on the estimate (allocator slack, temporaries of the backward pass).
@@ -233,18 +234,25 @@ def available_memory(device: str | torch.device = "cpu") -> int | None:
 
 
 def check_memory(
-    estimate: MemoryEstimate, device: str | torch.device, limit: int | None = None
+    estimate: MemoryEstimate,
+    device: str | torch.device,
+    limit: int | None = None,
+    net: str | None = None,
 ) -> int | None:
     """Raise :class:`InsufficientMemoryError` if the run would not fit; return the budget used.
 
-    The budget is ``limit`` when given, else the memory available on ``device``.
+    The budget is ``limit`` when given, else the memory available on ``device``; ``net`` (the
+    registry name of the network that would run) shapes the advice.
     """
     budget = limit if limit is not None else available_memory(device)
     if budget is None or estimate.total <= budget:
         return budget
     source = "the --max-memory limit" if limit is not None else f"the free memory of {device}"
+    smaller = (
+        "a smaller --width" if net == DEFAULT_NET else f"--net {DEFAULT_NET}, a smaller --width"
+    )
     raise InsufficientMemoryError(
         f"this run needs {estimate.describe()} but {source} is {format_size(budget)}. "
-        "Try a smaller network (--width, --net hourglass), --tile SIZE to restore the image in "
-        "overlapping pieces, or another device (--device)"
+        f"Try a smaller network ({smaller}), --tile SIZE to restore the image in overlapping "
+        "pieces, or another device (--device)"
     )

@@ -33,7 +33,9 @@ from autodip.nets.skip import SkipConfig, SkipNet, per_scale
 
 
 @register_net(
-    "dip-skip", "original DIP hourglass: 5 scales x 128 ch, 4 skip ch/scale (2.2M params)"
+    "dip-skip",
+    "skip network of Ulyanov, Vedaldi, Lempitsky, Deep Image Prior (CVPR 2018): 5 scales x 128 "
+    "ch, 4 skip ch/scale (2.2M params)",
 )
 def dip_skip(
     *,
@@ -68,7 +70,7 @@ def dip_skip(
 
 @register_net(
     "hourglass",
-    "Devil-paper hourglass: depth 2, width 64, skips on deepest (default 0) scales (231k)",
+    "2-level hourglass (Liu et al., The Devil is in the Upsampling), width 64, no skips (231k)",
 )
 def hourglass(
     *,
@@ -117,7 +119,7 @@ def _hourglass_preset(width: int) -> None:
     )
     register_net(
         f"hourglass-w{width}",
-        f"Devil-paper 2-level hourglass, width {width}, bilinear, no skips",
+        f"2-level hourglass (Liu et al., The Devil is in the Upsampling), width {width}, no skips",
     )(build)
 
 
@@ -147,7 +149,9 @@ def _decoder_size(
 
 
 @register_net(
-    "deepdecoder", "Deep Decoder: 6 layers of 1x1 conv + bilinear x2 + ReLU + BN, 128 ch (100k)"
+    "deepdecoder",
+    "Deep Decoder (Heckel, Hand, ICLR 2019): 6 layers of 1x1 conv + bilinear x2 + ReLU + BN, "
+    "128 ch (100k)",
 )
 def deepdecoder(
     *,
@@ -167,7 +171,8 @@ def deepdecoder(
 
 
 @register_net(
-    "convdecoder", "ConvDecoder: 6 layers of x2 nearest + 3x3 conv + ReLU + BN, 128 ch (887k)"
+    "convdecoder",
+    "ConvDecoder (Darestani, Heckel): 6 layers of x2 nearest + 3x3 conv + ReLU + BN, 128 ch (887k)",
 )
 def convdecoder(
     *,

@@ -12,11 +12,14 @@ This module imports none of the families: :mod:`autodip.nets` imports them after
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from difflib import get_close_matches
 from typing import Any
 
 from torch import nn
+
+from autodip.errors import UnknownNetOptionError as UnknownNetOptionError
 
 NetBuilder = Callable[..., nn.Module]
 
@@ -49,13 +52,21 @@ def create_net(name: str, **overrides: Any) -> nn.Module:
     ------
     KeyError
         If ``name`` is not registered; the message lists close matches and all names.
+    UnknownNetOptionError
+        A ``TypeError`` naming an override the network does not have.
     """
     if name not in _REGISTRY:
         close = get_close_matches(name, _REGISTRY, n=3)
         hint = f" Did you mean {', '.join(map(repr, close))}?" if close else ""
         raise KeyError(f"unknown network {name!r}.{hint} Available: {', '.join(sorted(_REGISTRY))}")
     kwargs = {key: value for key, value in overrides.items() if value is not None}
-    net = _REGISTRY[name](**kwargs)
+    try:
+        net = _REGISTRY[name](**kwargs)
+    except TypeError as error:
+        unknown = re.search(r"unexpected keyword argument '(\w+)'", str(error))
+        if unknown is None or unknown.group(1) not in kwargs:  # a fault of the builder itself
+            raise
+        raise UnknownNetOptionError(name, unknown.group(1)) from None
     net.registry_name = name  # what messages call it (the class may serve several names)
     return net
 

@@ -123,6 +123,9 @@ class Criterion:
     """
 
     name: ClassVar[str] = "criterion"
+    #: One line for ``autodip list criteria``, naming the criterion's paper where it has one
+    #: (``None``: the first line of the class docstring).
+    summary: ClassVar[str | None] = None
     lower_is_better: ClassVar[bool] = True
     needs_reference: ClassVar[bool] = False
     changes_objective: ClassVar[bool] = False

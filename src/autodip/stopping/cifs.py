@@ -144,6 +144,7 @@ class CompressedSizeRaw(Criterion):
     """``cifs-raw``: the JPEG size (bytes) of the estimate, quality 95, 4:2:0."""
 
     name = "cifs-raw"
+    summary = "CIFS's compression term alone: the JPEG size of the estimate (quality 95, 4:2:0)"
     default_patience = 500
     #: Seed 000 defines and calibrates CIFS for denoising only.
     tasks = ("denoise",)
@@ -173,6 +174,10 @@ class CompressedSize(Criterion):
     """
 
     name = "cifs"
+    summary = (
+        "CIFS (Takagi, Ishizaki, Maeda, JPEG Information Regularized Deep Image Prior for "
+        "Denoising, ICIP 2023): λ·MSE(A x, y) + JPEG size(x)²/(H·W), λ from the noise level"
+    )
     default_patience = 500
     tasks = ("denoise",)
     channels = (1, 3)  # JPEG: gray or colour

@@ -33,6 +33,10 @@ class Discrepancy(Criterion):
     """Distance of the residual to ``(1 + margin)·σ̂²``; σ̂ estimated unless ``sigma`` is given."""
 
     name = "discrepancy"
+    summary = (
+        "Morozov's discrepancy principle: the residual's distance to (1 + margin)·σ̂², σ̂ "
+        "estimated unless sigma is given"
+    )
     default_patience = 300
     option_ranges = declare_options(
         margin=Range(-1, 10, low_open=True, high_open=True), sigma=Range(0)

@@ -75,6 +75,10 @@ class OrthogonalStopping(Criterion):
     """
 
     name = "osc"
+    summary = (
+        "OSC (Towards the Automation of Deep Image Prior): fits y plus a known "
+        "pseudo-noise; stops where the output's projection on it bends most"
+    )
     lower_is_better = False
     changes_objective = True
     option_ranges = declare_options(

@@ -27,6 +27,7 @@ class FixedIterations(Criterion):
     """
 
     name = "fixed"
+    summary = "Stop at the step given as option at (its score falls until then, flat after)"
     default_patience = 1
     gated = False
     option_ranges = declare_options(at=Range(1))

@@ -37,6 +37,10 @@ class WindowedVariance(Criterion):
     """ES-WMV's windowed moving variance of the raw outputs (window ``W = 100`` steps)."""
 
     name = "wmv"
+    summary = (
+        "ES-WMV (Wang et al., Early Stopping for Deep Image Prior): the variance of the last "
+        "W = 100 outputs"
+    )
     default_patience = 1000
     option_ranges = declare_options(window=Range(1))
 
@@ -80,6 +84,10 @@ class ExponentialVariance(Criterion):
     """
 
     name = "emv"
+    summary = (
+        "ES-EMV (Wang et al., Early Stopping for Deep Image Prior): the outputs' exponential "
+        "moving variance (α = 0.1)"
+    )
     default_patience = 1000
     option_ranges = declare_options(alpha=Range(0, 1, low_open=True))
 
