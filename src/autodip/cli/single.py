@@ -279,7 +279,8 @@ def _choose_network(job: Job, console: Console) -> None:
     """
     from autodip.api import DEFAULT_NET, check_net_fits, check_tile
 
-    job.net, job.net_options = _network(job.args, _fitted_size(job), job.image)
+    size = _fitted_size(job)
+    job.net, job.net_options = _network(job.args, size, job.image)
     if job.args.net == "auto":
         job.architecture = architecture_for(job.image, None)
         job.net, job.net_options = job.architecture["net"], job.architecture["options"]
@@ -289,7 +290,7 @@ def _choose_network(job: Job, console: Console) -> None:
         if job.args.tile is not None:
             check_tile(job.args.tile)
         net = job.net or DEFAULT_NET  # as restore() reads net=None
-        check_net_fits(net, job.image.shape[0], *_fitted_size(job), options)
+        check_net_fits(net, job.image.shape[0], *size, options)
     except (KeyError, ValueError, TypeError) as error:
         raise UsageError(str(error.args[0] if isinstance(error, KeyError) else error)) from None
 
