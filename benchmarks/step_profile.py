@@ -10,7 +10,9 @@ labelled from outside, by wrapping the functions that do them —
 * ``forward``: the network's ``forward``;
 * ``backward``: ``Tensor.backward``;
 * ``optimiser``: Adam's ``step`` and ``zero_grad`` (labelled by PyTorch itself);
-* ``reg-noise``: the per-step draw of the input perturbation (``aten::normal_``);
+* ``reg-noise``: the input perturbation, drawn and added
+  (:meth:`autodip.core.perturbation.Perturbation.perturb`; ``--draws`` profiles each way of
+  drawing it, :data:`autodip.core.perturbation.DRAWS`);
 * ``snapshot``: the copy of the network and Adam state kept for divergence recovery
   (``Snapshot.take`` and ``Snapshot.refresh`` in :mod:`autodip.core.recovery`);
 * ``criteria``: the stopping criteria (``Stopper.observe``: CIFS's JPEG encode, …);
@@ -21,7 +23,8 @@ Each part is the summed CPU time of its labelled events (children included) per 
 wall time per step. (The file is not called ``profile.py``: beside the benchmark scripts that name
 would shadow the standard library's ``profile``, which PyTorch imports.) Usage::
 
-    python benchmarks/step_profile.py [--steps 60] [--out benchmarks/results/profile.md]
+    python benchmarks/step_profile.py [--steps 60] [--sizes 256] [--nets hourglass-w64]
+        [--draws fresh,shifted] [--out benchmarks/results/profile.md]
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ from torch.profiler import ProfilerActivity, profile, record_function
 import autodip.api as restore_module
 import autodip.core.run as runner_module
 from autodip.bench.provenance import provenance, write_report
+from autodip.core.perturbation import DRAWS, Perturbation
 from autodip.core.recovery import Snapshot
 from autodip.io import read_image
 from autodip.physics.noise import add_gaussian_noise
@@ -84,6 +88,7 @@ def _patches() -> list[Any]:
             Snapshot, "take", classmethod(_labelled("snapshot", Snapshot.take.__func__))
         ),
         mock.patch.object(Snapshot, "refresh", _labelled("snapshot", Snapshot.refresh)),
+        mock.patch.object(Perturbation, "perturb", _labelled("reg-noise", Perturbation.perturb)),
         mock.patch.object(Stopper, "observe", _labelled("criteria", Stopper.observe)),
         mock.patch.object(
             runner_module,
@@ -102,10 +107,20 @@ def _image(size: int) -> tuple[np.ndarray, np.ndarray]:
     return add_gaussian_noise(clean, 25, seed=0), clean
 
 
-def profile_one(net: str, options: dict[str, Any], size: int, steps: int) -> dict[str, Any]:
-    """Wall and per-part CPU milliseconds per step of one profiled run."""
+def profile_one(
+    net: str, options: dict[str, Any], size: int, steps: int, draw: str
+) -> dict[str, Any]:
+    """Wall and per-part CPU milliseconds per step of one profiled run, the perturbation drawn
+    as ``draw`` says."""
     noisy, clean = _image(size)
-    common = {"net": net, "seed": 0, "device": "cpu", "reference": clean, **options}
+    common = {
+        "net": net,
+        "seed": 0,
+        "device": "cpu",
+        "reference": clean,
+        "fit_options": {"reg_noise_draw": draw},
+        **options,
+    }
     restore_module.restore(
         noisy, Denoise(), iters=10, **common
     )  # warm-up: allocator, oneDNN primitives
@@ -125,12 +140,10 @@ def profile_one(net: str, options: dict[str, Any], size: int, steps: int) -> dic
             totals[name.split("::", 1)[1]] += event.cpu_time_total / 1e3
         elif name.startswith("Optimizer.step#") or name.startswith("Optimizer.zero_grad#"):
             totals["optimiser"] += event.cpu_time_total / 1e3
-        elif name == "aten::normal_":
-            totals["reg-noise"] += event.cpu_time_total / 1e3
     per_step = {part: value / result.iterations for part, value in totals.items()}
     wall_ms = 1e3 * wall / result.iterations
     per_step["rest"] = max(wall_ms - sum(per_step.values()), 0.0)
-    return {"net": net, "options": options, "size": size, "steps": result.iterations,
+    return {"net": net, "options": options, "size": size, "steps": result.iterations, "draw": draw,
             "wall_ms": wall_ms, "parts_ms": per_step,
             "placement": result.config["placement"]}  # fmt: skip
 
@@ -144,10 +157,10 @@ def markdown(rows: list[dict[str, Any]], conditions: str) -> str:
         "(children included), and as a share of the wall time per step; `rest` is the wall "
         "time in no labelled part (output EMA, loss, Python)",
         "",
-        "| network | size | placement | wall ms/step | "
+        "| network | size | placement | perturbation | wall ms/step | "
         + " | ".join(f"{p} ms (%)" for p in (*PARTS, "rest"))
         + " | overhead (all but forward, backward, optimiser) |",
-        "|---|---|---|---|" + "---|" * (len(PARTS) + 2),
+        "|---|---|---|---|---|" + "---|" * (len(PARTS) + 2),
     ]
     for row in rows:
         parts = row["parts_ms"]
@@ -157,7 +170,8 @@ def markdown(rows: list[dict[str, Any]], conditions: str) -> str:
         place = row["placement"]
         out.append(
             f"| {row['label']} | {row['size']}² | {place['precision']}"
-            f"{', channels-last' if place['channels_last'] else ''} | {wall:.1f} | "
+            f"{', channels-last' if place['channels_last'] else ''} | "
+            f"{row.get('draw', 'fresh')} | {wall:.1f} | "
             + " | ".join(cells)
             + f" | {100 * overhead / wall:.0f} % |"
         )
@@ -175,13 +189,27 @@ def main() -> None:
         help="what else the machine was doing (said in the report: only ratios within one run "
         "are comparable on a shared machine)",
     )
+    parser.add_argument(
+        "--nets",
+        default=",".join(label.split()[0] for label in NETS),
+        help="which networks (the first word of each label: hourglass-w32,hourglass-w64,dip-skip)",
+    )
+    parser.add_argument(
+        "--draws",
+        default=DRAWS[0],
+        help=f"how the perturbation is drawn, each profiled in turn (of {','.join(DRAWS)})",
+    )
     args = parser.parse_args()
+    wanted = args.nets.split(",")
     rows = []
     for label, (net, options) in NETS.items():
+        if label.split()[0] not in wanted:
+            continue
         for size in map(int, args.sizes.split(",")):
-            row = profile_one(net, options, size, args.steps)
-            rows.append({**row, "label": label})
-            print(f"{label} {size}²: {row['wall_ms']:.1f} ms/step", flush=True)
+            for draw in args.draws.split(","):
+                row = profile_one(net, options, size, args.steps, draw)
+                rows.append({**row, "label": label})
+                print(f"{label} {size}² {draw}: {row['wall_ms']:.1f} ms/step", flush=True)
     data = {"conditions": args.conditions, "rows": rows}
     write_report(args.out, markdown(rows, args.conditions), data, provenance())
     print(f"wrote {args.out}")

@@ -15,9 +15,17 @@ own. No development image is 1024² or larger, so the 1024² case is a 2 × 2 mo
 Set9 photographs (F16, Baboon, Lena, Peppers): a megapixel with the detail of four photographs,
 harder for DIP than one photograph up-sampled to that size would be.
 
+``--tile-steps N`` adds, for each case larger than 256², a ``--tile 256`` run
+(:mod:`autodip.core.tiling`: overlapping 256² tiles, each a whole DIP run of ``N`` steps with
+the 256² default network, no early stop, blended). A tiled run has no whole-image trajectory, so
+its row gives the PSNR of the blended result at the end only. Choose ``N`` so that the tiles take
+about the whole-image run's seconds (tiles × ``N`` × the 256² seconds per step) to compare the
+modes at equal time.
+
 Usage::
 
     python benchmarks/windows.py [--steps 1500] [--sigma 25] [--fresh] [--cache DIR]
+        [--equal-seconds] [--tile-steps N]
 """
 
 from __future__ import annotations
@@ -35,8 +43,10 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.api import restore
 from autodip.bench.provenance import provenance, write_report
+from autodip.core.tiling import default_overlap, plan_tiles
 from autodip.defaults import TASK_DEFAULTS
 from autodip.io import read_image
+from autodip.metrics.full_reference import psnr
 from autodip.physics.noise import add_gaussian_noise
 from autodip.physics.operators import Denoise
 from common import SHARED_DATA
@@ -52,6 +62,8 @@ CASES = (
 )
 #: How close to the whole-image peak counts as "there" (issue 16's loss bound, and a looser one).
 WITHIN_DB = (0.2, 0.5)
+#: The tile side of ``--tile-steps`` runs: the size the defaults were measured at.
+TILE = 256
 
 
 def _set9(name: str) -> str:
@@ -119,6 +131,53 @@ def run_case(
     return record
 
 
+def run_tiled(name: str, path: str, crop: int | None, args) -> dict[str, Any]:
+    """``--tile 256`` on the whole case, ``args.tile_steps`` steps a tile, or its cached record.
+
+    The record's one history entry is the blended result at the end: PSNR on the whole image,
+    the tiles' steps summed, and the seconds of the whole tiled run.
+    """
+    tile, steps = TILE, args.tile_steps
+    key = f"{name.split()[0]}-{name.split()[1]}-s{args.sigma}-tile{tile}x{steps}"
+    cached = args.cache / f"{key}.json"
+    if cached.exists() and not args.fresh:
+        return json.loads(cached.read_text())
+    clean = _clean(path, crop)
+    noisy = add_gaussian_noise(clean, args.sigma, seed=0)
+    width = TASK_DEFAULTS["denoise"].width_for(tile, tile)
+    count = len(plan_tiles(*clean.shape[1:], tile, default_overlap(tile)))
+    started = time.perf_counter()
+    result = restore(
+        noisy,
+        Denoise(),
+        net="hourglass",
+        width=width,
+        iters=steps,
+        stop=None,
+        tile=tile,
+        device=args.device,
+        fit_options={"monitor_every": args.monitor_every},
+    )
+    seconds = time.perf_counter() - started
+    record = {
+        "case": name,
+        "size": list(clean.shape[1:]),
+        "width": width,
+        "window": None,
+        "tile": tile,
+        "tiles": count,
+        "steps_per_tile": steps,
+        "margin": None,
+        "seconds": seconds,
+        "history": [
+            {"step": result.iterations, "psnr": psnr(result.pixels, clean), "seconds": seconds}
+        ],
+    }
+    args.cache.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(record))
+    return record
+
+
 def time_to(record: dict[str, Any], level: float) -> float | None:
     """Seconds until the run's PSNR first reaches ``level`` (``None``: never)."""
     return next((h["seconds"] for h in record["history"] if h["psnr"] >= level), None)
@@ -132,11 +191,19 @@ def _at_seconds(record: dict[str, Any], seconds: float) -> float | None:
                key=lambda h: h["seconds"], default={"psnr": None})["psnr"]  # fmt: skip
 
 
-def summarise(whole: dict[str, Any], windowed: dict[str, Any]) -> dict[str, Any]:
-    """Peak, end and times to within each of :data:`WITHIN_DB` of the whole-image peak."""
+def _mode(record: dict[str, Any]) -> str:
+    if record.get("tile"):
+        return f"{record['tiles']} tiles {record['tile']}² × {record['steps_per_tile']} steps"
+    return "whole" if record["window"] is None else f"window {record['window']}"
+
+
+def summarise(whole: dict[str, Any], *others: dict[str, Any]) -> dict[str, Any]:
+    """Peak, end and times to within each of :data:`WITHIN_DB` of the whole-image peak, for the
+    whole-image run and each other mode of the case (a tiled run: its end only)."""
     peak = max(h["psnr"] for h in whole["history"])
     row = {"case": whole["case"], "whole_peak": peak, "modes": {}}
-    for mode, record in (("whole", whole), (f"window {windowed['window']}", windowed)):
+    for record in (whole, *others):
+        mode = _mode(record)
         best = max(record["history"], key=lambda h: h["psnr"])
         row["modes"][mode] = {
             "peak": best["psnr"],
@@ -149,6 +216,7 @@ def summarise(whole: dict[str, Any], windowed: dict[str, Any]) -> dict[str, Any]
             # the whole-image run's PSNR after as many seconds as this run took
             "whole_at_same_seconds": _at_seconds(whole, record["history"][-1]["seconds"]),
             "margin": record["margin"],
+            "end_only": bool(record.get("tile")),
         }
     return row
 
@@ -171,6 +239,16 @@ def markdown(rows: list[dict[str, Any]], args) -> str:
         "the row's run took (– past its end)",
         "- *to −d dB*: seconds until the run first comes within d dB of the whole-image run's "
         "peak (– never, within the steps); one run at a time, on every core",
+        *(
+            [
+                f"- tiled rows: `--tile {TILE}` (overlap {default_overlap(TILE)}), each tile "
+                f"{args.tile_steps} steps with the {TILE}² default network, no early stop; PSNR "
+                "of the blended result at the end only (no peak: no whole-image trajectory); "
+                "s/step counts the tiles' steps"
+            ]
+            if args.tile_steps
+            else []
+        ),
         "",
         "| image | mode | s/step | peak (step) | end | "
         + " | ".join(f"seconds to −{db} dB" for db in WITHIN_DB)
@@ -182,9 +260,10 @@ def markdown(rows: list[dict[str, Any]], args) -> str:
             label = mode if m["margin"] is None else f"{mode} (+{m['margin']} context)"
             reach = " | ".join("–" if t is None else f"{t:.0f}" for t in m["to_within"].values())
             same = m["whole_at_same_seconds"]
+            peak = "–" if m.get("end_only") else f"{m['peak']:.2f} ({m['peak_step']})"
             out.append(
-                f"| {row['case']} | {label} | {m['seconds_per_step']:.3f} | {m['peak']:.2f} "
-                f"({m['peak_step']}) | {m['end']:.2f} | {reach} | {m['seconds']:.0f} | "
+                f"| {row['case']} | {label} | {m['seconds_per_step']:.3f} | {peak} "
+                f"| {m['end']:.2f} | {reach} | {m['seconds']:.0f} | "
                 f"{'–' if same is None else f'{same:.2f}'} |"
             )
     out += _against_256(rows)
@@ -213,8 +292,12 @@ def _against_256(rows: list[dict[str, Any]]) -> list[str]:
             out.append(
                 f"- {row['case']}: the whole-image run was still rising at its last step "
                 f"({whole['last_step']}, after {whole['seconds'] / reference:.1f}× that time), "
-                "so its peak, and the loss against it, are not known"
+                "so its peak, and the loss against it, are not known; at their ends:"
             )
+            out += [
+                f"  - {mode}: {m['end']:.2f} dB after {m['seconds'] / reference:.1f}× that time"
+                for mode, m in row["modes"].items()
+            ]
             continue
         for mode, m in row["modes"].items():
             seconds = m["to_within"]["0.2"]
@@ -254,6 +337,11 @@ def main() -> None:
         help="window runs stop after as many seconds as the case's whole-image run took "
         "(--window-steps, default 100 × --steps, only caps them)",
     )
+    parser.add_argument(
+        "--tile-steps",
+        type=int,
+        help=f"also run --tile {TILE} on each case larger than {TILE}², this many steps a tile",
+    )
     args = parser.parse_args()
     args.case_steps = {
         case: int(steps) for case, steps in (item.rsplit("=", 1) for item in args.case_steps)
@@ -266,11 +354,15 @@ def main() -> None:
             continue
         whole = run_case(name, path, crop, None, args)
         print(f"{name}: whole image {whole['seconds']:.0f} s", flush=True)
+        others = []
         for window in windows:
             budget = whole["seconds"] if args.equal_seconds else None
-            windowed = run_case(name, path, crop, window, args, max_time=budget)
-            print(f"{name}: window {window} {windowed['seconds']:.0f} s", flush=True)
-            rows.append(summarise(whole, windowed))
+            others.append(run_case(name, path, crop, window, args, max_time=budget))
+            print(f"{name}: window {window} {others[-1]['seconds']:.0f} s", flush=True)
+        if args.tile_steps and max(whole["size"]) > TILE:
+            others.append(run_tiled(name, path, crop, args))
+            print(f"{name}: {_mode(others[-1])} {others[-1]['seconds']:.0f} s", flush=True)
+        rows.append(summarise(whole, *others))
     extra = {
         "threads": torch.get_num_threads(),
         "steps": args.steps,

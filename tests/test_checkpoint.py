@@ -59,9 +59,11 @@ def test_a_divergence_is_undone_and_the_run_continues(how: str) -> None:
     assert [h["step"] for h in result.history] == list(range(5, 61, 5))
 
 
-def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path) -> None:
+@pytest.mark.parametrize("draw", ["fresh", "shifted"])
+def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path, draw) -> None:
     path = tmp_path / "run.ckpt"
-    whole = fit(_y(), create_net("hourglass", width=8), config=_config(), stopper=_stopper())
+    config = _config(reg_noise_draw=draw)
+    whole = fit(_y(), create_net("hourglass", width=8), config=config, stopper=_stopper())
 
     def kill_at_50(report):
         if report.step == 50:
@@ -70,7 +72,7 @@ def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path) -> None:
     killed = fit(
         _y(),
         create_net("hourglass", width=8),
-        config=_config(),
+        config=config,
         stopper=_stopper(),
         monitors=[kill_at_50],
         checkpoint=Checkpointing(path, every=20),
@@ -79,7 +81,7 @@ def test_resumed_run_ends_exactly_like_an_uninterrupted_one(tmp_path) -> None:
     resumed = fit(
         _y(),
         create_net("hourglass", width=8),
-        config=_config(),
+        config=config,
         stopper=_stopper(),
         checkpoint=Checkpointing(path, every=20, resume=True),
     )

@@ -331,5 +331,44 @@ def test_a_large_image_restored_whole_gets_a_note_and_tiles_are_suggested():
     note = large_image_note(args(), 1024, 1024)
     assert "1024×1024 pixels" in note and "--tile 256" in note
     assert large_image_note(args(), 512, 512) is None  # 512² progressed per step as 256² did
-    assert large_image_note(args("--tile", "256"), 1024, 1024) is None  # already in pieces
+    assert large_image_note(args(), 1024, 1024, tile=256) is None  # already in pieces
     assert large_image_note(args("--window", "256"), 1024, 1024) is None
+
+
+def test_from_a_megapixel_the_command_line_tiles_unless_told_not_to():
+    from autodip import defaults
+    from autodip.cli.parser import build_parser
+    from autodip.cli.single import auto_tile
+
+    def tile(*extra, size=1024, command="denoise"):
+        args = build_parser().parse_args([command, "in.png", "-o", "out.png", *extra])
+        return auto_tile(args, size, size)
+
+    assert defaults.AUTO_TILE_PIXELS == 1024 * 1024 and defaults.AUTO_TILE == 256
+    assert tile() == 256 and tile("--mask", "m.png", command="inpaint") == 256
+    assert tile(size=1023) is None  # below the line: whole
+    assert tile("--tile", "128") == 128  # the user's tile wins
+    for whole in (("--no-tile",), ("--window", "256"), ("--ensemble", "2"), ("--resume",)):
+        assert tile(*whole) is None, whole
+    assert tile("--factor", "4", command="sr", size=2048) is None  # SR is never tiled
+
+
+def test_a_large_image_is_tiled_by_default_and_says_so(tmp_path, capsys, monkeypatch):
+    """The megapixel line lowered to 48² so that a 64² image crosses it: tiled, said, and
+    ``--no-tile`` fits it whole."""
+    from autodip import defaults
+
+    monkeypatch.setattr(defaults, "AUTO_TILE_PIXELS", 48 * 48)
+    monkeypatch.setattr(defaults, "AUTO_TILE", 32)
+    src = _png(tmp_path / "ok.png", size=(64, 64))
+    loud = [a for a in FAST if a != "--quiet"]
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "y.png", *loud], capsys)
+    assert code == 0
+    assert "64×64 pixels: restored in tiles of 32² (the default from 48² pixels" in stderr
+    assert "Ran 9 tiles of 6 iterations each" in stderr
+    code, _, stderr = run(["denoise", src, "-o", tmp_path / "z.png", "--no-tile", *loud], capsys)
+    assert code == 0 and "tiles" not in stderr
+    code, _, stderr = run(
+        ["denoise", src, "-o", tmp_path / "w.png", "--no-tile", "--tile", "32", *loud], capsys
+    )
+    assert code == 2 and "--no-tile and --tile contradict" in stderr

@@ -120,10 +120,11 @@ def test_a_step_fits_its_window_only() -> None:
         assert torch.equal(a, b)
 
 
-def test_a_resumed_window_run_ends_like_an_uninterrupted_one(tmp_path) -> None:
+@pytest.mark.parametrize("draw", ["fresh", "shifted"])
+def test_a_resumed_window_run_ends_like_an_uninterrupted_one(tmp_path, draw) -> None:
     y, _ = _noisy_image()
     path = tmp_path / "run.ckpt"
-    config = _config(window=24)
+    config = _config(window=24, reg_noise_draw=draw)
     whole = fit(y, create_net("hourglass", width=8), config=config)
 
     def kill_at_50(report):

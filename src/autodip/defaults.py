@@ -113,6 +113,16 @@ MAX_WIDTH = 1024
 #: 256² (30.8 dB by step 1500 in both, at 7× the cost per step: ``windows-1500.md``), so the
 #: line is drawn between them; only 1024² was measured.
 LARGE_IMAGE_PIXELS = 768 * 768
+#: From this many pixels the command line restores denoising and inpainting in tiles of
+#: :data:`AUTO_TILE` pixels unless told otherwise (``--tile``, ``--no-tile``). On the 1024² mosaic
+#: at σ = 25, 25 tiles of 256² (280 steps each, 798 s in all) reached 23.61 dB, where the whole
+#: image was at 17.26 dB after the same seconds (19.32 dB after 1357 s, still below its noisy
+#: input) and 256² windows at 16.70 dB after 1363 s (``benchmarks/results/windows-1024.md``).
+#: Only 1024² was measured, so the line is drawn there; between 768² and it ``--tile`` is only
+#: suggested.
+AUTO_TILE_PIXELS = 1024 * 1024
+#: The tile side of automatic tiling: the size the defaults were chosen at.
+AUTO_TILE = 256
 
 # --- inpainting and super-resolution (the original DIP paper; benchmarks/results/tasks.md) ------
 
@@ -235,6 +245,10 @@ FIT_MAX_ITERS = 3000
 LR = 0.01
 #: The std of the per-step perturbation of the input code in a bare ``fit`` (DIP: 1/30 at σ = 25).
 FIT_REG_NOISE_STD = 1.0 / 30.0
+#: How the perturbation is drawn at each step (:mod:`autodip.core.perturbation`): ``"fresh"``
+#: (a new Gaussian draw, as DIP does) or ``"shifted"`` (a shifted view of one bank, no draw).
+REG_NOISE_DRAWS = ("fresh", "shifted")
+REG_NOISE_DRAW = "fresh"
 #: Weight of the moving average of outputs (DIP: 0.99).
 EXP_WEIGHT = 0.99
 #: The input code: ``z ~ U[0, INPUT_SCALE)`` (DIP: 0.1).

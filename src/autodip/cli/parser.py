@@ -324,6 +324,13 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         + (f"; {_shown(default.SR8_REG_NOISE_STD)} for --factor 8)" if task == "sr" else ")"),
     )
     run.add_argument(
+        "--reg-noise-draw",
+        choices=default.REG_NOISE_DRAWS,
+        default=default.REG_NOISE_DRAW,
+        help="how that perturbation is drawn: 'fresh', a new Gaussian draw at each step (the DIP "
+        "paper's way), or 'shifted', a shifted view of one Gaussian draw (no draw per step)",
+    )
+    run.add_argument(
         "--exp-weight",
         type=_real_in(0, 1, high_open=True),
         default=_shown(default.EXP_WEIGHT),
@@ -473,6 +480,16 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         metavar="SIZE",
         # accepted by every task so that `sr --tile` gets a reason, but listed only where it works
         help="restore in overlapping SIZE×SIZE tiles blended without seams"
+        if task != "sr"
+        else argparse.SUPPRESS,
+    )
+    robust.add_argument(
+        "--no-tile",
+        dest="auto_tile",
+        action="store_false",
+        help=f"fit an image of {round(default.AUTO_TILE_PIXELS**0.5)}² pixels or more whole (by "
+        f"default it is restored in {default.AUTO_TILE}² tiles, which fit far faster: "
+        "docs/benchmarks.md)"
         if task != "sr"
         else argparse.SUPPRESS,
     )

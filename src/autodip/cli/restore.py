@@ -141,6 +141,8 @@ def _check_options(args: argparse.Namespace) -> None:
     if args.two_stage is not None and args.tv <= 0:
         raise UsageError("--two-stage needs a TV weight for its first stage: add --tv WEIGHT")
     _check_window(args)
+    if args.tile is not None and not getattr(args, "auto_tile", True):
+        raise UsageError("--no-tile and --tile contradict each other; pick one")
     if args.tile is not None and args.command == "sr":
         raise UsageError("--tile is for denoise and inpaint (super-resolution inputs are small)")
     if args.tile is not None and args.ensemble > 1:

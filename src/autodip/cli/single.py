@@ -85,6 +85,7 @@ class Job:
     architecture: dict[str, Any] | None = None
     checkpoint: Any = None
     max_memory: int | None = None
+    tile: int | None = None  # --tile, or the automatic tile of a large image (auto_tile)
     started: float = 0.0
 
     @property
@@ -279,6 +280,7 @@ def _choose_network(job: Job, console: Console) -> None:
     """
     from autodip.api import DEFAULT_NET, check_net_fits, check_tile
 
+    job.tile = auto_tile(job.args, *job.operator.estimate_size(*job.image.shape[1:]))
     size = _fitted_size(job)
     job.net, job.net_options = _network(job.args, size, job.image)
     if job.args.net == "auto":
@@ -287,8 +289,8 @@ def _choose_network(job: Job, console: Console) -> None:
         console.say(f"--net auto: {describe_choice(job.architecture)}")
     options = {key: value for key, value in job.net_options.items() if value is not None}
     try:
-        if job.args.tile is not None:
-            check_tile(job.args.tile)
+        if job.tile is not None:
+            check_tile(job.tile)
         net = job.net or DEFAULT_NET  # as restore() reads net=None
         check_net_fits(net, job.image.shape[0], *size, options)
     except (KeyError, ValueError, TypeError) as error:
@@ -308,7 +310,13 @@ def _describe_job(job: Job, console: Console) -> None:
         f"{image.shape[0]} channel(s), {_samples(info)}){note} "
         f"with {describe_net(job.net, job.net_options)}"
     )
-    large = large_image_note(args, *_fitted_size(job))
+    if job.tile is not None and args.tile is None:
+        height, width = image.shape[1:]
+        console.say(
+            f"{width}×{height} pixels: restored in tiles of {job.tile}² (the default from "
+            f"{_side(defaults.AUTO_TILE_PIXELS)} pixels; --no-tile fits it whole)"
+        )
+    large = large_image_note(args, *_fitted_size(job), tile=job.tile)
     if large:
         console.say(large)
     if info.value_range is not None:
@@ -318,13 +326,44 @@ def _describe_job(job: Job, console: Console) -> None:
         )
 
 
-def large_image_note(args: argparse.Namespace, height: int, width: int) -> str | None:
+def auto_tile(args: argparse.Namespace, height: int, width: int) -> int | None:
+    """The tile side for an estimate of ``height × width``: ``--tile`` if given, else
+    :data:`~autodip.defaults.AUTO_TILE` from :data:`~autodip.defaults.AUTO_TILE_PIXELS` pixels for
+    denoising and inpainting, unless ``--no-tile`` or an option that works on whole runs only
+    (``--window``, ``--ensemble``, ``--checkpoint-every``, ``--resume``) is given; else ``None``.
+    """
+    from autodip import defaults
+
+    if args.tile is not None:
+        return args.tile
+    whole_only = (
+        not getattr(args, "auto_tile", True)
+        or args.command not in ("denoise", "inpaint")
+        or getattr(args, "window", None) is not None
+        or _ensemble_size(args) > 1
+        or getattr(args, "checkpoint_every", None)
+        or getattr(args, "resume", False)
+    )
+    if whole_only or height * width < defaults.AUTO_TILE_PIXELS:
+        return None
+    return defaults.AUTO_TILE
+
+
+def _side(pixels: int) -> str:
+    """``1024²`` for a square count of pixels, else the count."""
+    side = round(pixels**0.5)
+    return f"{side}²" if side * side == pixels else f"{pixels}"
+
+
+def large_image_note(
+    args: argparse.Namespace, height: int, width: int, tile: int | None = None
+) -> str | None:
     """What to expect of one network fitting a large image whole (``None`` below
     :data:`autodip.defaults.LARGE_IMAGE_PIXELS`, or when tiles or windows already split it).
     """
     from autodip.defaults import LARGE_IMAGE_PIXELS
 
-    if height * width < LARGE_IMAGE_PIXELS or args.tile or getattr(args, "window", None):
+    if height * width < LARGE_IMAGE_PIXELS or tile or getattr(args, "window", None):
         return None
     note = (
         f"note: one network fitting all {width}×{height} pixels at once learns slowly (at 1024², "
@@ -354,12 +393,14 @@ def fit_job(job: Job, console: Console):
     }
     if args.reg_noise_std is not None:
         fit_options["reg_noise_std"] = args.reg_noise_std
+    if getattr(args, "reg_noise_draw", None) is not None:
+        fit_options["reg_noise_draw"] = str(args.reg_noise_draw)
     if getattr(args, "window", None) is not None:
         fit_options["window"] = args.window
     show_progress = not (args.quiet or args.json)
     iters = args.iters or task_defaults(job.operator).iters
     label = DOING[args.command]
-    if args.tile is not None:
+    if job.tile is not None:
         bar: Any = TileProgress(iters, show_progress, label, args.monitor_every)
     elif _ensemble_size(args) > 1:
         bar = MemberProgress(iters, show_progress, label, args.monitor_every)
@@ -385,10 +426,10 @@ def fit_job(job: Job, console: Console):
                 criterion_options=criterion_options(args.criterion_option),
                 checkpoint=job.checkpoint,
                 max_memory=job.max_memory,
-                tile=args.tile,
+                tile=job.tile,
                 overlap=args.tile_overlap,
                 max_time=args.max_time,
-                **({"on_tile": progress.tile} if args.tile is not None else {}),
+                **({"on_tile": progress.tile} if job.tile is not None else {}),
                 **_ensemble_options(args, progress),
                 **job.net_options,
             )
@@ -637,7 +678,7 @@ def _samples(info: Any) -> str:
 def _fitted_size(job: Job) -> tuple[int, int]:
     """Height and width of what one network fits: the estimate, or one tile of it."""
     height, width = job.operator.estimate_size(*job.image.shape[1:])
-    tile = getattr(job.args, "tile", None)
+    tile = job.tile
     return (min(height, tile), min(width, tile)) if tile else (height, width)
 
 

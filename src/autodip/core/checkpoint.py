@@ -128,10 +128,12 @@ def _differences(saved: dict[str, Any], run: Run) -> list[str]:
     """What of ``run`` differs from the run that saved ``saved`` (empty: the same run)."""
     config, operator, net, stopper = run.cfg, run.operator, run.net, run.stopper
     mine = asdict(config)
+    # checkpoints from before the draw was a setting drew fresh noise at every step
+    theirs = {"reg_noise_draw": "fresh", **saved["config"]}
     different = sorted(
         key
-        for key in set(mine) | set(saved["config"])
-        if key not in MAY_DIFFER and mine.get(key) != saved["config"].get(key)
+        for key in set(mine) | set(theirs)
+        if key not in MAY_DIFFER and mine.get(key) != theirs.get(key)
     )
     if config.two_stage is not None and saved["config"]["max_iters"] != config.max_iters:
         different.append("max_iters (a two-stage run's boundary depends on it)")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from autodip import defaults
+from autodip.core.perturbation import DRAWS
 
 INPUT_KINDS = ("noise", "meshgrid")
 TWO_STAGE_MODES = ("continue", "retarget")
@@ -21,6 +22,7 @@ _RULES: tuple[tuple[str, Callable[[object], bool], str], ...] = (
     ("max_iters", lambda v: v >= 1, "at least 1"),
     ("lr", lambda v: v > 0, "positive"),
     ("reg_noise_std", lambda v: v >= 0, "non-negative"),
+    ("reg_noise_draw", lambda v: v in DRAWS, f"one of {DRAWS}"),
     ("exp_weight", lambda v: 0 <= v < 1, "in [0, 1)"),
     ("input_kind", lambda v: v in INPUT_KINDS, f"one of {INPUT_KINDS}"),
     ("monitor_every", lambda v: v >= 1, "at least 1"),
@@ -53,6 +55,10 @@ class FitConfig:
     reg_noise_std : float
         Std of the Gaussian perturbation of ``z`` at each step
         (DIP: 1/30 for σ = 25, 1/20 for σ = 50).
+    reg_noise_draw : str
+        How that perturbation is drawn (:mod:`autodip.core.perturbation`): ``"fresh"``, a new
+        Gaussian draw at each step (DIP's way), or ``"shifted"``, a shifted view of one Gaussian
+        bank drawn once (no per-step draw).
     exp_weight : float
         Weight ``w`` of the output moving average; 0 turns it off (DIP: 0.99).
     input_kind : str
@@ -117,6 +123,7 @@ class FitConfig:
     max_iters: int = defaults.FIT_MAX_ITERS
     lr: float = defaults.LR
     reg_noise_std: float = defaults.FIT_REG_NOISE_STD
+    reg_noise_draw: str = defaults.REG_NOISE_DRAW
     exp_weight: float = defaults.EXP_WEIGHT
     input_kind: str = defaults.INPUT_KIND
     input_scale: float = defaults.INPUT_SCALE

@@ -33,6 +33,7 @@ from autodip.core.budget import Budget
 from autodip.core.config import FitConfig
 from autodip.core.geometry import check_min_size, padding_for
 from autodip.core.hardware import placement
+from autodip.core.perturbation import Perturbation
 from autodip.core.recovery import Snapshot, divergence
 from autodip.core.result import Result
 from autodip.core.run import make_input, reset_parameters
@@ -150,14 +151,19 @@ class _Members:
         memory_format = torch.channels_last if self.where.channels_last else torch.contiguous_format
         self.net = group_members(self.nets).to(device=device, memory_format=memory_format).train()
         self.z = torch.cat(codes, dim=1).to(device).contiguous(memory_format=memory_format)
-        self.generators = [torch.Generator(device=device).manual_seed(s + 1) for s in self.seeds]
-        # each member's perturbation drawn into a buffer laid out as a solo run's (same values)
-        layout = (
-            (1, *shape, net.in_channels)
-            if self.where.channels_last
-            else (1, net.in_channels, *shape)
-        )
-        self.noise = [torch.empty(layout, device=device) for _ in self.seeds]
+        # each member's perturbation as a solo run with its seed draws it (same values)
+        self.perturbations = [
+            Perturbation(
+                (1, net.in_channels, *shape),
+                cfg.reg_noise_std,
+                s + 1,
+                device,
+                self.where.channels_last,
+                cfg.reg_noise_draw,
+            )
+            for s in self.seeds
+        ]
+        self.generators = [p.generator for p in self.perturbations]
         self.optimizer = torch.optim.Adam(self.net.parameters(), lr=cfg.lr, fused=True)
         self.autocast = (
             torch.autocast(device.type, dtype=self.where.autocast_dtype)
@@ -189,7 +195,7 @@ class _Members:
         try:
             while step < self.cfg.max_iters and not all(self.done):
                 step += 1
-                losses = self.step()
+                losses = self.step(step)
                 if step % self.cfg.monitor_every == 0 or step == self.cfg.max_iters:
                     rewind = self.on_monitored_step(step, losses)
                     if rewind is not None:
@@ -203,17 +209,17 @@ class _Members:
             reason = f"interrupted by the user after step {step - 1}"
         return self.finish(step, reason)
 
-    def step(self) -> torch.Tensor:
-        """One optimisation step of every member; the members' data losses (detached)."""
+    def step(self, step: int) -> torch.Tensor:
+        """Optimisation step number ``step`` of every member; the members' data losses
+        (detached).
+        """
         cfg, c = self.cfg, self.nets[0].in_channels
         code = self.z
         if cfg.reg_noise_std > 0:
-            parts = []
-            for k, (noise, generator) in enumerate(zip(self.noise, self.generators, strict=True)):
-                noise.normal_(generator=generator)
-                z_k = self.z[:, k * c : (k + 1) * c]
-                view = noise.permute(0, 3, 1, 2) if self.where.channels_last else noise
-                parts.append(torch.add(z_k, view, alpha=cfg.reg_noise_std))
+            parts = [
+                perturbation.perturb(self.z[:, k * c : (k + 1) * c], step)
+                for k, perturbation in enumerate(self.perturbations)
+            ]
             code = torch.cat(parts, dim=1).contiguous(memory_format=self.z_format)
         with self.autocast:
             output = self.net(code)

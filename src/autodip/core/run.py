@@ -47,6 +47,7 @@ from autodip.core.checkpoint import Checkpointing
 from autodip.core.config import INPUT_KINDS, TWO_STAGE_MODES, FitConfig
 from autodip.core.geometry import check_min_size, min_side, padding_for
 from autodip.core.hardware import Placement, placement
+from autodip.core.perturbation import Perturbation
 from autodip.core.recovery import Snapshot, divergence, to_cpu, to_device
 from autodip.core.result import Monitor, Result, StepReport
 from autodip.core.state import RunState
@@ -321,22 +322,23 @@ class Run:
         memory_format = torch.channels_last if self.where.channels_last else torch.contiguous_format
         net.to(device=device, memory_format=memory_format).train()
         self.z = z.to(device).contiguous(memory_format=memory_format)
-        self.generator = torch.Generator(device=device).manual_seed(cfg.seed + 1)
+        self.perturbation = Perturbation(
+            tuple(self.z.shape),
+            cfg.reg_noise_std,
+            cfg.seed + 1,
+            device,
+            self.where.channels_last,
+            cfg.reg_noise_draw,
+        )
+        self.generator = self.perturbation.generator  # saved in snapshots and checkpoints
         self.windows = self._window_sampler() if cfg.window is not None else None
         self.evaluated_at = 0
-        batch, chans, height, width = self.z.shape
-        if self.windows is not None:  # perturbation buffers of one window's size
-            shape = (batch, chans, *self.windows.shape)
+        if self.windows is not None:  # the perturbed code of one window's size
+            shape = (self.z.shape[0], self.z.shape[1], *self.windows.shape)
             # each image pixel's loss weight, in the estimate's frame like the target
             self.window_weights = self.padding.crop(self.windows.weights()).to(device)
-            self.window_noise = torch.empty(shape, device=device)
             self.window_code = torch.empty(shape, device=device, memory_format=memory_format)
-        elif self.where.channels_last:
-            self.noise_buffer = torch.empty(batch, height, width, chans, device=device)
-            self.noise_view = self.noise_buffer.permute(0, 3, 1, 2)
-            self.code_buffer = torch.empty_like(self.z)
         else:
-            self.noise_buffer = self.noise_view = torch.empty_like(self.z)
             self.code_buffer = torch.empty_like(self.z)
         self.autocast = (
             torch.autocast(device.type, dtype=self.where.autocast_dtype)
@@ -423,7 +425,7 @@ class Run:
             if self.offset is not None:
                 state.fit_target = state.fit_target + self.offset
         window = self.windows.draw(step) if self.windows is not None else None
-        code = self._code(window)
+        code = self._code(window, step)
         with self.autocast:
             output = self.net(code)
         output = output.float()
@@ -461,22 +463,16 @@ class Run:
                 )
         return loss, data_loss
 
-    def _code(self, window: Window | None) -> torch.Tensor:
-        """The network's input: ``z`` (or its window), perturbed by this step's reg-noise."""
-        cfg = self.cfg
-        if window is not None:
-            code = self.z[..., window.rows, window.cols]
-            if cfg.reg_noise_std == 0:
-                return code
-            self.window_noise.normal_(generator=self.generator)
-            return torch.add(code, self.window_noise, alpha=cfg.reg_noise_std,
-                             out=self.window_code)  # fmt: skip
-        if cfg.reg_noise_std == 0:
-            return self.z
-        # Drawn in place into a contiguous buffer laid out like z (a fresh randn tensor or a
-        # non-contiguous normal_ costs up to 8x more; this is per-step overhead).
-        self.noise_buffer.normal_(generator=self.generator)
-        return torch.add(self.z, self.noise_view, alpha=cfg.reg_noise_std, out=self.code_buffer)
+    def _code(self, window: Window | None, step: int) -> torch.Tensor:
+        """The network's input: ``z`` (or its window), perturbed by step ``step``'s reg-noise
+        (:class:`~autodip.core.perturbation.Perturbation`).
+        """
+        if window is None:
+            return self.perturbation.perturb(self.z, step, out=self.code_buffer)
+        code = self.z[..., window.rows, window.cols]
+        return self.perturbation.perturb(
+            code, step, out=self.window_code, rows=window.rows, cols=window.cols
+        )
 
     @torch.no_grad()
     def evaluate_whole(self) -> float | None:
