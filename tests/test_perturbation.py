@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from autodip.core.config import FitConfig
-from autodip.core.perturbation import CHANNEL_MARGIN, SPATIAL_MARGIN, Perturbation
+from autodip.core.perturbation import CHANNEL_MARGIN, SPATIAL_MARGIN, Perturbation, held_values
 
 SHAPE = (1, 4, 12, 10)
 CPU = torch.device("cpu")
@@ -87,3 +87,15 @@ def test_an_unknown_draw_is_refused() -> None:
         FitConfig(reg_noise_draw="bogus")
     with pytest.raises(ValueError, match="reg_noise_draw must be one of"):
         Perturbation(SHAPE, 0.1, 5, CPU, False, "bogus")
+
+
+def test_the_memory_estimate_counts_the_bank() -> None:
+    from autodip.core.memory import estimate_run_memory
+    from autodip.nets import create_net
+
+    net = create_net("hourglass", width=8)
+    fresh = estimate_run_memory(net, 3, 64, 64, reg_noise_draw="fresh")
+    shifted = estimate_run_memory(net, 3, 64, 64, reg_noise_draw="shifted")
+    bank = held_values((1, net.in_channels, 64, 64), "shifted")
+    assert bank == (net.in_channels + CHANNEL_MARGIN) * (64 + SPATIAL_MARGIN) ** 2
+    assert shifted.buffers - fresh.buffers == 4 * (bank - net.in_channels * 64 * 64)

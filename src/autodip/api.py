@@ -333,6 +333,7 @@ def restore(
         where.autocast_dtype,
         extra_images=stopper_images(stopper, config.monitor_every),
         window=config.window,
+        reg_noise_draw=config.reg_noise_draw,
     )
     check_memory(estimate, where.device, max_memory, net=net)
     result = fit(

@@ -113,7 +113,7 @@ MAX_WIDTH = 1024
 #: 256² (30.8 dB by step 1500 in both, at 7× the cost per step: ``windows-1500.md``), so the
 #: line is drawn between them; only 1024² was measured.
 LARGE_IMAGE_PIXELS = 768 * 768
-#: From this many pixels the command line restores denoising and inpainting in tiles of
+#: From this many pixels the command line denoises in tiles of
 #: :data:`AUTO_TILE` pixels unless told otherwise (``--tile``, ``--no-tile``). On the 1024² mosaic
 #: at σ = 25, 25 tiles of 256² (280 steps each, 798 s in all) reached 23.61 dB, where the whole
 #: image was at 17.26 dB after the same seconds (19.32 dB after 1357 s, still below its noisy

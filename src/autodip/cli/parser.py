@@ -490,7 +490,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help=f"fit an image of {round(default.AUTO_TILE_PIXELS**0.5)}² pixels or more whole (by "
         f"default it is restored in {default.AUTO_TILE}² tiles, which fit far faster: "
         "docs/benchmarks.md)"
-        if task != "sr"
+        if task == "denoise"
         else argparse.SUPPRESS,
     )
     robust.add_argument(

@@ -329,8 +329,11 @@ def _describe_job(job: Job, console: Console) -> None:
 def auto_tile(args: argparse.Namespace, height: int, width: int) -> int | None:
     """The tile side for an estimate of ``height × width``: ``--tile`` if given, else
     :data:`~autodip.defaults.AUTO_TILE` from :data:`~autodip.defaults.AUTO_TILE_PIXELS` pixels for
-    denoising and inpainting, unless ``--no-tile`` or an option that works on whole runs only
-    (``--window``, ``--ensemble``, ``--checkpoint-every``, ``--resume``) is given; else ``None``.
+    denoising, unless ``--no-tile`` or an option that works on whole runs only (``--window``,
+    ``--ensemble``, ``--checkpoint-every``, ``--resume``) is given; else ``None``.
+
+    Inpainting is not tiled unasked: only denoising was measured, and a hole larger than a tile
+    would leave a tile with no known pixel.
     """
     from autodip import defaults
 
@@ -338,7 +341,7 @@ def auto_tile(args: argparse.Namespace, height: int, width: int) -> int | None:
         return args.tile
     whole_only = (
         not getattr(args, "auto_tile", True)
-        or args.command not in ("denoise", "inpaint")
+        or args.command != "denoise"
         or getattr(args, "window", None) is not None
         or _ensemble_size(args) > 1
         or getattr(args, "checkpoint_every", None)

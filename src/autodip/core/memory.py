@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from autodip.core.geometry import padding_for
-from autodip.defaults import DEFAULT_NET
+from autodip.defaults import DEFAULT_NET, REG_NOISE_DRAW
 from autodip.errors import InsufficientMemoryError as InsufficientMemoryError
 
 #: Safety factor on the estimate (allocator slack, temporaries of the backward pass).
@@ -168,14 +168,18 @@ def estimate_run_memory(
     autocast_dtype: torch.dtype | None = None,
     extra_images: int = 0,
     window: int | None = None,
+    reg_noise_draw: str = REG_NOISE_DRAW,
 ) -> MemoryEstimate:
     """The peak memory of fitting ``net`` to produce a ``channels × height × width`` estimate.
 
     ``extra_images`` counts further float32 copies of the estimate that the stopping criteria
     keep (:func:`stopper_images`). With ``window`` (window training, :mod:`autodip.core.window`)
     the network only ever sees one window and its context at a time, so the activations are
-    those of that window; the whole-image buffers stay.
+    those of that window; the whole-image buffers stay. ``reg_noise_draw``: the perturbation's
+    buffer (:func:`~autodip.core.perturbation.held_values`).
     """
+    from autodip.core.perturbation import held_values
+
     multiple = int(getattr(net, "size_multiple", 1))
     pad = padding_for(height, width, multiple)
     pixels = (height + pad.top + pad.bottom) * (width + pad.left + pad.right)
@@ -189,9 +193,18 @@ def estimate_run_memory(
     # weights, gradients, Adam's two moments, and the last-good copy of weights and moments
     parameters = param_bytes * 7
     activations = int(activation_bytes_per_pixel(net, channels, autocast_dtype) * seen)
-    # z, its perturbation buffer and the perturbed code; target, output, average, last good,
-    # snapshot average and the measured image: float32 each
-    buffers = 4 * pixels * (3 * net.in_channels + (6 + extra_images) * channels)
+    # z and the perturbed code; target, output, average, last good, snapshot average and the
+    # measured image; and the perturbation's buffer: float32 each
+    code_shape = (
+        1,
+        net.in_channels,
+        height + pad.top + pad.bottom,
+        width + pad.left + pad.right,
+    )
+    buffers = 4 * (
+        pixels * (2 * net.in_channels + (6 + extra_images) * channels)
+        + held_values(code_shape, reg_noise_draw)
+    )
     return MemoryEstimate(parameters, activations, buffers)
 
 

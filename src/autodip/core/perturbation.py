@@ -44,6 +44,18 @@ SPATIAL_MARGIN = 32
 CHANNEL_MARGIN = 8
 
 
+def held_values(shape: tuple[int, int, int, int], draw: str) -> int:
+    """How many float32 values a :class:`Perturbation` of a code of ``shape`` holds: the bank
+    (``shifted``) or the one-draw buffer (``fresh``).
+    """
+    batch, chans, height, width = shape
+    if draw == "shifted":
+        chans += CHANNEL_MARGIN
+        height += SPATIAL_MARGIN
+        width += SPATIAL_MARGIN
+    return batch * chans * height * width
+
+
 class Perturbation:
     """``z + std · n_t`` for a code of ``shape``, drawn as ``draw`` says (see the module).
 
