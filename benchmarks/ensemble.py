@@ -67,9 +67,12 @@ def measurement(path: Path, sigma: float) -> tuple[np.ndarray, np.ndarray]:
     return noisy, reference
 
 
-def member_name(image: Path, sigma: float, member: Member, width: int) -> str:
-    """The cache name of one member run: image, σ, the hourglass's width, seed and transform."""
-    return f"{image.stem}-s{sigma:g}-w{width}-seed{member.seed}-{member.transform}"
+def member_name(image: Path, sigma: float, member: Member, width: int, draw: str = "fresh") -> str:
+    """The cache name of one member run: image, σ, the hourglass's width, seed and transform, and
+    the perturbation's draw unless it is ``fresh`` (the draw of every member cached before it
+    was a setting)."""
+    suffix = "" if draw == "fresh" else f"-{draw}"
+    return f"{image.stem}-s{sigma:g}-w{width}-seed{member.seed}-{member.transform}{suffix}"
 
 
 def run_one(
@@ -79,17 +82,24 @@ def run_one(
     out: Path,
     width: int,
     iters: int | None = None,
+    draw: str = "fresh",
 ) -> dict[str, Any]:
-    """One member with the defaults but the hourglass's ``width`` (``iters``: a hard budget
-    instead of the adaptive one, for a quick trial); its estimate goes to ``out`` (.npz), its
-    record is returned.
+    """One member with the defaults but the hourglass's ``width`` and the perturbation's ``draw``
+    (``iters``: a hard budget instead of the adaptive one, for a quick trial); its estimate goes to
+    ``out`` (.npz), its record is returned.
     """
     started = time.perf_counter()
     result = run_member(
         member,
         torch.from_numpy(noisy)[None],
         Denoise(),
-        partial(restore, device="cpu", iters=iters, width=width),
+        partial(
+            restore,
+            device="cpu",
+            iters=iters,
+            width=width,
+            fit_options={"reg_noise_draw": draw},
+        ),
         reference=torch.from_numpy(clean)[None],
     )
     pixels = result.pixels
@@ -98,6 +108,7 @@ def run_one(
     return {
         **member.to_dict(),
         "width": width,
+        "reg_noise_draw": draw,
         "stop_step": result.stop_step,
         "confirmed": result.confirmed,
         "iterations": result.iterations,
@@ -206,12 +217,14 @@ def run_all(args: argparse.Namespace) -> None:
         for image in images:
             for kind in KINDS.values():
                 member = plan_members(args.members, 0, kind)[index]
-                name = member_name(image, args.sigma, member, args.width)
+                name = member_name(image, args.sigma, member, args.width, args.reg_noise_draw)
                 if load_member(args.cache, name) is not None:
                     continue
                 noisy, clean = measurement(image, args.sigma)
                 out = args.cache / f"{name}.npz"
-                record = run_one(noisy, clean, member, out, args.width, args.iters)
+                record = run_one(
+                    noisy, clean, member, out, args.width, args.iters, args.reg_noise_draw
+                )
                 (args.cache / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
                 print(
                     f"{name}: PSNR {record['psnr']:.2f} dB in {record['seconds']:.0f} s", flush=True
@@ -230,7 +243,10 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
         for kind, transforms in KINDS.items():
             members = []
             for member in plan_members(args.members, 0, transforms):
-                found = load_member(args.cache, member_name(image, args.sigma, member, args.width))
+                found = load_member(
+                    args.cache,
+                    member_name(image, args.sigma, member, args.width, args.reg_noise_draw),
+                )
                 if found is None:
                     break
                 members.append(found)
@@ -353,14 +369,19 @@ def combining_table(rows: list[dict[str, Any]]) -> list[str]:
 def write(args: argparse.Namespace) -> None:
     """``ensemble.md`` and ``ensemble.json`` from what the cache holds now."""
     rows = collect(args)
-    cached_members = len(list(args.cache.glob(f"*-s{args.sigma:g}-w{args.width}-seed*.json")))
+    shifted = args.reg_noise_draw == "shifted"
+    cached_members = sum(
+        path.name.endswith("-shifted.json") == shifted
+        for path in args.cache.glob(f"*-s{args.sigma:g}-w{args.width}-seed*.json")
+    )
     unique = args.images * (2 * args.members - 1)
     text = [
         "# Ensembles of DIP restorations against CBM3D (σ̂)",
         "",
         f"- data: {args.images} odd-position CBSD68 images, 256² centre crops, Gaussian "
         f"σ = {args.sigma:g} (the development sweep's noisy files); defaults of "
-        f"`autodip denoise` for every member, with the hourglass at width {args.width}",
+        f"`autodip denoise` for every member, with the hourglass at width {args.width} and "
+        f"the input perturbation drawn `{args.reg_noise_draw}`",
         f"- members cached: {cached_members} of {unique} distinct runs "
         f"({args.members} per image and kind; member 1 is shared by both kinds)",
         f"- target (issue 17): mean PSNR ≥ CBM3D (σ̂) − {TARGET_DB} dB",
@@ -403,6 +424,12 @@ def main() -> None:
         type=int,
         default=TASK_DEFAULTS["denoise"].width_for(256, 256),
         help="the hourglass's width (default: denoising's at 256²; the committed table: 32)",
+    )
+    parser.add_argument(
+        "--reg-noise-draw",
+        choices=("fresh", "shifted"),
+        default="fresh",
+        help="how each member draws its input perturbation (autodip.core.perturbation)",
     )
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/results/ensemble-runs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ensemble.md"))
