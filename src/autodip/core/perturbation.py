@@ -23,7 +23,9 @@ Two ways to get ``n_t``:
     ``(M + 1)² (M_c + 1) · 2`` distinct fields (19 602 with the defaults, more than any run's
     steps), so a long run revisits some, and the fields of nearby offsets are shifted copies of
     each other. Whether that changes what DIP returns was measured on the 256² development crops
-    (``benchmarks/perturbation.py`` → ``benchmarks/results/perturbation.md``).
+    (``benchmarks/perturbation.py`` → ``benchmarks/results/perturbation.md``: on 4 crops at
+    σ = 25 the PSNR at the stop moved by +0.02 dB on average, mean |·| 0.03 dB, against 0.04 dB
+    between two seeds of fresh draws).
 
 Because the offsets follow from the step number alone, a checkpoint needs no state beyond the
 seed, and a rewind after divergence replays the same perturbations.
