@@ -136,9 +136,14 @@ def test_parallel_workers_give_the_same_rows_as_serial(tmp_path, images):
         )  # fmt: skip
 
     # the same jobs, stops and steps; measurements equal to float rounding (a worker runs on one
-    # thread, the serial run on two, and oneDNN splits a reduction by the thread count)
+    # thread, the serial run on two, and oneDNN splits a reduction by the thread count): 1e-6
+    # relative, or 1e-4 absolute for the differences of two PSNRs (gap, accuracy), where a
+    # rounding of 1e-5 dB in the peak is a larger share
     expected = [
-        {k: pytest.approx(v, rel=1e-6) if isinstance(v, float) else v for k, v in row.items()}
+        {
+            k: pytest.approx(v, rel=1e-6, abs=1e-4) if isinstance(v, float) else v
+            for k, v in row.items()
+        }
         for row in comparable(serial)
     ]
     assert comparable(parallel) == expected

@@ -2,7 +2,10 @@
 
 The reference outputs in ``tests/data/fingerprints.npz`` were recorded on the code before the
 package restructure (issue 15) with ``python tests/test_output_fingerprint.py --record``; re-record
-them only for a change that is *meant* to alter results, and say so in the commit.
+them only for a change that is *meant* to alter results, and say so in the commit. Re-recorded
+once, on 2026-12-03, when the shifted input perturbation became the default
+(:mod:`autodip.core.perturbation`); before that, with ``REG_NOISE_DRAW = "fresh"``, the new code
+still matched the pre-restructure references in all 6 cases.
 
 Each case compares the whole float output (not only a hash of it) within ``ATOL``, and the run's
 step counts exactly. A byte hash would be stricter on one machine, but a run's last bits depend on
