@@ -342,3 +342,21 @@ def test_checkpoints_are_for_the_local_backend(images, tmp_path, capsys):
             "-o", tmp_path / "out"]  # fmt: skip
     assert cli.main([str(a) for a in argv]) == 2
     assert "local backend" in capsys.readouterr().err
+
+
+def test_sweep_runs_draw_the_perturbation_as_their_cache_was_made(tmp_path, images, monkeypatch):
+    """The cached sweep runs were made with fresh draws, and a cache entry does not name the
+    draw: a sweep must keep drawing fresh whatever the library's default."""
+    import autodip.api
+    from autodip.bench.run import SWEEP_DRAW
+
+    seen = []
+    restore = autodip.api.restore
+
+    def spy(*args, **kwargs):
+        seen.append(kwargs["fit_options"]["reg_noise_draw"])
+        return restore(*args, **kwargs)
+
+    monkeypatch.setattr(autodip.api, "restore", spy)
+    run_sweep(_sweep(images, iters=4, criteria=["emv"]), tmp_path / "out", **SILENT)
+    assert SWEEP_DRAW == "fresh" and seen and set(seen) == {"fresh"}

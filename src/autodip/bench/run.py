@@ -27,6 +27,11 @@ from autodip.metrics.full_reference import psnr, ssim
 from autodip.physics.noise import add_gaussian_noise, add_poisson_noise
 from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve
 
+#: The input perturbation's draw of every sweep job: DIP's fresh draws, as every cached run was made
+#: before the shifted draw became the default (``autodip.core.perturbation``); a sweep's cache does
+#: not name the draw, so changing this would mix two random streams in one table.
+SWEEP_DRAW = "fresh"
+
 
 def load_clean(job: Job, root: str | Path | None = None) -> np.ndarray:
     """The job's clean image: read, made gray if asked (channel mean), centre-cropped.
@@ -126,7 +131,7 @@ def run_job(
             stop=job.kind if own else None,
             monitor=() if own else job.criteria,
             patience=10 * job.iters if own else None,  # record the whole run; stops come later
-            fit_options={"monitor_every": job.monitor_every},
+            fit_options={"monitor_every": job.monitor_every, "reg_noise_draw": SWEEP_DRAW},
             checkpoint=checkpoint,
             **options,
         )
