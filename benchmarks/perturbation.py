@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import statistics
 from concurrent.futures import ProcessPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -157,7 +158,9 @@ def main() -> None:
     else:
         with ProcessPoolExecutor(args.workers) as pool:
             futures = [
-                pool.submit(cached, path(job, draw, seed), _Run(job, draw, seed, threads))
+                pool.submit(
+                    cached, path(job, draw, seed), partial(run_one, job, draw, seed, threads)
+                )
                 for job, draw, seed in todo
             ]
             rows = []
@@ -180,16 +183,6 @@ def main() -> None:
         provenance(sigma=args.sigma, images=args.images, seeds=args.seeds),
     )
     print(f"wrote {args.out}")
-
-
-class _Run:
-    """A picklable ``make`` for :func:`common.cached`: one run in a worker process."""
-
-    def __init__(self, job: Any, draw: str, seed: int, threads: int) -> None:
-        self.args = (job, draw, seed, threads)
-
-    def __call__(self) -> dict[str, Any]:
-        return run_one(*self.args)
 
 
 if __name__ == "__main__":

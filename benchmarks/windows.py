@@ -31,7 +31,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -49,7 +48,7 @@ from autodip.io import read_image
 from autodip.metrics.full_reference import psnr
 from autodip.physics.noise import add_gaussian_noise
 from autodip.physics.operators import Denoise
-from common import SHARED_DATA
+from common import SHARED_DATA, cached
 
 RESULTS = Path("benchmarks/results")
 CACHE = RESULTS / "windows-runs"
@@ -83,6 +82,19 @@ def _clean(path: str, crop: int | None) -> np.ndarray:
     return np.ascontiguousarray(pixels[:3])
 
 
+def _cached(args, key: str, make) -> dict[str, Any]:
+    """The record cached under ``key``, or ``make()``'s, stored (``--fresh``: always made)."""
+    path = args.cache / f"{key}.json"
+    if args.fresh:
+        path.unlink(missing_ok=True)
+    return cached(path, make)
+
+
+def _key(name: str, sigma: float) -> str:
+    """A case's cache-name prefix: ``F16-256²-s25.0``."""
+    return f"{name.split()[0]}-{name.split()[1]}-s{sigma}"
+
+
 def run_case(
     name: str,
     path: str,
@@ -95,40 +107,37 @@ def run_case(
     those of the case's whole-image run, whose steps the cache key then names)."""
     whole_steps = args.case_steps.get(name, args.steps)
     steps = args.window_steps if window is not None and args.window_steps else whole_steps
-    key = f"{name.split()[0]}-{name.split()[1]}-s{args.sigma}-n{steps}-w{window or 'whole'}"
+    key = f"{_key(name, args.sigma)}-n{steps}-w{window or 'whole'}"
     if max_time is not None:
         key += f"-seconds-of-n{whole_steps}"
-    cached = args.cache / f"{key}.json"
-    if cached.exists() and not args.fresh:
-        return json.loads(cached.read_text())
-    clean = _clean(path, crop)
-    noisy = add_gaussian_noise(clean, args.sigma, seed=0)
-    width = TASK_DEFAULTS["denoise"].width_for(*clean.shape[1:])
-    started = time.perf_counter()
-    result = restore(
-        noisy,
-        Denoise(),
-        net="hourglass",
-        width=width,
-        iters=steps,
-        stop=None,
-        reference=clean,
-        device=args.device,
-        max_time=max_time,
-        fit_options={"window": window, "monitor_every": args.monitor_every},
-    )
-    record = {
-        "case": name,
-        "size": list(clean.shape[1:]),
-        "width": width,
-        "window": window,
-        "margin": result.config.get("window_margin"),
-        "seconds": time.perf_counter() - started,
-        "history": [{k: h[k] for k in ("step", "psnr", "seconds")} for h in result.history],
-    }
-    args.cache.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(record))
-    return record
+
+    def make() -> dict[str, Any]:
+        clean = _clean(path, crop)
+        width = TASK_DEFAULTS["denoise"].width_for(*clean.shape[1:])
+        started = time.perf_counter()
+        result = restore(
+            add_gaussian_noise(clean, args.sigma, seed=0),
+            Denoise(),
+            net="hourglass",
+            width=width,
+            iters=steps,
+            stop=None,
+            reference=clean,
+            device=args.device,
+            max_time=max_time,
+            fit_options={"window": window, "monitor_every": args.monitor_every},
+        )
+        return {
+            "case": name,
+            "size": list(clean.shape[1:]),
+            "width": width,
+            "window": window,
+            "margin": result.config.get("window_margin"),
+            "seconds": time.perf_counter() - started,
+            "history": [{k: h[k] for k in ("step", "psnr", "seconds")} for h in result.history],
+        }
+
+    return _cached(args, key, make)
 
 
 def run_tiled(name: str, path: str, crop: int | None, args) -> dict[str, Any]:
@@ -138,44 +147,39 @@ def run_tiled(name: str, path: str, crop: int | None, args) -> dict[str, Any]:
     the tiles' steps summed, and the seconds of the whole tiled run.
     """
     tile, steps = TILE, args.tile_steps
-    key = f"{name.split()[0]}-{name.split()[1]}-s{args.sigma}-tile{tile}x{steps}"
-    cached = args.cache / f"{key}.json"
-    if cached.exists() and not args.fresh:
-        return json.loads(cached.read_text())
-    clean = _clean(path, crop)
-    noisy = add_gaussian_noise(clean, args.sigma, seed=0)
-    width = TASK_DEFAULTS["denoise"].width_for(tile, tile)
-    count = len(plan_tiles(*clean.shape[1:], tile, default_overlap(tile)))
-    started = time.perf_counter()
-    result = restore(
-        noisy,
-        Denoise(),
-        net="hourglass",
-        width=width,
-        iters=steps,
-        stop=None,
-        tile=tile,
-        device=args.device,
-        fit_options={"monitor_every": args.monitor_every},
-    )
-    seconds = time.perf_counter() - started
-    record = {
-        "case": name,
-        "size": list(clean.shape[1:]),
-        "width": width,
-        "window": None,
-        "tile": tile,
-        "tiles": count,
-        "steps_per_tile": steps,
-        "margin": None,
-        "seconds": seconds,
-        "history": [
-            {"step": result.iterations, "psnr": psnr(result.pixels, clean), "seconds": seconds}
-        ],
-    }
-    args.cache.mkdir(parents=True, exist_ok=True)
-    cached.write_text(json.dumps(record))
-    return record
+
+    def make() -> dict[str, Any]:
+        clean = _clean(path, crop)
+        width = TASK_DEFAULTS["denoise"].width_for(tile, tile)
+        started = time.perf_counter()
+        result = restore(
+            add_gaussian_noise(clean, args.sigma, seed=0),
+            Denoise(),
+            net="hourglass",
+            width=width,
+            iters=steps,
+            stop=None,
+            tile=tile,
+            device=args.device,
+            fit_options={"monitor_every": args.monitor_every},
+        )
+        seconds = time.perf_counter() - started
+        return {
+            "case": name,
+            "size": list(clean.shape[1:]),
+            "width": width,
+            "window": None,
+            "tile": tile,
+            "tiles": len(plan_tiles(*clean.shape[1:], tile, default_overlap(tile))),
+            "steps_per_tile": steps,
+            "margin": None,
+            "seconds": seconds,
+            "history": [
+                {"step": result.iterations, "psnr": psnr(result.pixels, clean), "seconds": seconds}
+            ],
+        }
+
+    return _cached(args, f"{_key(name, args.sigma)}-tile{tile}x{steps}", make)
 
 
 def time_to(record: dict[str, Any], level: float) -> float | None:

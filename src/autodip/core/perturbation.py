@@ -33,6 +33,8 @@ seed, and a rewind after divergence replays the same perturbations.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import torch
 
@@ -46,16 +48,19 @@ SPATIAL_MARGIN = 32
 CHANNEL_MARGIN = 8
 
 
-def held_values(shape: tuple[int, int, int, int], draw: str) -> int:
-    """How many float32 values a :class:`Perturbation` of a code of ``shape`` holds: the bank
+def buffer_shape(shape: tuple[int, int, int, int], draw: str) -> tuple[int, int, int, int]:
+    """The shape of what a :class:`Perturbation` of a code of ``shape`` holds: the bank
     (``shifted``) or the one-draw buffer (``fresh``).
     """
+    if draw == "fresh":
+        return shape
     batch, chans, height, width = shape
-    if draw == "shifted":
-        chans += CHANNEL_MARGIN
-        height += SPATIAL_MARGIN
-        width += SPATIAL_MARGIN
-    return batch * chans * height * width
+    return batch, chans + CHANNEL_MARGIN, height + SPATIAL_MARGIN, width + SPATIAL_MARGIN
+
+
+def held_values(shape: tuple[int, int, int, int], draw: str) -> int:
+    """How many float32 values a :class:`Perturbation` of a code of ``shape`` holds."""
+    return math.prod(buffer_shape(shape, draw))
 
 
 class Perturbation:
@@ -96,10 +101,7 @@ class Perturbation:
         self.bank_view: torch.Tensor | None = None
         self.window_buffer: torch.Tensor | None = None  # fresh draws for window training
         if std > 0 and draw == "shifted":
-            batch, chans, height, width = shape
-            self._allocate(
-                (batch, chans + CHANNEL_MARGIN, height + SPATIAL_MARGIN, width + SPATIAL_MARGIN)
-            )
+            self._allocate(buffer_shape(shape, draw))
             self.bank.normal_(generator=self.generator)
 
     def _allocate(self, shape: tuple[int, int, int, int]) -> None:
