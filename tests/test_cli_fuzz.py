@@ -1,10 +1,11 @@
 """The command line under random option values (hypothesis, derandomised).
 
-Whatever the values, a restoration command ends with exit code 0 (done), 1 (a run refused or
-failed for a reason given in one line, e.g. not enough memory), 2 (bad input) or 3 (under-fitted
-with ``--strict``); never with a traceback or a raw Python warning on stderr; it creates nothing
-outside the paths it was given (the output, its ``.interrupted`` marker, the report folder, the
-checkpoint) and never changes the input.
+Whatever the values, a restoration command ends with exit code 0 (done), 1 (a run that failed
+for a reason given in one line, e.g. divergence), 2 (bad input, or a run refused before it starts
+because it would not fit in memory) or 3 (under-fitted with ``--strict``); never with a
+traceback or a raw Python warning on stderr; it creates nothing outside the paths it was given
+(the output, its ``.interrupted`` marker, the report folder, the checkpoint) and never changes
+the input.
 """
 
 from __future__ import annotations

@@ -129,7 +129,7 @@ def test_a_run_over_the_memory_limit_is_refused_before_it_starts(tmp_path, capsy
     src = _png(tmp_path / "x.png")
     out = tmp_path / "y.png"
     code, _, stderr = run(["denoise", src, "-o", out, "--max-memory", "2M", *FAST], capsys)
-    assert code == cli.EXIT_FAILURE
+    assert code == cli.EXIT_USAGE
     assert "needs about" in stderr and "--tile" in stderr and not out.exists()
     code, _, stderr = run(["denoise", src, "-o", out, "--max-memory", "lots", *FAST], capsys)
     assert code == cli.EXIT_USAGE and "memory size" in stderr

@@ -438,7 +438,9 @@ def fit_job(job: Job, console: Console):
             )
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
-    except (InsufficientMemoryError, CheckpointError, FloatingPointError) as error:
+    except InsufficientMemoryError as error:  # refused before the run: ask for a smaller one
+        raise UsageError(str(error)) from None
+    except (CheckpointError, FloatingPointError) as error:
         raise RunError(str(error)) from None
     except (ValueError, TypeError) as error:
         raise UsageError(str(error)) from None
