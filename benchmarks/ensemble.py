@@ -321,27 +321,43 @@ def summary_table(rows: list[dict[str, Any]], images: int) -> list[str]:
     return lines
 
 
-def rule_choice(rows: list[dict[str, Any]], images: int) -> str:
-    """The project's rule for a default, per kind: of the K within 0.1 dB of the best mean PSNR,
-    the one that gains the most dB over the noisy input per second; said only once every K of
-    the kind has every image.
+def rule_pick(groups: dict[int, list[dict[str, Any]]]) -> tuple[int, dict[int, float]]:
+    r"""The project's rule over ensemble sizes: of the K whose mean PSNR is within 0.1 dB of the
+    best, the one that gains the most dB over the noisy input per second.
+
+    Parameters
+    ----------
+    groups
+        For each K, its rows (each with ``psnr``, ``noisy`` and ``seconds``), over the same images.
+
+    Returns
+    -------
+    tuple
+        The chosen K and every K's rate, :math:`\overline{\mathrm{PSNR} - \mathrm{PSNR}_y} /
+        \overline{t}` in dB per second.
     """
+    means = {k: statistics.mean(r["psnr"] for r in g) for k, g in groups.items()}
+    rates = {
+        k: statistics.mean(r["psnr"] - r["noisy"] for r in g)
+        / statistics.mean(r["seconds"] for r in g)
+        for k, g in groups.items()
+    }
+    near = [k for k in means if means[k] >= max(means.values()) - 0.1]
+    return max(near, key=lambda k: rates[k]), rates
+
+
+def rule_choice(rows: list[dict[str, Any]], images: int) -> str:
+    """:func:`rule_pick` per kind, said only once every K of the kind has every image."""
     lines = []
     for kind in KINDS:
-        groups = {}
+        groups: dict[int, list[dict[str, Any]]] = {}
         for r in rows:
             if r["kind"] == kind:
                 groups.setdefault(r["k"], []).append(r)
         if not groups or any(len(g) < images for g in groups.values()):
             continue
         means = {k: statistics.mean(r["psnr"] for r in g) for k, g in groups.items()}
-        rates = {
-            k: statistics.mean(r["psnr"] - r["noisy"] for r in g)
-            / statistics.mean(r["seconds"] for r in g)
-            for k, g in groups.items()
-        }
-        near = [k for k in means if means[k] >= max(means.values()) - 0.1]
-        best = max(near, key=lambda k: rates[k])
+        best, rates = rule_pick(groups)
         lines.append(
             f"- {kind}: K = {best} (best mean PSNR at K = {max(means, key=means.get)}; "
             + ", ".join(f"K = {k}: {rates[k] * 60:.2f} dB/min" for k in sorted(rates))

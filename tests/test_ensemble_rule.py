@@ -1,0 +1,41 @@
+"""The rule that picks the default ensemble size (``benchmarks/ensemble.py``,
+``benchmarks/ensemble_default.py``), on made-up rows."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+
+from ensemble import rule_pick
+from ensemble_default import analyse, complete_groups
+
+
+def _row(image: str, sigma: float, k: int, psnr: float, seconds: float, kind: str = "seeds"):
+    return {"image": image, "sigma": sigma, "kind": kind, "k": k, "psnr": psnr,
+            "noisy": 20.0, "seconds": seconds}  # fmt: skip
+
+
+def test_the_rule_takes_the_fastest_k_within_a_tenth_of_a_db_of_the_best():
+    groups = {1: [_row("a", 25, 1, 29.0, 100)], 2: [_row("a", 25, 2, 29.25, 200)],
+              4: [_row("a", 25, 4, 29.32, 400)]}  # fmt: skip
+    chosen, rates = rule_pick(groups)
+    assert chosen == 2  # K = 1 is 0.32 dB under the best; K = 2 only 0.07 and faster than K = 4
+    assert rates[1] == pytest.approx(9.0 / 100)
+    groups[4] = [_row("a", 25, 4, 29.5, 400)]
+    assert rule_pick(groups)[0] == 4  # now nothing else is within 0.1 dB of K = 4
+
+
+def test_a_k_that_lacks_an_image_or_a_sigma_is_left_out_of_the_pooled_choice():
+    rows = [_row(image, sigma, k, 25.0 + k / 4, 60.0 * k)
+            for image in ("a", "b") for sigma in (15, 50) for k in (1, 2)]  # fmt: skip
+    rows.append(_row("a", 50, 4, 26.0, 240.0))  # K = 4 at one image of one σ only
+    assert sorted(complete_groups(rows, "seeds")) == [1, 2]
+    _, choices = analyse(rows)
+    pooled = next(c for c in choices if c["scope"] == "every σ" and c["kind"] == "seeds")
+    assert pooled["ks"] == [1, 2] and pooled["chosen"] == 2
+    per_sigma = {c["scope"]: c["ks"] for c in choices if c["kind"] == "seeds"}
+    assert per_sigma["σ = 50"] == [1, 2]  # image b has no K = 4 at σ = 50 either
