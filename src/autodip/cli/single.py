@@ -438,12 +438,10 @@ def fit_job(job: Job, console: Console):
             )
     except KeyError as error:
         raise UsageError(str(error.args[0])) from None
-    except InsufficientMemoryError as error:  # refused before the run: ask for a smaller one
-        raise UsageError(str(error)) from None
     except (CheckpointError, FloatingPointError) as error:
         raise RunError(str(error)) from None
-    except (ValueError, TypeError) as error:
-        raise UsageError(str(error)) from None
+    except (InsufficientMemoryError, ValueError, TypeError) as error:  # a memory refusal comes
+        raise UsageError(str(error)) from None  # before the run: ask for a smaller one
     except torch_out_of_memory() as error:
         raise RunError(
             f"out of GPU memory ({str(error).splitlines()[0]}); try a smaller --width, --tile "
