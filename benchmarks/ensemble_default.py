@@ -52,12 +52,12 @@ def complete_groups(rows: Rows, kind: str) -> dict[int, Rows]:
     }
 
 
-def table(groups: dict[int, Rows]) -> list[str]:
-    """Mean PSNR, gain over K = 1, time as a multiple of K = 1's and the rule's rate, per K."""
+def table(groups: dict[int, Rows], chosen: int, rates: dict[int, float]) -> list[str]:
+    """Mean PSNR, gain over K = 1, time as a multiple of K = 1's and the rule's rate, per K,
+    with the rule's choice (:func:`ensemble.rule_pick`'s ``chosen`` and ``rates``) marked."""
     one = groups[1]
     seconds_one = statistics.mean(r["seconds"] for r in one)
     psnr_one = statistics.mean(r["psnr"] for r in one)
-    chosen, rates = rule_pick(groups)
     lines = []
     for k in sorted(groups):
         group = groups[k]
@@ -88,9 +88,9 @@ def analyse(rows: Rows) -> tuple[list[str], list[dict[str, Any]]]:
             groups = complete_groups(subset, kind)
             if len(groups) < 2:
                 continue
-            chosen, _ = rule_pick(groups)
+            chosen, rates = rule_pick(groups)
             choices.append({"scope": scope, "kind": kind, "ks": sorted(groups), "chosen": chosen})
-            lines += [f"| {scope} | {kind} | {line}" for line in table(groups)]
+            lines += [f"| {scope} | {kind} | {line}" for line in table(groups, chosen, rates)]
     return lines, choices
 
 

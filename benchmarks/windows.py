@@ -114,18 +114,8 @@ def run_case(
     def make() -> dict[str, Any]:
         clean = _clean(path, crop)
         width = TASK_DEFAULTS["denoise"].width_for(*clean.shape[1:])
-        started = time.perf_counter()
-        result = restore(
-            add_gaussian_noise(clean, args.sigma, seed=0),
-            Denoise(),
-            net="hourglass",
-            width=width,
-            iters=steps,
-            stop=None,
-            reference=clean,
-            device=args.device,
-            max_time=max_time,
-            fit_options={"window": window, "monitor_every": args.monitor_every},
+        result, seconds = _fixed_run(
+            clean, args, width, steps, reference=clean, max_time=max_time, window=window
         )
         return {
             "case": name,
@@ -133,11 +123,32 @@ def run_case(
             "width": width,
             "window": window,
             "margin": result.config.get("window_margin"),
-            "seconds": time.perf_counter() - started,
+            "seconds": seconds,
             "history": [{k: h[k] for k in ("step", "psnr", "seconds")} for h in result.history],
         }
 
     return _cached(args, key, make)
+
+
+def _fixed_run(
+    clean: np.ndarray, args, width: int, steps: int, *, window: int | None = None, **options: Any
+) -> tuple[Any, float]:
+    """The hourglass at ``width`` on the case's noisy image for ``steps`` steps, no early stop;
+    ``window`` goes to the fit, ``options`` (a tile, a reference, a time limit) to
+    :func:`autodip.api.restore`. Returns the result and its seconds."""
+    started = time.perf_counter()
+    result = restore(
+        add_gaussian_noise(clean, args.sigma, seed=0),
+        Denoise(),
+        net="hourglass",
+        width=width,
+        iters=steps,
+        stop=None,
+        device=args.device,
+        fit_options={"window": window, "monitor_every": args.monitor_every},
+        **options,
+    )
+    return result, time.perf_counter() - started
 
 
 def run_tiled(name: str, path: str, crop: int | None, args) -> dict[str, Any]:
@@ -151,19 +162,7 @@ def run_tiled(name: str, path: str, crop: int | None, args) -> dict[str, Any]:
     def make() -> dict[str, Any]:
         clean = _clean(path, crop)
         width = TASK_DEFAULTS["denoise"].width_for(tile, tile)
-        started = time.perf_counter()
-        result = restore(
-            add_gaussian_noise(clean, args.sigma, seed=0),
-            Denoise(),
-            net="hourglass",
-            width=width,
-            iters=steps,
-            stop=None,
-            tile=tile,
-            device=args.device,
-            fit_options={"monitor_every": args.monitor_every},
-        )
-        seconds = time.perf_counter() - started
+        result, seconds = _fixed_run(clean, args, width, steps, tile=tile)
         return {
             "case": name,
             "size": list(clean.shape[1:]),
