@@ -112,8 +112,8 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
         f"- images: the odd-position CBSD68 images (`{data}`), whole; "
         f"{len(rows)} of {planned} done (rerun the command to continue)",
         f"- Gaussian σ = {SIGMA:g}, noise seeded per image as every sweep seeds it; autodip: "
-        "`restore(noisy, Denoise())` with every default (`autodip denoise`); CBM3D with σ̂ on "
-        "the same noisy file",
+        "`restore(noisy, Denoise(), ensemble=1)`: every default of `autodip denoise` but one "
+        "run instead of the default ensemble; CBM3D with σ̂ on the same noisy file",
         f"- {conditions}",
         "",
         "| image | size | noisy | network | stop / steps | confirmed by | PSNR | SSIM | peak "

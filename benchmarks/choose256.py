@@ -73,7 +73,7 @@ def measure_costs(networks: list[str], rounds: int = 3, steps: int = 40) -> dict
             spans = []
             for iters in (steps // 4, steps):
                 start = time.perf_counter()
-                denoise(noisy, net=name, iters=iters, stop=None, device="cpu")
+                denoise(noisy, net=name, iters=iters, stop=None, device="cpu", ensemble=1)
                 spans.append(time.perf_counter() - start)
             times[name].append((spans[1] - spans[0]) / (steps - steps // 4))
     return {name: float(np.median(values)) for name, values in times.items()}

@@ -55,6 +55,7 @@ def curve(name: str, args: argparse.Namespace) -> dict:
             reference=clean,
             stop=None,  # the whole PSNR curve
             fit_options={"monitor_every": 50},
+            ensemble=1,  # one run's curve
         )
         return {
             "image": name,

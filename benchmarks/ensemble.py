@@ -99,6 +99,7 @@ def run_one(
             iters=iters,
             width=width,
             fit_options={"reg_noise_draw": draw},
+            ensemble=1,  # a member is one run
         ),
         reference=torch.from_numpy(clean)[None],
     )

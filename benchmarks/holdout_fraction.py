@@ -67,7 +67,7 @@ def run_one(name: str, sigma: float, fraction: float, iters: int) -> dict[str, A
     result = restore(
         noisy, Denoise(), net="hourglass", width=32, iters=iters, seed=0, device="cpu",
         reference=clean, stop="holdout", patience=10 * iters, monitors=[keep],
-        criterion_options={"holdout": {"fraction": fraction}},
+        criterion_options={"holdout": {"fraction": fraction}}, ensemble=1,
     )  # fmt: skip
     run = {"history": result.history, "criteria": result.criteria, "seconds": result.seconds,
            "iterations": result.iterations}  # fmt: skip

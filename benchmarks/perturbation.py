@@ -50,7 +50,12 @@ def run_one(job: Any, draw: str, seed: int, threads: int) -> dict[str, Any]:
     noisy, _, reference = degrade(load_clean(job), job)
     started = time.perf_counter()
     result = restore(
-        noisy, Denoise(), seed=seed, reference=reference, fit_options={"reg_noise_draw": draw}
+        noisy,
+        Denoise(),
+        seed=seed,
+        reference=reference,
+        fit_options={"reg_noise_draw": draw},
+        ensemble=1,
     )
     return {
         "image": job.image,

@@ -119,6 +119,7 @@ def profile_one(
         "device": "cpu",
         "reference": clean,
         "fit_options": {"reg_noise_draw": draw},
+        "ensemble": 1,
         **options,
     }
     restore_module.restore(

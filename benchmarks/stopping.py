@@ -58,6 +58,7 @@ def run_a(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
         monitor=MONITORED,
         monitors=[trace],
         fit_options={"monitor_every": args.monitor_every},
+        ensemble=1,
     )
     return {
         "history": result.history,
@@ -77,6 +78,7 @@ def run_b(clean: np.ndarray, noisy: np.ndarray, args: argparse.Namespace) -> dic
         stop="osc",
         patience=10**9,
         fit_options={"monitor_every": args.monitor_every},
+        ensemble=1,
     )
     return {"history": result.history, "criteria": result.criteria, "seconds": result.seconds}
 

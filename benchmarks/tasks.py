@@ -90,7 +90,7 @@ class LumaPsnr:
 
 def fit_record(image: np.ndarray, operator: Any, reference: np.ndarray, **options: Any) -> dict:
     """One run of :func:`autodip.api.restore`; its PSNR curve, stop and criteria."""
-    result = restore(image, operator, reference=reference, **options)
+    result = restore(image, operator, reference=reference, ensemble=1, **options)
     if result.interrupted:
         raise KeyboardInterrupt
     return {

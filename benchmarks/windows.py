@@ -146,6 +146,7 @@ def _fixed_run(
         stop=None,
         device=args.device,
         fit_options={"window": window, "monitor_every": args.monitor_every},
+        ensemble=1,
         **options,
     )
     return result, time.perf_counter() - started

@@ -28,9 +28,10 @@ def run(argv, capsys):
 def test_denoise_end_to_end_with_reference_and_report(tmp_path, tiny_png, capsys):
     out, report = tmp_path / "clean.png", tmp_path / "report"
     code, stdout, stderr = run(
-        ["denoise", tiny_png, "-o", out, "--reference", tiny_png, "--report", report, *FAST],
+        ["denoise", tiny_png, "-o", out, "--reference", tiny_png, "--report", report, *FAST,
+         "--ensemble", "1"],
         capsys,
-    )
+    )  # fmt: skip
     assert code == 0, stderr
     pixels, info = read_image(out)
     assert pixels.shape == (3, 24, 20) and info.format == "png" and info.bit_depth == 8
@@ -193,6 +194,8 @@ def test_stop_and_monitor_end_to_end(tmp_path, tiny_png, capsys):
         "wmv,emv,cifs-raw",
         "--criterion-option",
         "fixed.at=20",
+        "--ensemble",
+        "1",
         "--reference",
         tiny_png,
         "--report",
@@ -230,6 +233,8 @@ def test_no_early_stop_records_the_stop_criterion_too(tmp_path, tiny_png, capsys
             "--no-early-stop",
             "--report",
             report,
+            "--ensemble",
+            "1",
             *FAST,
         ],
         capsys,
@@ -266,9 +271,8 @@ def test_list_criteria(capsys):
 
 def test_denoise_stops_with_cifs_by_default(tmp_path, tiny_png, capsys):
     report = tmp_path / "rep"
-    code, _, stderr = run(
-        ["denoise", tiny_png, "-o", tmp_path / "o.png", "--report", report, *FAST], capsys
-    )
+    argv = ["denoise", tiny_png, "-o", tmp_path / "o.png", "--report", report, "--ensemble", "1"]
+    code, _, stderr = run([*argv, *FAST], capsys)
     assert code == 0, stderr
     data = json.loads((report / "report.json").read_text())
     # CIFS stops; the discrepancy principle may confirm beside it (its own record)

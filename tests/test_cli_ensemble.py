@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from autodip import cli
+from autodip import cli, defaults
 from autodip.io import read_image
 
 FAST = ["--iters", "6", "--width", "8", "--monitor-every", "2", "--device", "cpu"]
@@ -54,10 +54,70 @@ def test_ensemble_end_to_end_with_report_and_uncertainty(tmp_path, tiny_png, cap
 def test_a_plain_run_writes_no_uncertainty_and_no_ensemble_key(tmp_path, tiny_png, capsys):
     report = tmp_path / "report"
     argv = ["denoise", tiny_png, "-o", tmp_path / "o.png", "--report", report, "--quiet"]
-    code, _, stderr = run([*argv, *FAST], capsys)
+    code, _, stderr = run([*argv, "--ensemble", "1", *FAST], capsys)
     assert code == 0, stderr
     assert not (report / "uncertainty.png").exists()
     assert "ensemble" not in json.loads((report / "report.json").read_text())
+
+
+def test_denoising_without_ensemble_runs_the_default_ensemble_and_says_so(
+    tmp_path, tiny_png, capsys
+):
+    size = defaults.TASK_DEFAULTS["denoise"].ensemble
+    report = tmp_path / "report"
+    argv = ["denoise", tiny_png, "-o", tmp_path / "o.png", "--report", report]
+    code, _, stderr = run([*argv, *FAST], capsys)
+    assert code == 0, stderr
+    assert f"the mean of {size} runs, the default ensemble" in stderr
+    assert f"returning the mean of {size} members" in stderr
+    data = json.loads((report / "report.json").read_text())
+    assert data["ensemble"]["size"] == size and data["ensemble"]["transforms"] == "none"
+    assert (report / "uncertainty.png").exists()
+
+
+def test_the_default_is_an_ensemble_only_where_it_was_measured_and_the_run_is_whole():
+    from autodip.cli.parser import build_parser
+    from autodip.cli.single import ensemble_size
+
+    def size(*extra, command="denoise", tile=None):
+        args = build_parser().parse_args([command, "in.png", "-o", "out.png", *extra])
+        return ensemble_size(args, tile)
+
+    default = defaults.TASK_DEFAULTS["denoise"].ensemble
+    assert default == defaults.DENOISE_ENSEMBLE > 1
+    assert size() == default and size("--ensemble-transforms", "dihedral") == default
+    assert size("--ensemble", "1") == 1 and size("--ensemble", "3", "--window", "64") == 3
+    assert size("--tile", "64") == size("--window", "64") == size(tile=256) == 1
+    assert size("--mask", "m.png", command="inpaint") == size("--factor", "4", command="sr") == 1
+
+
+def test_the_library_default_follows_the_task_and_falls_back_to_one_run_for_tiles():
+    from autodip.api import task_defaults
+    from autodip.physics.operators import Denoise, Inpaint, SuperResolve
+
+    denoise = task_defaults(Denoise())
+    assert denoise.ensemble_for() == defaults.DENOISE_ENSEMBLE
+    assert denoise.ensemble_for(tile=64) == denoise.ensemble_for(window=32) == 1
+    for operator in (Inpaint(np.ones((4, 4))), SuperResolve(4), SuperResolve(8)):
+        assert task_defaults(operator).ensemble_for() == 1
+
+
+def test_a_default_ensemble_with_a_window_is_one_run(sample_noisy):
+    import autodip
+
+    noisy = sample_noisy[:, :32, :32]
+    whole = autodip.denoise(noisy, iters=4, width=8, device="cpu")
+    windowed = autodip.denoise(noisy, iters=4, width=8, device="cpu", fit_options={"window": 16})
+    assert whole.ensemble is not None and whole.ensemble["size"] == defaults.DENOISE_ENSEMBLE
+    assert windowed.ensemble is None
+
+
+def test_transforms_alone_are_refused_where_the_default_is_one_run(tmp_path, tiny_png, capsys):
+    argv = ["sr", tiny_png, "-o", tmp_path / "o.png", "--factor", "2", "--ensemble-transforms",
+            "dihedral"]  # fmt: skip
+    code, _, stderr = run(argv, capsys)
+    assert code == 2 and "--ensemble-transforms has no effect without --ensemble K" in stderr
+    assert not (tmp_path / "o.png").exists()
 
 
 @pytest.mark.parametrize(
@@ -174,3 +234,26 @@ def test_the_page_checks_the_map_and_the_summary_names_the_ensemble(tmp_path):
     assert "Ran an ensemble of 2 members (seeds 3–4) of 40–60 iterations each (100 in all)" in text
     assert "returned the mean of the members' estimates" in text
     assert "mean 1.50/255, 95th percentile 4.00/255" in text and "Spearman ρ = 0.42" in text
+
+
+def test_a_checkpoint_of_another_ensemble_size_is_kept_and_named(tmp_path, tiny_png, capsys):
+    """A single run's ``OUTPUT.ckpt`` (``--ensemble 1``, or an older autodip) beside a default
+    ensemble, which checkpoints per member: not overwritten unasked, named by ``--resume``,
+    removed by ``--force``."""
+    out = tmp_path / "o.png"
+    plain = tmp_path / "o.png.ckpt"
+    plain.write_bytes(b"a single run's state")
+    argv = ["denoise", tiny_png, "-o", out, "--quiet", *FAST]
+    code, _, stderr = run(argv, capsys)
+    assert code == 2 and f"'{plain}' holds an unfinished run's checkpoint" in stderr
+    code, _, stderr = run([*argv, "--resume"], capsys)
+    assert code == 2 and "holds a single run's: resume it with --ensemble 1" in stderr
+    assert plain.exists() and not out.exists()
+    member = tmp_path / "o.png.member2.ckpt"
+    member.write_bytes(b"a member's state")
+    plain.unlink()
+    code, _, stderr = run([*argv, "--ensemble", "1", "--resume"], capsys)
+    assert code == 2 and "an ensemble member's: resume it with the --ensemble K" in stderr
+    code, _, stderr = run([*argv, "--ensemble", "1", "--force"], capsys)
+    assert code == 0, stderr
+    assert not member.exists() and out.exists()  # starting afresh drops every stale state

@@ -87,6 +87,7 @@ def test_quiet_batch_prints_only_errors(tmp_path, capsys):
 
 
 QUICK = ["--iters", "2", "--monitor-every", "1", "--stop", "none", "--device", "cpu"]
+QUICK += ["--ensemble", "1"]  # one run: these tests are about single runs' messages
 
 
 @pytest.mark.parametrize("net", [[], ["--net", "hourglass"]])
@@ -349,7 +350,11 @@ def test_from_a_megapixel_the_command_line_tiles_unless_told_not_to():
     assert tile("--mask", "m.png", command="inpaint") is None  # only denoising was measured
     assert tile(size=1023) is None  # below the line: whole
     assert tile("--tile", "128") == 128  # the user's tile wins
-    for whole in (("--no-tile",), ("--window", "256"), ("--ensemble", "2"), ("--resume",)):
+    whole_only = (
+        ("--no-tile",), ("--window", "256"), ("--ensemble", "2"), ("--resume",),
+        ("--ensemble-transforms", "dihedral"),
+    )  # fmt: skip
+    for whole in whole_only:
         assert tile(*whole) is None, whole
     assert tile("--factor", "4", command="sr", size=2048) is None  # SR is never tiled
 
@@ -367,6 +372,8 @@ def test_a_large_image_is_tiled_by_default_and_says_so(tmp_path, capsys, monkeyp
     assert code == 0
     assert "64×64 pixels: restored in tiles of 32² (the default from 48² pixels" in stderr
     assert "Ran 9 tiles of 6 iterations each" in stderr
+    assert "--no-tile fits it whole), one run per tile" in stderr  # not the default ensemble
+    assert "default ensemble" not in stderr and "member" not in stderr
     code, _, stderr = run(["denoise", src, "-o", tmp_path / "z.png", "--no-tile", *loud], capsys)
     assert code == 0 and "tiles" not in stderr
     code, _, stderr = run(

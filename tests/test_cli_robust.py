@@ -68,7 +68,8 @@ def test_batch_output_must_be_a_folder(tmp_path, folder, capsys):
 
 def test_single_run_json_is_the_record(tmp_path, capsys):
     src = _png(tmp_path / "x.png")
-    code, stdout, stderr = run(["denoise", src, "-o", tmp_path / "y.png", "--json", *FAST], capsys)
+    argv = ["denoise", src, "-o", tmp_path / "y.png", "--json", "--ensemble", "1", *FAST]
+    code, stdout, stderr = run(argv, capsys)
     assert code == 0 and stderr == ""
     record = json.loads(stdout)
     assert record["result"]["iterations"] == 6 and record["command"] == "denoise"
@@ -88,7 +89,7 @@ def test_interrupted_run_resumes_to_the_same_result(tmp_path, capsys, monkeypatc
 
     src = _png(tmp_path / "x.png")
     argv = ["--iters", "40", "--width", "8", "--monitor-every", "5", "--quiet", "--device", "cpu",
-            "--precision", "fp32", *stop]  # fmt: skip
+            "--precision", "fp32", "--ensemble", "1", *stop]  # fmt: skip
     whole = tmp_path / "whole.png"
     assert run(["denoise", src, "-o", whole, *argv], capsys)[0] == 0
 
@@ -556,7 +557,7 @@ def test_sigterm_ends_a_run_as_ctrl_c_does_with_exit_143(tmp_path):
     ckpt = tmp_path / "y.png.ckpt"
     argv = [sys.executable, "-m", "autodip", "denoise", src, "-o", out, "--iters", "100000",
             "--width", "4", "--stop", "none", "--checkpoint-every", "5", "--monitor-every", "5",
-            "--device", "cpu", "--precision", "fp32", "--quiet"]  # fmt: skip
+            "--device", "cpu", "--precision", "fp32", "--quiet", "--ensemble", "1"]  # fmt: skip
     proc = subprocess.Popen([str(a) for a in argv], stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60  # a bound, not the expected time (about 2 s)
     while not ckpt.exists() and proc.poll() is None and time.monotonic() < deadline:
@@ -669,7 +670,7 @@ def test_a_glob_names_images_only(tmp_path, folder, capsys):
     [
         ["--tile-overlap", "8"],
         ["--stage-fraction", "1/3"],  # even at its default value: given alone, it is a mistake
-        ["--ensemble-transforms", "none"],
+        ["--ensemble-transforms", "none", "--ensemble", "1"],  # one run: nothing to vary
         ["--tile", "8"],
         ["--patience", "50", "--stop", "none"],
     ],

@@ -377,6 +377,7 @@ def _noisy_png(path, size: int = 32):
 
 
 SLOW = ["--width", "4", "--lr", "0.0001", "--monitor-every", "5", "--device", "cpu", "--quiet"]
+SLOW += ["--ensemble", "1"]  # one run's verdict and reason
 
 
 def test_the_cli_warns_of_an_underfitted_result_and_strict_exits_3(tmp_path, capsys) -> None:

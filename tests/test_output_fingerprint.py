@@ -5,7 +5,9 @@ package restructure (issue 15) with ``python tests/test_output_fingerprint.py --
 them only for a change that is *meant* to alter results, and say so in the commit. Re-recorded
 once, on 2026-12-03, when the shifted input perturbation became the default
 (:mod:`autodip.core.perturbation`); before that, with ``REG_NOISE_DRAW = "fresh"``, the new code
-still matched the pre-restructure references in all 6 cases.
+still matched the pre-restructure references in all 6 cases. The six cases are single runs
+(``ensemble=1``); when denoising's default became an ensemble (issue 17) their references were kept
+as they were, and one case of the default ensemble (``denoise_default``) was recorded beside them.
 
 Each case compares the whole float output (not only a hash of it) within ``ATOL``, and the run's
 step counts exactly. A byte hash would be stricter on one machine, but a run's last bits depend on
@@ -30,7 +32,7 @@ from autodip.core.checkpoint import Checkpointing
 
 REFERENCE = Path(__file__).parent / "data" / "fingerprints.npz"
 ATOL = 2e-4
-FAST = {"width": 8, "device": "cpu", "precision": "fp32", "seed": 3}
+FAST = {"width": 8, "device": "cpu", "precision": "fp32", "seed": 3, "ensemble": 1}
 
 
 def _image(seed: int = 0, size: int = 16) -> np.ndarray:
@@ -74,6 +76,12 @@ def _tiles(tmp: Path):
     return autodip.denoise(_image(5, size=24), iters=20, tile=16, overlap=4, **FAST)
 
 
+def _denoise_default(tmp: Path):
+    """Denoising's default ensemble (no ``ensemble`` given): the mean of its members."""
+    options = {k: v for k, v in FAST.items() if k != "ensemble"}
+    return autodip.denoise(_image(6), iters=20, **options)
+
+
 CASES: dict[str, Callable] = {
     "denoise": _denoise,
     "inpaint": _inpaint,
@@ -81,6 +89,7 @@ CASES: dict[str, Callable] = {
     "two_stage": _two_stage,
     "resume": _resume,
     "tiles": _tiles,
+    "denoise_default": _denoise_default,
 }
 
 

@@ -9,6 +9,7 @@ from autodip import cli
 from autodip.reporting.record import SCHEMA_VERSION
 
 FAST = ["--iters", "6", "--width", "8", "--monitor-every", "3", "--device", "cpu"]
+FAST += ["--ensemble", "1"]  # one run's record (an ensemble's: test_cli_ensemble)
 
 
 def test_report_json_and_json_output_are_the_same_record(tmp_path, sample_noisy, capsys):

@@ -28,6 +28,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from autodip.cli import main
+from autodip.defaults import DENOISE_ENSEMBLE
 from autodip.serve import jobs as serve_jobs
 from autodip.serve.app import create_app
 from autodip.serve.server import LocalServer, is_loopback
@@ -146,6 +147,19 @@ def test_info_lists_what_the_page_offers(client):
     assert "hourglass" in info["nets"]
     assert "cifs" in info["criteria"] and "oracle" not in info["criteria"]
     assert info["defaults"]["denoise"]["stop"] == "cifs"
+    assert info["defaults"]["denoise"]["ensemble"] == DENOISE_ENSEMBLE  # the page's placeholder
+    assert info["defaults"]["sr"]["ensemble"] == 1
+
+
+def test_a_jobs_command_line_names_the_ensemble_only_where_it_is_not_the_default():
+    from autodip.serve.jobs import JobOptions
+
+    assert "--ensemble" not in JobOptions("denoise").argv("x.png")
+    assert JobOptions("denoise", ensemble=1).argv("x.png")[-2:] == ["--ensemble", "1"]
+    assert "--ensemble" not in JobOptions("sr", ensemble=1).argv("x.png")
+    assert JobOptions("sr", ensemble=3).argv("x.png")[-2:] == ["--ensemble", "3"]
+    members = [JobOptions("denoise").members(), JobOptions("denoise", ensemble=1).members()]
+    assert members == [DENOISE_ENSEMBLE, 1] and JobOptions("inpaint").members() == 1
 
 
 # --- uploads ---------------------------------------------------------------------------------
@@ -242,7 +256,9 @@ def test_mask_file_is_read_at_the_image_size(client):
 
 def test_a_job_streams_its_progress_and_its_result_downloads(client):
     image = upload(client)
-    job = start(client, image["id"], task="denoise", iters=40, stop="discrepancy", patience=1000)
+    job = start(
+        client, image["id"], task="denoise", iters=40, stop="discrepancy", patience=1000, ensemble=1
+    )
     assert job["state"] in ("queued", "running")
     done = wait(client, job["id"])
     assert done["state"] == "done", done

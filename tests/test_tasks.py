@@ -115,6 +115,7 @@ def test_two_stage_runs_end_to_end(mode: str) -> None:
         stop=None,
         reference=clean,
         fit_options={"tv_weight": 0.05, "two_stage": mode, "monitor_every": 5},
+        ensemble=1,
     )
     assert result.config["stage_boundary"] == 20
     stages = {h["step"]: h["stage"] for h in result.history}

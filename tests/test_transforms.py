@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
@@ -71,3 +72,23 @@ def test_an_operator_of_unknown_kind_is_refused():
 
     with pytest.raises(ValueError, match="not with blur"):
         transform_operator(Blur(), "rot90")
+    blur = Blur()  # every operator commutes with the identity: seeds-only ensembles of one's own
+    assert transform_operator(blur, "identity") is blur
+
+
+def test_an_operator_of_ones_own_runs_once_unless_asked_for_an_ensemble():
+    import autodip
+
+    class Scale(Operator):  # A x = x / 2: not a task autodip measured ensembles for
+        name = "scale"
+
+        def A(self, x):  # noqa: N802
+            return x / 2
+
+        def A_adjoint(self, y):  # noqa: N802
+            return y / 2
+
+    y = np.full((3, 16, 16), 0.25, np.float32)
+    options = {"iters": 2, "width": 4, "device": "cpu", "stop": None}
+    assert autodip.restore(y, Scale(), **options).ensemble is None  # the task default is not used
+    assert autodip.restore(y, Scale(), ensemble=2, **options).ensemble["size"] == 2

@@ -173,7 +173,7 @@ def restore(
     tile: int | None = None,
     overlap: int | None = None,
     max_time: float | None = None,
-    ensemble: int = ENSEMBLE,
+    ensemble: int | None = None,
     ensemble_transforms: str = ENSEMBLE_TRANSFORMS,
     on_member: Callable[[Member, int], None] | None = None,
     on_tile: Callable[[int, int], None] | None = None,
@@ -247,7 +247,10 @@ def restore(
         member ``k`` (from 0) runs with seed ``seed + k``, each stops by its own criterion, and
         ``result.uncertainty`` is the members' per-value standard deviation (where they disagree,
         not a calibrated posterior). ``1`` is a plain run. The members run one after another, so
-        an ensemble takes about ``ensemble`` times as long. Not with ``tile``.
+        an ensemble takes about ``ensemble`` times as long. Not with ``tile``. ``None`` takes the
+        task's default (:meth:`~autodip.defaults.TaskDefaults.ensemble_for`: denoising
+        :data:`~autodip.defaults.DENOISE_ENSEMBLE` members, the other tasks one run; one run
+        with ``tile`` or a ``window`` in ``fit_options``).
     ensemble_transforms
         ``"none"``: the members differ by seed only; ``"dihedral"``: member ``k`` also restores
         the ``k``-th of the eight flips and rotations of the input
@@ -266,18 +269,13 @@ def restore(
         task defaults that applied. An ensemble's also has ``members``, ``uncertainty`` and
         ``ensemble`` (:func:`autodip.core.ensemble.combine`).
     """
-    check_size(ensemble, ensemble_transforms)
+    ensemble = _members(operator, ensemble, ensemble_transforms, tile, fit_options)
     if ensemble > 1:
-        if tile is not None:
-            raise ValueError(
-                "an ensemble restores the whole image several times; it does not work with "
-                "tiles yet (drop tile, or ensemble)"
-            )
         solo = partial(
             restore, iters=iters, device=device, precision=precision, stop=stop,
             monitor=monitor, patience=patience, also_confirm=also_confirm,
             criterion_options=criterion_options,
-            monitors=monitors, fit_options=fit_options, max_memory=max_memory,
+            monitors=monitors, fit_options=fit_options, max_memory=max_memory, ensemble=1,
         )  # fmt: skip
         plan = plan_members(ensemble, seed, ensemble_transforms)
         return _restore_ensemble(
@@ -380,6 +378,30 @@ def _stop_for(defaults: TaskDefaults, stop: Any, channels: int) -> tuple[str | N
         )
         return MULTICHANNEL_STOP, note
     return defaults.stop, None
+
+
+def _members(
+    operator: Operator,
+    ensemble: int | None,
+    transforms: str,
+    tile: int | None,
+    fit_options: dict[str, Any] | None,
+) -> int:
+    """How many members :func:`restore` runs: ``ensemble``, or the task's default for this run
+    (:meth:`~autodip.defaults.TaskDefaults.ensemble_for`); ``ValueError`` for a size or kind
+    :func:`~autodip.core.ensemble.check_size` refuses, or for an ensemble asked of a tiled run.
+    """
+    if ensemble is None:
+        known = TASK_DEFAULTS.get(operator.name)  # an operator of one's own: one run, unmeasured
+        window = (fit_options or {}).get("window")
+        ensemble = known.ensemble_for(tile, window) if known is not None else ENSEMBLE
+    check_size(ensemble, transforms)
+    if ensemble > 1 and tile is not None:
+        raise ValueError(
+            "an ensemble restores the whole image several times; it does not work with "
+            "tiles yet (drop tile, or ensemble)"
+        )
+    return ensemble
 
 
 def _restore_ensemble(
@@ -567,7 +589,9 @@ def _restore_tiled(
         # the time limit is the whole run's: each tile gets what the earlier ones left
         left = None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
         try:
-            result = restore(part, piece_operator, reference=part_ref, max_time=left, **options)
+            result = restore(  # one run per tile: tiles never ensemble
+                part, piece_operator, reference=part_ref, max_time=left, ensemble=1, **options
+            )
         except ValueError as error:  # say it is the tile, not the image, that failed
             raise ValueError(f"{_tile_name(piece)}: {error}") from None
         results.append((piece, result))
@@ -637,8 +661,9 @@ def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:
     :class:`~autodip.physics.operators.Denoise`.
 
     Defaults: ``net="hourglass"`` at width 32 (64 from 3·128² pixels), 1500 iterations (adaptive),
-    CIFS stopping with patience 300
-    (:data:`TASK_DEFAULTS`).
+    CIFS stopping with patience 300, the mean of an ensemble of
+    :data:`~autodip.defaults.DENOISE_ENSEMBLE` runs (``ensemble=1``: one run, in a fraction of
+    the time; :data:`TASK_DEFAULTS`).
 
     Examples
     --------

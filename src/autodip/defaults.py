@@ -9,8 +9,9 @@ cheap: no PyTorch, no NumPy.
 Two sets of optimisation defaults coexist on purpose:
 
 - **the tasks** (:data:`TASK_DEFAULTS`, what ``denoise``/``inpaint``/``sr`` and the command line
-  run): chosen by autodip's own benchmarks — denoising runs 1500 steps of a width-32 hourglass
-  stopped by CIFS (``benchmarks/results/dev-cpu/report.md``);
+  run): chosen by autodip's own benchmarks — denoising averages :data:`DENOISE_ENSEMBLE` runs of
+  a hourglass (width by size and σ̂) with a 1500-step adaptive budget, each stopped by CIFS
+  (``benchmarks/results/dev-cpu/report.md``, ``benchmarks/results/ensemble_default.md``);
 - **the runner** (:class:`autodip.core.run.FitConfig`, for researchers who assemble their own run):
   the original DIP code's denoising settings (Ulyanov, Vedaldi and Lempitsky, *Deep Image Prior*,
   CVPR 2018: 3000 steps, Adam lr 0.01, input perturbation 1/30, output average 0.99), so that a
@@ -124,6 +125,22 @@ AUTO_TILE_PIXELS = 1024 * 1024
 #: The tile side of automatic tiling: the size the defaults were chosen at.
 AUTO_TILE = 256
 
+# --- ensembles (autodip.core.ensemble; docs/benchmarks.md, "Ensembles against CBM3D") ----------
+
+#: Members of an ensemble where no default applies (inpainting and super-resolution: their
+#: ensembles were not measured): 1, a plain run.
+ENSEMBLE = 1
+#: Members of the default denoising ensemble, chosen by the project's rule (the most dB gained per
+#: second among the K within 0.1 dB of the best mean PSNR at the stop) on the width-64 members of
+#: the four 256² development crops at σ 15, 25 and 50 pooled
+#: (``benchmarks/results/ensemble_default.md``, from ``benchmarks/ensemble_default.py``). The
+#: members run one after another: K members take K times as long as one run.
+DENOISE_ENSEMBLE = 4
+#: What besides the seed tells the members apart: ``none``, or ``dihedral`` (flips and rotations).
+ENSEMBLE_TRANSFORMS = "none"
+#: The most members an ensemble may have (each is a whole run).
+MAX_ENSEMBLE = 64
+
 # --- inpainting and super-resolution (the original DIP paper; benchmarks/results/tasks.md) ------
 
 #: DIP's inpainting: 3000 steps, input perturbation 0.03, no early stopping. ``tasks.md`` shows
@@ -162,6 +179,9 @@ class TaskDefaults:
     wide_pixels: int = 0
     #: The noise level σ̂ (0–255) from which ``width`` is kept at any size (``None``: never).
     narrow_from_sigma: float | None = None
+    #: Members of the default ensemble (:mod:`autodip.core.ensemble`): ``1`` is one plain run.
+    #: Tiled and windowed runs are always single runs (the ensembles were measured whole).
+    ensemble: int = 1
 
     def needs_sigma(self, height: int, width: int) -> bool:
         """Whether :meth:`width_for` depends on the noise level for this size."""
@@ -188,6 +208,24 @@ class TaskDefaults:
         if limit is not None and sigma is not None and sigma >= limit:
             return self.width
         return self.wide_width
+
+    def ensemble_for(self, tile: int | None = None, window: int | None = None) -> int:
+        """The members of a run that names none: :attr:`ensemble`, or one run for a tiled
+        (``tile``) or windowed (``window``) one. The ensembles were measured on whole-image runs;
+        tiles and windows are asked for to make a large image affordable, and ``K`` members would
+        cost ``K`` times that.
+
+        Examples
+        --------
+        >>> denoise = TASK_DEFAULTS["denoise"]
+        >>> denoise.ensemble_for() == DENOISE_ENSEMBLE, denoise.ensemble_for(tile=256)
+        (True, 1)
+        >>> TASK_DEFAULTS["sr"].ensemble_for()
+        1
+        """
+        if tile is not None or window is not None:
+            return ENSEMBLE
+        return self.ensemble
 
     def describe_width(self) -> str:
         """The default width in words: ``'32 (64 from 49152 pixels ≈ 222²)'`` or ``'64'``.
@@ -219,6 +257,7 @@ TASK_DEFAULTS = {
         wide_width=DENOISE_WIDE_WIDTH,
         wide_pixels=DENOISE_WIDE_PIXELS,
         narrow_from_sigma=DENOISE_NARROW_FROM_SIGMA,
+        ensemble=DENOISE_ENSEMBLE,
     ),
     "inpaint": TaskDefaults(
         INPAINT_ITERS,
@@ -307,16 +346,6 @@ EXTEND_ABOVE_RATIO = 1.0
 #: their peak (``benchmarks/results/guard.md``, "The confirmation gate replayed", measures each
 #: threshold).
 CONFIRM_BELOW_RATIO = 1.1
-
-# --- ensembles (autodip.core.ensemble; benchmarks/results/ensemble.md) ---------------------------
-
-#: Members of an ensemble: 1, a plain run. ``K`` members cost ``K`` runs (they run one after
-#: another); ``benchmarks/results/ensemble.md`` measures what they gain against that.
-ENSEMBLE = 1
-#: What besides the seed tells the members apart: ``none``, or ``dihedral`` (flips and rotations).
-ENSEMBLE_TRANSFORMS = "none"
-#: The most members an ensemble may have (each is a whole run).
-MAX_ENSEMBLE = 64
 
 # --- CIFS calibration (benchmarks/results/cifs_calibration.md, the command that made the table) --
 

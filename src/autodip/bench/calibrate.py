@@ -127,6 +127,7 @@ def record_trajectory(
         stop=None,  # the whole trajectory: CIFS is evaluated on it offline, for every λ
         monitors=[trace],
         fit_options={"monitor_every": monitor_every},
+        ensemble=1,
     )
     if result.interrupted:  # a partial trajectory must not be cached as if complete
         raise KeyboardInterrupt

@@ -133,6 +133,7 @@ def run_job(
             patience=10 * job.iters if own else None,  # record the whole run; stops come later
             fit_options={"monitor_every": job.monitor_every, "reg_noise_draw": SWEEP_DRAW},
             checkpoint=checkpoint,
+            ensemble=1,  # a sweep row is one run of one network
             **options,
         )
 

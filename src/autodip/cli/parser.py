@@ -298,7 +298,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "--max-time",
         type=_positive_seconds,
         metavar="SECONDS",
-        help="wall-clock limit: end the run at the first check past it, with its best estimate",
+        help="wall-clock limit: end the run at the first check past it, with its best estimate "
+        "(an ensemble's limit is the whole ensemble's: no member starts once it is spent)",
     )
     run.add_argument(
         "--strict",
@@ -423,11 +424,16 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
     ensemble.add_argument(
         "--ensemble",
         type=_int_in(1, default.MAX_ENSEMBLE),
-        default=default.ENSEMBLE,
         metavar="K",
         help="restore K times (seeds --seed, --seed+1, …, each stopped by its own criterion) and "
         "write the mean; --report adds uncertainty.png, the members' per-pixel standard "
-        "deviation (where they disagree, not a calibrated error bar). Takes K times as long",
+        "deviation (where they disagree, not a calibrated error bar). Takes K times as long "
+        + (
+            f"(default: {defaults.ensemble}, one run when tiled or with --window; --ensemble 1 "
+            f"takes 1/{defaults.ensemble} of the time)"
+            if defaults.ensemble > 1
+            else "(default: 1, one run)"
+        ),
     )
     ensemble.add_argument(
         "--ensemble-transforms",
@@ -441,7 +447,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "--report",
         type=Path,
         metavar="DIR",
-        help="write report.json, curves.png and report.html into DIR",
+        help="write report.json, curves.png and report.html into DIR (an ensemble also "
+        "uncertainty.png)",
     )
     out.add_argument(
         "--bit-depth",
@@ -515,13 +522,14 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "--checkpoint-every",
         type=_positive_int,
         metavar="N",
-        help="save the run's whole state every N steps to OUTPUT.ckpt (removed once the run "
-        "completes)",
+        help="save the run's whole state every N steps to OUTPUT.ckpt, an ensemble's members each "
+        "to OUTPUT.memberK.ckpt (removed once the run completes)",
     )
     robust.add_argument(
         "--resume",
         action="store_true",
-        help="continue an interrupted run from OUTPUT.ckpt: same result as an uninterrupted run",
+        help="continue an interrupted run from its checkpoint(s), with the same --ensemble: the "
+        "same result as an uninterrupted run",
     )
 
 

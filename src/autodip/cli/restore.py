@@ -40,7 +40,7 @@ from autodip.cli.files import (
     interrupted_marker,
     same_file,
 )
-from autodip.cli.single import Console, checkpoint_files, restore_one
+from autodip.cli.single import Console, checkpoint_files, ensemble_size, restore_one
 from autodip.io.write import IMAGE_SUFFIXES
 
 #: Extensions a folder is searched for.
@@ -145,7 +145,7 @@ def _check_options(args: argparse.Namespace) -> None:
         raise UsageError("--no-tile and --tile contradict each other; pick one")
     if args.tile is not None and args.command == "sr":
         raise UsageError("--tile is for denoise and inpaint (super-resolution inputs are small)")
-    if args.tile is not None and args.ensemble > 1:
+    if args.tile is not None and (args.ensemble or 1) > 1:
         raise UsageError("--ensemble restores the whole image K times; not with --tile (yet)")
     if args.tile is not None and (args.checkpoint_every or args.resume):
         raise UsageError("--checkpoint-every and --resume work on whole runs, not with --tile")
@@ -173,7 +173,7 @@ def _check_unused(args: argparse.Namespace, stop: str | None, monitor: list[str]
         (
             "--ensemble-transforms",
             "--ensemble K (K > 1)",
-            args.ensemble_transforms is not None and args.ensemble == 1,
+            args.ensemble_transforms is not None and ensemble_size(args) == 1,
         ),
         (
             "--patience",

@@ -86,6 +86,7 @@ class Job:
     checkpoint: Any = None
     max_memory: int | None = None
     tile: int | None = None  # --tile, or the automatic tile of a large image (auto_tile)
+    ensemble: int = 1  # the members: --ensemble, or the task's default (ensemble_size)
     started: float = 0.0
 
     @property
@@ -183,21 +184,21 @@ def prepare(
         started=time.perf_counter(),
     )
     if args.resume and not job.resuming and not batch:
-        where = checkpoint_files(args, ckpt)[0]
-        raise UsageError(f"--resume: no checkpoint at '{where}' (written by --checkpoint-every)")
+        raise UsageError(_no_checkpoint(args, ckpt))
     _check_destinations(job)
     _read_inputs(job, console)
     _choose_network(job, console)
     _describe_job(job, console)
     if args.force and not job.resuming:  # starting afresh: an old checkpoint must not outlive it
-        for stale in checkpoint_files(args, ckpt):
+        for stale in existing_checkpoints(ckpt):
             stale.unlink(missing_ok=True)
     if args.checkpoint_every or args.resume:
         from autodip.core.checkpoint import Checkpointing
 
         job.checkpoint = Checkpointing(ckpt, every=args.checkpoint_every or 0, resume=job.resuming)
         if job.resuming:
-            console.say(f"resuming from {ckpt}")
+            found = [str(p) for p in checkpoint_files(args, ckpt) if p.exists()]
+            console.say(f"resuming from {', '.join(found)}")
     return job
 
 
@@ -205,7 +206,7 @@ def _check_destinations(job: Job) -> None:
     from autodip.reporting.files import ENSEMBLE_REPORT_FILES, REPORT_FILES
 
     args, report_dir = job.args, job.report_dir
-    names = REPORT_FILES + (ENSEMBLE_REPORT_FILES if _ensemble_size(args) > 1 else ())
+    names = REPORT_FILES + (ENSEMBLE_REPORT_FILES if ensemble_size(args) > 1 else ())
     report_paths = [report_dir / name for name in names] if report_dir else []
     check_no_clash(
         {"output": job.output, **{f"report file {p.name}": p for p in report_paths}},
@@ -213,7 +214,7 @@ def _check_destinations(job: Job) -> None:
     )
     check_report_apart(job.output, report_dir, report_paths)
     # first: a refusal that asks for --force must not hide the one that says --resume
-    check_checkpoint_kept(checkpoint_files(args, job.ckpt), bool(args.resume), bool(args.force))
+    check_checkpoint_kept(existing_checkpoints(job.ckpt), bool(args.resume), bool(args.force))
     check_writable([job.output], job.overwrite)
     # an interrupted run's own report may be replaced by its rerun; another run's needs --force
     own_report = (job.resuming or job.unfinished) and report_of(report_dir, job.output)
@@ -281,6 +282,7 @@ def _choose_network(job: Job, console: Console) -> None:
     from autodip.api import DEFAULT_NET, check_net_fits, check_tile
 
     job.tile = auto_tile(job.args, *job.operator.estimate_size(*job.image.shape[1:]))
+    job.ensemble = ensemble_size(job.args, job.tile)
     size = _fitted_size(job)
     job.net, job.net_options = _network(job.args, size, job.image)
     if job.args.net == "auto":
@@ -315,6 +317,12 @@ def _describe_job(job: Job, console: Console) -> None:
         console.say(
             f"{width}×{height} pixels: restored in tiles of {job.tile}² (the default from "
             f"{_side(defaults.AUTO_TILE_PIXELS)} pixels; --no-tile fits it whole)"
+            + (", one run per tile" if ensemble_size(args) > 1 else "")
+        )
+    if job.ensemble > 1 and args.ensemble is None:
+        console.say(
+            f"the mean of {job.ensemble} runs, the default ensemble (about {job.ensemble}× "
+            f"the time of one; --ensemble 1 runs once)"
         )
     large = large_image_note(args, *_fitted_size(job), tile=job.tile)
     if large:
@@ -330,7 +338,9 @@ def auto_tile(args: argparse.Namespace, height: int, width: int) -> int | None:
     """The tile side for an estimate of ``height × width``: ``--tile`` if given, else
     :data:`~autodip.defaults.AUTO_TILE` from :data:`~autodip.defaults.AUTO_TILE_PIXELS` pixels for
     denoising, unless ``--no-tile`` or an option that works on whole runs only (``--window``,
-    ``--ensemble``, ``--checkpoint-every``, ``--resume``) is given; else ``None``.
+    ``--ensemble`` above 1, ``--ensemble-transforms``, ``--checkpoint-every``, ``--resume``) is
+    given; else ``None``. The default ensemble does not keep a large image whole: it falls back
+    to one run per tile (:func:`ensemble_size`).
 
     Inpainting is not tiled unasked: only denoising was measured, and a hole larger than a tile
     would leave a tile with no known pixel.
@@ -343,7 +353,8 @@ def auto_tile(args: argparse.Namespace, height: int, width: int) -> int | None:
         not getattr(args, "auto_tile", True)
         or args.command != "denoise"
         or getattr(args, "window", None) is not None
-        or _ensemble_size(args) > 1
+        or (getattr(args, "ensemble", None) or 1) > 1
+        or getattr(args, "ensemble_transforms", None) is not None
         or getattr(args, "checkpoint_every", None)
         or getattr(args, "resume", False)
     )
@@ -405,7 +416,7 @@ def fit_job(job: Job, console: Console):
     label = DOING[args.command]
     if job.tile is not None:
         bar: Any = TileProgress(iters, show_progress, label, args.monitor_every)
-    elif _ensemble_size(args) > 1:
+    elif job.ensemble > 1:
         bar = MemberProgress(iters, show_progress, label, args.monitor_every)
     else:
         bar = Progress(iters, show_progress, label=label, monitor_every=args.monitor_every)
@@ -433,7 +444,7 @@ def fit_job(job: Job, console: Console):
                 overlap=args.tile_overlap,
                 max_time=args.max_time,
                 **({"on_tile": progress.tile} if job.tile is not None else {}),
-                **_ensemble_options(args, progress),
+                **_ensemble_options(args, job.ensemble, progress),
                 **job.net_options,
             )
     except KeyError as error:
@@ -557,15 +568,22 @@ def _tell_written(job: Job, result: Any, record: Any, written: Path, console: Co
         )
 
 
-def _ensemble_size(args: argparse.Namespace) -> int:
-    return int(getattr(args, "ensemble", 1) or 1)
+def ensemble_size(args: argparse.Namespace, tile: int | None = None) -> int:
+    """The members of the job: ``--ensemble K``, else the task's default
+    (:meth:`~autodip.defaults.TaskDefaults.ensemble_for`), which is one run when the job is tiled
+    (``--tile``, or ``tile``, the automatic tile of a large image) or windowed (``--window``).
+    """
+    given = getattr(args, "ensemble", None)
+    if given is not None:
+        return int(given)
+    tile = tile if tile is not None else getattr(args, "tile", None)
+    return defaults.TASK_DEFAULTS[args.command].ensemble_for(tile, getattr(args, "window", None))
 
 
-def _ensemble_options(args: argparse.Namespace, progress: Any) -> dict[str, Any]:
-    """``restore``'s ensemble options for ``--ensemble K`` (none for a plain run)."""
-    size = _ensemble_size(args)
+def _ensemble_options(args: argparse.Namespace, size: int, progress: Any) -> dict[str, Any]:
+    """``restore``'s ensemble options for ``size`` members (one: a plain run)."""
     if size == 1:
-        return {}
+        return {"ensemble": 1}
     return {
         "ensemble": size,
         "ensemble_transforms": args.ensemble_transforms or defaults.ENSEMBLE_TRANSFORMS,
@@ -573,11 +591,35 @@ def _ensemble_options(args: argparse.Namespace, progress: Any) -> dict[str, Any]
     }
 
 
+def existing_checkpoints(ckpt: Path) -> list[Path]:
+    """Every checkpoint of this output that exists, a single run's (``ckpt``) or an ensemble's
+    members' (:func:`autodip.core.ensemble.member_checkpoint_path`), whatever the run's
+    ``--ensemble`` is now: an unfinished run of another size must not be overwritten unasked.
+    """
+    import glob
+
+    members = ckpt.parent.glob(f"{glob.escape(ckpt.stem)}.member*{ckpt.suffix}")
+    return [path for path in (ckpt, *sorted(members)) if path.is_file()]
+
+
+def _no_checkpoint(args: argparse.Namespace, ckpt: Path) -> str:
+    """Why ``--resume`` has nothing to resume: no checkpoint, or one of another ensemble size."""
+    where = checkpoint_files(args, ckpt)[0]
+    found = existing_checkpoints(ckpt)
+    if not found:
+        return f"--resume: no checkpoint at '{where}' (written by --checkpoint-every)"
+    if found[0] == ckpt:
+        hint = "a single run's: resume it with --ensemble 1"
+    else:
+        hint = "an ensemble member's: resume it with the --ensemble K it was started with"
+    return f"--resume: no checkpoint at '{where}', but '{found[0]}' holds {hint}"
+
+
 def checkpoint_files(args: argparse.Namespace, ckpt: Path) -> list[Path]:
     """The run's checkpoint file, or an ensemble's: one per member beside ``ckpt``
     (:func:`autodip.core.ensemble.member_checkpoint_path`).
     """
-    size = _ensemble_size(args)
+    size = ensemble_size(args)
     if size == 1:
         return [ckpt]
     from autodip.core.ensemble import member_checkpoint_path

@@ -78,9 +78,12 @@ def transform_operator(operator: Operator, name: str) -> Operator:
     Raises
     ------
     ValueError
-        For an operator of another kind, whose commutation with the transforms is not known.
+        For an operator of another kind and a transform other than the identity: its
+        commutation with the transforms is not known.
     """
     _turns(name)
+    if name == "identity":  # every operator commutes with it: a seeds-only ensemble of one's own
+        return operator
     if isinstance(operator, Inpaint):
         return Inpaint(apply(operator.mask[0].cpu(), name))
     if isinstance(operator, Denoise | SuperResolve):

@@ -6,7 +6,8 @@
 frame, damage), ``output``, ``reference``, ``config`` (the run's settings, placement, operator,
 budget and fit-guard verdict), ``environment``, ``timings``, ``result`` (iterations, reason, stop
 step, confirmation, under-fitting, events), ``criteria``, ``architecture`` (``--net auto`` only),
-``ensemble`` (``--ensemble K`` only: :meth:`RunRecord.ensemble_record`), ``metrics`` (with a
+``ensemble`` (ensembles only — denoising's default, or ``--ensemble K`` above 1:
+:meth:`RunRecord.ensemble_record`), ``metrics`` (with a
 reference) and ``history``. :data:`SCHEMA_VERSION` grows when a key changes meaning or goes away;
 new keys may appear without it.
 

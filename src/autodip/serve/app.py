@@ -86,7 +86,7 @@ class StartRequest(BaseModel):
     patience: int | None = Field(None, ge=1)
     iters: int | None = Field(None, ge=1, le=1_000_000)
     seed: int = Field(SEED, ge=0, le=2**32 - 1)
-    ensemble: int = Field(1, ge=1, le=MAX_ENSEMBLE)
+    ensemble: int | None = Field(None, ge=1, le=MAX_ENSEMBLE)
     ensemble_transforms: Literal["none", "dihedral"] = "none"
 
 
@@ -289,6 +289,7 @@ def _info(state: ServeState) -> dict[str, Any]:
                 "stop": d.stop,
                 "patience": d.patience,
                 "width": d.describe_width(),
+                "ensemble": d.ensemble,
             }
             for task, d in TASK_DEFAULTS.items()
         },

@@ -44,6 +44,8 @@ FINAL = frozenset(STATES[3:])
 #: Seconds between two progress events, and between two estimates sent to the page.
 PROGRESS_SECONDS = 0.25
 PREVIEW_SECONDS = 2.0
+#: Steps between two saves of an ensemble member's state (a single run saves only when stopped).
+ENSEMBLE_CHECKPOINT_EVERY = 200
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,7 @@ class JobOptions:
     patience: int | None = None
     iters: int | None = None
     seed: int = SEED
-    ensemble: int = 1
+    ensemble: int | None = None
     ensemble_transforms: str = "none"
 
     def check(self, channels: int) -> None:
@@ -82,13 +84,23 @@ class JobOptions:
             _check_criterion(self.stop, self.task, channels)
         from autodip.core.ensemble import check_size
 
-        check_size(self.ensemble, self.ensemble_transforms)
+        check_size(1 if self.ensemble is None else self.ensemble, self.ensemble_transforms)
 
     def stop_argument(self) -> dict[str, Any]:
         """``restore``'s ``stop`` argument: absent for the task's default."""
         if self.stop is None:
             return {}
         return {"stop": None if self.stop == "none" else self.stop}
+
+    def _default_ensemble(self) -> int:
+        """The task's default members (the command line's without ``--ensemble``)."""
+        from autodip.defaults import TASK_DEFAULTS
+
+        return TASK_DEFAULTS[self.task].ensemble
+
+    def members(self) -> int:
+        """How many runs the job averages (the page's images are never tiled or windowed)."""
+        return self._default_ensemble() if self.ensemble is None else self.ensemble
 
     def argv(self, name: str) -> list[str]:
         """The command line that would run the same restoration (for the report)."""
@@ -103,7 +115,7 @@ class JobOptions:
             "--patience": self.patience,
             "--iters": self.iters,
             "--seed": self.seed if self.seed != SEED else None,
-            "--ensemble": self.ensemble if self.ensemble > 1 else None,
+            "--ensemble": self.ensemble if self.ensemble != self._default_ensemble() else None,
             "--ensemble-transforms": (
                 self.ensemble_transforms if self.ensemble_transforms != "none" else None
             ),
@@ -433,7 +445,7 @@ def run_job(job: Job, device: str, precision: str) -> None:
         job.set_state("failed", message)
         return
     try:
-        watch.finish(result.iterations)
+        watch.finish((result.members[-1] if result.members else result).iterations)
         settle(job, result, time.perf_counter() - started)
     except Exception as error:
         LOG.exception("job %s: writing its files failed", job.id)
@@ -457,14 +469,10 @@ def _restore(job: Job, watch: RunWatch, device: str, precision: str) -> Any:
     from autodip.api import restore
 
     options = job.options
-    checkpoint = WatchedCheckpoint(job.checkpoint_path, every=0, resume=job.resume, watch=watch)
-    ensemble = {}
-    if options.ensemble > 1:
-        ensemble = {
-            "ensemble": options.ensemble,
-            "ensemble_transforms": options.ensemble_transforms,
-            "on_member": watch.on_member,
-        }
+    # an ensemble's members also save now and then, so that "continue" finds the finished ones
+    # near their stop (they replay the last steps to it) instead of running them again
+    every = ENSEMBLE_CHECKPOINT_EVERY if options.members() > 1 else 0
+    checkpoint = WatchedCheckpoint(job.checkpoint_path, every=every, resume=job.resume, watch=watch)
     return restore(
         job.upload.pixels,
         _operator(job),
@@ -479,7 +487,9 @@ def _restore(job: Job, watch: RunWatch, device: str, precision: str) -> Any:
         checkpoint=checkpoint,
         width=options.width,
         **options.stop_argument(),
-        **ensemble,
+        ensemble=options.ensemble,  # None: the task's default
+        ensemble_transforms=options.ensemble_transforms,
+        on_member=watch.on_member,
     )
 
 

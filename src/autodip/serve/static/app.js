@@ -139,6 +139,7 @@ function fillCriteria() {
   $("iters").placeholder = `${defaults.iters} (adaptive)`;
   $("patience").placeholder = defaults.patience ? `${defaults.patience}` : "criterion's own";
   $("width").placeholder = `${defaults.width}`;
+  $("ensemble").placeholder = `${defaults.ensemble}`;
 }
 
 function onTask() {
@@ -163,7 +164,7 @@ function request() {
     patience: numberOrNull("patience"),
     iters: numberOrNull("iters"),
     seed: numberOrNull("seed") ?? 0,
-    ensemble: numberOrNull("ensemble") ?? 1,
+    ensemble: numberOrNull("ensemble"),
     ensemble_transforms: $("ensemble-transforms").value,
   };
   if (body.task === "inpaint") body.mask = maskPng();
