@@ -20,7 +20,8 @@ criterion's score at its stop (a soft minimum, :func:`weighted_mean`) and droppi
 
 Every finished member is cached under ``--cache`` (its record as JSON and its estimate as 16-bit
 integers in ``.npz``), so the script resumes; the report is rewritten after each member.
-``--analyse-only`` writes it from the cache alone. Usage (one process; the machine's other work
+``--analyse-only`` writes it from the cache alone; ``--kinds seeds`` runs only the seed members
+(e.g. to extend one kind to K = 8). Usage (one process; the machine's other work
 keeps its cores)::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/ensemble.py --threads 1
@@ -216,7 +217,7 @@ def run_all(args: argparse.Namespace) -> None:
         baseline(args.cache, image, args.sigma, *measurement(image, args.sigma))
     for index in range(args.members):
         for image in images:
-            for kind in KINDS.values():
+            for kind in (KINDS[name] for name in args.kinds):
                 member = plan_members(args.members, 0, kind)[index]
                 name = member_name(image, args.sigma, member, args.width, args.reg_noise_draw)
                 if load_member(args.cache, name) is not None:
@@ -447,6 +448,13 @@ def main() -> None:
         choices=("fresh", "shifted"),
         default="fresh",
         help="how each member draws its input perturbation (autodip.core.perturbation)",
+    )
+    parser.add_argument(
+        "--kinds",
+        nargs="+",
+        choices=tuple(KINDS),
+        default=list(KINDS),
+        help="which kinds of member to run (the report shows every kind the cache has)",
     )
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/results/ensemble-runs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ensemble.md"))
