@@ -5,9 +5,12 @@ sweep's own noisy files) at Gaussian σ, one ensemble of ``--members`` members p
 runs with the library's defaults (:func:`autodip.api.restore`: the default network, CIFS with its
 patience, the adaptive budget), through the same member path as ``autodip denoise --ensemble K``
 (:func:`autodip.core.ensemble.run_member`). Ensembles are nested — the first ``k`` members of a
-plan are the plan of size ``k`` — so one 4-member run per image gives K = 1, 2 and 4. Two kinds:
-``seeds`` (seeds 0, 1, 2, 3) and ``dihedral`` (the same seeds, each member also on one of the
-eight flips and rotations); member 1 (seed 0, no transform) is the same run in both.
+plan are the plan of size ``k`` — so one 4-member run per image gives K = 1, 2 and 4. Three kinds:
+``seeds`` (seeds 0, 1, 2, 3; ``--ensemble K``), ``dihedral`` (the same seeds, each member also on
+one of the eight flips and rotations; ``--ensemble K --ensemble-transforms dihedral``) and
+``transforms`` (seed 0 for every member, each on another flip or rotation: not offered by the
+tool, measured to see what the transforms alone give); member 1 (seed 0, no transform) is the same
+run in all. ``transforms`` is reported once it has two members.
 
 For each image, kind and K: PSNR of the mean at the members' stops, the gap to CBM3D with the
 estimated σ̂ (:func:`autodip.bench.baselines.denoise_baseline`, the blind estimate of
@@ -21,8 +24,8 @@ criterion's score at its stop (a soft minimum, :func:`weighted_mean`) and droppi
 Every finished member is cached under ``--cache`` (its record as JSON and its estimate as 16-bit
 integers in ``.npz``), so the script resumes; the report is rewritten after each member.
 ``--analyse-only`` writes it from the cache alone; ``--kinds seeds`` runs only the seed members
-(e.g. to extend one kind to K = 8). Usage (one process; the machine's other work
-keeps its cores)::
+(e.g. to extend one kind to K = 8; without it, ``seeds`` and ``dihedral`` run). Usage (one
+process; the machine's other work keeps its cores)::
 
     OMP_NUM_THREADS=1 nice -n 10 python benchmarks/ensemble.py --threads 1
 """
@@ -53,11 +56,31 @@ from autodip.defaults import TASK_DEFAULTS
 from autodip.metrics.full_reference import psnr
 from autodip.metrics.uncertainty import error_ranking, pixel_std
 from autodip.physics.operators import Denoise
+from autodip.physics.transforms import DIHEDRAL
 from common import SHARED_DATA, cached
 
-KINDS = {"seeds": "none", "dihedral": "dihedral"}
+#: The kinds of member: how member ``k`` (from 0) differs from member 0 (seed, transform).
+KINDS = ("seeds", "dihedral", "transforms")
+#: The kinds run unless ``--kinds`` names others (the tool's own two).
+DEFAULT_KINDS = ("seeds", "dihedral")
 #: The issue's target: the ensemble's mean PSNR at most this far under CBM3D (σ̂).
 TARGET_DB = 0.5
+
+
+def plan_for(kind: str, size: int) -> list[Member]:
+    """The ``size`` members of ``kind`` (:data:`KINDS`), nested as the tool's plans are.
+
+    Examples
+    --------
+    >>> [(m.seed, m.transform) for m in plan_for("transforms", 3)]
+    [(0, 'identity'), (0, 'rot180'), (0, 'flip')]
+    >>> [(m.seed, m.transform) for m in plan_for("seeds", 2)]
+    [(0, 'identity'), (1, 'identity')]
+    """
+    if kind == "transforms":
+        names = list(DIHEDRAL)
+        return [Member(k, 0, names[k % len(names)]) for k in range(size)]
+    return plan_members(size, 0, "dihedral" if kind == "dihedral" else "none")
 
 
 def measurement(path: Path, sigma: float) -> tuple[np.ndarray, np.ndarray]:
@@ -217,8 +240,8 @@ def run_all(args: argparse.Namespace) -> None:
         baseline(args.cache, image, args.sigma, *measurement(image, args.sigma))
     for index in range(args.members):
         for image in images:
-            for kind in (KINDS[name] for name in args.kinds):
-                member = plan_members(args.members, 0, kind)[index]
+            for kind in args.kinds:
+                member = plan_for(kind, args.members)[index]
                 name = member_name(image, args.sigma, member, args.width, args.reg_noise_draw)
                 if load_member(args.cache, name) is not None:
                     continue
@@ -242,9 +265,9 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
         noisy, clean = measurement(image, args.sigma)
         bm3d_path = args.cache / f"{image.stem}-s{args.sigma:g}-cbm3d.json"
         bm3d = json.loads(bm3d_path.read_text()) if bm3d_path.exists() else None
-        for kind, transforms in KINDS.items():
+        for kind in KINDS:
             members = []
-            for member in plan_members(args.members, 0, transforms):
+            for member in plan_for(kind, args.members):
                 found = load_member(
                     args.cache,
                     member_name(image, args.sigma, member, args.width, args.reg_noise_draw),
@@ -252,6 +275,8 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
                 if found is None:
                     break
                 members.append(found)
+            if len(members) < 2 and kind not in DEFAULT_KINDS:  # member 1 alone is every kind's
+                continue
             for row in combine_rows(members, clean, sizes):
                 rows.append({"image": image.stem, "sigma": args.sigma, "kind": kind,
                              "noisy": psnr(noisy, clean), "cbm3d": bm3d, **row})  # fmt: skip
@@ -392,7 +417,8 @@ def write(args: argparse.Namespace) -> None:
         path.name.endswith("-shifted.json") == shifted
         for path in args.cache.glob(f"*-s{args.sigma:g}-w{args.width}-seed*.json")
     )
-    unique = args.images * (2 * args.members - 1)
+    kinds = set(args.kinds) | {r["kind"] for r in rows}
+    unique = args.images * (1 + len(kinds) * (args.members - 1))
     text = [
         "# Ensembles of DIP restorations against CBM3D (σ̂)",
         "",
@@ -401,7 +427,7 @@ def write(args: argparse.Namespace) -> None:
         f"`autodip denoise` for every member, with the hourglass at width {args.width} and "
         f"the input perturbation drawn `{args.reg_noise_draw}`",
         f"- members cached: {cached_members} of {unique} distinct runs "
-        f"({args.members} per image and kind; member 1 is shared by both kinds)",
+        f"({args.members} per image and kind, {len(kinds)} kinds; member 1 is shared by all)",
         f"- target (issue 17): mean PSNR ≥ CBM3D (σ̂) − {TARGET_DB} dB",
         "",
         "## Summary",
@@ -452,8 +478,8 @@ def main() -> None:
     parser.add_argument(
         "--kinds",
         nargs="+",
-        choices=tuple(KINDS),
-        default=list(KINDS),
+        choices=KINDS,
+        default=list(DEFAULT_KINDS),
         help="which kinds of member to run (the report shows every kind the cache has)",
     )
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/results/ensemble-runs"))

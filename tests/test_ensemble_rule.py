@@ -1,5 +1,5 @@
 """The rule that picks the default ensemble size (``benchmarks/ensemble.py``,
-``benchmarks/ensemble_default.py``), on made-up rows."""
+``benchmarks/ensemble_default.py``), on made-up rows, and the benchmark's kinds of member."""
 
 from __future__ import annotations
 
@@ -8,9 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from autodip.core.ensemble import plan_members
+from autodip.physics.transforms import DIHEDRAL
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
-from ensemble import rule_pick
+from ensemble import plan_for, rule_pick
 from ensemble_default import analyse, complete_groups
 
 
@@ -39,3 +42,13 @@ def test_a_k_that_lacks_an_image_or_a_sigma_is_left_out_of_the_pooled_choice():
     assert pooled["ks"] == [1, 2] and pooled["chosen"] == 2
     per_sigma = {c["scope"]: c["ks"] for c in choices if c["kind"] == "seeds"}
     assert per_sigma["σ = 50"] == [1, 2]  # image b has no K = 4 at σ = 50 either
+
+
+def test_the_benchmarks_kinds_of_member_are_nested_and_share_member_one():
+    assert plan_for("seeds", 8) == plan_members(8, 0, "none")  # the tool's --ensemble 8
+    assert plan_for("dihedral", 8) == plan_members(8, 0, "dihedral")
+    flips = plan_for("transforms", 8)
+    assert {m.seed for m in flips} == {0} and [m.transform for m in flips] == list(DIHEDRAL)
+    for kind in ("seeds", "dihedral", "transforms"):
+        assert plan_for(kind, 2) == plan_for(kind, 8)[:2]
+        assert plan_for(kind, 1) == plan_for("seeds", 1)

@@ -10,6 +10,7 @@ import json
 import struct
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -486,6 +487,127 @@ def test_an_ensemble_runs_its_members_and_says_which_runs(client):
         "/api/jobs", json={"upload": image["id"], "task": "denoise", "ensemble": 0}
     )
     assert refused.status_code == 400 and "ensemble" in refused.json()["detail"]
+
+
+@pytest.fixture
+def large_from_48(monkeypatch):
+    """Images of 48² pixels and more count as large: denoised in tiles of 32²."""
+    from autodip import defaults
+
+    monkeypatch.setattr(defaults, "AUTO_TILE_PIXELS", 48 * 48)
+    monkeypatch.setattr(defaults, "AUTO_TILE", 32)
+
+
+def test_a_large_image_is_denoised_in_tiles_shown_whole(client, large_from_48):
+    from autodip.core.tiling import plan_tiles
+
+    image = upload(client, small_image(48))
+    job = start(client, image["id"], task="denoise", iters=20)
+    done = wait(client, job["id"])
+    assert done["state"] == "done", done
+    assert "restored in 4 tiles" in done["message"]
+    stream = events(client, job["id"])
+    tiles = [data for kind, data in stream if kind == "tile"]
+    planned = plan_tiles(48, 48, 32, 8)
+    assert [(t["tile"], t["count"]) for t in tiles] == [(k, 4) for k in range(1, 5)]
+    assert [(t["top"], t["left"]) for t in tiles] == [(p.top, p.left) for p in planned]
+    running = [d["message"] for kind, d in stream if kind == "status" and d["state"] == "running"]
+    assert running == [
+        "48×48 pixels: denoised in tiles of 32², one run per tile (as on the command line)"
+    ]
+    assert not [kind for kind, _ in stream if kind == "member"]  # one run per tile
+    points = [data["step"] for kind, data in stream if kind == "point"]
+    assert points == [10, 20] * 4  # each tile's run is watched, its steps from 1
+    estimate = client.get(f"/api/jobs/{job['id']}/estimate.png")
+    assert Image.open(io.BytesIO(estimate.content)).size == (48, 48)  # the whole image
+    result = client.get(f"/api/jobs/{job['id']}/result")
+    assert Image.open(io.BytesIO(result.content)).size == (48, 48)
+    # an image under the line, and an ensemble asked for, are fitted whole
+    small = start(client, upload(client, small_image(40))["id"], task="denoise", iters=10)
+    assert wait(client, small["id"])["state"] == "done"
+    asked = start(client, image["id"], task="denoise", iters=10, ensemble=2)
+    assert wait(client, asked["id"])["state"] == "done"
+    for whole in (small, asked):
+        assert not [k for k, _ in events(client, whole["id"]) if k == "tile"]
+
+
+def test_a_tiled_job_stops_with_the_tiles_done_and_cannot_continue(client, large_from_48):
+    image = upload(client, small_image(48))
+    job = start(client, image["id"], task="denoise", iters=100_000, stop="none")
+    wait(client, job["id"], states={"running"}, step=1)
+    assert client.post(f"/api/jobs/{job['id']}/stop").status_code == 200
+    stopped = wait(client, job["id"])
+    assert stopped["state"] == "stopped" and not stopped["can_continue"], stopped
+    assert "interrupted in tile 1 of 4" in stopped["message"]
+    assert client.get(f"/api/jobs/{job['id']}/result").status_code == 200
+    again = client.post(f"/api/jobs/{job['id']}/continue")
+    assert again.status_code == 409
+
+
+def test_a_jobs_tile_follows_the_command_lines_rule(large_from_48):
+    from autodip.serve.jobs import JobOptions
+
+    assert JobOptions("denoise").tile_for(48, 48) == 32
+    assert JobOptions("denoise").tile_for(40, 40) is None
+    assert JobOptions("inpaint").tile_for(64, 64) is None  # only denoising tiles unasked
+    assert JobOptions("denoise", ensemble=2).tile_for(64, 64) is None
+    assert JobOptions("denoise", ensemble_transforms="dihedral").tile_for(64, 64) is None
+    assert JobOptions("denoise").members(tile=32) == 1
+    assert JobOptions("denoise", ensemble=1).tile_for(64, 64) == 32
+
+
+class _FakeJob:
+    """What :class:`RunWatch` reads of a job: its upload, tile, requests and events."""
+
+    def __init__(self, tile: int | None = None) -> None:
+        self.upload = type("Upload", (), {"pixels": np.zeros((1, 48, 48), np.float32),
+                                          "display": (0.0, 1.0)})()  # fmt: skip
+        self.tile = tile
+        self.cancel_requested = False
+        self.stop_requested = threading.Event()
+        self.events: list[tuple[str, dict]] = []
+        self.shown: list[np.ndarray] = []
+
+    def emit(self, kind: str, **data) -> None:
+        self.events.append((kind, data))
+
+    def set_estimate(self, png: np.ndarray, step: int) -> None:
+        self.shown.append(png)
+
+
+def test_the_estimate_shown_pastes_the_running_tile_in_its_place(monkeypatch, large_from_48):
+    from autodip.core.result import StepReport
+    from autodip.core.tiling import plan_tiles
+
+    monkeypatch.setattr(serve_jobs, "to_png", lambda pixels, display: pixels.copy())
+    job = _FakeJob(tile=32)
+    watch = serve_jobs.RunWatch(job, preview_every=0.0)
+    second = plan_tiles(48, 48, 32, 8)[1]
+    watch.on_tile(2, 4)
+    ones = torch.ones(1, 1, 32, 32)
+    watch(StepReport(step=10, estimate=ones, output=ones, loss=0.1, seconds=1.0))
+    shown = job.shown[-1][0]
+    inside = np.zeros((48, 48), bool)
+    inside[second.rows, second.cols] = True
+    assert (shown[inside] == 1).all() and (shown[~inside] == 0).all()
+    assert job.events[0] == ("tile", {"tile": 2, "count": 4, "top": second.top,
+                                      "left": second.left, "height": 32, "width": 32})  # fmt: skip
+    padded = torch.full((1, 1, 32, 40), 0.5)  # a thin tile's padded estimate: not pasted
+    watch(StepReport(step=20, estimate=padded, output=padded, loss=0.1, seconds=1.0))
+    assert np.array_equal(job.shown[-1][0], shown)
+
+
+def test_a_stop_between_runs_ends_the_job_there_and_a_cancel_anywhere():
+    job = _FakeJob()
+    watch = serve_jobs.RunWatch(job)
+    watch.next_run(first=False)  # nothing asked: go on
+    job.stop_requested.set()
+    watch.next_run(first=True)  # the first run always starts
+    with pytest.raises(KeyboardInterrupt):
+        watch.next_run(first=False)
+    job.cancel_requested = True
+    with pytest.raises(serve_jobs.JobCancelledError):
+        watch.next_run(first=True)
 
 
 def test_a_websocket_without_the_token_is_closed(tmp_path):

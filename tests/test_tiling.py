@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from autodip.api import denoise, inpaint
+from autodip.core.checkpoint import Checkpointing
 from autodip.core.memory import InsufficientMemoryError, parse_size
 from autodip.core.tiling import plan_tiles, restore_in_tiles
 
@@ -67,6 +68,65 @@ def test_tiled_denoising_has_no_visible_seams():
             border[:, t.left + 6 : t.left + 10] = True
     assert error[border].mean() < 1.5 * error[~border].mean()
     assert error.mean() < np.abs(noisy - clean).mean()  # and it did denoise
+
+
+def test_each_tiles_run_is_handed_to_the_monitors_and_checkpoints_are_refused(tmp_path):
+    class Watch:  # a monitor that reads the run it watches (as autodip serve's does)
+        def __init__(self) -> None:
+            self.runs: list[tuple[int, int]] = []
+            self.steps: list[int] = []
+
+        def on_start(self, run) -> None:
+            self.runs.append((run.state.step, run.budget.limit))
+
+        def __call__(self, report) -> None:
+            self.steps.append(report.step)
+
+    watch = Watch()
+    noisy = _smooth((40, 40))
+    result = denoise(noisy, iters=20, width=8, device="cpu", tile=32, monitors=[watch])
+    tiles = len(result.config["tiles"])
+    assert tiles == len(plan_tiles(40, 40, 32, 8)) and watch.runs == [(0, 20)] * tiles
+    assert watch.steps == [10, 20] * tiles
+    with pytest.raises(ValueError, match="checkpoints save one whole run"):
+        denoise(noisy, iters=2, tile=32, checkpoint=Checkpointing(tmp_path / "x.ckpt"))
+
+
+def test_ctrl_c_between_tiles_keeps_the_tiles_done_and_the_rest_of_the_input():
+    noisy = _smooth((40, 40))
+    planned = plan_tiles(40, 40, 32, 8)
+
+    def interrupt_at(tile: int):
+        def on_tile(index: int, count: int) -> None:
+            if index == tile:
+                raise KeyboardInterrupt
+
+        return on_tile
+
+    options = {"iters": 10, "width": 8, "device": "cpu", "tile": 32, "seed": 0}
+    whole = denoise(noisy, **options)
+    result = denoise(noisy, on_tile=interrupt_at(2), **options)
+    assert result.interrupted and len(result.config["tiles"]) == 1
+    assert (
+        result.reason
+        == "interrupted after tile 1 of 4; the 3 tiles not run keep their input pixels"
+    )
+
+    def only(tile) -> np.ndarray:  # the pixels no other tile covers
+        mask = np.zeros((40, 40), bool)
+        mask[tile.rows, tile.cols] = True
+        for other in planned:
+            if other is not tile:
+                mask[other.rows, other.cols] = False
+        return mask
+
+    first, last = only(planned[0]), only(planned[-1])
+    assert first.any() and last.any()
+    assert np.array_equal(result.pixels[:, last], noisy[:, last])  # never restored
+    assert np.allclose(result.pixels[:, first], whole.pixels[:, first], atol=1e-6)  # kept
+    assert not np.allclose(whole.pixels[:, last], noisy[:, last], atol=1e-3)  # runs change pixels
+    with pytest.raises(KeyboardInterrupt):  # nothing restored yet: nothing to return
+        denoise(noisy, on_tile=interrupt_at(1), **options)
 
 
 def test_an_inpainting_tile_without_known_pixels_is_refused():

@@ -231,7 +231,8 @@ def restore(
         Further :class:`~autodip.core.run.FitConfig` fields (``lr``, ``reg_noise_std``,
         ``tv_weight``, ``two_stage``, ...); ``reg_noise_std`` defaults to the task's.
     checkpoint
-        Save the run's state now and then / resume it (:mod:`autodip.core.checkpoint`).
+        Save the run's state now and then / resume it (:mod:`autodip.core.checkpoint`); not
+        with ``tile``.
     max_memory
         Refuse (:class:`~autodip.core.memory.InsufficientMemoryError`) a run whose estimated peak
         memory exceeds this many bytes; the memory free on the device is always a limit.
@@ -241,7 +242,7 @@ def restore(
     tile, overlap
         Restore in overlapping ``tile × tile`` pieces (:mod:`autodip.core.tiling`; ``overlap``
         defaults to a quarter of ``tile``), for images too large for one run. Denoising and
-        inpainting only.
+        inpainting only; ``monitors``, ``on_step`` and the criteria watch each tile's run.
     ensemble
         Restore the image this many times and return the mean (:mod:`autodip.core.ensemble`):
         member ``k`` (from 0) runs with seed ``seed + k``, each stops by its own criterion, and
@@ -283,11 +284,16 @@ def restore(
             max_time=max_time, on_member=on_member, on_step=on_step, net=net, **net_options,
         )  # fmt: skip
     if tile is not None:
+        if checkpoint is not None:
+            raise ValueError(
+                "checkpoints save one whole run; a tiled run has one per tile (drop checkpoint, "
+                "or tile)"
+            )
         return _restore_tiled(
             image, operator, tile, overlap, reference=reference, net=net, iters=iters,
             seed=seed, device=device, precision=precision, stop=stop, monitor=monitor,
             patience=patience, also_confirm=also_confirm, criterion_options=criterion_options,
-            fit_options=fit_options,
+            monitors=monitors, fit_options=fit_options,
             max_memory=max_memory, max_time=max_time, on_step=on_step, on_tile=on_tile,
             **net_options,
         )  # fmt: skip
@@ -573,9 +579,11 @@ def _restore_tiled(
     on_tile = options.pop("on_tile", None)
     count = len(plan_tiles(*pixels.shape[1:], tile, overlap))
     started = time.perf_counter()
+    between = False  # Ctrl-C came between two tiles (or before a tile's first step)
 
     def one(piece: Tile, part: np.ndarray) -> np.ndarray:
-        if any(r.interrupted for _, r in results):
+        nonlocal between
+        if between or any(r.interrupted for _, r in results):
             return part  # Ctrl-C ended an earlier tile: the rest keep their input pixels
         piece_operator: Operator = operator
         if isinstance(operator, Inpaint):
@@ -584,14 +592,19 @@ def _restore_tiled(
                 raise ValueError(f"{_tile_name(piece)} has no known pixel; use a larger --tile")
             piece_operator = Inpaint(mask)
         part_ref = ref[:, piece.rows, piece.cols] if ref is not None else None
-        if on_tile is not None:
-            on_tile(len(results) + 1, count)
         # the time limit is the whole run's: each tile gets what the earlier ones left
         left = None if max_time is None else max(max_time - (time.perf_counter() - started), 1e-3)
         try:
+            if on_tile is not None:
+                on_tile(len(results) + 1, count)
             result = restore(  # one run per tile: tiles never ensemble
                 part, piece_operator, reference=part_ref, max_time=left, ensemble=1, **options
             )
+        except KeyboardInterrupt:
+            if not results:
+                raise  # nothing restored yet: the caller handles Ctrl-C
+            between = True  # the tiles done are kept; this one and the rest keep their input
+            return part
         except ValueError as error:  # say it is the tile, not the image, that failed
             raise ValueError(f"{_tile_name(piece)}: {error}") from None
         results.append((piece, result))
@@ -623,8 +636,10 @@ def _restore_tiled(
     return Result(
         image=torch.from_numpy(blended)[None],
         iterations=sum(r.iterations for _, r in results),
-        reason=_tiles_reason(len(results), count, results[-1][1].interrupted, tile, overlap),
-        interrupted=any(r.interrupted for _, r in results),
+        reason=_tiles_reason(
+            len(results), count, results[-1][1].interrupted, tile, overlap, between
+        ),
+        interrupted=between or any(r.interrupted for _, r in results),
         seconds=sum(r.seconds for _, r in results),
         config=config,
         events=[e for _, r in results for e in r.events],
@@ -636,8 +651,11 @@ def _tile_name(piece: Tile) -> str:
     return f"the tile at row {piece.top}, column {piece.left} ({piece.width}×{piece.height} pixels)"
 
 
-def _tiles_reason(done: int, count: int, interrupted: bool, tile: int, overlap: int) -> str:
-    """Why a tiled run ended: all ``count`` tiles restored, or interrupted in tile ``done``.
+def _tiles_reason(
+    done: int, count: int, interrupted: bool, tile: int, overlap: int, between: bool = False
+) -> str:
+    """Why a tiled run ended: all ``count`` tiles restored, interrupted in tile ``done``, or
+    (``between``) after tile ``done``, before the next one's first step.
 
     Examples
     --------
@@ -645,11 +663,14 @@ def _tiles_reason(done: int, count: int, interrupted: bool, tile: int, overlap: 
     'restored in 9 tiles of up to 32×32 pixels (overlap 8)'
     >>> _tiles_reason(1, 4, True, 24, 6)
     'interrupted in tile 1 of 4; the 3 tiles not run keep their input pixels'
+    >>> _tiles_reason(2, 4, False, 24, 6, between=True)
+    'interrupted after tile 2 of 4; the 2 tiles not run keep their input pixels'
     """
-    if interrupted:
+    if interrupted or between:
         left = count - done
         rest = f"the {left} tiles not run keep" if left != 1 else "the tile not run keeps"
-        return f"interrupted in tile {done} of {count}" + (
+        where = "after" if between else "in"
+        return f"interrupted {where} tile {done} of {count}" + (
             f"; {rest} their input pixels" if left else ""
         )
     tiles = f"{count} tiles" if count != 1 else "1 tile"

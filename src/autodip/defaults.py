@@ -182,6 +182,8 @@ class TaskDefaults:
     #: Members of the default ensemble (:mod:`autodip.core.ensemble`): ``1`` is one plain run.
     #: Tiled and windowed runs are always single runs (the ensembles were measured whole).
     ensemble: int = 1
+    #: Whether a large image is restored in tiles unasked (:meth:`tile_for`).
+    auto_tile: bool = False
 
     def needs_sigma(self, height: int, width: int) -> bool:
         """Whether :meth:`width_for` depends on the noise level for this size."""
@@ -227,6 +229,24 @@ class TaskDefaults:
             return ENSEMBLE
         return self.ensemble
 
+    def tile_for(self, height: int, width: int) -> int | None:
+        """The tile side a ``height × width`` image is restored in unasked: :data:`AUTO_TILE`
+        from :data:`AUTO_TILE_PIXELS` pixels for a task that tiles (denoising: the only one
+        measured; a hole larger than a tile would leave an inpainting tile with no known pixel),
+        else ``None`` (the image is fitted whole).
+
+        Examples
+        --------
+        >>> denoise = TASK_DEFAULTS["denoise"]
+        >>> denoise.tile_for(1024, 1024), denoise.tile_for(1000, 1000)
+        (256, None)
+        >>> TASK_DEFAULTS["inpaint"].tile_for(2048, 2048) is None
+        True
+        """
+        if not self.auto_tile or height * width < AUTO_TILE_PIXELS:
+            return None
+        return AUTO_TILE
+
     def describe_width(self) -> str:
         """The default width in words: ``'32 (64 from 49152 pixels ≈ 222²)'`` or ``'64'``.
 
@@ -258,6 +278,7 @@ TASK_DEFAULTS = {
         wide_pixels=DENOISE_WIDE_PIXELS,
         narrow_from_sigma=DENOISE_NARROW_FROM_SIGMA,
         ensemble=DENOISE_ENSEMBLE,
+        auto_tile=True,
     ),
     "inpaint": TaskDefaults(
         INPAINT_ITERS,

@@ -335,32 +335,25 @@ def _describe_job(job: Job, console: Console) -> None:
 
 
 def auto_tile(args: argparse.Namespace, height: int, width: int) -> int | None:
-    """The tile side for an estimate of ``height × width``: ``--tile`` if given, else
-    :data:`~autodip.defaults.AUTO_TILE` from :data:`~autodip.defaults.AUTO_TILE_PIXELS` pixels for
-    denoising, unless ``--no-tile`` or an option that works on whole runs only (``--window``,
-    ``--ensemble`` above 1, ``--ensemble-transforms``, ``--checkpoint-every``, ``--resume``) is
-    given; else ``None``. The default ensemble does not keep a large image whole: it falls back
-    to one run per tile (:func:`ensemble_size`).
-
-    Inpainting is not tiled unasked: only denoising was measured, and a hole larger than a tile
-    would leave a tile with no known pixel.
+    """The tile side for an estimate of ``height × width``: ``--tile`` if given, else the task's
+    (:meth:`~autodip.defaults.TaskDefaults.tile_for`: denoising from
+    :data:`~autodip.defaults.AUTO_TILE_PIXELS` pixels), unless ``--no-tile`` or an option that
+    works on whole runs only (``--window``, ``--ensemble`` above 1, ``--ensemble-transforms``,
+    ``--checkpoint-every``, ``--resume``) is given; else ``None``. The default ensemble does not
+    keep a large image whole: it falls back to one run per tile (:func:`ensemble_size`).
     """
-    from autodip import defaults
-
     if args.tile is not None:
         return args.tile
     whole_only = (
         not getattr(args, "auto_tile", True)
-        or args.command != "denoise"
+        or args.command not in defaults.TASK_DEFAULTS
         or getattr(args, "window", None) is not None
         or (getattr(args, "ensemble", None) or 1) > 1
         or getattr(args, "ensemble_transforms", None) is not None
         or getattr(args, "checkpoint_every", None)
         or getattr(args, "resume", False)
     )
-    if whole_only or height * width < defaults.AUTO_TILE_PIXELS:
-        return None
-    return defaults.AUTO_TILE
+    return None if whole_only else defaults.TASK_DEFAULTS[args.command].tile_for(height, width)
 
 
 def _side(pixels: int) -> str:

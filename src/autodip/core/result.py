@@ -25,7 +25,12 @@ class StepReport:
 
 
 class Monitor(Protocol):
-    """Anything that watches the run; returning a string stops it with that reason."""
+    """Anything that watches the run; returning a string stops it with that reason.
+
+    A monitor that also has an ``on_start(run)`` method is handed the
+    :class:`~autodip.core.run.Run` once it is set up (afresh or resumed: ``run.state.step``), before
+    its first step, e.g. to read its budget or criteria as it goes (``autodip serve`` does).
+    """
 
     def __call__(self, report: StepReport) -> str | None:  # pragma: no cover - protocol
         """Inspect one monitored step; return a stop reason, or ``None`` to go on."""

@@ -250,6 +250,10 @@ class Run:
         self.budget.limit = min(self.budget.cap, max(self.budget.limit, self.state.limit))
         self.budget.extensions = list(self.state.extensions)
         self.start = time.perf_counter() - self.state.seconds
+        for monitor in self.monitors:  # a monitor that reads the run is handed it, set up
+            on_start = getattr(monitor, "on_start", None)
+            if callable(on_start):
+                on_start(self)
 
     def _check_inputs(self) -> None:
         y, operator, net = self.y, self.operator, self.net

@@ -1,13 +1,18 @@
 """The jobs of ``autodip serve``: what a job asks, its state and events, the queue that runs them.
 
 A job runs through :func:`autodip.api.restore`, the call the command line makes, with three hooks
-(:class:`RunWatch`): a *monitor* (called at every monitored step) that streams the history, the
-criteria's scores and, every few seconds, the current estimate; an ``on_step`` callback that
-streams the step, speed and time left and, when the page asks to stop, raises ``KeyboardInterrupt``
-after the step, so the run ends as on Ctrl-C (:meth:`autodip.core.run.Run.run`: the best estimate
-so far, ``interrupted=True``); and a checkpoint (:class:`WatchedCheckpoint`) that writes the run's
-state at that step, so that "continue" resumes it exactly where it stopped
-(:mod:`autodip.core.checkpoint`).
+(:class:`RunWatch`): a *monitor* (handed each run as it sets up, then called at every monitored
+step) that streams the history, the criteria's scores and, every few seconds, the current
+estimate; an ``on_step`` callback that streams the step, speed and time left and, when the page
+asks to stop, raises ``KeyboardInterrupt`` after the step, so the run ends as on Ctrl-C
+(:meth:`autodip.core.run.Run.run`: the best estimate so far, ``interrupted=True``); and a
+checkpoint (:class:`WatchedCheckpoint`) that writes the run's state at that step, so that
+"continue" resumes it exactly where it stopped (:mod:`autodip.core.checkpoint`).
+
+A large image is denoised in tiles as on the command line
+(:meth:`autodip.defaults.TaskDefaults.tile_for`), one run per tile; the estimate shown is the
+input with the tiles restored so far pasted in. A tiled job saves no state: stopping it keeps
+the tiles done and the current tile's best estimate, and it cannot be continued.
 
 One :class:`JobQueue` per server runs the jobs one at a time on the server's device, in a worker
 thread; a job that fails (a bad option, out of memory, a bug) ends in the ``failed`` state with its
@@ -98,9 +103,22 @@ class JobOptions:
 
         return TASK_DEFAULTS[self.task].ensemble
 
-    def members(self) -> int:
-        """How many runs the job averages (the page's images are never tiled or windowed)."""
-        return self._default_ensemble() if self.ensemble is None else self.ensemble
+    def tile_for(self, height: int, width: int) -> int | None:
+        """The tile side a ``height × width`` upload is restored in, as on the command line:
+        the task's (:meth:`~autodip.defaults.TaskDefaults.tile_for`) unless the job asks for an
+        ensemble of more than one run or for transforms, which fit the image whole.
+        """
+        from autodip.defaults import TASK_DEFAULTS
+
+        if (self.ensemble or 1) > 1 or self.ensemble_transforms != "none":
+            return None
+        return TASK_DEFAULTS[self.task].tile_for(height, width)
+
+    def members(self, tile: int | None = None) -> int:
+        """How many runs the job averages: one per tile when it is ``tile``d."""
+        if self.ensemble is None:
+            return 1 if tile is not None else self._default_ensemble()
+        return self.ensemble
 
     def argv(self, name: str) -> list[str]:
         """The command line that would run the same restoration (for the report)."""
@@ -159,7 +177,8 @@ class Job:
     Events (kinds): ``status`` (the state changed), ``progress`` (step, speed, time left),
     ``point`` (a monitored step: loss, residual, new criterion scores), ``estimate`` (a new
     estimate to fetch), ``member`` (an ensemble's next member starts: its steps count from 1
-    again), ``done`` (the outcome) and ``error`` (why it failed).
+    again), ``tile`` (a tiled job's next tile starts: the same, with where the tile is),
+    ``done`` (the outcome) and ``error`` (why it failed).
     """
 
     def __init__(
@@ -178,6 +197,7 @@ class Job:
         self.stop_requested = threading.Event()
         self.cancel_requested = False
         self.resume = False
+        self.tile = options.tile_for(*upload.pixels.shape[1:])
         self.input_png = (
             upload.preview if mask is None else masked_png(upload.pixels, upload.display, mask)
         )
@@ -205,6 +225,19 @@ class Job:
         factor = self.options.factor if self.options.task == "sr" else 1
         _, height, width = self.upload.pixels.shape
         return [width * factor, height * factor]
+
+    @property
+    def start_note(self) -> str:
+        """What the page is told as the job starts running (empty: nothing to say)."""
+        if self.resume:
+            return "continuing"
+        if self.tile is None:
+            return ""
+        width, height = self.size
+        return (
+            f"{width}×{height} pixels: denoised in tiles of {self.tile}², one run per tile "
+            "(as on the command line)"
+        )
 
     @property
     def finished(self) -> bool:
@@ -292,25 +325,57 @@ class RunWatch:
         self.started = time.perf_counter()
         self.last_progress = -math.inf
         self.last_preview = -math.inf
+        self.canvas: np.ndarray | None = None  # a tiled job's image, restored tiles pasted in
+        self.piece: Any = None  # the tile that runs
 
-    def attach(self, run: Any, step: int = 0) -> None:
-        """Called by :class:`WatchedCheckpoint` as a run sets up (each member of an ensemble
-        is a run): the run whose criteria and budget the hooks read, resumed from ``step``.
+    def on_start(self, run: Any) -> None:
+        """Called as a run has set up (each member of an ensemble and each tile is a run): the
+        run whose criteria and budget the hooks read, fresh or resumed (``run.state.step``).
         """
-        self.run, self.sent_step, self.first_step = run, step, None
+        self.run, self.sent_step, self.first_step = run, run.state.step, None
 
     def on_member(self, member: Any, count: int) -> None:
-        """Before each member of an ensemble: tell the page which one runs."""
+        """Before each member of an ensemble: tell the page which one runs (or end the run
+        here if asked: :meth:`next_run`).
+        """
+        self.next_run(first=member.index == 0)
         self.job.emit("member", **member.to_dict(), count=count)
+
+    def next_run(self, first: bool) -> None:
+        """Between two runs of a job (members, tiles): cancel, or stop (``KeyboardInterrupt``)
+        with the runs done, if the page asked; the next run's first step is not awaited, since
+        its estimate after one step would be noise. The first run always starts: a stop before
+        it ends the run after its first step, as a stop does anywhere else.
+        """
+        if self.job.cancel_requested:
+            raise JobCancelledError
+        if self.stopping and not first:
+            raise KeyboardInterrupt
+
+    def on_tile(self, index: int, count: int) -> None:
+        """Before each tile of a tiled job (``index`` from 1): tell the page which one runs and
+        where; the estimates shown from now on paste this tile's into the image.
+        """
+        from autodip.core.tiling import default_overlap, plan_tiles
+
+        self.next_run(first=index == 1)
+        tile, size = self.job.tile, self.job.upload.pixels.shape[1:]
+        assert tile is not None, "only a tiled job has tiles"
+        piece = plan_tiles(*size, tile, default_overlap(tile))[index - 1]
+        if self.canvas is None:
+            self.canvas = self.job.upload.pixels.astype(np.float32).clip(0, 1)
+        self.piece = piece
+        where = {"top": piece.top, "left": piece.left, "height": piece.height, "width": piece.width}
+        self.job.emit("tile", tile=index, count=count, **where)
 
     @property
     def stopping(self) -> bool:
         """Whether the page asked the run to stop (or to be cancelled)."""
         return self.job.stop_requested.is_set()
 
-    def monitor(self, report: Any) -> None:
-        """At a monitored step: send its history record, new criterion scores, maybe the
-        estimate. Never stops the run (``None``).
+    def __call__(self, report: Any) -> None:
+        """The monitor: at a monitored step send its history record, new criterion scores,
+        maybe the estimate. Never stops the run (``None``).
         """
         history = self.run.state.history if self.run is not None else []
         record = history[-1] if history else {"step": report.step, "loss": report.loss}
@@ -326,6 +391,11 @@ class RunWatch:
         if now - self.last_preview >= self.preview_every:
             self.last_preview = now
             pixels = report.estimate[0].detach().float().clamp(0, 1).cpu().numpy()
+            if self.canvas is not None:  # a tile: shown in its place in the image
+                piece = self.piece
+                if pixels.shape[1:] == (piece.height, piece.width):  # not a padded thin tile
+                    self.canvas[:, piece.rows, piece.cols] = pixels
+                pixels = self.canvas
             self.job.set_estimate(to_png(pixels, self.job.upload.display), report.step)
 
     def _new_scores(self) -> dict[str, Any]:
@@ -390,19 +460,11 @@ class RunWatch:
 class WatchedCheckpoint(Checkpointing):
     """A :class:`~autodip.core.checkpoint.Checkpointing` that also serves a :class:`RunWatch`.
 
-    It hands the watch the run as the run sets up (:meth:`load` is called there with it), and it
-    saves the run's state at the step where the page asked to stop, so that "continue" resumes
-    from exactly that step.
+    It saves the run's state at the step where the page asked to stop, so that "continue"
+    resumes from exactly that step.
     """
 
     watch: RunWatch | None = field(default=None, compare=False, repr=False)
-
-    def load(self, run: Any) -> dict[str, Any] | None:
-        """Load as usual, and give the watch the run and the step it resumes from."""
-        saved = super().load(run)
-        if self.watch is not None:
-            self.watch.attach(run, saved["step"] if saved is not None else 0)
-        return saved
 
     def due(self, step: int, max_iters: int) -> bool:
         """Save at the step where a stop was asked for, and as the settings say."""
@@ -445,13 +507,21 @@ def run_job(job: Job, device: str, precision: str) -> None:
         job.set_state("failed", message)
         return
     try:
-        watch.finish((result.members[-1] if result.members else result).iterations)
+        watch.finish(_last_run_steps(result))
         settle(job, result, time.perf_counter() - started)
     except Exception as error:
         LOG.exception("job %s: writing its files failed", job.id)
         message = f"the run ended but its files could not be written: {describe_error(error)}"
         job.emit("error", message=message)
         job.set_state("failed", message)
+
+
+def _last_run_steps(result: Any) -> int:
+    """The steps of the run that ended the job: the last member's, the last tile's, or its own."""
+    if result.members:
+        return int(result.members[-1].iterations)
+    tiles = result.config.get("tiles")
+    return int(tiles[-1]["iterations"]) if tiles else int(result.iterations)
 
 
 def _operator(job: Job) -> Any:
@@ -471,8 +541,9 @@ def _restore(job: Job, watch: RunWatch, device: str, precision: str) -> Any:
     options = job.options
     # an ensemble's members also save now and then, so that "continue" finds the finished ones
     # near their stop (they replay the last steps to it) instead of running them again
-    every = ENSEMBLE_CHECKPOINT_EVERY if options.members() > 1 else 0
+    every = ENSEMBLE_CHECKPOINT_EVERY if options.members(job.tile) > 1 else 0
     checkpoint = WatchedCheckpoint(job.checkpoint_path, every=every, resume=job.resume, watch=watch)
+    tiling = {"tile": job.tile, "on_tile": watch.on_tile} if job.tile is not None else {}
     return restore(
         job.upload.pixels,
         _operator(job),
@@ -482,14 +553,15 @@ def _restore(job: Job, watch: RunWatch, device: str, precision: str) -> Any:
         device=device,
         precision=precision,
         patience=options.patience,
-        monitors=[watch.monitor],
+        monitors=[watch],
         on_step=watch.on_step,
-        checkpoint=checkpoint,
+        checkpoint=None if job.tile is not None else checkpoint,  # tiles save no state
         width=options.width,
         **options.stop_argument(),
         ensemble=options.ensemble,  # None: the task's default
         ensemble_transforms=options.ensemble_transforms,
         on_member=watch.on_member,
+        **tiling,
     )
 
 
@@ -535,6 +607,7 @@ def _outcome(result: Any, record: Any, name: str) -> dict[str, Any]:
         "reason": result.reason,
         "interrupted": result.interrupted,
         "iterations": result.iterations,
+        "run_steps": _last_run_steps(result),  # the last member's or tile's, as the curves show
         "stop_step": result.stop_step,
         "seconds": result.seconds,
         "underfitted": result.underfitted,
@@ -656,7 +729,7 @@ class JobQueue:
                 if self._closed:
                     return
                 job = self.running = self._pending.popleft()
-                job.set_state("running", "continuing" if job.resume else "")
+                job.set_state("running", job.start_note)
             try:
                 run_job(job, self.device, self.precision)
             finally:

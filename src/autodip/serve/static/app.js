@@ -39,8 +39,9 @@ const page = {
   last: null,
 };
 
-function newCurves(member = null) {
-  return { loss: [], criteria: {}, limit: 0, stopStep: null, stoppedAt: null, candidates: {}, member };
+function newCurves(part = null) {
+  // part: which run of several the curves are ("member 2/4", "tile 3/25"), or null
+  return { loss: [], criteria: {}, limit: 0, stopStep: null, stoppedAt: null, candidates: {}, part };
 }
 
 // --- the image -----------------------------------------------------------------------------
@@ -343,12 +344,15 @@ function attach(job, replay = true) {
     $("after-label").textContent = `estimate, step ${data.step}`;
     if ($("compare").hidden && page.job.state === "running") showTab("compare");
   });
-  on("member", (data) => {
-    // An ensemble's next member: its steps count from 1 again, so its curves start afresh.
-    page.curves = newCurves(data);
+  // An ensemble's next member, or a tiled job's next tile: its steps count from 1 again, so
+  // its curves start afresh.
+  const nextRun = (label) => {
+    page.curves = newCurves(label);
     $("criteria-charts").innerHTML = "";
     scheduleDraw();
-  });
+  };
+  on("member", (data) => nextRun(`member ${data.member}/${data.count}`));
+  on("tile", (data) => nextRun(`tile ${data.tile}/${data.count}`));
   on("done", onDone);
   on("error", (data) => { if (data) $("run-error").textContent = data.message; });
   source.onerror = () => { if (FINAL.includes(page.job.state)) source.close(); };
@@ -386,8 +390,8 @@ function onProgress(data) {
   $("bar").style.width = `${Math.min(100, (100 * data.step) / data.limit)}%`;
   const loss = data.loss == null ? "–" : data.loss.toExponential(2);
   const rate = data.rate == null ? "–" : data.rate.toFixed(1);
-  const member = page.curves.member;
-  const prefix = member ? `member ${member.member}/${member.count} · ` : "";
+  const part = page.curves.part;
+  const prefix = part ? `${part} · ` : "";
   $("stats").textContent = `${prefix}step ${data.step} / ${data.limit} · ${rate} it/s · ` +
     `elapsed ${clock(data.elapsed)} · left ${clock(data.left)} · loss ${loss}`;
   page.job.step = data.step;
@@ -412,7 +416,7 @@ function onPoint(data) {
 function onDone(data) {
   const curves = page.curves;
   curves.stopStep = data.stop_step;
-  curves.stoppedAt = data.interrupted ? data.iterations : null;
+  curves.stoppedAt = data.interrupted ? (data.run_steps ?? data.iterations) : null;
   for (const [name, step] of Object.entries(data.candidates || {})) {
     if (curves.criteria[name]) curves.criteria[name].candidate = step;
   }
