@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from autodip.cli import main
-from autodip.defaults import DENOISE_ENSEMBLE
+from autodip.defaults import AUTO_TILE, AUTO_TILE_PIXELS, DENOISE_ENSEMBLE
 from autodip.serve import jobs as serve_jobs
 from autodip.serve.app import create_app
 from autodip.serve.server import LocalServer, is_loopback
@@ -150,6 +150,10 @@ def test_info_lists_what_the_page_offers(client):
     assert info["defaults"]["denoise"]["stop"] == "cifs"
     assert info["defaults"]["denoise"]["ensemble"] == DENOISE_ENSEMBLE  # the page's placeholder
     assert info["defaults"]["sr"]["ensemble"] == 1
+    # the page shows the tiling choice, and one run per tile, where the task tiles large images
+    assert info["defaults"]["denoise"]["tile"] == AUTO_TILE
+    assert info["defaults"]["denoise"]["tile_from_pixels"] == AUTO_TILE_PIXELS
+    assert info["defaults"]["inpaint"]["tile"] is None
 
 
 def test_a_jobs_command_line_names_the_ensemble_only_where_it_is_not_the_default():
@@ -554,6 +558,23 @@ def test_a_jobs_tile_follows_the_command_lines_rule(large_from_48):
     assert JobOptions("denoise", ensemble_transforms="dihedral").tile_for(64, 64) is None
     assert JobOptions("denoise").members(tile=32) == 1
     assert JobOptions("denoise", ensemble=1).tile_for(64, 64) == 32
+    whole = JobOptions("denoise", tiling="none")  # the page's "whole", the CLI's --no-tile
+    assert whole.tile_for(64, 64) is None and whole.argv("x.png")[-1] == "--no-tile"
+    assert "--no-tile" not in JobOptions("denoise").argv("x.png")
+    assert "--no-tile" not in JobOptions("sr", tiling="none").argv("x.png")  # never tiles
+    with pytest.raises(ValueError, match="tiling"):
+        JobOptions("denoise", tiling="sometimes").check(3)
+
+
+def test_a_large_image_asked_whole_is_fitted_whole(client, large_from_48):
+    image = upload(client, small_image(48))
+    job = start(client, image["id"], task="denoise", iters=10, ensemble=1, tiling="none")
+    assert wait(client, job["id"])["state"] == "done"
+    assert not [kind for kind, _ in events(client, job["id"]) if kind == "tile"]
+    refused = client.post(
+        "/api/jobs", json={"upload": image["id"], "task": "denoise", "tiling": "sometimes"}
+    )
+    assert refused.status_code == 400 and "tiling" in refused.text  # not a value offered
 
 
 class _FakeJob:

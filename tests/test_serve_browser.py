@@ -21,6 +21,7 @@ import numpy as np
 import pytest
 import torch
 
+from autodip.defaults import AUTO_TILE_PIXELS, DENOISE_ENSEMBLE
 from autodip.io import read_image, write_image
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -119,6 +120,12 @@ def test_the_page_inpaints_a_painted_stroke_and_downloads_the_result(server, bro
     assert 0 < painted < size * size // 2
 
     browser.find_element(By.CSS_SELECTOR, "#advanced summary").click()
+    tiling = browser.find_element(By.ID, "tiling")
+    ensemble = browser.find_element(By.ID, "ensemble")
+    assert not tiling.is_displayed()  # inpainting never tiles unasked
+    browser.find_element(By.CSS_SELECTOR, 'input[name="task"][value="denoise"]').click()
+    assert tiling.is_displayed() and ensemble.get_attribute("placeholder") == f"{DENOISE_ENSEMBLE}"
+    browser.find_element(By.CSS_SELECTOR, 'input[name="task"][value="inpaint"]').click()
     Select(browser.find_element(By.ID, "stop-criterion")).select_by_value("wmv")
     width = "32" if SCREENSHOT else "8"
     for field, value in (("width", width), ("patience", "100000"), ("iters", "20000")):
@@ -165,3 +172,18 @@ def test_the_page_inpaints_a_painted_stroke_and_downloads_the_result(server, bro
     until(browser, lambda d: d.execute_script("return page.job.step") > stopped_at, what="resumed")
     browser.find_element(By.ID, "cancel").click()
     until(browser, lambda d: "cancelled" in status.text, what="the cancel")
+
+
+def test_the_page_says_a_large_image_runs_once_per_tile(server, browser, tmp_path):
+    side = int(AUTO_TILE_PIXELS**0.5)
+    large = tmp_path / "large.png"
+    write_image(large, np.full((3, side, side), 0.5, dtype=np.float32))
+    browser.get(server.url)
+    until(browser, lambda d: "device: cpu" in d.find_element(By.ID, "device").text, what="info")
+    browser.find_element(By.ID, "file").send_keys(str(large))
+    until(browser, lambda d: f"{side}×{side}" in d.find_element(By.ID, "image-info").text)
+    browser.find_element(By.CSS_SELECTOR, "#advanced summary").click()
+    ensemble = browser.find_element(By.ID, "ensemble")
+    assert ensemble.get_attribute("placeholder") == "1 (one run per tile)"
+    Select(browser.find_element(By.ID, "tiling")).select_by_value("none")  # whole: the default K
+    assert ensemble.get_attribute("placeholder") == f"{DENOISE_ENSEMBLE}"

@@ -88,6 +88,7 @@ class StartRequest(BaseModel):
     seed: int = Field(SEED, ge=0, le=2**32 - 1)
     ensemble: int | None = Field(None, ge=1, le=MAX_ENSEMBLE)
     ensemble_transforms: Literal["none", "dihedral"] = "none"
+    tiling: Literal["auto", "none"] = "auto"
 
 
 @dataclass
@@ -264,7 +265,7 @@ def _add_page_routes(app: FastAPI) -> None:
 
 def _info(state: ServeState) -> dict[str, Any]:
     from autodip import __version__
-    from autodip.defaults import TASK_DEFAULTS
+    from autodip.defaults import AUTO_TILE, AUTO_TILE_PIXELS, TASK_DEFAULTS
     from autodip.nets import list_nets
     from autodip.stopping import list_criteria
 
@@ -290,6 +291,8 @@ def _info(state: ServeState) -> dict[str, Any]:
                 "patience": d.patience,
                 "width": d.describe_width(),
                 "ensemble": d.ensemble,
+                "tile": AUTO_TILE if d.auto_tile else None,
+                "tile_from_pixels": AUTO_TILE_PIXELS if d.auto_tile else None,
             }
             for task, d in TASK_DEFAULTS.items()
         },

@@ -71,6 +71,9 @@ class JobOptions:
     seed: int = SEED
     ensemble: int | None = None
     ensemble_transforms: str = "none"
+    #: ``"auto"``: a large image is denoised in tiles as on the command line; ``"none"``: it is
+    #: fitted whole (``--no-tile``).
+    tiling: str = "auto"
 
     def check(self, channels: int) -> None:
         """Refuse (``ValueError``, one line) what the run would refuse, before it is queued."""
@@ -83,6 +86,8 @@ class JobOptions:
         nets = list_nets()
         if self.net is not None and self.net != "auto" and self.net not in nets:
             raise ValueError(f"unknown network {self.net!r}; choose from auto, {', '.join(nets)}")
+        if self.tiling not in ("auto", "none"):
+            raise ValueError(f"tiling is 'auto' or 'none', got {self.tiling!r}")
         if self.net == "auto" and self.width is not None:
             raise ValueError("the network 'auto' chooses its width itself; leave width empty")
         if self.stop not in (None, "none"):
@@ -105,11 +110,14 @@ class JobOptions:
 
     def tile_for(self, height: int, width: int) -> int | None:
         """The tile side a ``height × width`` upload is restored in, as on the command line:
-        the task's (:meth:`~autodip.defaults.TaskDefaults.tile_for`) unless the job asks for an
-        ensemble of more than one run or for transforms, which fit the image whole.
+        the task's (:meth:`~autodip.defaults.TaskDefaults.tile_for`) unless the job asks for the
+        image whole (``tiling="none"``), for an ensemble of more than one run or for transforms,
+        which fit the image whole.
         """
         from autodip.defaults import TASK_DEFAULTS
 
+        if self.tiling == "none":
+            return None
         if (self.ensemble or 1) > 1 or self.ensemble_transforms != "none":
             return None
         return TASK_DEFAULTS[self.task].tile_for(height, width)
@@ -122,6 +130,8 @@ class JobOptions:
 
     def argv(self, name: str) -> list[str]:
         """The command line that would run the same restoration (for the report)."""
+        from autodip.defaults import TASK_DEFAULTS
+
         argv = ["autodip", self.task, name]
         if self.task == "inpaint":
             argv += ["--mask", "(painted in autodip serve)"]
@@ -141,6 +151,8 @@ class JobOptions:
         for flag, value in flags.items():
             if value is not None:
                 argv += [flag, str(value)]
+        if self.tiling == "none" and TASK_DEFAULTS[self.task].auto_tile:
+            argv.append("--no-tile")
         return argv
 
 

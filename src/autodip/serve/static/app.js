@@ -140,7 +140,20 @@ function fillCriteria() {
   $("iters").placeholder = `${defaults.iters} (adaptive)`;
   $("patience").placeholder = defaults.patience ? `${defaults.patience}` : "criterion's own";
   $("width").placeholder = `${defaults.width}`;
-  $("ensemble").placeholder = `${defaults.ensemble}`;
+  for (const element of document.querySelectorAll(".tiling")) element.hidden = !defaults.tile;
+  const tile = tiledAt(defaults);
+  $("tiling").options[0].text = defaults.tile ? `in ${defaults.tile}² tiles` : "in tiles";
+  $("ensemble").placeholder = tile ? "1 (one run per tile)" : `${defaults.ensemble}`;
+}
+
+// The tile side the loaded image would be restored in under the task's defaults, as the server
+// decides it (JobOptions.tile_for): null where it is fitted whole.
+function tiledAt(defaults) {
+  if (!page.image || !defaults.tile || $("tiling").value === "none") return null;
+  if (page.image.width * page.image.height < defaults.tile_from_pixels) return null;
+  const ensemble = numberOrNull("ensemble");
+  if ((ensemble ?? 1) > 1 || $("ensemble-transforms").value !== "none") return null;
+  return defaults.tile;
 }
 
 function onTask() {
@@ -167,6 +180,7 @@ function request() {
     seed: numberOrNull("seed") ?? 0,
     ensemble: numberOrNull("ensemble"),
     ensemble_transforms: $("ensemble-transforms").value,
+    tiling: $("tiling").value,
   };
   if (body.task === "inpaint") body.mask = maskPng();
   return body;
@@ -623,6 +637,7 @@ async function main() {
   setupDrop();
   setupMask();
   document.querySelectorAll('input[name="task"]').forEach((r) => r.addEventListener("change", onTask));
+  for (const id of ["tiling", "ensemble", "ensemble-transforms"]) $(id).addEventListener("change", fillCriteria);
   $("start").addEventListener("click", start);
   $("stop").addEventListener("click", () => act("stop"));
   $("cancel").addEventListener("click", () => act("cancel"));
