@@ -88,14 +88,17 @@ def until(driver, condition, timeout: float = 60.0, what: str = ""):
     )
 
 
-def test_the_page_inpaints_a_painted_stroke_and_downloads_the_result(server, browser, tmp_path):
-    size = 128 if SCREENSHOT else 48
-    image = sample(tmp_path, size)
+def load(browser, server, image: Path, size: int) -> None:
+    """Open the page and load ``image`` (``size``² pixels) into it."""
     browser.get(server.url)
     until(browser, lambda d: "device: cpu" in d.find_element(By.ID, "device").text, what="info")
-
     browser.find_element(By.ID, "file").send_keys(str(image))
     until(browser, lambda d: f"{size}×{size}" in d.find_element(By.ID, "image-info").text)
+
+
+def test_the_page_inpaints_a_painted_stroke_and_downloads_the_result(server, browser, tmp_path):
+    size = 128 if SCREENSHOT else 48
+    load(browser, server, sample(tmp_path, size), size)
     browser.find_element(By.CSS_SELECTOR, 'input[name="task"][value="inpaint"]').click()
     canvas = browser.find_element(By.ID, "mask-canvas")
     assert canvas.is_displayed()
@@ -178,10 +181,7 @@ def test_the_page_says_a_large_image_runs_once_per_tile(server, browser, tmp_pat
     side = int(AUTO_TILE_PIXELS**0.5)
     large = tmp_path / "large.png"
     write_image(large, np.full((3, side, side), 0.5, dtype=np.float32))
-    browser.get(server.url)
-    until(browser, lambda d: "device: cpu" in d.find_element(By.ID, "device").text, what="info")
-    browser.find_element(By.ID, "file").send_keys(str(large))
-    until(browser, lambda d: f"{side}×{side}" in d.find_element(By.ID, "image-info").text)
+    load(browser, server, large, side)
     browser.find_element(By.CSS_SELECTOR, "#advanced summary").click()
     ensemble = browser.find_element(By.ID, "ensemble")
     assert ensemble.get_attribute("placeholder") == "1 (one run per tile)"
