@@ -9,10 +9,14 @@
 #      the size users have comes before the criteria comparisons (moved up on 2026-12-02);
 #   3. dev256-own.json: holdout and OSC at 256² (24 runs of their own; the plain and BM3D runs
 #      are dev256's, hard-linked in first);
-#   4. cbsd68_full.py: the defaults themselves (not a recorded trajectory) on the 34 whole
+#   4. dev256-sure.json: the `sure` criterion (Stein's risk estimate, its divergence from an
+#      OSC-style pseudo-noise of std 3/255) on the same 12 crop/σ pairs (12 runs of its own; the
+#      plain runs and BM3D are dev256's, hard-linked in first): whether it should stop the
+#      default runs (added 2026-12-04);
+#   5. cbsd68_full.py: the defaults themselves (not a recorded trajectory) on the 34 whole
 #      odd-position CBSD68 images at σ = 25, two instances sharing the images (issue 14 item 7;
 #      about 30 minutes an image per instance on a 2-core AMX CPU);
-#   5. dev256-pass1.json: a first pass of width 128 and dip-skip (σ = 25, 4 images) before either
+#   6. dev256-pass1.json: a first pass of width 128 and dip-skip (σ = 25, 4 images) before either
 #      gets all 36 (docs/benchmarks.md says why).
 #
 # Usage, from the repository root (the sweeps' image paths are relative to it):
@@ -57,6 +61,8 @@ bench --sweep benchmarks/sweeps/dev256.json --nets hourglass-w32 hourglass-w64 -
 bench --sweep benchmarks/sweeps/dev-full.json -o "$results/dev-full"
 link_shared benchmarks/sweeps/dev256-own.json "$results/dev256-own"
 bench --sweep benchmarks/sweeps/dev256-own.json -o "$results/dev256-own"
+link_shared benchmarks/sweeps/dev256-sure.json "$results/dev256-sure"
+bench --sweep benchmarks/sweeps/dev256-sure.json -o "$results/dev256-sure"
 for _ in 1 2; do
     "$python" benchmarks/cbsd68_full.py --threads 1 --cache "$results/cbsd68-full" \
         --out "$results/cbsd68_full.md" \

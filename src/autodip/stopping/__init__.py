@@ -21,6 +21,7 @@ from autodip.stopping import (  # noqa: F401  # isort: skip
     iqa_scores,
     osc,
     simple,
+    sure,
     variance,
 )
 

@@ -66,6 +66,32 @@ def chord_frame_curvature(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.polyfit(u, v, 2)[0])
 
 
+#: Offset of the pseudo-noise draw's seed from the run's seed (distinct from holdout's).
+PSEUDO_NOISE_SEED_OFFSET = 7919
+
+
+def draw_pseudo_noise(
+    target: torch.Tensor, seed: int, std: float, operator: Operator | None = None
+) -> torch.Tensor:
+    r"""The fixed pseudo-noise :math:`p \sim \mathcal N(0, \mathrm{std}^2)` of a run with
+    ``seed``, shaped like ``target`` and on its device; zero off the measured values
+    (``operator.restrict``: an inpainting mask's holes), so that projections on it count measured
+    values only. The same draw for the same seed, so a resumed run adds the same ``p``.
+    """
+    generator = torch.Generator().manual_seed(seed + PSEUDO_NOISE_SEED_OFFSET)
+    noise = torch.randn(target.shape, generator=generator) * std
+    noise = noise.to(target.device)
+    return operator.restrict(noise) if operator is not None else noise
+
+
+def projection(output: torch.Tensor, noise: torch.Tensor, operator: Operator) -> float:
+    r"""The projection coefficient :math:`c = \langle A x, p\rangle / \langle p, p\rangle` of the
+    estimate ``output`` on the pseudo-noise ``noise`` (in the measurement's space).
+    """
+    measured = operator.A(output.float())
+    return float((measured * noise).sum() / (noise * noise).sum())
+
+
 @register_criterion
 class OrthogonalStopping(Criterion):
     """OSC with pseudo-noise std ``std``, curvature half-length ``L`` and averaging ``window``.
@@ -126,10 +152,7 @@ class OrthogonalStopping(Criterion):
         ``p`` lives on the measured values only (``operator.restrict``: the known pixels of an
         inpainting mask), so that :math:`c_t` is the projection over measured pixels.
         """
-        generator = torch.Generator().manual_seed(seed + 7919)
-        noise = torch.randn(target.shape, generator=generator) * self.std
-        noise = noise.to(target.device)
-        self.noise = operator.restrict(noise) if operator is not None else noise
+        self.noise = draw_pseudo_noise(target, seed, self.std, operator)
         return self.noise
 
     def score_step(self, step: int) -> int:
@@ -142,9 +165,7 @@ class OrthogonalStopping(Criterion):
         """
         if self.noise is None:
             raise ValueError("OSC needs its pseudo-noise in the objective (objective_offset)")
-        measured = context.operator.A(output.float())
-        p = self.noise
-        return self.add(step, float((measured * p).sum() / (p * p).sum()))
+        return self.add(step, projection(output, self.noise, context.operator))
 
     def add(self, step: int, coefficient: float) -> float | None:
         """Record :math:`c_t` at ``step``; return the averaged curvature of the step ``lag``
