@@ -72,8 +72,8 @@ def sure_score(residual: float, coefficient: float, sigma: float, offset: float 
 
     Examples
     --------
-    >>> sure_score(0.01, 0.0, 25.5)  # nothing of the noise fitted: residual minus the noise
-    1275.0
+    >>> round(sure_score(0.03, 0.0, 25.5), 6)  # none of the noise fitted: residual − σ²
+    1300.5
     >>> round(sure_score(0.0, 1.0, 25.5), 6)  # the noise reproduced: its variance is the error
     650.25
     """
