@@ -123,3 +123,27 @@ def test_an_osc_run_is_a_sure_run_so_osc_runs_replay_it():
     assert osc["coefficients"] == pytest.approx(sure["coefficients"], abs=1e-6)
     residuals = [h["residual"] for h in runs["osc"].history]
     assert residuals == pytest.approx(sure["residuals"], abs=1e-9)
+
+
+def test_a_resumed_run_scores_as_an_uninterrupted_one(tmp_path):
+    """The pseudo-noise and c_y come back from the seed and the measurement: the same scores."""
+    from autodip.core.checkpoint import Checkpointing
+
+    _, y = noisy_pair(size=32)
+    y = y.clamp(0, 1)
+    config = FitConfig(max_iters=80, monitor_every=10, device="cpu", seed=1)
+
+    def run(**options):
+        stopper = Stopper(create_criterion("sure"), patience=10**6)
+        return fit(y, create_net("hourglass", width=8), config=config, stopper=stopper, **options)
+
+    def kill_at_50(report):
+        if report.step == 50:
+            raise KeyboardInterrupt
+
+    whole = run()
+    path = tmp_path / "run.ckpt"
+    run(monitors=[kill_at_50], checkpoint=Checkpointing(path, every=20))
+    resumed = run(checkpoint=Checkpointing(path, resume=True))
+    assert resumed.config["resumed_from_step"] == 40
+    assert resumed.criteria["sure"]["scores"] == pytest.approx(whole.criteria["sure"]["scores"])
