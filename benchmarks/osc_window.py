@@ -144,9 +144,7 @@ def summary_row(budget: int | str, rule: str, stops: list[dict[str, Any]]) -> di
         "runs": len(stops),
         "above_95": sum(a > 0.95 for a in accuracy),
         "mean_accuracy": float(np.mean(accuracy)) if stops else None,
-        "mean_gap_db": float(np.mean([s["peak"] - s["psnr"] for s in stops if "peak" in s]))
-        if stops and all("peak" in s for s in stops)
-        else None,
+        "mean_gap_db": float(np.mean([s["peak"] - s["psnr"] for s in stops])) if stops else None,
         "confirmed": sum(s["confirmed"] for s in stops),
         "first_step_stops": sum(s["at_first_score"] for s in stops),
         "stops": stops,

@@ -84,12 +84,18 @@ def draw_pseudo_noise(
     return operator.restrict(noise) if operator is not None else noise
 
 
+def coefficient(measured: torch.Tensor, noise: torch.Tensor) -> float:
+    r""":math:`\langle m, p\rangle / \langle p, p\rangle` of values ``measured`` in the
+    measurement's space on the pseudo-noise ``noise``.
+    """
+    return float((measured.float() * noise).sum() / (noise * noise).sum())
+
+
 def projection(output: torch.Tensor, noise: torch.Tensor, operator: Operator) -> float:
     r"""The projection coefficient :math:`c = \langle A x, p\rangle / \langle p, p\rangle` of the
     estimate ``output`` on the pseudo-noise ``noise`` (in the measurement's space).
     """
-    measured = operator.A(output.float())
-    return float((measured * noise).sum() / (noise * noise).sum())
+    return coefficient(operator.A(output.float()), noise)
 
 
 @register_criterion

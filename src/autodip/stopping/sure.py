@@ -55,7 +55,7 @@ import torch
 from autodip.physics.operators import Operator
 from autodip.stopping.base import Context, Criterion, Range, declare_options, register_criterion
 from autodip.stopping.fit_guard import measurement_residual, measurement_sigma
-from autodip.stopping.osc import draw_pseudo_noise, projection
+from autodip.stopping.osc import coefficient, draw_pseudo_noise, projection
 
 #: The pseudo-noise's std (on [0, 1]): 3/255. Smaller than OSC's 1/25 because ``p`` is noise the
 #: network fits too: on 4 development crops at 128² (``benchmarks/results/sure_std.md``) 10.2/255
@@ -140,15 +140,14 @@ class SteinRisk(Criterion):
             raise ValueError("sure needs its pseudo-noise in the objective (objective_offset)")
         if self.sigma is None:
             self.sigma = measurement_sigma(context.target, context.operator)
-        if self.offset is None:  # c_y = <y, p>/<p, p>: y is the measurement, A is not applied
-            p = self.noise
-            self.offset = float((context.target.float() * p).sum() / (p * p).sum())
+        if self.offset is None:  # c_y: y is already a measurement, A is not applied
+            self.offset = coefficient(context.target, self.noise)
         residual = measurement_residual(output, context.target, context.operator)
-        coefficient = projection(output, self.noise, context.operator)
+        projected = projection(output, self.noise, context.operator)
         self.steps.append(step)
-        self.coefficients.append(coefficient)
+        self.coefficients.append(projected)
         self.residuals.append(residual)
-        return sure_score(residual, coefficient, self.sigma, self.offset)
+        return sure_score(residual, projected, self.sigma, self.offset)
 
     def trace(self) -> dict[str, list[float]]:
         """The projection :math:`c_t` and residual :math:`r_t` at every monitored step."""
