@@ -103,6 +103,19 @@ def test_options_are_checked():
         score_of(create_criterion("sure"), torch.zeros(1, 1, 8, 8), torch.zeros(1, 1, 8, 8))
 
 
+def test_it_warns_once_where_the_noise_is_too_low_to_estimate_the_risk(recwarn):
+    clean, _ = noisy_pair()
+    blind = create_criterion("sure")
+    blind.objective_offset(clean, seed=0)
+    with pytest.warns(RuntimeWarning, match=r"σ̂ = 0\.\d\d/255 .*sure\.sigma=S"):
+        score_of(blind, clean, clean)
+    score_of(blind, clean, clean, step=20)  # once per run, not at every monitored step
+    told = create_criterion("sure", sigma=SIGMA)
+    told.objective_offset(clean, seed=0)
+    score_of(told, clean, clean)
+    assert not [w for w in recwarn if "sure" in str(w.message)]
+
+
 def test_an_osc_run_is_a_sure_run_so_osc_runs_replay_it():
     """Same seed and std: the same pseudo-noise, hence the same trajectory and projection curve,
     so the recorded OSC runs of the sweeps give sure's scores with OSC's std

@@ -24,10 +24,10 @@ terms in :math:`p` cancel,
 where subtracting :math:`c_y` (zero in expectation, the same at every step) leaves the estimate
 unbiased and removes most of its variance: :math:`c_t - c_y` projects the residual
 :math:`A x_t - y`, not the whole image, on :math:`p`. It shifts every score alike, so the stop is
-the same with it or without.
+the same with it or without. σ̂ is the blind noise estimate of :math:`y`
+(:func:`autodip.stopping.fit_guard.measurement_sigma`) unless ``sigma`` is given.
 
-with σ̂ the blind noise estimate of :math:`y` (:func:`autodip.stopping.fit_guard.measurement_sigma`)
-unless ``sigma`` is given. The score is :math:`255^2\,\widehat{\mathrm{MSE}}_t` (lower is better):
+The score is :math:`255^2\,\widehat{\mathrm{MSE}}_t` (lower is better):
 the residual falls as the network fits, and :math:`2\sigma^2 c_t` rises as it starts fitting
 noise, whose share of :math:`p` it measures directly. For denoising this is the error itself; for
 inpainting and super-resolution it is the error in the measurement's space (the known pixels, the
@@ -42,17 +42,21 @@ the sweeps' recorded OSC runs (:func:`sure_scores`).
 
 Where it can be wrong: SURE assumes white Gaussian noise of level σ̂. On real camera noise σ̂
 reads far too low (``benchmarks/results/cc15.md``), the divergence term then weighs too little, and
-the stop comes late (at the budget, where σ̂ is too low for the fit guard to judge).
+the stop comes late (at the budget, where σ̂ is too low for the fit guard to judge). A denoising run
+whose σ̂ is below the fit guard's floor (:data:`autodip.defaults.GUARD_MIN_SIGMA`) and whose
+``sigma`` is not given therefore warns once that ``sure`` will not stop it.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-from autodip.physics.operators import Operator
+from autodip.defaults import GUARD_MIN_SIGMA
+from autodip.physics.operators import Denoise, Operator
 from autodip.stopping.base import Context, Criterion, Range, declare_options, register_criterion
 from autodip.stopping.fit_guard import measurement_residual, measurement_sigma
 from autodip.stopping.osc import coefficient, draw_pseudo_noise, projection
@@ -140,6 +144,15 @@ class SteinRisk(Criterion):
             raise ValueError("sure needs its pseudo-noise in the objective (objective_offset)")
         if self.sigma is None:
             self.sigma = measurement_sigma(context.target, context.operator)
+            if self.sigma < GUARD_MIN_SIGMA and isinstance(context.operator, Denoise):
+                warnings.warn(
+                    f"autodip: sure: the estimated noise level σ̂ = {self.sigma:.2f}/255 is below "
+                    f"{GUARD_MIN_SIGMA:g}/255 (little noise, or noise that is not white Gaussian), "
+                    "so sure will not stop this run before its budget; give the noise level "
+                    "(--criterion-option sure.sigma=S, 0-255 scale) or use another criterion",
+                    RuntimeWarning,
+                    stacklevel=2,
+                )
         if self.offset is None:  # c_y: y is already a measurement, A is not applied
             self.offset = coefficient(context.target, self.noise)
         residual = measurement_residual(output, context.target, context.operator)
