@@ -77,9 +77,10 @@ def markdown(rows: list[dict[str, Any]], folder: Path) -> str:
         "ends at (its cost); BM3D with the estimated σ",
         f"- {len(rows)} (crop, σ) pairs with both runs",
         "",
-        "| σ | pairs | plain peak | sure's run peak (cost of p) | sure | default | sure − default "
-        "| halt: sure / default | BM3D (σ̂) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| σ | pairs | plain peak | sure's run peak (cost of p) | sure (under its peak) "
+        "| default (under its peak) | sure − default | halt: sure / default "
+        "| confirmed: sure / default | BM3D (σ̂) |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     for sigma in sorted({r["sigma"] for r in rows}):
         group = [r for r in rows if r["sigma"] == sigma]
@@ -87,11 +88,14 @@ def markdown(rows: list[dict[str, Any]], folder: Path) -> str:
             "plain_peak", "sure_peak", "sure", "default", "sure_halt", "default_halt")}  # fmt: skip
         bm3d = [r["bm3d"] for r in group if r["bm3d"] is not None]
         bm3d_text = f"{np.mean(bm3d):.2f}" if len(bm3d) == len(group) else "–"
+        confirmed = [sum(bool(r[f"{k}_confirmed"]) for r in group) for k in ("sure", "default")]
         out.append(
             f"| {sigma:g} | {len(group)} | {m['plain_peak']:.2f} | {m['sure_peak']:.2f} "
-            f"({m['plain_peak'] - m['sure_peak']:.2f}) | {m['sure']:.2f} | {m['default']:.2f} | "
-            f"{m['sure'] - m['default']:+.2f} | {m['sure_halt']:.0f} / {m['default_halt']:.0f} | "
-            f"{bm3d_text} |"
+            f"({m['plain_peak'] - m['sure_peak']:.2f}) | {m['sure']:.2f} "
+            f"({m['sure_peak'] - m['sure']:.2f}) | {m['default']:.2f} "
+            f"({m['plain_peak'] - m['default']:.2f}) | {m['sure'] - m['default']:+.2f} | "
+            f"{m['sure_halt']:.0f} / {m['default_halt']:.0f} | "
+            f"{confirmed[0]} / {confirmed[1]} | {bm3d_text} |"
         )
     out += [
         "",
