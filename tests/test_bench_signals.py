@@ -15,7 +15,9 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
+from concurrent.futures import Future
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +25,7 @@ import pytest
 from PIL import Image
 
 from autodip import cli
+from autodip.bench.execute import completed
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="POSIX signals")
 
@@ -106,3 +109,30 @@ def test_parallel_sweep_stops_at_once_and_keeps_finished_runs(tmp_path, signum, 
             run = json.load(handle)
         assert Path(run["job"]["image"]).name in ("a.png", "b.png") and run["history"]
     assert not [pid for pid in workers if _alive(pid)], "worker processes outlived the sweep"
+
+
+def test_an_interrupt_taken_by_another_thread_reaches_the_waiting_parent_at_once():
+    """The kernel may hand a process's SIGINT to any thread (here: a timer thread sends it to
+    itself); the parent waiting for its workers still raises it within the wake interval, where
+    :func:`concurrent.futures.as_completed` would wait for the running job to finish (a sweep
+    once hung a minute after Ctrl-C, then went on).
+    """
+    never = Future()  # a job that runs for long
+    sender = threading.Timer(0.2, lambda: signal.pthread_kill(threading.get_ident(), signal.SIGINT))
+    rescue = threading.Timer(20.0, never.set_result, args=(None,))  # what as_completed waits for
+    started = time.monotonic()
+    sender.start()
+    rescue.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            list(completed([never], wake=0.1))
+    finally:
+        rescue.cancel()
+    assert time.monotonic() - started < 5
+
+
+def test_completed_yields_every_future_once_as_it_finishes():
+    futures = [Future() for _ in range(3)]
+    for index, future in enumerate(futures):
+        threading.Timer(0.05 * (3 - index), future.set_result, args=(index,)).start()
+    assert [f.result() for f in completed(futures, wake=0.01)] == [2, 1, 0]

@@ -18,13 +18,17 @@ import json
 import multiprocessing
 import signal
 import sys
-from collections.abc import Callable
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from pathlib import Path
 from typing import Any
 
 from autodip.bench.provenance import usable_cores
 from autodip.bench.sweep import Job
+
+#: How often (seconds) the parent of a local pool wakes while it waits for jobs, so that an
+#: interruption is raised within that time (:func:`completed`).
+WAKE_SECONDS = 0.5
 
 
 class Cache:
@@ -70,6 +74,22 @@ def _ignore_interrupts() -> None:
     short and send back an interruption while the parent is already stopping.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def completed(futures: Iterable[Future[Any]], wake: float = WAKE_SECONDS) -> Iterator[Future[Any]]:
+    """Yield ``futures`` as they finish, waking every ``wake`` seconds meanwhile.
+
+    :func:`concurrent.futures.as_completed` blocks the main thread in a lock wait that a signal
+    interrupts only when the kernel delivers the signal to that thread. A process-directed SIGINT
+    or SIGTERM may go to any thread without it blocked (the pool's manager and feeder threads,
+    torch's); Python then runs its handler, and so raises :class:`KeyboardInterrupt`, only when
+    the main thread next runs bytecode — after the running job, hours in a sweep. Waking every
+    ``wake`` seconds bounds that delay.
+    """
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=wake, return_when=FIRST_COMPLETED)
+        yield from done
 
 
 def _run_with_threads(
@@ -152,7 +172,7 @@ def _execute_pool(
             pool.submit(_run_with_threads, job, threads, cache.partial(job), every): job
             for job in pending
         }
-        for index, future in enumerate(as_completed(futures), 1):
+        for index, future in enumerate(completed(futures), 1):
             job = futures[future]
             try:
                 cache.save(job, future.result())
