@@ -117,8 +117,8 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
         f"- {conditions}",
         "",
         "| image | size | noisy | network | stop / steps | confirmed by | PSNR | SSIM | peak "
-        "(step) | gap to peak | CBM3D (σ̂) | vs CBM3D | seconds | CBM3D s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "(step) | gap to peak | CBM3D (σ̂) | vs CBM3D | seconds | ran on | CBM3D s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         by = (r["confirmed_by"] or "cifs") if r["confirmed"] else "not confirmed"
@@ -127,7 +127,8 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
             f"{r['net']}-w{r['width']} | {r['stop_step']} / {r['iterations']} | {by} | "
             f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['peak']:.2f} ({r['peak_step']}) | "
             f"{r['peak'] - r['psnr']:.2f} | {r['bm3d_psnr']:.2f} | "
-            f"{r['psnr'] - r['bm3d_psnr']:+.2f} | {r['seconds']:.0f} | {r['bm3d_seconds']:.1f} |"
+            f"{r['psnr'] - r['bm3d_psnr']:+.2f} | {r['seconds']:.0f} | {ran_on(r)} | "
+            f"{r['bm3d_seconds']:.1f} |"
         )
     if not rows:
         return lines
@@ -147,8 +148,12 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
         f"{mean(r['bm3d_psnr'] for r in rows):.2f} | {PAPER['cifs']:.2f} / {PAPER['peak']:.2f} "
         f"(68 images) | {PUBLISHED_CBM3D:.2f} (68 images) |",
         f"| mean peak within the run | {mean(r['peak'] for r in rows):.2f} | – | – | – |",
-        f"| mean seconds per image | {mean(r['seconds'] for r in rows):.0f} | "
-        f"{mean(r['bm3d_seconds'] for r in rows):.1f} | – | – |",
+        *(
+            f"| mean seconds per image, {where} ({len(group)} images) | "
+            f"{mean(r['seconds'] for r in group):.0f} | "
+            f"{mean(r['bm3d_seconds'] for r in group):.1f} | – | – |"
+            for where, group in by_device(rows).items()
+        ),
         "",
         f"Mean gap to CBM3D (σ̂): {gap:+.2f} dB (target ≥ {TARGET_GAP:+.1f} dB: "
         + ("met" if gap >= TARGET_GAP else f"**missed by {TARGET_GAP - gap:.2f} dB**")
@@ -163,6 +168,21 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
         "draws. The paper's CIFS and peak columns are its own runs, not ours.",
     ]
     return lines
+
+
+def ran_on(row: dict[str, Any]) -> str:
+    """Where a row's DIP run ran: its device and precision (CBM3D always runs on the CPU)."""
+    placement = row["placement"]
+    return f"{placement['device']} {placement['precision']}"
+
+
+def by_device(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
+    """Rows grouped by the device their run ran on: seconds are only comparable within one, and
+    within one set of ``conditions`` (how many instances shared it)."""
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault(row["placement"]["device"], []).append(row)
+    return groups
 
 
 def main() -> None:

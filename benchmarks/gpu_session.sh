@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
-# One GPU lease, prepared in advance: the device tests on CUDA, the speed benchmark, and a slice
-# of the 256² development sweep. A lease is about 15 minutes of device time with at most 10 per
-# command, so everything runs in one command of at most 100 + 120 + 2 × 130 s plus start-up, well
-# inside the 600 s a command may take (each part has its own timeout, and each sweep's runs are
-# packed as soon as it ends, so a command killed late still returns them).
+# One GPU lease, prepared in advance: the speed benchmark, the device tests on CUDA beside a slice
+# of the whole-image CBSD68 runs (benchmarks/cbsd68_full.py, several instances sharing the GPU),
+# then a slice of the 256² development sweep. A lease is about 15 minutes of device time with at
+# most 10 per command, so everything runs in one command of at most 90 + 60 + FULL_SECONDS +
+# SWEEP_SECONDS s plus set-up (≈ 550 s by default), inside the 600 s a command may take (each part
+# has its own timeout, and each part's results are packed as soon as it ends, so a command killed
+# late still returns them). The machine has none of the `bm3d` baseline's packages: `prepare`
+# downloads their wheels into .whl/ (python 3.12, the machine's) and `run` installs them there.
 #
-# Here, before the lease (copies the sweep's images into .gpu-data/, which git ignores):
+# Here, before the lease (copies CBSD68 and the sweep's images into .gpu-data/, which git ignores;
+# the tool sends at most 64 MiB, so move benchmarks/results/ensemble-runs/ aside for the call):
 #   bash benchmarks/gpu_session.sh prepare
-# There (the device tool's `run`, carry [".gpu-data"], timeout_s 600):
+# There (the device tool's `run`, carry [".gpu-data", ".whl"], timeout_s 600):
 #   bash benchmarks/gpu_session.sh run
-# Back here (unpacks the runs into the sweep caches, keeps the reports in benchmarks/results/gpu/):
+# Back here (unpacks the runs into the sweep caches and the whole-image rows into
+# benchmarks/results/cbsd68-full/, keeps the logs and reports in benchmarks/results/gpu/):
 #   bash benchmarks/gpu_session.sh collect FILES_AT
-# then `make reports-256` and commit. The runs' placement says cuda; their keys are the CPU
+# then `make reports-256`, `python benchmarks/cbsd68_full.py --analyse-only` and commit. The runs' placement says cuda; their keys are the CPU
 # runs' (a job's key leaves out where it ran), so the PSNR analyses use them as they are; their
 # seconds are GPU seconds (choose256.py, which rescales CPU times, refuses them in dev256).
 set -uo pipefail
-SWEEPS=(benchmarks/sweeps/dev256-pass1.json benchmarks/sweeps/dev256-own.json)
+SWEEPS=(benchmarks/sweeps/dev256-pass1.json)
 DATA=.gpu-data
-DEVICE=${DEVICE:-cuda}          # DEVICE=cpu SWEEP_SECONDS=20 tries the plumbing on a CPU
-SWEEP_SECONDS=${SWEEP_SECONDS:-130}
+WHEELS=.whl
+DEVICE=${DEVICE:-cuda}          # DEVICE=cpu SWEEP_SECONDS=20 FULL_SECONDS=30 tries it on a CPU
+SWEEP_SECONDS=${SWEEP_SECONDS:-90}
+FULL_SECONDS=${FULL_SECONDS:-300}
+FULL_INSTANCES=${FULL_INSTANCES:-8}
+FULL_THREADS=${FULL_THREADS:-2}
+PARTS=${PARTS:-timings tests full sweeps}  # e.g. PARTS=full for a second, shorter lease
+has() { [[ " $PARTS " == *" $1 "* ]]; }
 
 case "${1:-}" in
 prepare)
@@ -33,24 +44,77 @@ prepare)
             cp -p "$image" "$DATA/${image#../}"
         done
     done
-    du -sh "$DATA"
+    mkdir -p "$DATA/shared/data/cbsd68"
+    cp -p ../shared/data/cbsd68/*.png "$DATA/shared/data/cbsd68/"
+    grep -qx "/$WHEELS/" "$exclude" 2>/dev/null || echo "/$WHEELS/" >> "$exclude"
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+        --implementation cp --platform manylinux_2_28_x86_64 --platform manylinux_2_27_x86_64 \
+        --platform manylinux_2_17_x86_64 --platform manylinux2014_x86_64 -d "$WHEELS" \
+        bm3d==4.0.3 bm4d==4.2.5 PyWavelets==1.10.0
+    du -sh "$DATA" "$WHEELS"
     ;;
 run)
+    # The tool returns at most 8 files: logs and reports go to $work, packed into one archive after
+    # each part (so a command killed late still returns what the parts before it wrote).
     out=${OUT:-/tmp/gpu-out}
-    mkdir -p "$out"
+    work=/tmp/gpu-work
+    mkdir -p "$out" "$work"
+    pack() { tar -C "$work" -czf "$out/reports.tgz" .; }
     py=${PYTHON:-python3}
     export PYTHONPATH=$PWD/src PYTHONUNBUFFERED=1
     # the sweeps name their images ../shared/data/...: put the carried copies there
     [ -d ../shared/data ] || { mkdir -p ../shared && cp -r "$DATA/shared/data" ../shared/; }
+    if [ -d "$WHEELS" ] && ! "$py" -c 'import bm3d' 2> /dev/null; then
+        "$py" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+            --target /tmp/site "$WHEELS"/*.whl && export PYTHONPATH=$PYTHONPATH:/tmp/site
+    fi
     { nvidia-smi
       "$py" -c 'import torch; print(torch.__version__, torch.cuda.get_device_name())'
-    } > "$out/device.txt" 2>&1
-    # the tests parametrised by device (the rest of the suite is CPU-only and runs in CI)
-    timeout 100 "$py" -m pytest -q -p no:cacheprovider tests/test_devices.py > "$out/tests.txt" 2>&1
-    echo "tests: exit $?" >> "$out/tests.txt"
-    timeout 120 "$py" benchmarks/speed.py --device "$DEVICE" --blocks 5 --steps 20 --seeds 0 \
-        --cache /tmp/speed-cache --out "$out/speed-$DEVICE.md" > "$out/speed.log" 2>&1
-    echo "speed: exit $?" >> "$out/speed.log"
+      "$py" -c 'import bm3d, pywt; print("bm3d", bm3d.__file__)'
+    } > "$work/device.txt" 2>&1
+    pack
+    # timings first, alone on the GPU (their ratios are within one run, not across shared GPUs)
+    if has timings; then
+    timeout 90 "$py" benchmarks/speed.py --device "$DEVICE" --blocks 5 --steps 20 --seeds 0 \
+        --cache /tmp/speed-cache --out "$work/speed-$DEVICE.md" > "$work/speed.log" 2>&1
+    echo "speed: exit $?" >> "$work/speed.log"
+    timeout 60 "$py" benchmarks/batched_members.py --ks 1,2,4,8 --steps 15 --repeats 2 \
+        --conditions "alone on the GPU (benchmarks/gpu_session.sh)" \
+        --out "$work/batched_members-$DEVICE.md" > "$work/batched.log" 2>&1
+    echo "batched members: exit $?" >> "$work/batched.log"
+    pack
+    fi
+    # the tests parametrised by device (the rest of the suite is CPU-only and runs in CI), beside
+    # the whole-image runs: FULL_INSTANCES instances share the images by lock files, two CPU
+    # threads each (CIFS's JPEG sizes and CBM3D run on the host)
+    tests=
+    if has tests; then
+        timeout 150 "$py" -m pytest -q -p no:cacheprovider tests/test_devices.py \
+            > "$work/tests.txt" 2>&1 &
+        tests=$!
+    fi
+    if has full; then
+    full=/tmp/cbsd68-full
+    rm -rf "$full" && cp -r benchmarks/results/cbsd68-full "$full"
+    gpu=$("$py" -c 'import torch; print(torch.cuda.get_device_name() if torch.cuda.is_available() else "no GPU")')
+    for i in $(seq "$FULL_INSTANCES"); do
+        timeout "$FULL_SECONDS" "$py" benchmarks/cbsd68_full.py --threads "$FULL_THREADS" \
+            --cache "$full" --out "/tmp/cbsd68_full-$i.md" \
+            --conditions "$gpu ($DEVICE), $FULL_INSTANCES instances sharing it, $FULL_THREADS CPU thread(s) each (benchmarks/gpu_session.sh)" \
+            > "/tmp/cbsd68-$i.log" 2>&1 &
+    done
+    fi
+    if [ -n "$tests" ]; then
+        wait "$tests"
+        echo "tests: exit $?" >> "$work/tests.txt"
+    fi
+    wait
+    if has full; then
+        cat /tmp/cbsd68-*.log > "$work/cbsd68-full.log"
+        tar -C /tmp -czf "$out/cbsd68-full.tgz" --exclude '*.lock' cbsd68-full
+    fi
+    pack
+    has sweeps || SWEEPS=()
     for sweep in "${SWEEPS[@]}"; do  # killed at its timeout, a sweep keeps its finished runs
         name=$(basename "$sweep" .json)
         mkdir -p /tmp/sweeps  # start from the committed cache: only missing jobs run
@@ -58,19 +122,31 @@ run)
         [ -d "benchmarks/results/$name" ] && cp -r "benchmarks/results/$name" "/tmp/sweeps/$name"
         # no run checkpoints: the files of a killed run would not come back (and are large)
         timeout "$SWEEP_SECONDS" "$py" -m autodip bench run --sweep "$sweep" --device "$DEVICE" \
-            --workers 4 --checkpoint-every 0 -o "/tmp/sweeps/$name" >> "$out/sweep.log" 2>&1
-        echo "$name: exit $?" >> "$out/sweep.log"
-        tar -C /tmp/sweeps -czf "$out/runs-$name.tgz" "$name/runs" 2>> "$out/sweep.log"
+            --workers 4 --checkpoint-every 0 -o "/tmp/sweeps/$name" >> "$work/sweep.log" 2>&1
+        echo "$name: exit $?" >> "$work/sweep.log"
+        tar -C /tmp/sweeps -czf "$out/runs-$name.tgz" "$name/runs" 2>> "$work/sweep.log"
+        pack
     done
     ;;
 collect)
     set -e
     from=${2:?collect FILES_AT: the folder the device tool put the files in}
     mkdir -p benchmarks/results/gpu
-    for file in device.txt tests.txt sweep.log speed-*.md speed-*.json; do
-        if [ -f "$from/$file" ]; then cp "$from/$file" benchmarks/results/gpu/; fi
-    done
+    # a second lease's reports replace the first's of the same name: keep those first
+    if [ -f "$from/reports.tgz" ]; then tar -C benchmarks/results/gpu -xzf "$from/reports.tgz"; fi
+    if [ -f "$from/cbsd68-full.tgz" ]; then
+        scratch=$(mktemp -d)
+        tar -C "$scratch" -xzf "$from/cbsd68-full.tgz"
+        added=0
+        for row in "$scratch"/cbsd68-full/*.json; do
+            target="benchmarks/results/cbsd68-full/$(basename "$row")"
+            if [ ! -e "$target" ]; then cp "$row" "$target"; added=$((added + 1)); fi
+        done
+        echo "cbsd68-full: $added new images"
+        rm -rf "$scratch"
+    fi
     for packed in "$from"/runs-*.tgz; do
+        [ -e "$packed" ] || continue  # no sweep ran (PARTS)
         scratch=$(mktemp -d)
         tar -C "$scratch" -xzf "$packed"
         name=$(basename "$packed" .tgz)
