@@ -166,3 +166,16 @@ def test_the_cli_restores_on_the_device(device, tmp_path, capsys):
     assert code == 0 and out.exists(), capsys.readouterr().err
     report = json.loads((tmp_path / "report" / "report.json").read_text())
     assert report["config"]["placement"]["device"].startswith(device)
+
+
+@pytest.mark.parametrize("native", [True, False])
+def test_auto_precision_is_bf16_only_on_a_cpu_that_does_it_natively(monkeypatch, native):
+    """On a GPU bf16 autocast was slower than float32 and lost PSNR (gpu/speed-cuda.md)."""
+    from autodip.core import hardware
+
+    monkeypatch.setattr(hardware, "cpu_has_native_bf16", lambda: native)
+    assert hardware.resolve_precision("auto", "cpu") == ("bf16" if native else "fp32")
+    assert hardware.resolve_precision("auto", "cuda") == "fp32"
+    assert hardware.resolve_precision("auto", "cuda:1") == "fp32"
+    assert hardware.resolve_precision("bf16", "cuda") == "bf16"  # asked for, it is kept
+    assert hardware.resolve_precision("fp32", "cpu") == "fp32"
