@@ -1,8 +1,9 @@
 """K runs batched (grouped convolutions, ``autodip.core.members.fit_members``) against K runs one
 after the other, in the same process and run, at 128² and 256².
 
-Each case times ``--steps`` optimisation steps of the default denoising network (hourglass, width
-32) with the machine's default placement, after one warm-up run of each; the two ways alternate
+Each case times ``--steps`` optimisation steps of the hourglass at width 32 (the denoising default
+below 3·128² pixels; at 256² the default is width 64, not measured here) with the machine's
+default placement, after one warm-up run of each; the two ways alternate
 ``--repeats`` times and the median is kept, so that a slow moment of a shared machine hits both.
 The ratio (sequential time / batched time) is the number to read; absolute times depend on the
 machine and its load, both recorded.
@@ -108,7 +109,9 @@ def main() -> None:
     load_after = os.getloadavg()[0]
     placement = placement_for(FitConfig())
     notes = [
-        f"network: hourglass width {defaults.DENOISE_WIDTH} (the denoising default); placement "
+        f"network: hourglass width {defaults.DENOISE_WIDTH} (the denoising default below "
+        f"{defaults.DENOISE_WIDE_PIXELS} pixels: 128²; at 256² the default is width "
+        f"{defaults.DENOISE_WIDE_WIDTH}); placement "
         f"{placement.device}, {placement.precision}"
         + (", channels-last" if placement.channels_last else ""),
         f"{args.steps} steps per timing, median of {args.repeats} alternating repeats",
