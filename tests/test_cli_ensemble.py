@@ -257,3 +257,28 @@ def test_a_checkpoint_of_another_ensemble_size_is_kept_and_named(tmp_path, tiny_
     code, _, stderr = run([*argv, "--ensemble", "1", "--force"], capsys)
     assert code == 0, stderr
     assert not member.exists() and out.exists()  # starting afresh drops every stale state
+
+
+def test_batched_members_on_request_and_refusals_in_one_line(tmp_path, tiny_png, capsys):
+    out, report = tmp_path / "clean.png", tmp_path / "report"
+    argv = ["denoise", tiny_png, "-o", out, "--report", report, "--ensemble", "2", *FAST]
+    code, _, stderr = run([*argv, "--batch-members", "on"], capsys)
+    assert code == 0, stderr
+    assert "denoising members 1–2 batched (seeds 0–1)" in stderr  # the progress bar's label
+    ensemble = json.loads((report / "report.json").read_text())["ensemble"]
+    assert ensemble["batched"] is True and [m["seed"] for m in ensemble["members"]] == [0, 1]
+    # on the CPU, auto runs them one after another
+    code, _, stderr = run([*argv, "--force"], capsys)
+    assert code == 0 and "member 2/2 (seed 1)" in stderr
+    assert json.loads((report / "report.json").read_text())["ensemble"]["batched"] is False
+    refused = tmp_path / "refused.png"
+    for flags, message in [
+        (["--ensemble", "2", "--ensemble-transforms", "dihedral", "--batch-members", "on"],
+         "--ensemble-transforms dihedral needs them one by one"),
+        (["--ensemble", "2", "--max-time", "60", "--batch-members", "on"],
+         "--max-time needs them one by one"),
+        (["--ensemble", "1", "--batch-members", "off"], "--batch-members has no effect without"),
+    ]:  # fmt: skip
+        code, _, stderr = run(["denoise", tiny_png, "-o", refused, *flags, *FAST], capsys)
+        assert code == 2 and message in stderr, stderr
+        assert len(stderr.strip().splitlines()) == 1 and not refused.exists()

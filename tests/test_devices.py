@@ -156,6 +156,21 @@ def test_window_training_and_the_ensemble_run_on_the_device(device):
     assert mean.pixels.shape == (3, 32, 32) and mean.uncertainty is not None
 
 
+def test_an_ensemble_is_batched_by_default_on_a_gpu_only(device):
+    """On a GPU the members run as one batched computation (a batched step costs well under K
+    solo steps there), each as its one-by-one run; on the CPU one after another."""
+    options = {"device": device, "ensemble": 2, "precision": "fp32", **FAST}
+    batched = autodip.denoise(_noisy(), **options)
+    assert batched.ensemble["batched"] is (device == "cuda")
+    one_by_one = autodip.denoise(_noisy(), batch_members=False, **options)
+    first, second = batched.members
+    for member, alone, other in zip(batched.members, one_by_one.members, [second, first],
+                                    strict=True):  # fmt: skip
+        assert (member.iterations, member.reason) == (alone.iterations, alone.reason)
+        gap = float(np.abs(member.pixels - alone.pixels).max())
+        assert gap < 0.1 * float(np.abs(member.pixels - other.pixels).max())
+
+
 def test_the_cli_restores_on_the_device(device, tmp_path, capsys):
     from PIL import Image
 

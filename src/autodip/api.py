@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from difflib import get_close_matches
 from functools import partial
 from inspect import signature
@@ -20,9 +20,25 @@ import numpy as np
 import torch
 
 from autodip.core.checkpoint import Checkpointing
-from autodip.core.ensemble import Member, Solo, check_size, plan_members, run_ensemble
+from autodip.core.ensemble import (
+    Batch,
+    Member,
+    Solo,
+    check_size,
+    combine,
+    plan_members,
+    run_ensemble,
+)
 from autodip.core.geometry import Padding, check_min_size, min_side
-from autodip.core.memory import check_memory, estimate_run_memory, stopper_images
+from autodip.core.members import fit_members, unsupported
+from autodip.core.memory import (
+    MemoryEstimate,
+    available_memory,
+    check_memory,
+    estimate_run_memory,
+    format_size,
+    stopper_images,
+)
 from autodip.core.run import FitConfig, Monitor, Result, fit, placement_for
 from autodip.core.tiling import MIN_TILE, Tile, default_overlap, plan_tiles, restore_in_tiles
 
@@ -175,6 +191,7 @@ def restore(
     max_time: float | None = None,
     ensemble: int | None = None,
     ensemble_transforms: str = ENSEMBLE_TRANSFORMS,
+    batch_members: bool | None = None,
     on_member: Callable[[Member, int], None] | None = None,
     on_tile: Callable[[int, int], None] | None = None,
     **net_options: Any,
@@ -248,7 +265,8 @@ def restore(
         member ``k`` (from 0) runs with seed ``seed + k``, each stops by its own criterion, and
         ``result.uncertainty`` is the members' per-value standard deviation (where they disagree,
         not a calibrated posterior). ``1`` is a plain run. The members run one after another, so
-        an ensemble takes about ``ensemble`` times as long. Not with ``tile``. ``None`` takes the
+        an ensemble takes about ``ensemble`` times as long, or as one batched computation (see
+        ``batch_members``). Not with ``tile``. ``None`` takes the
         task's default (:meth:`~autodip.defaults.TaskDefaults.ensemble_for`: denoising
         :data:`~autodip.defaults.DENOISE_ENSEMBLE` members, the other tasks one run; one run
         with ``tile`` or a ``window`` in ``fit_options``).
@@ -256,8 +274,19 @@ def restore(
         ``"none"``: the members differ by seed only; ``"dihedral"``: member ``k`` also restores
         the ``k``-th of the eight flips and rotations of the input
         (:mod:`autodip.physics.transforms`), mapped back before averaging.
+    batch_members
+        Run an ensemble's members as one batched computation
+        (:func:`autodip.core.members.fit_members`: each member is its solo run, up to float32
+        rounding, with its own criterion and adaptive budget; the batch lasts as long as the
+        longest member). ``None``: batched on a GPU, where a batched step costs well under K
+        solo steps (``benchmarks/results/gpu/batched_members-cuda.md``), when the members allow
+        it (seeds only, no ``checkpoint``, ``max_time``, ``monitors``, window, TV term, or
+        criterion that changes the objective), else one after another; on the CPU one after
+        another (batching was slower there at 256²). ``True``: batched, or ``ValueError`` saying
+        why not; ``False``: one after another.
     on_member
-        Called with ``(member, count)`` before each member of an ensemble starts.
+        Called with ``(member, count)`` before each member of an ensemble starts (a batched
+        ensemble: once, with :class:`~autodip.core.ensemble.Batch`).
     on_tile
         Called with ``(index, count)`` (from 1) before each tile of a tiled run starts.
     **net_options
@@ -272,16 +301,17 @@ def restore(
     """
     ensemble = _members(operator, ensemble, ensemble_transforms, tile, fit_options)
     if ensemble > 1:
-        solo = partial(
-            restore, iters=iters, device=device, precision=precision, stop=stop,
-            monitor=monitor, patience=patience, also_confirm=also_confirm,
-            criterion_options=criterion_options,
-            monitors=monitors, fit_options=fit_options, max_memory=max_memory, ensemble=1,
-        )  # fmt: skip
+        single = {
+            "iters": iters, "device": device, "precision": precision, "stop": stop,
+            "monitor": monitor, "patience": patience, "also_confirm": also_confirm,
+            "criterion_options": criterion_options, "monitors": monitors,
+            "fit_options": fit_options, "max_memory": max_memory,
+        }  # fmt: skip
         plan = plan_members(ensemble, seed, ensemble_transforms)
         return _restore_ensemble(
-            image, operator, plan, solo, reference=reference, checkpoint=checkpoint,
-            max_time=max_time, on_member=on_member, on_step=on_step, net=net, **net_options,
+            image, operator, plan, partial(restore, ensemble=1, **single), single,
+            batch_members, reference=reference, checkpoint=checkpoint, max_time=max_time,
+            on_member=on_member, on_step=on_step, net=net, **net_options,
         )  # fmt: skip
     if tile is not None:
         if checkpoint is not None:
@@ -297,6 +327,69 @@ def restore(
             max_memory=max_memory, max_time=max_time, on_step=on_step, on_tile=on_tile,
             **net_options,
         )  # fmt: skip
+    run = _prepare(
+        image, operator, reference=reference, net=net, iters=iters, seed=seed, device=device,
+        precision=precision, stop=stop, monitor=monitor, patience=patience,
+        also_confirm=also_confirm, criterion_options=criterion_options, fit_options=fit_options,
+        max_time=max_time, net_options=net_options,
+    )  # fmt: skip
+    check_memory(run.memory, placement_for(run.config).device, max_memory, net=run.net)
+    result = fit(
+        run.y,
+        run.network,
+        run.operator,
+        run.config,
+        reference=run.reference,
+        monitors=monitors,
+        on_step=on_step,
+        stopper=run.stopper,
+        checkpoint=checkpoint,
+    )
+    return _finish(result, run)
+
+
+@dataclass
+class _Run:
+    """One run of :func:`restore`, ready to fit: what :func:`fit` takes (the measurement, padded
+    if it is thin, its operator and reference, the network, config and stopper), and what the
+    result's config records of how they were chosen.
+    """
+
+    y: torch.Tensor
+    operator: Operator
+    reference: torch.Tensor | None
+    thin: Padding | None
+    network: torch.nn.Module
+    config: FitConfig
+    stopper: Stopper | None
+    memory: MemoryEstimate
+    net: str
+    net_options: dict[str, Any]
+    defaults: TaskDefaults
+    stop_note: str | None
+    architecture: dict[str, Any] | None
+
+
+def _prepare(
+    image: np.ndarray | torch.Tensor,
+    operator: Operator,
+    *,
+    reference: np.ndarray | torch.Tensor | None,
+    net: str | None,
+    iters: int | None,
+    seed: int,
+    device: str,
+    precision: str,
+    stop: Any,
+    monitor: Sequence[str],
+    patience: int | None,
+    also_confirm: Any,
+    criterion_options: dict[str, dict[str, Any]] | None,
+    fit_options: dict[str, Any] | None,
+    max_time: float | None,
+    net_options: dict[str, Any],
+) -> _Run:
+    """The task's defaults applied to one plain run of :func:`restore` (its arguments)."""
     defaults = task_defaults(operator)
     y = as_image_tensor(image)
     size = operator.estimate_size(*y.shape[-2:])
@@ -327,48 +420,46 @@ def restore(
     if also_confirm is _UNSET:
         also_confirm = defaults.also_confirm if stop == defaults.stop else None
     stopper = build_stopper(stop, monitor, patience, criterion_options, task_patience, also_confirm)
-    where = placement_for(config)
     est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
-    estimate = estimate_run_memory(
+    memory = estimate_run_memory(
         network,
         y.shape[1],
         est_h,
         est_w,
-        where.autocast_dtype,
+        placement_for(config).autocast_dtype,
         extra_images=stopper_images(stopper, config.monitor_every),
         window=config.window,
         reg_noise_draw=config.reg_noise_draw,
     )
-    check_memory(estimate, where.device, max_memory, net=net)
-    result = fit(
-        y,
-        network,
-        operator,
-        config,
-        reference=ref,
-        monitors=monitors,
-        on_step=on_step,
-        stopper=stopper,
-        checkpoint=checkpoint,
-    )
-    result.config["memory_estimate_bytes"] = estimate.total
+    return _Run(
+        y, operator, ref, thin, network, config, stopper, memory, net, net_options, defaults,
+        stop_note, architecture,
+    )  # fmt: skip
+
+
+def _finish(result: Result, run: _Run) -> Result:
+    """``result`` of ``run`` with what its config records of the run's choices (network, task
+    defaults, memory), cropped back where a thin image was padded.
+    """
+    defaults = run.defaults
+    result.config["memory_estimate_bytes"] = run.memory.total
     result.config["net"] = {
-        "name": net,
-        "options": {k: v for k, v in net_options.items() if v is not None},
-        "parameters": count_parameters(network),
+        "name": run.net,
+        "options": {k: v for k, v in run.net_options.items() if v is not None},
+        "parameters": count_parameters(run.network),
     }
     result.config["task"] = {
-        "name": operator.name,
+        "name": run.operator.name,
         "default_iters": defaults.iters,
         "default_stop": defaults.stop,
         "default_patience": defaults.patience,
         "default_reg_noise_std": defaults.reg_noise_std,
         "defaults_from": defaults.why,
-        **({"stop_note": stop_note} if stop_note else {}),
+        **({"stop_note": run.stop_note} if run.stop_note else {}),
     }
-    if architecture is not None:
-        result.config["architecture"] = architecture
-    return _crop_thin(result, thin) if thin is not None else result
+    if run.architecture is not None:
+        result.config["architecture"] = run.architecture
+    return _crop_thin(result, run.thin) if run.thin is not None else result
 
 
 def _stop_for(defaults: TaskDefaults, stop: Any, channels: int) -> tuple[str | None, str | None]:
@@ -415,12 +506,15 @@ def _restore_ensemble(
     operator: Operator,
     plan: list[Member],
     solo: Solo,
+    single: dict[str, Any],
+    batch_members: bool | None,
     *,
     reference: np.ndarray | torch.Tensor | None,
     net: str | None,
     **options: Any,
 ) -> Result:
-    """:func:`restore` with ``ensemble > 1``: the members of ``plan`` through ``solo``, averaged.
+    """:func:`restore` with ``ensemble > 1``: the members of ``plan`` through ``solo`` (one plain
+    :func:`restore` with the options ``single``), or batched (:func:`_restore_batched`), averaged.
 
     ``net="auto"`` is resolved once, on the input as given, so that every member runs the same
     network whatever its transform.
@@ -431,12 +525,84 @@ def _restore_ensemble(
     run_options = {k: options.pop(k) for k in ("checkpoint", "max_time", "on_member", "on_step")}
     if net == "auto":
         net, options, architecture = _auto_architecture(y, options)
-    result = run_ensemble(
-        y, operator, plan, partial(solo, net=net, **options), reference=ref, **run_options
-    )
+    result = None
+    if batch_members is not False:
+        result = _restore_batched(
+            y, operator, plan, single, ref, net, options, run_options, required=bool(batch_members)
+        )
+    if result is None:
+        result = run_ensemble(
+            y, operator, plan, partial(solo, net=net, **options), reference=ref, **run_options
+        )
     if architecture is not None:
         result.config["architecture"] = architecture
     return result
+
+
+def _restore_batched(
+    y: torch.Tensor,
+    operator: Operator,
+    plan: list[Member],
+    single: dict[str, Any],
+    reference: torch.Tensor | None,
+    net: str | None,
+    net_options: dict[str, Any],
+    run_options: dict[str, Any],
+    *,
+    required: bool,
+) -> Result | None:
+    """The members of ``plan`` as one batched computation (:func:`fit_members`), each prepared as
+    its plain run would be; ``None`` where they should run one after another instead: on the CPU
+    unless ``required``, or where batching would change a member's run (``ValueError`` then if
+    ``required``).
+    """
+    options = {k: v for k, v in single.items() if k not in ("monitors", "max_memory")}
+    where = placement_for(FitConfig(device=single["device"], precision=single["precision"]))
+    if not required and not where.device.startswith("cuda"):
+        return None
+    problem = _unbatchable(plan, single, run_options)
+    runs = [] if problem else [
+        _prepare(y, operator, reference=reference, net=net, seed=member.seed,
+                 max_time=None, net_options=net_options, **options)
+        for member in plan
+    ]  # fmt: skip
+    problem = problem or unsupported(runs[0].config, [run.stopper for run in runs])
+    if not problem:
+        needed = len(plan) * runs[0].memory.total
+        budget = single["max_memory"] or available_memory(where.device)
+        if budget is not None and needed > budget:
+            problem = f"{len(plan)} members need about {format_size(needed)} together"
+    if problem:
+        if required:
+            raise ValueError(f"the members cannot run batched: {problem}")
+        return None
+    first = runs[0]
+    if run_options["on_member"] is not None:
+        run_options["on_member"](Batch(tuple(plan)), len(plan))
+    results = fit_members(
+        first.y, [run.network for run in runs], first.operator, first.config,
+        seeds=[member.seed for member in plan], stoppers=[run.stopper for run in runs],
+        reference=first.reference, on_step=run_options["on_step"],
+    )  # fmt: skip
+    results = [_finish(result, run) for result, run in zip(results, runs, strict=True)]
+    for member, result in zip(plan, results, strict=True):
+        result.config["ensemble_member"] = member.to_dict()
+    return combine(results, plan, y, operator, reference=reference, batched=True)
+
+
+def _unbatchable(
+    plan: Sequence[Member], single: dict[str, Any], run_options: dict[str, Any]
+) -> str | None:
+    """Why these members' runs cannot be batched before they are built, or ``None``."""
+    if any(member.transform != "identity" for member in plan):
+        return "members of a dihedral ensemble restore differently turned inputs"
+    if run_options["checkpoint"] is not None:
+        return "a checkpoint saves one run at a time"
+    if run_options["max_time"] is not None:
+        return "a time limit is shared out between members run one after another"
+    if single["monitors"]:
+        return "monitors watch one run at a time"
+    return None
 
 
 def _network_for(

@@ -441,6 +441,13 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help="dihedral: member k also restores the k-th of the 8 flips and rotations of the "
         f"input, turned back before averaging (default: {default.ENSEMBLE_TRANSFORMS})",
     )
+    ensemble.add_argument(
+        "--batch-members",
+        choices=("auto", "on", "off"),
+        help="run the members as one batched computation, each as it would run alone (on: or "
+        "say why not; off: one after another). auto (default): batched on a GPU, where it is "
+        "faster, unless dihedral members, --max-time or checkpoints need them one by one",
+    )
     out = parser.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")
     out.add_argument(

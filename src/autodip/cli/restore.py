@@ -159,6 +159,26 @@ def _check_options(args: argparse.Namespace) -> None:
         args.criterion_option, [*([stop] if stop else []), *([also] if also else []), *monitor]
     )
     _check_unused(args, stop, monitor)
+    _check_batch_members(args)
+
+
+def _check_batch_members(args: argparse.Namespace) -> None:
+    """Refuse ``--batch-members on`` with what needs the members run one by one, before any run
+    starts (the library would refuse it too, but after saying what it restores).
+    """
+    if getattr(args, "batch_members", None) != "on":
+        return
+    conflicts = [
+        ("--ensemble-transforms dihedral", args.ensemble_transforms == "dihedral"),
+        ("--max-time", args.max_time is not None),
+        ("--checkpoint-every or --resume", bool(args.checkpoint_every or args.resume)),
+    ]
+    for option, given in conflicts:
+        if given:
+            raise UsageError(
+                f"--batch-members on runs the members together; {option} needs them one by one "
+                "(drop one of the two)"
+            )
 
 
 def _check_unused(args: argparse.Namespace, stop: str | None, monitor: list[str]) -> None:
@@ -174,6 +194,11 @@ def _check_unused(args: argparse.Namespace, stop: str | None, monitor: list[str]
             "--ensemble-transforms",
             "--ensemble K (K > 1)",
             args.ensemble_transforms is not None and ensemble_size(args) == 1,
+        ),
+        (
+            "--batch-members",
+            "--ensemble K (K > 1)",
+            getattr(args, "batch_members", None) is not None and ensemble_size(args) == 1,
         ),
         (
             "--patience",

@@ -577,9 +577,11 @@ def _ensemble_options(args: argparse.Namespace, size: int, progress: Any) -> dic
     """``restore``'s ensemble options for ``size`` members (one: a plain run)."""
     if size == 1:
         return {"ensemble": 1}
+    batch = getattr(args, "batch_members", None) or "auto"
     return {
         "ensemble": size,
         "ensemble_transforms": args.ensemble_transforms or defaults.ENSEMBLE_TRANSFORMS,
+        "batch_members": {"auto": None, "on": True, "off": False}[batch],
         "on_member": progress.member,
     }
 

@@ -25,13 +25,18 @@ summarised by :mod:`autodip.metrics.uncertainty` (the disagreement between DIP s
 calibrated posterior). Averaging ``K`` estimates whose errors are partly independent lowers the
 independent part's variance by ``K``.
 
-Members run one after another, each through the same single-run path as a plain restoration (the
-``solo`` callable, :func:`autodip.api.restore`): member ``k`` *is* the run ``restore(T_k y, A_k,
-seed=s + k)`` mapped back by :math:`T_k^{-1}`. Ctrl-C during member ``k`` returns the mean of the
-members so far (the interrupted one's estimate included) with ``interrupted=True``. Each member
-checkpoints into a file of its own (:func:`member_checkpoint`); resuming an ensemble resumes every
-member from its file (one that finished replays its last few steps to the same stop) and starts
-afresh those that have none yet.
+:func:`run_ensemble` runs the members one after another, each through the same single-run path as
+a plain restoration (the ``solo`` callable, :func:`autodip.api.restore`): member ``k`` *is* the run
+``restore(T_k y, A_k, seed=s + k)`` mapped back by :math:`T_k^{-1}`. (On a GPU,
+:func:`autodip.api.restore` may instead run members that differ by seed only as one batched
+computation, :func:`autodip.core.members.fit_members`, and :func:`combine` them with
+``batched=True``; each member is still its solo run, up to float32 rounding.)
+
+Ctrl-C during member ``k`` returns the mean of the members so far (the interrupted one's estimate
+included) with ``interrupted=True`` (batched: the mean of every member's estimate so far). Each
+member checkpoints into a file of its own (:func:`member_checkpoint`); resuming an ensemble resumes
+every member from its file (one that finished replays its last few steps to the same stop) and
+starts afresh those that have none yet.
 
 Examples
 --------
@@ -85,6 +90,25 @@ class Member:
         """``'member 2/4 (seed 1, rot180)'``: the member as progress messages say it."""
         turned = "" if self.transform == "identity" else f", {self.transform}"
         return f"member {self.index + 1}/{count} (seed {self.seed}{turned})"
+
+
+@dataclass(frozen=True)
+class Batch:
+    """All members of an ensemble run as one batched computation (what ``on_member`` is given
+    then, once): ``index`` 0 and :meth:`describe` as for a :class:`Member`.
+    """
+
+    members: tuple[Member, ...]
+    index: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The batch as plain data: its members' seeds."""
+        return {"member": 1, "batched": len(self.members), "seeds": [m.seed for m in self.members]}
+
+    def describe(self, count: int) -> str:
+        """``'members 1–4 batched (seeds 0–3)'``."""
+        seeds = [m.seed for m in self.members]
+        return f"members 1–{count} batched (seeds {seeds[0]}–{seeds[-1]})"
 
 
 def check_size(size: int, transforms: str = "none") -> None:
@@ -231,6 +255,7 @@ def combine(
     *,
     reference: torch.Tensor | None = None,
     interrupted: bool = False,
+    batched: bool = False,
 ) -> Result:
     """One :class:`Result` of the members' results (the first ``len(results)`` of ``plan``).
 
@@ -240,7 +265,9 @@ def combine(
     over the members; ``stop_step`` is ``None`` (each member has its own, in ``ensemble``). The
     fit guard judges the mean when it judged every member (the mean's residual is at most the
     members' mean residual, by convexity); otherwise it repeats the first member's note.
-    ``interrupted`` says that Ctrl-C ended the ensemble between two members.
+    ``interrupted`` says that Ctrl-C ended the ensemble between two members. ``batched``: the
+    members ran as one computation (:func:`autodip.core.members.fit_members`), so ``seconds`` is
+    the longest member's (each member's is the batch's time up to its end), not their sum.
     """
     if not results:
         raise ValueError("an ensemble needs at least one member's result to combine")
@@ -265,7 +292,7 @@ def combine(
         iterations=sum(r.iterations for r in results),
         reason=_reason(results, len(plan), interrupted),
         interrupted=interrupted,
-        seconds=sum(r.seconds for r in results),
+        seconds=(max if batched else sum)(r.seconds for r in results),
         history=first.history,
         config=config,
         stop_step=None,
@@ -279,6 +306,7 @@ def combine(
             "size": len(plan),
             "run": len(results),
             "transforms": transforms,
+            "batched": batched,
             "aggregate": "mean",
             "members": members,
             "uncertainty": summary,

@@ -10,11 +10,18 @@ solo run's within float32 rounding (the grouped convolution sums in another orde
 ``tests/test_members.py`` checks it.
 
 A member whose criterion confirms a stop keeps its result from then on; the batch runs until every
-member has stopped or the budget ends. What a solo run has and members do not (they are refused
-with a ``ValueError`` rather than run differently): criteria that change the objective (OSC,
-holdout), the TV term and two-stage runs, an adaptive budget, checkpoints. A divergence of any
-member takes every member back to the last good state with a lower learning rate (a solo run would
-do so for itself alone).
+member has stopped or reached its budget. Each member has its own adaptive budget
+(:class:`~autodip.core.budget.Budget`, as a solo run's: at its limit it is extended by half the
+nominal budget while that member is not done, up to ``max_extended_iters``), so a member ends
+where its solo run would. What a solo run has and members do not (they are refused with a
+``ValueError`` rather than run differently, :func:`unsupported` says which): criteria that change
+the objective (OSC, holdout), the TV term and two-stage runs, window training, a time limit,
+checkpoints. A divergence of any member takes every member back to the last good state with a
+lower learning rate (a solo run would do so for itself alone).
+
+The batch computes every member until the last one ends, so it costs the longest member's steps at
+the batched step's price; on a GPU that price is well under K solo steps
+(``benchmarks/results/gpu/batched_members-cuda.md``), on a 2-core CPU at 256² it is not.
 """
 
 from __future__ import annotations
@@ -173,7 +180,12 @@ class _Members:
         self.measured = y.float().to(device)
         self.ref = self.reference.float().to(device) if self.reference is not None else None
         self.support = measured_support(self.measured, self.operator)
-        self.gate = Budget(self.cfg, self.measured, self.operator)  # the confirmation gate only
+        # each member's budget, as its solo run's (the first one's also gates confirmations:
+        # the gate depends on the measurement and the config, the same for every member)
+        self.budgets = [
+            Budget(replace(cfg, seed=seed), self.measured, self.operator) for seed in self.seeds
+        ]
+        self.gate = self.budgets[0]
         for stopper, seed in zip(self.stoppers, self.seeds, strict=True):
             if stopper is not None:
                 stopper.start(self.measured, seed, self.ref, self.operator)
@@ -193,10 +205,10 @@ class _Members:
         self.setup()
         step, reason = 0, ""
         try:
-            while step < self.cfg.max_iters and not all(self.done):
+            while step < self.limit and not all(self.done):
                 step += 1
                 losses = self.step(step)
-                if step % self.cfg.monitor_every == 0 or step == self.cfg.max_iters:
+                if step % self.cfg.monitor_every == 0 or self.at_a_limit(step):
                     rewind = self.on_monitored_step(step, losses)
                     if rewind is not None:
                         step = rewind
@@ -244,6 +256,18 @@ class _Members:
         return losses.detach()
 
     @property
+    def limit(self) -> int:
+        """The last step the batch runs: the largest limit of the members still running."""
+        running = [b.limit for b, done in zip(self.budgets, self.done, strict=True) if not done]
+        return max(running, default=0)
+
+    def at_a_limit(self, step: int) -> bool:
+        """Whether ``step`` is the limit of a member still running (it is judged there)."""
+        return any(
+            b.limit == step for b, done in zip(self.budgets, self.done, strict=True) if not done
+        )
+
+    @property
     def z_format(self) -> torch.memory_format:
         """The memory layout of the code (that of the placement)."""
         return torch.channels_last if self.where.channels_last else torch.contiguous_format
@@ -283,6 +307,7 @@ class _Members:
         stopper = self.stoppers[k]
         if stopper is None:
             self.last_images[k] = image.detach().clone()
+            self._at_limit(k, step, image)
             return
         context = Context(
             raw=raw,
@@ -297,6 +322,17 @@ class _Members:
         stop = stopper.observe(step, image, context, may_confirm)
         if stop:
             self.done[k] = (step, stop)
+            return
+        self._at_limit(k, step, stopper.best_image if stopper.best_image is not None else image)
+
+    def _at_limit(self, k: int, step: int, returned: torch.Tensor) -> None:
+        """At member ``k``'s limit: extend its budget as its solo run would, or end it there."""
+        budget = self.budgets[k]
+        if step != budget.limit:
+            return
+        budget.consider(step, returned, self.stoppers[k])
+        if budget.limit == step:
+            self.done[k] = (step, budget.end_reason())
 
     def _snapshot(self, step: int, fits: list[float]) -> Snapshot:
         self.fit_psnrs = list(fits)
@@ -350,9 +386,9 @@ class _Members:
         final = self.padding.crop(self.average if self.average is not None else self.output)
         results = []
         for k in range(self.k):
-            stopper, done = self.stoppers[k], self.done[k]
-            iterations = done[0] if done is not None else min(step, self.cfg.max_iters)
-            why = done[1] if done is not None else reason or f"reached max_iters={iterations}"
+            stopper, done, budget = self.stoppers[k], self.done[k], self.budgets[k]
+            iterations = done[0] if done is not None else min(step, budget.limit)
+            why = done[1] if done is not None else reason or budget.end_reason()
             image = final[k : k + 1] if done is None else self.last_images[k]
             stop_step = confirmed = None
             if stopper is not None and stopper.primary is not None:
@@ -375,7 +411,7 @@ class _Members:
         reason: str,
     ) -> Result:
         cfg = replace(self.cfg, seed=self.seeds[k])
-        budget = Budget(cfg, self.measured, self.operator)
+        budget = self.budgets[k]
         pixels = image.float().cpu().clamp(0, 1).contiguous()
         check = budget.check(pixels.to(self.device), iterations)
         stopper = self.stoppers[k]
@@ -404,22 +440,33 @@ class _Members:
         )
 
 
-def _refuse_what_members_lack(cfg: FitConfig, stoppers: Sequence[Stopper | None]) -> None:
-    """A ``ValueError`` for what a batched run would do differently from solo runs."""
+def unsupported(cfg: FitConfig, stoppers: Sequence[Stopper | None]) -> str | None:
+    """What a batched run of these members would do differently from their solo runs, or
+    ``None`` when it would not.
+
+    Examples
+    --------
+    >>> unsupported(FitConfig(max_seconds=60), [None])
+    'batched members have no time limit'
+    """
     if cfg.tv_weight > 0 or cfg.two_stage is not None:
-        raise ValueError("batched members run plain DIP: no TV term or two stages")
+        return "batched members run plain DIP: no TV term or two stages"
     if cfg.window is not None:
-        raise ValueError("batched members fit the whole image: no window training")
-    if cfg.max_extended_iters is not None or cfg.max_seconds is not None:
-        raise ValueError(
-            "batched members have a fixed budget (no adaptive extension or time limit)"
-        )
+        return "batched members fit the whole image: no window training"
+    if cfg.max_seconds is not None:
+        return "batched members have no time limit"
     for stopper in stoppers:
         if (
             stopper is not None
             and stopper.primary is not None
             and stopper.primary.changes_objective
         ):
-            raise ValueError(
-                f"{stopper.primary.name} changes the objective; run such members one by one"
-            )
+            return f"{stopper.primary.name} changes the objective; run such members one by one"
+    return None
+
+
+def _refuse_what_members_lack(cfg: FitConfig, stoppers: Sequence[Stopper | None]) -> None:
+    """A ``ValueError`` for what a batched run would do differently from solo runs."""
+    problem = unsupported(cfg, stoppers)
+    if problem is not None:
+        raise ValueError(problem)

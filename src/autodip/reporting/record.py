@@ -156,7 +156,8 @@ class RunRecord:
         """An ensemble's part of the record (``None`` for a single run).
 
         Keys: ``size`` (members asked for), ``run`` (members that ran; fewer after Ctrl-C or the
-        time limit), ``transforms`` (``none`` or ``dihedral``), ``aggregate`` (``mean``),
+        time limit), ``transforms`` (``none`` or ``dihedral``), ``batched`` (whether the members
+        ran as one batched computation), ``aggregate`` (``mean``),
         ``members`` (each one's ``member`` number from 1, ``seed``, ``transform``, ``stop_step``,
         ``confirmed``, ``iterations``, ``seconds``, ``interrupted``, ``reason``, ``underfitted``,
         ``fit_guard_ratio``, ``score_at_stop``) and ``uncertainty``
