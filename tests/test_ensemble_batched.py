@@ -111,3 +111,15 @@ def test_progress_is_told_once_about_the_whole_batch(noisy):
     assert told == ["members 1–3 batched (seeds 0–2)"]
     batch = Batch((Member(0, 5, "identity"), Member(1, 6, "identity")))
     assert batch.to_dict() == {"member": 1, "batched": 2, "seeds": [5, 6]}
+
+
+def test_ctrl_c_in_a_batch_returns_the_mean_of_every_member_so_far(noisy):
+    def interrupt(step, loss):
+        if step == 4:
+            raise KeyboardInterrupt
+
+    result = autodip.denoise(noisy, ensemble=2, batch_members=True, on_step=interrupt, **FAST)
+    assert result.interrupted and result.ensemble["run"] == 2
+    assert all("interrupted by the user after step 3" in m.reason for m in result.members)
+    mean = np.mean([m.pixels for m in result.members], axis=0)
+    assert np.abs(result.pixels - mean).max() < 1e-6
