@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# One GPU lease, prepared in advance: the speed benchmark, the device tests on CUDA beside a slice
+# One GPU lease, prepared in advance: the speed benchmarks (per step, batched members, and the
+# default ensemble batched against one member after another), the device tests on CUDA beside a slice
 # of the whole-image CBSD68 runs (benchmarks/cbsd68_full.py, several instances sharing the GPU),
 # then a slice of the 256² development sweep. A lease is about 15 minutes of device time with at
-# most 10 per command, so everything runs in one command of at most 90 + 60 + FULL_SECONDS +
-# SWEEP_SECONDS s plus set-up (≈ 550 s by default), inside the 600 s a command may take (each part
+# most 10 per command, so everything runs in one command of at most 90 + 60 + 150 + FULL_SECONDS
+# + SWEEP_SECONDS s plus set-up (≈ 560 s by default), inside the 600 s a command may take (each part
 # has its own timeout, and each part's results are packed as soon as it ends, so a command killed
 # late still returns them). The machine has none of the `bm3d` baseline's packages: `prepare`
 # downloads their wheels into .whl/ (python 3.12, the machine's) and `run` installs them there.
@@ -24,8 +25,8 @@ SWEEPS=(benchmarks/sweeps/dev256-pass1.json)
 DATA=.gpu-data
 WHEELS=.whl
 DEVICE=${DEVICE:-cuda}          # DEVICE=cpu SWEEP_SECONDS=20 FULL_SECONDS=30 tries it on a CPU
-SWEEP_SECONDS=${SWEEP_SECONDS:-90}
-FULL_SECONDS=${FULL_SECONDS:-300}
+SWEEP_SECONDS=${SWEEP_SECONDS:-60}
+FULL_SECONDS=${FULL_SECONDS:-180}
 FULL_INSTANCES=${FULL_INSTANCES:-8}
 FULL_THREADS=${FULL_THREADS:-2}
 PARTS=${PARTS:-timings tests full sweeps}  # e.g. PARTS=full for a second, shorter lease
@@ -82,6 +83,11 @@ run)
         --conditions "alone on the GPU (benchmarks/gpu_session.sh)" \
         --out "$work/batched_members-$DEVICE.md" > "$work/batched.log" 2>&1
     echo "batched members: exit $?" >> "$work/batched.log"
+    pack
+    timeout 150 "$py" benchmarks/batched_ensemble.py --images 1 --sigma 50 --device "$DEVICE" \
+        --conditions "alone on the GPU (benchmarks/gpu_session.sh)" \
+        --out "$work/batched_ensemble-$DEVICE.md" > "$work/batched_ensemble.log" 2>&1
+    echo "batched ensemble: exit $?" >> "$work/batched_ensemble.log"
     pack
     fi
     # the tests parametrised by device (the rest of the suite is CPU-only and runs in CI), beside
