@@ -267,7 +267,7 @@ def combine(
     members' mean residual, by convexity); otherwise it repeats the first member's note.
     ``interrupted`` says that Ctrl-C ended the ensemble between two members. ``batched``: the
     members ran as one computation (:func:`autodip.core.members.fit_members`), so ``seconds`` is
-    the longest member's (each member's is the batch's time up to its end), not their sum.
+    the batch's (each member reports the whole batch's time), not their sum.
     """
     if not results:
         raise ValueError("an ensemble needs at least one member's result to combine")
