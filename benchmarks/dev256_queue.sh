@@ -71,5 +71,8 @@ done
 wait  # an image that failed has no cache file: a rerun of the queue retries it
 "$python" benchmarks/cbsd68_full.py --analyse-only --cache "$results/cbsd68-full" \
     --out "$results/cbsd68_full.md"
+# the whole images whose default run reached its 4500-step cap, recorded to 9000 steps
+# (benchmarks/budget_cap.py replays the cap on them)
+bench --sweep benchmarks/sweeps/full-cap.json -o "$results/full-cap"
 link_shared benchmarks/sweeps/dev256-pass1.json "$results/dev256-pass1"
 bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"

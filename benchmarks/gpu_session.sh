@@ -21,7 +21,10 @@
 # runs' (a job's key leaves out where it ran), so the PSNR analyses use them as they are; their
 # seconds are GPU seconds (choose256.py, which rescales CPU times, refuses them in dev256).
 set -uo pipefail
-SWEEPS=(benchmarks/sweeps/dev256-pass1.json)
+# the sweeps' files, in order (e.g. SWEEP_FILES=benchmarks/sweeps/full-cap.json SWEEP_SECONDS=300
+# PARTS=sweeps for a second call: its 9000-step whole-image runs need minutes each on a shared GPU,
+# and a run killed at the timeout is lost)
+read -r -a SWEEPS <<< "${SWEEP_FILES:-benchmarks/sweeps/dev256-pass1.json}"
 DATA=.gpu-data
 WHEELS=.whl
 DEVICE=${DEVICE:-cuda}          # DEVICE=cpu SWEEP_SECONDS=20 FULL_SECONDS=30 tries it on a CPU

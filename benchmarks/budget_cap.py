@@ -1,0 +1,146 @@
+"""The adaptive budget's cap replayed at several values on recorded trajectories (budget_cap.md).
+
+Issue 14 asks whether a size-dependent budget wins. At 256² the default run's adaptive budget
+(1500 steps, extended by 750 while the run is not done, up to a cap of 4500) rarely reaches its
+cap; on whole CBSD68 images it does: 5 of the first 27 default runs in
+``benchmarks/results/cbsd68_full.md`` (108070, 134035, 148089, 16077, 167062) ran to 4500 steps
+unconfirmed with their peak at step 4280–4500. ``benchmarks/sweeps/full-cap.json`` records those
+five whole images to 9000 steps (every criterion and the residual on each trajectory, same noise
+as ``cbsd68_full.py``), and this script replays the shipped policy on them
+(:func:`autodip.bench.adaptive.replay_adaptive`: CIFS with S = 300, the discrepancy principle
+confirming beside it, the fit guard, nominal 1500 steps) once per cap in ``--caps``, beside the
+trajectory's own peak and CBM3D with σ̂ on the same noisy file. Nothing is trained here.
+
+The steps a policy halts at are its cost; the seconds per step of the recorded runs are in the
+rows (they depend on the machine the trajectories ran on). Usage, from the repository root::
+
+    python benchmarks/budget_cap.py                 # benchmarks/results/full-cap, caps 4500–9000
+    python benchmarks/budget_cap.py --runs benchmarks/results/dev-full --caps 1500,3000,4500 \\
+        --out benchmarks/results/budget_cap-dev-full.md   # the 4500-step whole-image runs
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from autodip.bench.adaptive import replay_adaptive
+from autodip.bench.analyse import history_peak
+from autodip.bench.provenance import provenance, write_report
+from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE, DENOISE_STOP
+from guard import _key, bm3d_estimated, current, load_runs
+
+#: Issue 14's target: PSNR at the stop at least CBM3D (σ̂) − 1.0 dB.
+TARGET_GAP = -1.0
+
+
+def rows(runs: list[dict[str, Any]], caps: list[int], network: str) -> list[dict[str, Any]]:
+    """One row per recorded run of ``network`` long enough for every cap: each cap's replay."""
+    bm3d = bm3d_estimated(runs)
+    longest = max(caps)
+    found = []
+    for run in runs:
+        job = run["job"]
+        if job["kind"] != "dip" or job["network"] != network:
+            continue
+        if run["history"][-1]["step"] < longest or "residual" not in run["history"][-1]:
+            continue
+        peak, peak_step = history_peak(run["history"])
+        replays = {
+            str(cap): replay_adaptive(
+                run, DENOISE_STOP, DENOISE_PATIENCE, DENOISE_ITERS, cap
+            ).to_dict()
+            for cap in caps
+        }
+        found.append(
+            {
+                "image": Path(job["image"]).stem,
+                "sigma": job["level"],
+                "noisy": run["measured_psnr"],
+                "bm3d_estimated": bm3d.get(_key(run)),
+                "peak": peak,
+                "peak_step": peak_step,
+                "recorded_steps": run["history"][-1]["step"],
+                "seconds_per_step": run["seconds"] / run["iterations"],
+                "replays": replays,
+            }
+        )
+    return sorted(found, key=lambda r: (r["sigma"], r["image"]))
+
+
+def markdown(found: list[dict[str, Any]], caps: list[int], runs_folder: Path) -> list[str]:
+    """Per-image table and the per-cap summary."""
+    header = " | ".join(f"cap {cap}: dB (stop / halt)" for cap in caps)
+    lines = [
+        f"- trajectories: `{runs_folder}` ({len(found)} runs recorded to ≥ {max(caps)} steps); "
+        f"policy: {DENOISE_STOP} with S = {DENOISE_PATIENCE}, nominal {DENOISE_ITERS} steps, "
+        f"the adaptive budget as shipped but for its cap (today {ADAPTIVE_CAP} × "
+        f"{DENOISE_ITERS} = {ADAPTIVE_CAP * DENOISE_ITERS})",
+        "",
+        f"| image | σ | noisy | CBM3D (σ̂) | peak (step) | {header} | s/step |",
+        "|---|---|---|---|---|" + "---|" * len(caps) + "---|",
+    ]
+    for r in found:
+        cells = " | ".join(
+            f"{rep['psnr']:.2f} ({rep['stop']} / {rep['halt']}"
+            + ("" if rep["confirmed"] else ", unconfirmed")
+            + ")"
+            for rep in (r["replays"][str(cap)] for cap in caps)
+        )
+        bm3d = r["bm3d_estimated"]
+        lines.append(
+            f"| {r['image']} | {r['sigma']:g} | {r['noisy']:.2f} | "
+            f"{'–' if bm3d is None else f'{bm3d:.2f}'} | {r['peak']:.2f} ({r['peak_step']}) | "
+            f"{cells} | {r['seconds_per_step']:.3f} |"
+        )
+    if not found:
+        return [*lines, "", "No trajectory is long enough yet: run the sweep first."]
+    mean = statistics.fmean
+    lines += [
+        "",
+        "| cap | mean PSNR | mean gap to CBM3D (σ̂) | mean gap to the peak | mean steps run | "
+        "confirmed |",
+        "|---|---|---|---|---|---|",
+    ]
+    for cap in caps:
+        replays = [r["replays"][str(cap)] for r in found]
+        with_bm3d = [r for r in found if r["bm3d_estimated"] is not None]
+        gap = (
+            mean(r["replays"][str(cap)]["psnr"] - r["bm3d_estimated"] for r in with_bm3d)
+            if with_bm3d
+            else None
+        )
+        lines.append(
+            f"| {cap} | {mean(x['psnr'] for x in replays):.2f} | "
+            f"{'–' if gap is None else f'{gap:+.2f}'} | "
+            f"{mean(r['peak'] - r['replays'][str(cap)]['psnr'] for r in found):.2f} | "
+            f"{mean(x['halt'] for x in replays):.0f} | "
+            f"{sum(x['confirmed'] for x in replays)} of {len(replays)} |"
+        )
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=Path, default=Path("benchmarks/results/full-cap"))
+    parser.add_argument("--caps", default="4500,6000,7500,9000")
+    parser.add_argument("--network", default="hourglass-w64")
+    parser.add_argument("--out", type=Path, default=Path("benchmarks/results/budget_cap.md"))
+    args = parser.parse_args()
+    caps = sorted(int(c) for c in args.caps.split(","))
+    found = rows(current(load_runs(args.runs)), caps, args.network)
+    body = [
+        "# The adaptive budget's cap, replayed on whole-image trajectories",
+        "",
+        *markdown(found, caps, args.runs),
+    ]
+    path, _ = write_report(args.out, "\n".join(body), {"caps": caps, "rows": found}, provenance())
+    print(f"wrote {path} ({len(found)} runs)")
+
+
+if __name__ == "__main__":
+    main()
