@@ -277,6 +277,10 @@ def test_batched_members_on_request_and_refusals_in_one_line(tmp_path, tiny_png,
          "--ensemble-transforms dihedral needs them one by one"),
         (["--ensemble", "2", "--max-time", "60", "--batch-members", "on"],
          "--max-time needs them one by one"),
+        (["--ensemble", "2", "--stop", "holdout", "--batch-members", "on"],
+         "--stop holdout (it changes the objective) needs them one by one"),
+        (["--ensemble", "2", "--tv", "0.01", "--batch-members", "on"],
+         "--tv or --two-stage needs them one by one"),
         (["--ensemble", "1", "--batch-members", "off"], "--batch-members has no effect without"),
     ]:  # fmt: skip
         code, _, stderr = run(["denoise", tiny_png, "-o", refused, *flags, *FAST], capsys)

@@ -276,14 +276,15 @@ def restore(
         (:mod:`autodip.physics.transforms`), mapped back before averaging.
     batch_members
         Run an ensemble's members as one batched computation
-        (:func:`autodip.core.members.fit_members`: each member is its solo run, up to float32
-        rounding, with its own criterion and adaptive budget; the batch lasts as long as the
-        longest member). ``None``: batched on a GPU, where a batched step costs well under K
-        solo steps (``benchmarks/results/gpu/batched_members-cuda.md``), when the members allow
-        it (seeds only, no ``checkpoint``, ``max_time``, ``monitors``, window, TV term, or
-        criterion that changes the objective), else one after another; on the CPU one after
-        another (batching was slower there at 256²). ``True``: batched, or ``ValueError`` saying
-        why not; ``False``: one after another.
+        (:func:`autodip.core.members.fit_members`: each member runs the algorithm of its solo
+        run, with its own criterion and adaptive budget, and agrees with it to float32 rounding
+        over short runs (tested; over thousands of steps rounding may move a stop); the batch
+        lasts as long as the longest member). ``None``: batched on a GPU, where a batched step
+        costs well under K solo steps (``benchmarks/results/gpu/batched_members-cuda.md``), when
+        the members allow it (seeds only, no ``checkpoint``, ``max_time``, ``monitors``, window,
+        TV term, or criterion that changes the objective, and memory for all of them), else one
+        after another; on the CPU one after another (batching was slower there at 256²).
+        ``True``: batched, or ``ValueError`` saying why not; ``False``: one after another.
     on_member
         Called with ``(member, count)`` before each member of an ensemble starts (a batched
         ensemble: once, with :class:`~autodip.core.ensemble.Batch`).
@@ -569,7 +570,8 @@ def _restore_batched(
     problem = problem or unsupported(runs[0].config, [run.stopper for run in runs])
     if not problem:
         needed = len(plan) * runs[0].memory.total
-        budget = single["max_memory"] or available_memory(where.device)
+        budget = single["max_memory"]
+        budget = available_memory(where.device) if budget is None else budget
         if budget is not None and needed > budget:
             problem = f"{len(plan)} members need about {format_size(needed)} together"
     if problem:

@@ -446,7 +446,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         choices=("auto", "on", "off"),
         help="run the members as one batched computation, each as it would run alone (on: or "
         "say why not; off: one after another). auto (default): batched on a GPU, where it is "
-        "faster, unless dihedral members, --max-time or checkpoints need them one by one",
+        "faster, unless dihedral members, --max-time, checkpoints, --window, --tv, "
+        "--two-stage, --stop osc/holdout/sure or the GPU's memory need them one by one",
     )
     out = parser.add_argument_group("output")
     out.add_argument("--reference", type=Path, help="clean image: print PSNR/SSIM against it")

@@ -168,10 +168,17 @@ def _check_batch_members(args: argparse.Namespace) -> None:
     """
     if getattr(args, "batch_members", None) != "on":
         return
+    from autodip.stopping import list_criteria
+
+    stop = getattr(args, "stop", None)
+    changes = stop in list_criteria() and list_criteria()[stop].changes_objective
     conflicts = [
         ("--ensemble-transforms dihedral", args.ensemble_transforms == "dihedral"),
         ("--max-time", args.max_time is not None),
         ("--checkpoint-every or --resume", bool(args.checkpoint_every or args.resume)),
+        ("--window", getattr(args, "window", None) is not None),
+        ("--tv or --two-stage", bool(getattr(args, "tv", 0)) or args.two_stage is not None),
+        (f"--stop {stop} (it changes the objective)", changes),
     ]
     for option, given in conflicts:
         if given:

@@ -100,6 +100,12 @@ class Batch:
 
     members: tuple[Member, ...]
     index: int = 0
+    transform: str = "identity"
+
+    @property
+    def seed(self) -> int:
+        """The first member's seed (the others follow it)."""
+        return self.members[0].seed
 
     def to_dict(self) -> dict[str, Any]:
         """The batch as plain data: its members' seeds."""
@@ -277,7 +283,8 @@ def combine(
     first = results[0]
     interrupted = interrupted or any(r.interrupted for r in results)
     config = {**first.config, "seed": plan[0].seed}
-    config.pop("ensemble_member", None)
+    for key in ("ensemble_member", "member", "members"):  # each member's own, not the mean's
+        config.pop(key, None)
     config["fit_guard"] = _verdict(results, mean, y, operator)
     config["budget"] = {
         "timed_out": any(r.config.get("budget", {}).get("timed_out", False) for r in results),
@@ -290,7 +297,7 @@ def combine(
     return Result(
         image=mean,
         iterations=sum(r.iterations for r in results),
-        reason=_reason(results, len(plan), interrupted),
+        reason=_reason(results, len(plan), interrupted, batched),
         interrupted=interrupted,
         seconds=(max if batched else sum)(r.seconds for r in results),
         history=first.history,
@@ -364,7 +371,7 @@ def _all_confirmed(results: Sequence[Result]) -> bool | None:
     return None if any(v is None for v in verdicts) else all(verdicts)
 
 
-def _reason(results: Sequence[Result], size: int, interrupted: bool) -> str:
+def _reason(results: Sequence[Result], size: int, interrupted: bool, batched: bool = False) -> str:
     """Why the ensemble ended, and where its members stopped, in words.
 
     Examples
@@ -377,6 +384,12 @@ def _reason(results: Sequence[Result], size: int, interrupted: bool) -> str:
     'interrupted at the start of member 2 of 4; the result is the mean of the 1 finished'
     """
     done, last = len(results), results[-1]
+    if interrupted and batched:
+        ended = sum(not r.interrupted for r in results)
+        return (
+            f"interrupted while the {done} members ran batched ({ended} had ended); the result "
+            "is the mean of every member's estimate so far"
+        )
     if interrupted and last.interrupted:
         return (
             f"interrupted in member {done} of {size}; the result is the mean of the {done} so far "

@@ -9,15 +9,17 @@ n`, whose gradient with respect to :math:`\theta_k` is member k's own. Member k'
 solo run's within float32 rounding (the grouped convolution sums in another order);
 ``tests/test_members.py`` checks it.
 
-A member whose criterion confirms a stop keeps its result from then on; the batch runs until every
-member has stopped or reached its budget. Each member has its own adaptive budget
-(:class:`~autodip.core.budget.Budget`, as a solo run's: at its limit it is extended by half the
-nominal budget while that member is not done, up to ``max_extended_iters``), so a member ends
-where its solo run would. What a solo run has and members do not (they are refused with a
-``ValueError`` rather than run differently, :func:`unsupported` says which): criteria that change
-the objective (OSC, holdout), the TV term and two-stage runs, window training, a time limit,
-checkpoints. A divergence of any member takes every member back to the last good state with a
-lower learning rate (a solo run would do so for itself alone).
+A member that ends — its criterion confirms a stop, or it reaches its budget — keeps its result
+from then on and trains no further (its loss leaves the sum); the batch runs until every member
+has ended. Each member has its own adaptive budget (:class:`~autodip.core.budget.Budget`, as a
+solo run's: at its limit it is extended by half the nominal budget while that member is not done,
+up to ``max_extended_iters``), so a member ends where its solo run would. What a solo run has and
+members do not (they are refused with a ``ValueError`` rather than run differently,
+:func:`unsupported` says which): criteria that change the objective (OSC, holdout), the TV term and
+two-stage runs, window training, a time limit, checkpoints. A divergence of a running member takes
+every running member back to the last good state with a lower learning rate (a solo run would do
+so for itself alone); where that does not help, the batch raises ``FloatingPointError`` (a solo
+run would return its last good estimate).
 
 The batch computes every member until the last one ends, so it costs the longest member's steps at
 the batched step's price; on a GPU that price is well under K solo steps
@@ -43,8 +45,7 @@ from autodip.core.hardware import placement
 from autodip.core.perturbation import Perturbation
 from autodip.core.recovery import Snapshot, divergence
 from autodip.core.result import Result
-from autodip.core.run import make_input, reset_parameters
-from autodip.core.validation import check_image_tensor
+from autodip.core.run import check_fit_inputs, make_input, reset_parameters
 from autodip.metrics.full_reference import psnr, ssim
 from autodip.nets.grouped import group_members
 from autodip.nets.registry import net_label
@@ -125,9 +126,7 @@ class _Members:
     def setup(self) -> None:
         """Check, initialise each member from its seed, stack them, place everything."""
         y, cfg, net = self.y, self.cfg, self.nets[0]
-        check_image_tensor(y)
-        self.operator.check(y)
-        est_h, est_w = self.operator.estimate_size(*y.shape[-2:])
+        est_h, est_w = check_fit_inputs(y, self.operator, net, self.reference)
         multiple = int(getattr(net, "size_multiple", 1))
         check_min_size(est_h, est_w, multiple, net_label(net), getattr(net, "min_bottom", 1))
         self.where = placement(cfg.device, cfg.precision, cfg.channels_last)
@@ -198,6 +197,7 @@ class _Members:
         self.last_loss = math.nan
         self.last_images: list[torch.Tensor | None] = [None] * self.k
         self.snapshot = self._snapshot(0, [math.inf] * self.k)
+        self.completed = 0  # the last step every member has taken
         self.start = time.perf_counter()
 
     def run(self) -> list[Result]:
@@ -208,18 +208,19 @@ class _Members:
             while step < self.limit and not all(self.done):
                 step += 1
                 losses = self.step(step)
+                self.completed = step
                 if step % self.cfg.monitor_every == 0 or self.at_a_limit(step):
                     rewind = self.on_monitored_step(step, losses)
                     if rewind is not None:
-                        step = rewind
+                        step = self.completed = rewind
                         continue
                 if self.on_step is not None:
                     self.on_step(step, self.last_loss)
         except KeyboardInterrupt:
-            if step <= 1:
+            if self.completed == 0:
                 raise
-            reason = f"interrupted by the user after step {step - 1}"
-        return self.finish(step, reason)
+            reason = f"interrupted by the user after step {self.completed}"
+        return self.finish(reason)
 
     def step(self, step: int) -> torch.Tensor:
         """Optimisation step number ``step`` of every member; the members' data losses
@@ -240,8 +241,10 @@ class _Members:
         estimate = self.padding.crop(output)
         squared = (self.operator.A(estimate) - self.measured) ** 2
         losses = squared.mean(dim=(1, 2, 3))
+        running = torch.tensor([d is None for d in self.done], device=losses.device)
         self.optimizer.zero_grad(set_to_none=True)
-        losses.sum().backward()
+        # a member that has ended trains no further (its result is kept; its gradient is zero)
+        torch.where(running, losses, torch.zeros_like(losses)).sum().backward()
         self.optimizer.step()
         self.output = output.detach()
         if cfg.exp_weight > 0:
@@ -278,6 +281,8 @@ class _Members:
         self.last_loss = sum(values) / len(values)
         fits = [-10.0 * math.log10(max(v, 1e-30)) for v in values]
         for k, (value, fit) in enumerate(zip(values, fits, strict=True)):
+            if self.done[k] is not None:
+                continue  # an ended member's loss no longer matters
             problem = divergence(
                 value, fit, replace(self.snapshot, fit_psnr=self.fit_psnrs[k]), self.cfg
             )
@@ -381,13 +386,18 @@ class _Members:
         )
         return self.snapshot.step
 
-    def finish(self, step: int, reason: str) -> list[Result]:
-        """One :class:`Result` per member: its estimate at its stop, judged by the fit guard."""
+    def finish(self, reason: str) -> list[Result]:
+        """One :class:`Result` per member: its estimate at its stop, judged by the fit guard.
+
+        ``reason`` (Ctrl-C) concerns only the members still running; one that had ended keeps
+        its own reason and is not marked interrupted, as its solo run would not be.
+        """
         final = self.padding.crop(self.average if self.average is not None else self.output)
         results = []
         for k in range(self.k):
             stopper, done, budget = self.stoppers[k], self.done[k], self.budgets[k]
-            iterations = done[0] if done is not None else min(step, budget.limit)
+            interrupted = bool(reason) and done is None
+            iterations = done[0] if done is not None else min(self.completed, budget.limit)
             why = done[1] if done is not None else reason or budget.end_reason()
             image = final[k : k + 1] if done is None else self.last_images[k]
             stop_step = confirmed = None
@@ -395,9 +405,11 @@ class _Members:
                 confirmed = stopper.confirmed
                 if stopper.best_image is not None:
                     image, stop_step = stopper.best_image, stopper.best_step
-                if not confirmed and not reason:
+                if not confirmed and not interrupted and why.startswith("reached max_iters"):
                     why = stopper.unconfirmed_reason(iterations)
-            results.append(self._result(k, image, iterations, why, stop_step, confirmed, reason))
+            results.append(
+                self._result(k, image, iterations, why, stop_step, confirmed, interrupted)
+            )
         return results
 
     def _result(
@@ -408,7 +420,7 @@ class _Members:
         why: str,
         stop_step: int | None,
         confirmed: bool | None,
-        reason: str,
+        interrupted: bool,
     ) -> Result:
         cfg = replace(self.cfg, seed=self.seeds[k])
         budget = self.budgets[k]
@@ -419,17 +431,20 @@ class _Members:
             image=pixels,
             iterations=iterations,
             reason=why,
-            interrupted=bool(reason),
+            interrupted=interrupted,
             seconds=time.perf_counter() - self.start,
             history=self.histories[k],
             stop_step=stop_step,
             confirmed=confirmed,
             criteria=stopper.summary(iterations) if stopper is not None else {},
+            monitor_seconds=sum(t.seconds for t in stopper.tracks) if stopper is not None else 0.0,
             events=list(self.events),
             config={
                 **asdict(cfg),
                 "member": k,
                 "members": self.k,
+                "stage_boundary": None,
+                "window_margin": None,
                 "placement": asdict(self.where),
                 "operator": self.operator.describe(),
                 "budget": budget.describe(),

@@ -257,21 +257,7 @@ class Run:
 
     def _check_inputs(self) -> None:
         y, operator, net = self.y, self.operator, self.net
-        check_image_tensor(y)
-        operator.check(y)
-        channels = y.shape[1]
-        if getattr(net, "out_channels", channels) != channels:
-            raise ValueError(
-                f"the network outputs {net.out_channels} channels but the image has {channels}"
-            )
-        est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
-        if self.reference is not None:
-            check_image_tensor(self.reference, "reference")
-            if tuple(self.reference.shape[-3:]) != (channels, est_h, est_w):
-                raise ValueError(
-                    f"the reference is {tuple(self.reference.shape[-3:])} (C×H×W) but the "
-                    f"estimate will be {(channels, est_h, est_w)}"
-                )
+        est_h, est_w = check_fit_inputs(y, operator, net, self.reference)
         self.multiple = int(getattr(net, "size_multiple", 1))
         check_min_size(est_h, est_w, self.multiple, net_label(net), getattr(net, "min_bottom", 1))
         self.estimate_size = (est_h, est_w)
@@ -713,6 +699,30 @@ def _data_term(squared: torch.Tensor, weights: torch.Tensor | None) -> torch.Ten
     if weights is None:
         return torch.mean(squared)
     return torch.mean(squared * weights) / weights.mean()
+
+
+def check_fit_inputs(
+    y: torch.Tensor, operator: Operator, net: nn.Module, reference: torch.Tensor | None
+) -> tuple[int, int]:
+    """Raise ``ValueError`` for a measurement, operator, network or reference that cannot make a
+    run (a batched one too); return the estimate's height and width.
+    """
+    check_image_tensor(y)
+    operator.check(y)
+    channels = y.shape[1]
+    if getattr(net, "out_channels", channels) != channels:
+        raise ValueError(
+            f"the network outputs {net.out_channels} channels but the image has {channels}"
+        )
+    est_h, est_w = operator.estimate_size(y.shape[-2], y.shape[-1])
+    if reference is not None:
+        check_image_tensor(reference, "reference")
+        if tuple(reference.shape[-3:]) != (channels, est_h, est_w):
+            raise ValueError(
+                f"the reference is {tuple(reference.shape[-3:])} (C×H×W) but the "
+                f"estimate will be {(channels, est_h, est_w)}"
+            )
+    return est_h, est_w
 
 
 def placement_for(config: FitConfig) -> Placement:
