@@ -427,7 +427,8 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         metavar="K",
         help="restore K times (seeds --seed, --seed+1, …, each stopped by its own criterion) and "
         "write the mean; --report adds uncertainty.png, the members' per-pixel standard "
-        "deviation (where they disagree, not a calibrated error bar). Takes K times as long "
+        "deviation (where they disagree, not a calibrated error bar). Takes K times as long on a "
+        "CPU, less on a GPU (--batch-members) "
         + (
             f"(default: {defaults.ensemble}, one run when tiled or with --window; --ensemble 1 "
             f"takes 1/{defaults.ensemble} of the time)"
