@@ -2,14 +2,15 @@
 
 Issue 14 asks whether a size-dependent budget wins. At 256² the default run's adaptive budget (1500
 steps, extended by 750 while the run is not done, up to a cap of 4500) rarely reaches its cap; on
-whole CBSD68 images it does: 7 of the first 29 default runs in
-``benchmarks/results/cbsd68_full.md`` (108070, 134035, 148089, 16077, 167062, 175043, 223061) ran
-to 4500 steps unconfirmed with their peak at step 4280–4500. ``benchmarks/sweeps/full-cap.json``
-records those seven whole images to 9000 steps (every criterion and the residual on each
-trajectory, same noise as ``cbsd68_full.py``), and this script replays the shipped policy on them
-(:func:`autodip.bench.adaptive.replay_adaptive`: CIFS with S = 300, the discrepancy principle
-confirming beside it, the fit guard, nominal 1500 steps) once per cap in ``--caps``, beside the
-trajectory's own peak and CBM3D with σ̂ on the same noisy file. Nothing is trained here.
+whole CBSD68 images it does: 11 of the first 33 default runs in
+``benchmarks/results/cbsd68_full.md`` (108070, 134035, 148089, 16077, 167062, 175043, 223061,
+229036, 241048, 291000, 304074) ran to 4500 steps unconfirmed with their peak at step 4240–4500.
+``benchmarks/sweeps/full-cap.json`` records those eleven whole images to 9000 steps (every
+criterion and the residual on each trajectory, same noise as ``cbsd68_full.py``), and this script
+replays the shipped policy on them (:func:`autodip.bench.adaptive.replay_adaptive`: CIFS with S =
+300, the discrepancy principle confirming beside it, the fit guard, nominal 1500 steps) once per
+cap in ``--caps``, beside the trajectory's own peak and CBM3D with σ̂ on the same noisy file.
+Nothing is trained here.
 
 The steps a policy halts at are its cost; the seconds per step of the recorded runs are in the
 rows (they depend on the machine the trajectories ran on). Usage, from the repository root::
