@@ -192,6 +192,7 @@ class _Members:
         self.output = torch.zeros(self.k, y.shape[1], *shape, device=device)
         self.histories: list[list[dict[str, float]]] = [[] for _ in self.seeds]
         self.done: list[tuple[int, str] | None] = [None] * self.k
+        self.running = torch.ones(self.k, dtype=torch.bool, device=device)  # not yet ended
         self.events: list[dict[str, object]] = []
         self.recoveries = 0
         self.last_loss = math.nan
@@ -241,10 +242,9 @@ class _Members:
         estimate = self.padding.crop(output)
         squared = (self.operator.A(estimate) - self.measured) ** 2
         losses = squared.mean(dim=(1, 2, 3))
-        running = torch.tensor([d is None for d in self.done], device=losses.device)
         self.optimizer.zero_grad(set_to_none=True)
         # a member that has ended trains no further (its result is kept; its gradient is zero)
-        torch.where(running, losses, torch.zeros_like(losses)).sum().backward()
+        torch.where(self.running, losses, torch.zeros_like(losses)).sum().backward()
         self.optimizer.step()
         self.output = output.detach()
         if cfg.exp_weight > 0:
@@ -326,7 +326,7 @@ class _Members:
         may_confirm = self.gate.may_confirm(record["residual"], step)  # as a solo run's
         stop = stopper.observe(step, image, context, may_confirm)
         if stop:
-            self.done[k] = (step, stop)
+            self._end(k, step, stop)
             return
         self._at_limit(k, step, stopper.best_image if stopper.best_image is not None else image)
 
@@ -337,7 +337,12 @@ class _Members:
             return
         budget.consider(step, returned, self.stoppers[k])
         if budget.limit == step:
-            self.done[k] = (step, budget.end_reason())
+            self._end(k, step, budget.end_reason())
+
+    def _end(self, k: int, step: int, why: str) -> None:
+        """Member ``k`` ends at ``step``: its result is kept and it trains no further."""
+        self.done[k] = (step, why)
+        self.running[k] = False
 
     def _snapshot(self, step: int, fits: list[float]) -> Snapshot:
         self.fit_psnrs = list(fits)
