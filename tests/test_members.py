@@ -133,3 +133,30 @@ def test_what_members_cannot_do_is_refused():
         fit_members(
             _y(), [nets[0], create_net("hourglass", width=8)], config=_config(), seeds=[1, 2]
         )
+
+
+def test_members_that_keep_diverging_end_with_their_last_good_estimate():
+    """As a solo run (``test_runner.py::test_divergence_returns_the_last_finite_estimate``): after
+    the last restart each running member returns its estimate of the last good step, says so,
+    and the batch does not raise."""
+    seeds = SEEDS[:2]
+    config = _config(max_iters=40, monitor_every=1, lr=1e30, exp_weight=0)
+    with pytest.warns(RuntimeWarning, match="every member continues from step"):
+        members = fit_members(
+            _y(), [create_net("hourglass", width=8) for _ in seeds], config=config, seeds=seeds
+        )
+    for member in members:
+        last_good = member.history[-1]["step"]
+        assert "did not recover after 5 restarts" in member.reason
+        assert f"returning the estimate of step {last_good} (try a lower --lr)" in member.reason
+        assert [e["action"] for e in member.events][-1] == "gave up"
+        assert len(member.events) == 6
+        assert member.iterations > last_good and member.iterations < 40
+        assert torch.isfinite(member.image).all()
+
+
+def test_members_that_diverge_before_any_monitored_step_raise():
+    config = _config(max_iters=40, monitor_every=5, lr=1e30, exp_weight=0)
+    nets = [create_net("hourglass", width=8) for _ in SEEDS[:2]]
+    with pytest.warns(RuntimeWarning), pytest.raises(FloatingPointError, match="lower --lr"):
+        fit_members(_y(), nets, config=config, seeds=SEEDS[:2])

@@ -18,8 +18,8 @@ members do not (they are refused with a ``ValueError`` rather than run different
 :func:`unsupported` says which): criteria that change the objective (OSC, holdout), the TV term and
 two-stage runs, window training, a time limit, checkpoints. A divergence of a running member takes
 every running member back to the last good state with a lower learning rate (a solo run would do
-so for itself alone); where that does not help, the batch raises ``FloatingPointError`` (a solo
-run would return its last good estimate).
+so for itself alone); where that does not help, every running member ends with its last good
+estimate, as a solo run does.
 
 The batch computes every member until the last one ends, so it costs the longest member's steps at
 the batched step's price; on a GPU that price is well under K solo steps
@@ -361,11 +361,12 @@ class _Members:
         )
 
     def _recover(self, problem: str, step: int) -> int | None:
+        """Every running member back to the last good state with a lower rate: the step to go
+        back to; ``None`` when the restarts are spent and the running members have ended.
+        """
         if self.recoveries >= self.cfg.max_recoveries:
-            raise FloatingPointError(
-                f"diverged at step {step} ({problem}) and did not recover after "
-                f"{self.cfg.max_recoveries} restarts; run the members one by one"
-            )
+            self._give_up(problem, step)
+            return None
         self.recoveries += 1
         lrs = [g["lr"] * self.cfg.recovery_lr_factor for g in self.optimizer.param_groups]
         self.average, self.output, _ = self.snapshot.restore(
@@ -390,6 +391,26 @@ class _Members:
             stacklevel=4,
         )
         return self.snapshot.step
+
+    def _give_up(self, problem: str, step: int) -> None:
+        """The restarts are spent: each running member ends with its last good estimate, as a
+        solo run does (its last monitored image, or its criterion's best one).
+        """
+        last_good = self.snapshot.step
+        if last_good == 0:  # nothing monitored yet: there is no good estimate to return
+            raise FloatingPointError(
+                f"the members diverged before the first monitored step ({problem}); "
+                "try a lower --lr"
+            )
+        self.events.append({"step": step, "problem": problem, "action": "gave up"})
+        why = (
+            f"diverged at step {step} ({problem}) and did not recover after "
+            f"{self.cfg.max_recoveries} restarts with lower learning rates; returning the "
+            f"estimate of step {last_good} (try a lower --lr)"
+        )
+        for k in range(self.k):
+            if self.done[k] is None:
+                self._end(k, step, why)
 
     def finish(self, reason: str) -> list[Result]:
         """One :class:`Result` per member: its estimate at its stop, judged by the fit guard.
