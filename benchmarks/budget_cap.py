@@ -2,10 +2,10 @@
 
 Issue 14 asks whether a size-dependent budget wins. At 256² the default run's adaptive budget (1500
 steps, extended by 750 while the run is not done, up to a cap of 4500) rarely reaches its cap; on
-whole CBSD68 images it does: 11 of the first 33 default runs in
+whole CBSD68 images it does: 12 of the 34 default runs in
 ``benchmarks/results/cbsd68_full.md`` (108070, 134035, 148089, 16077, 167062, 175043, 223061,
-229036, 241048, 291000, 304074) ran to 4500 steps unconfirmed with their peak at step 4240–4500.
-``benchmarks/sweeps/full-cap.json`` records those eleven whole images to 9000 steps (every
+229036, 241048, 291000, 304074, 351093) ran to 4500 steps unconfirmed with their peak at step
+4220–4500. ``benchmarks/sweeps/full-cap.json`` records those twelve whole images to 9000 steps (every
 criterion and the residual on each trajectory, same noise as ``cbsd68_full.py``), and this script
 replays the shipped policy on them (:func:`autodip.bench.adaptive.replay_adaptive`: CIFS with S =
 300, the discrepancy principle confirming beside it, the fit guard, nominal 1500 steps) once per

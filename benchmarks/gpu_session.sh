@@ -21,7 +21,7 @@
 # runs' (a job's key leaves out where it ran), so the PSNR analyses use them as they are; their
 # seconds are GPU seconds (choose256.py, which rescales CPU times, refuses them in dev256).
 set -uo pipefail
-# the sweeps' files, in order (e.g. SWEEP_FILES=benchmarks/sweeps/full-cap.json SWEEP_SECONDS=300
+# the sweeps' files, in order (e.g. SWEEP_FILES=benchmarks/sweeps/full-cap.json SWEEP_SECONDS=500
 # PARTS=sweeps for a second call: its 9000-step whole-image runs need minutes each on a shared GPU,
 # and a run killed at the timeout is lost)
 read -r -a SWEEPS <<< "${SWEEP_FILES:-benchmarks/sweeps/dev256-pass1.json}"
