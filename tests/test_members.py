@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 import torch
 
+from autodip.core import members as members_module
 from autodip.core.config import FitConfig
 from autodip.core.members import fit_members
 from autodip.core.run import fit
+from autodip.metrics.full_reference import psnr
 from autodip.nets import create_net
 from autodip.nets.grouped import cat_members, group_members
 from autodip.physics.operators import Inpaint, SuperResolve
@@ -139,20 +141,54 @@ def test_members_that_keep_diverging_end_with_their_last_good_estimate():
     """As a solo run (``test_runner.py::test_divergence_returns_the_last_finite_estimate``): after
     the last restart each running member returns its estimate of the last good step, says so,
     and the batch does not raise."""
-    seeds = SEEDS[:2]
+    seeds, y = SEEDS[:2], _y()
+    reference = torch.rand(1, 3, 16, 16, generator=torch.Generator().manual_seed(9))
     config = _config(max_iters=40, monitor_every=1, lr=1e30, exp_weight=0)
+    steps = []
     with pytest.warns(RuntimeWarning, match="every member continues from step"):
         members = fit_members(
-            _y(), [create_net("hourglass", width=8) for _ in seeds], config=config, seeds=seeds
-        )
+            y, [create_net("hourglass", width=8) for _ in seeds], config=config, seeds=seeds,
+            reference=reference, on_step=lambda step, loss: steps.append(step),
+        )  # fmt: skip
     for member in members:
         last_good = member.history[-1]["step"]
         assert "did not recover after 5 restarts" in member.reason
         assert f"returning the estimate of step {last_good} (try a lower --lr)" in member.reason
         assert [e["action"] for e in member.events][-1] == "gave up"
         assert len(member.events) == 6
-        assert member.iterations > last_good and member.iterations < 40
-        assert torch.isfinite(member.image).all()
+        assert member.iterations == last_good + 1  # every step is monitored: the next one diverged
+        # the image returned is the one the history scored at the last good step
+        assert psnr(member.image, reference) == pytest.approx(member.history[-1]["psnr"], abs=1e-4)
+    assert members[0].iterations not in steps  # as a solo run, the diverged step is not reported
+
+
+def test_a_member_that_ended_keeps_its_own_events(monkeypatch):
+    """A member stopped by its criterion before the batch gave up reports no event of the
+    others' divergence: its solo run would have had none."""
+    y, seeds = _y(), SEEDS[:2]
+
+    def run(**options):
+        nets = [create_net("hourglass", width=8) for _ in seeds]
+        config = _config(max_iters=100, **options)
+        return fit_members(y, nets, config=config, seeds=seeds, stoppers=[_stopper(), None])
+
+    stopped, _ = run()
+    assert stopped.confirmed and stopped.iterations < 90
+    after = stopped.iterations + 10  # a monitored step of the free member, after the stop
+    real = members_module.divergence
+
+    def diverges_after_the_stop(value, fit, snapshot, cfg):  # judged at `after` (every 5 steps)
+        return "forced" if snapshot.step >= after - 5 else real(value, fit, snapshot, cfg)
+
+    monkeypatch.setattr(members_module, "divergence", diverges_after_the_stop)
+    ended, free = run(max_recoveries=0)
+    assert (ended.iterations, ended.reason, ended.events) == (
+        stopped.iterations,
+        stopped.reason,
+        [],
+    )
+    assert free.iterations == after and "did not recover after 0 restarts" in free.reason
+    assert [e["action"] for e in free.events] == ["gave up"]
 
 
 def test_members_that_diverge_before_any_monitored_step_raise():

@@ -192,9 +192,12 @@ class _Members:
         self.output = torch.zeros(self.k, y.shape[1], *shape, device=device)
         self.histories: list[list[dict[str, float]]] = [[] for _ in self.seeds]
         self.done: list[tuple[int, str] | None] = [None] * self.k
+        # the events a member saw: while it runs, the batch's; frozen when it ends
+        self.member_events: list[list[dict[str, object]] | None] = [None] * self.k
         self.running = torch.ones(self.k, dtype=torch.bool, device=device)  # not yet ended
         self.events: list[dict[str, object]] = []
         self.recoveries = 0
+        self.gave_up = False  # the restarts ran out: every member has ended
         self.last_loss = math.nan
         self.last_images: list[torch.Tensor | None] = [None] * self.k
         self.snapshot = self._snapshot(0, [math.inf] * self.k)
@@ -215,6 +218,8 @@ class _Members:
                     if rewind is not None:
                         step = self.completed = rewind
                         continue
+                    if self.gave_up:  # as a solo run, the diverged step is not reported
+                        break
                 if self.on_step is not None:
                     self.on_step(step, self.last_loss)
         except KeyboardInterrupt:
@@ -343,6 +348,7 @@ class _Members:
         """Member ``k`` ends at ``step``: its result is kept and it trains no further."""
         self.done[k] = (step, why)
         self.running[k] = False
+        self.member_events[k] = list(self.events)
 
     def _snapshot(self, step: int, fits: list[float]) -> Snapshot:
         self.fit_psnrs = list(fits)
@@ -403,6 +409,7 @@ class _Members:
                 "try a lower --lr"
             )
         self.events.append({"step": step, "problem": problem, "action": "gave up"})
+        self.gave_up = True
         why = (
             f"diverged at step {step} ({problem}) and did not recover after "
             f"{self.cfg.max_recoveries} restarts with lower learning rates; returning the "
@@ -464,7 +471,9 @@ class _Members:
             confirmed=confirmed,
             criteria=stopper.summary(iterations) if stopper is not None else {},
             monitor_seconds=sum(t.seconds for t in stopper.tracks) if stopper is not None else 0.0,
-            events=list(self.events),
+            events=list(
+                self.member_events[k] if self.member_events[k] is not None else self.events
+            ),
             config={
                 **asdict(cfg),
                 "member": k,
