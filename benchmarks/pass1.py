@@ -71,6 +71,9 @@ def rows(
         if run["job"]["kind"] != "dip" or _key(run) not in default:
             continue
         base = default[_key(run)]
+        # the same noisy file: _key names image and degradation only, so check seed and crop too
+        if (base["job"]["seed"], base["job"]["crop"]) != (run["job"]["seed"], run["job"]["crop"]):
+            raise SystemExit(f"pass1: {_key(run)} ran with another seed or crop in the two folders")
         found.append(
             {
                 "image": Path(run["job"]["image"]).stem,
