@@ -7,9 +7,9 @@ whole CBSD68 images it does: 12 of the 34 default runs in
 229036, 241048, 291000, 304074, 351093) ran to 4500 steps unconfirmed with their peak at step
 4220–4500. ``benchmarks/sweeps/full-cap.json`` records those twelve whole images to 9000 steps
 (every criterion and the residual on each trajectory, same noise as ``cbsd68_full.py``), and this
-script replays the shipped policy on them (:func:`autodip.bench.adaptive.replay_adaptive`: CIFS with S =
-300, the discrepancy principle confirming beside it, the fit guard, nominal 1500 steps) once per
-cap in ``--caps``, beside the trajectory's own peak and CBM3D with σ̂ on the same noisy file.
+script replays the shipped policy on them (:func:`autodip.bench.adaptive.replay_adaptive`: CIFS
+with S = 300, the discrepancy principle confirming beside it, the fit guard, nominal 1500 steps)
+once per cap in ``--caps``, beside the trajectory's own peak and CBM3D with σ̂ on the same noisy file.
 Nothing is trained here.
 
 The steps a policy halts at are its cost; the seconds per step of the recorded runs are in the
