@@ -9,8 +9,8 @@ whole CBSD68 images it does: 12 of the 34 default runs in
 (every criterion and the residual on each trajectory, same noise as ``cbsd68_full.py``), and this
 script replays the shipped policy on them (:func:`autodip.bench.adaptive.replay_adaptive`: CIFS
 with S = 300, the discrepancy principle confirming beside it, the fit guard, nominal 1500 steps)
-once per cap in ``--caps``, beside the trajectory's own peak and CBM3D with σ̂ on the same noisy file.
-Nothing is trained here.
+once per cap in ``--caps``, beside the trajectory's own peak and CBM3D with σ̂ on the same noisy
+file. Nothing is trained here.
 
 The steps a policy halts at are its cost; the seconds per step of the recorded runs are in the
 rows (they depend on the machine the trajectories ran on). Usage, from the repository root::
