@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -100,6 +101,23 @@ def test_a_reordered_sweep_continues_its_folder_but_other_jobs_do_not(images, tm
     # a trajectory records its criteria in order, so swapping them asks for other jobs
     with pytest.raises(ValueError, match="differs in criteria"):
         run_sweep(_sweep(images, **reordered, criteria=["emv", "wmv"]), out, **SILENT)
+
+
+def test_a_sweep_grown_by_an_image_continues_its_folder(images, tmp_path):
+    out = tmp_path / "results"
+
+    def on(*names, iters=10):
+        return replace(_sweep(images, iters=iters), images=[str(images / n) for n in names])
+
+    run_sweep(on("a.png"), out, **SILENT)
+    _, counts = run_sweep(on("a.png", "b.png"), out, **SILENT)
+    assert counts == {"run": 1, "cached": 1, "failed": 0}  # only b's run is new
+    assert len(json.loads((out / "sweep.json").read_text())["images"]) == 2
+    # a sweep without some of the folder's jobs, or with other steps, is another sweep
+    with pytest.raises(ValueError, match="differs in images"):
+        run_sweep(on("a.png"), out, **SILENT)
+    with pytest.raises(ValueError, match="differs in iters"):
+        run_sweep(on("a.png", "b.png", iters=20), out, **SILENT)
 
 
 def test_report_for_another_patience_follows_the_stored_histories(finished, images, tmp_path):

@@ -42,10 +42,10 @@ def run_sweep(
     changed = sorted(
         k for k in (previous or {}) if k not in free and previous[k] != sweep.to_dict().get(k)
     )
-    if changed and not _same_jobs(previous, jobs):
+    if changed and not _extends(previous, jobs):
         raise ValueError(
             f"'{folder}' holds another sweep (it differs in {', '.join(changed)}); use another "
-            "folder, or the same settings to continue it"
+            "folder, or settings whose jobs include all of its jobs to continue it"
         )
     from autodip.reporting.files import write_json
 
@@ -63,17 +63,19 @@ def run_sweep(
     return _write(folder, sweep, jobs, cache, sweep.patience), counts
 
 
-def _same_jobs(previous: dict[str, Any], jobs: list[Job]) -> bool:
-    """Whether the saved sweep ``previous`` expands to exactly ``jobs``, in any order.
+def _extends(previous: dict[str, Any], jobs: list[Job]) -> bool:
+    """Whether ``jobs`` include every job of the saved sweep ``previous``, in any order.
 
-    Reordering a sweep's lists (images, criteria, …) changes only the order its jobs run in, so
-    the folder's cache still holds the same sweep.
+    Reordering a sweep's lists (images, degradations, …) changes only the order its jobs run in,
+    and adding an image or a noise level only adds jobs: the folder's cache still holds runs of
+    this sweep, each under its own key. Anything that changes a job already run (the steps, the
+    criteria a trajectory records, …) makes another sweep.
     """
     try:
         before = expand(Sweep(**previous))
     except (TypeError, ValueError, FileNotFoundError):
         return False
-    return sorted(job.key for job in before) == sorted(job.key for job in jobs)
+    return {job.key for job in before} <= {job.key for job in jobs}
 
 
 def rebuild_report(folder: Path, patiences: list[int] | None = None) -> Path:
