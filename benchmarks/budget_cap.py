@@ -33,7 +33,7 @@ from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
 from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE, DENOISE_STOP
-from guard import _key, bm3d_estimated, current, load_runs
+from guard import _key, bm3d_estimated, current, load_runs, stop_cell
 
 #: Issue 14's target: PSNR at the stop at least CBM3D (σ̂) − 1.0 dB.
 TARGET_GAP = -1.0
@@ -86,12 +86,7 @@ def markdown(found: list[dict[str, Any]], caps: list[int], runs_folder: Path) ->
         "|---|---|---|---|---|" + "---|" * len(caps) + "---|",
     ]
     for r in found:
-        cells = " | ".join(
-            f"{rep['psnr']:.2f} ({rep['stop']} / {rep['halt']}"
-            + ("" if rep["confirmed"] else ", unconfirmed")
-            + ")"
-            for rep in (r["replays"][str(cap)] for cap in caps)
-        )
+        cells = " | ".join(stop_cell(r["replays"][str(cap)]) for cap in caps)
         bm3d = r["bm3d_estimated"]
         lines.append(
             f"| {r['image']} | {r['sigma']:g} | {r['noisy']:.2f} | "

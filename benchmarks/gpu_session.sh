@@ -58,13 +58,13 @@ prepare)
     du -sh "$DATA" "$WHEELS"
     # what the device tool will send: the files git knows of (committed sweep checkpoints and
     # the ensemble members included) and the carried folders; it refuses more than 64 MiB
-    sent=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } |
-        xargs -0 du -cb 2>/dev/null | awk '/\ttotal$/ {s += $1} END {print s}')
+    sizes=$( { git ls-files -z; git ls-files -z --others --exclude-standard; } |
+        xargs -0 du -b 2>/dev/null)
     carried=$(du -cb "$DATA" "$WHEELS" | awk '/\ttotal$/ {print $1}')
+    sent=$(awk '{s += $1} END {print s}' <<< "$sizes")
     echo "the device call sends $(((sent + carried) / 1048576)) MiB (at most 64): the largest folders:"
-    { git ls-files -z; git ls-files -z --others --exclude-standard; } | xargs -0 du -b 2>/dev/null |
-        awk '{n = split($2, p, "/"); d = p[1]; for (i = 2; i < n && i <= 3; i++) d = d "/" p[i]; s[d] += $1}
-             END {for (d in s) printf "%8.1f MiB  %s\n", s[d] / 1048576, d}' | sort -rn | head -5
+    awk '{n = split($2, p, "/"); d = p[1]; for (i = 2; i < n && i <= 3; i++) d = d "/" p[i]; s[d] += $1}
+         END {for (d in s) printf "%8.1f MiB  %s\n", s[d] / 1048576, d}' <<< "$sizes" | sort -rn | head -5
     ;;
 run)
     # The tool returns at most 8 files: logs and reports go to $work, packed into one archive after

@@ -450,6 +450,18 @@ def cc15_sigmas() -> list[dict[str, Any]]:
     return rows
 
 
+def stop_cell(replay: dict[str, Any]) -> str:
+    """A replayed stop as a table cell: ``dB (stop / halt)``, marked when unconfirmed.
+
+    Examples
+    --------
+    >>> stop_cell({"psnr": 28.084, "stop": 3240, "halt": 3540, "confirmed": False})
+    '28.08 (3240 / 3540, unconfirmed)'
+    """
+    mark = "" if replay["confirmed"] else ", unconfirmed"
+    return f"{replay['psnr']:.2f} ({replay['stop']} / {replay['halt']}{mark})"
+
+
 def _mean(values: list[float]) -> float:
     return float(np.mean(values)) if values else float("nan")
 

@@ -32,7 +32,7 @@ from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
 from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE, DENOISE_STOP
-from guard import _key, bm3d_estimated, current, load_runs
+from guard import _key, bm3d_estimated, current, load_runs, stop_cell
 
 RESULTS = Path("benchmarks/results")
 DEFAULT = "hourglass-w64"  # the default network at 256² (σ̂ < 35)
@@ -96,17 +96,13 @@ def markdown(found: list[dict[str, Any]]) -> list[str]:
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
-    def policy(t: dict[str, Any]) -> str:
-        mark = "" if t["confirmed"] else ", unconfirmed"
-        return f"{t['psnr']:.2f} ({t['stop']} / {t['halt']}{mark})"
-
     for r in found:
         c, d = r["candidate"], r["default"]
         bm3d = "–" if r["cbm3d"] is None else f"{r['cbm3d']:.2f}"
         lines.append(
             f"| {r['image']} | {r['sigma']:g} | {r['noisy']:.2f} | {bm3d} | {c['network']} "
             f"| {c['peak']:.2f} ({c['peak_step']}) | {d['peak']:.2f} ({d['peak_step']}) "
-            f"| {policy(c)} | {policy(d)} | {c['psnr'] - d['psnr']:+.2f} "
+            f"| {stop_cell(c)} | {stop_cell(d)} | {c['psnr'] - d['psnr']:+.2f} "
             f"| {c['cpu_seconds']:.0f} | {d['cpu_seconds']:.0f} | {c['ran_on']} |"
         )
     if not found:
