@@ -23,8 +23,10 @@ rows (they depend on the machine the trajectories ran on). Usage, from the repos
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,10 +35,13 @@ from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
 from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE, DENOISE_STOP
+from ensemble import rule_pick
 from guard import _key, bm3d_estimated, current, load_runs, stop_cell
 
 #: Issue 14's target: PSNR at the stop at least CBM3D (σ̂) − 1.0 dB.
 TARGET_GAP = -1.0
+#: Issue 14's floor: no result more than this many dB under CBM3D (σ̂) (nor below its input).
+FLOOR_GAP = 2.0
 
 
 def rows(runs: list[dict[str, Any]], caps: list[int], network: str) -> list[dict[str, Any]]:
@@ -67,6 +72,7 @@ def rows(runs: list[dict[str, Any]], caps: list[int], network: str) -> list[dict
                 "peak_step": peak_step,
                 "recorded_steps": run["history"][-1]["step"],
                 "seconds_per_step": run["seconds"] / run["iterations"],
+                "placement": run.get("placement") or {},
                 "replays": replays,
             }
         )
@@ -81,6 +87,8 @@ def markdown(found: list[dict[str, Any]], caps: list[int], runs_folder: Path) ->
         f"policy: {DENOISE_STOP} with S = {DENOISE_PATIENCE}, nominal {DENOISE_ITERS} steps, "
         f"the adaptive budget as shipped but for its cap (today {ADAPTIVE_CAP} × "
         f"{DENOISE_ITERS} = {ADAPTIVE_CAP * DENOISE_ITERS})",
+        f"- recorded on: {placements(found)}; *s/step* is each recording's own clock, which "
+        "costs the caps against each other (not against another machine)",
         "",
         f"| image | σ | noisy | CBM3D (σ̂) | peak (step) | {header} | s/step |",
         "|---|---|---|---|---|" + "---|" * len(caps) + "---|",
@@ -117,6 +125,105 @@ def markdown(found: list[dict[str, Any]], caps: list[int], runs_folder: Path) ->
             f"{mean(x['halt'] for x in replays):.0f} | "
             f"{sum(x['confirmed'] for x in replays)} of {len(replays)} |"
         )
+    lines += ["", *rule_lines(found, caps)]
+    return lines
+
+
+def placements(found: list[dict[str, Any]]) -> str:
+    """Where the runs ran, counted: e.g. ``cuda fp32 × 12``."""
+    where = Counter(
+        f"{r['placement'].get('device', '?')} {r['placement'].get('precision', '?')}" for r in found
+    )
+    return ", ".join(f"{name} × {count}" for name, count in sorted(where.items()))
+
+
+def seconds_at(row: dict[str, Any], cap: int) -> float:
+    """Seconds of the run replayed with ``cap``: its halt step at the recording's own s/step."""
+    return row["replays"][str(cap)]["halt"] * row["seconds_per_step"]
+
+
+def floor_misses(found: list[dict[str, Any]], cap: int) -> int:
+    """The issue's floor: runs below their noisy input or more than 2 dB under CBM3D (σ̂)."""
+    return sum(
+        r["replays"][str(cap)]["psnr"] < r["noisy"]
+        or (
+            r["bm3d_estimated"] is not None
+            and r["replays"][str(cap)]["psnr"] < r["bm3d_estimated"] - FLOOR_GAP
+        )
+        for r in found
+    )
+
+
+def rule_lines(found: list[dict[str, Any]], caps: list[int]) -> list[str]:
+    """The project's rule with issue 14's floor over the caps: the caps that miss the floor on
+    the fewest runs (:func:`floor_misses`; "unless no combination does better"), then of those
+    within 0.1 dB of the best mean PSNR the most dB gained over the noisy input per second
+    (:func:`ensemble.rule_pick`). Each run's seconds are its halt step at its own recorded
+    s/step, so every cap is costed on the same clock."""
+    misses = {cap: floor_misses(found, cap) for cap in caps}
+    fewest = min(misses.values())
+    groups = {
+        cap: [
+            {
+                "psnr": r["replays"][str(cap)]["psnr"],
+                "noisy": r["noisy"],
+                "seconds": seconds_at(r, cap),
+            }
+            for r in found
+        ]
+        for cap in caps
+        if misses[cap] == fewest
+    }
+    chosen, rates = rule_pick(groups)
+    missed = ", ".join(f"{cap}: {misses[cap]}" for cap in caps)
+    rates_text = ", ".join(f"{cap}: {rates[cap] * 1000:.2f}" for cap in rates)
+    return [
+        f"The floor (no run below its noisy input or more than {FLOOR_GAP:g} dB under CBM3D "
+        f"(σ̂)) is missed by this many runs at each cap: {missed}. Of the caps that miss it "
+        f"least, the project's rule (within 0.1 dB of the best mean PSNR, the most dB gained "
+        f"over the noisy input per second; mdB/s: {rates_text}) picks **cap {chosen}**.",
+    ]
+
+
+def whole_rows(path: Path, found: list[dict[str, Any]], caps: list[int]) -> list[str]:
+    """Every whole image of ``cbsd68_full.json`` at each cap: the runs there that halted before
+    the shipped cap are kept as they ran (a larger cap changes nothing for them); the capped ones
+    are replaced by this sweep's replay of their image (so the shipped cap's row checks the
+    replay against the runs as they ran)."""
+    if not path.exists():
+        return []
+    ran = json.loads(path.read_text(encoding="utf-8"))["rows"]
+    replayed = {r["image"]: r for r in found}
+    shipped = ADAPTIVE_CAP * DENOISE_ITERS
+    mean = statistics.fmean
+    lines = [
+        f"## Every whole image ({path}, {len(ran)} default runs at cap {shipped})",
+        "",
+        f"Each image's run as it ran, but for the {len(replayed)} above, replaced by their replay "
+        "at each cap (a run that halted before the cap is the same at any larger one). "
+        f"*as ran*: `{path.name}`'s own mean.",
+        "",
+        "| cap | mean PSNR | mean gap to CBM3D (σ̂) | more than 2 dB under | "
+        "below the noisy input |",
+        "|---|---|---|---|---|",
+        f"| as ran | {mean(r['psnr'] for r in ran):.2f} | "
+        f"{mean(r['psnr'] - r['bm3d_psnr'] for r in ran):+.2f} | "
+        f"{sum(r['psnr'] - r['bm3d_psnr'] < -2 for r in ran)} | "
+        f"{sum(r['psnr'] < r['noisy_psnr'] for r in ran)} |",
+    ]
+    for cap in caps:
+        psnr = {
+            r["image"]: replayed[Path(r["image"]).stem]["replays"][str(cap)]["psnr"]
+            if Path(r["image"]).stem in replayed
+            else r["psnr"]
+            for r in ran
+        }
+        gaps = [psnr[r["image"]] - r["bm3d_psnr"] for r in ran]
+        lines.append(
+            f"| {cap} | {mean(psnr.values()):.2f} | {mean(gaps):+.2f} | "
+            f"{sum(g < -2 for g in gaps)} | "
+            f"{sum(psnr[r['image']] < r['noisy_psnr'] for r in ran)} |"
+        )
     return lines
 
 
@@ -126,6 +233,12 @@ def main() -> None:
     parser.add_argument("--caps", default="4500,6000,7500,9000")
     parser.add_argument("--network", default="hourglass-w64")
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/budget_cap.md"))
+    parser.add_argument(
+        "--whole",
+        type=Path,
+        default=Path("benchmarks/results/cbsd68_full.json"),
+        help="the default runs on every whole image, whose capped ones these runs re-record",
+    )
     args = parser.parse_args()
     caps = sorted(int(c) for c in args.caps.split(","))
     found = rows(current(load_runs(args.runs)), caps, args.network)
@@ -134,6 +247,8 @@ def main() -> None:
         "",
         *markdown(found, caps, args.runs),
     ]
+    if found:
+        body += ["", *whole_rows(args.whole, found, caps)]
     path, _ = write_report(args.out, "\n".join(body), {"caps": caps, "rows": found}, provenance())
     print(f"wrote {path} ({len(found)} runs)")
 

@@ -29,6 +29,7 @@ DATA=.gpu-data
 WHEELS=.whl
 DEVICE=${DEVICE:-cuda}          # DEVICE=cpu SWEEP_SECONDS=20 FULL_SECONDS=30 tries it on a CPU
 SWEEP_SECONDS=${SWEEP_SECONDS:-60}
+SWEEP_WORKERS=${SWEEP_WORKERS:-4}  # runs sharing the GPU at once (a run killed at the timeout is lost)
 FULL_SECONDS=${FULL_SECONDS:-180}
 FULL_INSTANCES=${FULL_INSTANCES:-8}
 FULL_THREADS=${FULL_THREADS:-2}
@@ -140,7 +141,7 @@ run)
         [ -d "benchmarks/results/$name" ] && cp -r "benchmarks/results/$name" "/tmp/sweeps/$name"
         # no run checkpoints: the files of a killed run would not come back (and are large)
         timeout "$SWEEP_SECONDS" "$py" -m autodip bench run --sweep "$sweep" --device "$DEVICE" \
-            --workers 4 --checkpoint-every 0 -o "/tmp/sweeps/$name" >> "$work/sweep.log" 2>&1
+            --workers "$SWEEP_WORKERS" --checkpoint-every 0 -o "/tmp/sweeps/$name" >> "$work/sweep.log" 2>&1
         echo "$name: exit $?" >> "$work/sweep.log"
         tar -C /tmp/sweeps -czf "$out/runs-$name.tgz" "$name/runs" 2>> "$work/sweep.log"
         pack
