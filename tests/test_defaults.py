@@ -81,6 +81,22 @@ def test_help_shows_the_defaults():
     assert f"up to {defaults.ADAPTIVE_CAP}×" in text
 
 
+@pytest.mark.parametrize(("side", "cap"), [(361, 4500), (363, 7500)])
+def test_denoising_caps_the_adaptive_budget_higher_from_2x256_squared_pixels(side, cap):
+    """budget_cap.md: whole CBSD68 images (481×321) gain from a 7500-step cap, 256² crops
+    confirm before 4500; the line is 2·256² pixels (≈ 362²)."""
+    noisy = np.random.default_rng(0).normal(0.5, 0.1, (3, side, side)).astype(np.float32)
+    result = restore.denoise(noisy, max_time=0.2, device="cpu", ensemble=1)
+    assert result.config["budget"]["nominal"] == defaults.DENOISE_ITERS
+    assert result.config["budget"]["cap"] == cap
+    assert (
+        restore.inpaint(noisy, np.ones((side, side), bool), max_time=0.2, device="cpu").config[
+            "budget"
+        ]["cap"]
+        == defaults.ADAPTIVE_CAP * defaults.INPAINT_ITERS
+    )
+
+
 @pytest.mark.parametrize(("side", "width"), [(221, 32), (222, 64)])
 def test_the_library_widens_denoising_from_3x128_squared_pixels(side, width):
     noisy = np.full((3, side, side), 0.5, np.float32)

@@ -219,8 +219,9 @@ def restore(
         Iteration budget, a hard cap. ``None`` takes the task's budget as an *adaptive* one: the
         run goes on past it while its estimate is under-fitted (:mod:`autodip.stopping.fit_guard`),
         or its criterion has not confirmed a stop while the residual is above σ̂², up to
-        :data:`ADAPTIVE_CAP` times the budget; ``result.config["budget"]`` says by how much and
-        why.
+        :data:`ADAPTIVE_CAP` times the budget (denoising: more on large images,
+        :meth:`~autodip.defaults.TaskDefaults.cap_for`); ``result.config["budget"]`` says by how
+        much and why.
     seed, device, precision
         See :class:`autodip.core.run.FitConfig`.
     reference
@@ -412,7 +413,7 @@ def _prepare(
         raise TypeError(_unknown_option_message(error)) from None
     options = {
         "reg_noise_std": defaults.reg_noise_std,
-        "max_extended_iters": ADAPTIVE_CAP * iters if adaptive else None,
+        "max_extended_iters": defaults.cap_for(*size) * iters if adaptive else None,
         "max_seconds": max_time,
         **(fit_options or {}),
     }

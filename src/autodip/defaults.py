@@ -101,6 +101,17 @@ MULTICHANNEL_STOP = "emv"
 #: this many
 #: times the budget (``benchmarks/results/guard.md`` replays it on the 256² development runs).
 ADAPTIVE_CAP = 3
+#: Denoising's cap on estimates of at least :data:`DENOISE_LONG_CAP_PIXELS` pixels (7500 steps).
+#: On whole CBSD68 images (481×321) 12 of the 34 default runs reached the 4500-step cap
+#: unconfirmed with their peak at it; recorded to 9000 steps and replayed
+#: (``benchmarks/results/budget_cap.md``), caps 4500 / 6000 / 7500 / 9000 return 26.79 / 26.90 /
+#: 26.96 / 26.97 dB on those 12, leave 3 / 3 / 1 / 1 of them more than 2 dB under CBM3D (σ̂), and
+#: the project's rule with issue 14's floor picks 7500 (on all 34 images: 29.00 → 29.06 dB). At
+#: 256² every default run confirms its stop before 4500 steps (``guard.md``: 36 of 36), so a cap
+#: there changes nothing measured; only 256² and 481×321 were measured, and the line is drawn
+#: between them.
+DENOISE_LONG_CAP = 5
+DENOISE_LONG_CAP_PIXELS = 2 * 256 * 256
 
 #: The widest network the command line builds (``dip-skip`` at 1024 channels: 100 M parameters);
 #: wider ones would be allocated before the memory check could refuse them.
@@ -184,6 +195,10 @@ class TaskDefaults:
     ensemble: int = 1
     #: Whether a large image is restored in tiles unasked (:meth:`tile_for`).
     auto_tile: bool = False
+    #: A larger cap of the adaptive budget for estimates of at least ``long_cap_pixels`` pixels
+    #: (``None``: :data:`ADAPTIVE_CAP` at any size; :meth:`cap_for`).
+    long_cap: int | None = None
+    long_cap_pixels: int = 0
 
     def needs_sigma(self, height: int, width: int) -> bool:
         """Whether :meth:`width_for` depends on the noise level for this size."""
@@ -247,6 +262,36 @@ class TaskDefaults:
             return None
         return AUTO_TILE
 
+    def cap_for(self, height: int, width: int) -> int:
+        """The adaptive budget's cap, as a multiple of :attr:`iters`, for an estimate of
+        ``height × width`` pixels: :data:`ADAPTIVE_CAP`, or :attr:`long_cap` from
+        :attr:`long_cap_pixels` pixels.
+
+        Examples
+        --------
+        >>> denoise = TASK_DEFAULTS["denoise"]
+        >>> denoise.cap_for(256, 256), denoise.cap_for(321, 481)
+        (3, 5)
+        >>> TASK_DEFAULTS["sr"].cap_for(1024, 1024)
+        3
+        """
+        if self.long_cap is None or height * width < self.long_cap_pixels:
+            return ADAPTIVE_CAP
+        return self.long_cap
+
+    def describe_cap(self) -> str:
+        """The cap in words: ``'3× (5× from 131072 pixels ≈ 362²)'`` or ``'3×'``.
+
+        Examples
+        --------
+        >>> TASK_DEFAULTS["denoise"].describe_cap(), TASK_DEFAULTS["inpaint"].describe_cap()
+        ('3× (5× from 131072 pixels ≈ 362²)', '3×')
+        """
+        if self.long_cap is None:
+            return f"{ADAPTIVE_CAP}×"
+        side = round(self.long_cap_pixels**0.5)
+        return f"{ADAPTIVE_CAP}× ({self.long_cap}× from {self.long_cap_pixels} pixels ≈ {side}²)"
+
     def describe_width(self) -> str:
         """The default width in words: ``'32 (64 from 49152 pixels ≈ 222²)'`` or ``'64'``.
 
@@ -279,6 +324,8 @@ TASK_DEFAULTS = {
         narrow_from_sigma=DENOISE_NARROW_FROM_SIGMA,
         ensemble=DENOISE_ENSEMBLE,
         auto_tile=True,
+        long_cap=DENOISE_LONG_CAP,
+        long_cap_pixels=DENOISE_LONG_CAP_PIXELS,
     ),
     "inpaint": TaskDefaults(
         INPAINT_ITERS,

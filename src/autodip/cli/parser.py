@@ -286,7 +286,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         help="number of iterations, a hard cap (default: an adaptive budget of "
         + f"{defaults.iters} steps"
         + ("; 4000 for --factor 8" if task == "sr" else "")
-        + f", extended up to {default.ADAPTIVE_CAP}× while the estimate is under-fitted"
+        + f", extended up to {defaults.describe_cap()} while the estimate is under-fitted"
         + (
             ", or the stopping criterion has not confirmed a stop and the fit is not yet at the "
             "noise level)"
