@@ -301,12 +301,12 @@ def test_a_misspelt_keyword_of_the_api_is_named_as_such():
 def test_help_lists_only_the_options_a_command_takes(capsys, command, hidden):
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args([command, "--help"])
-    text = capsys.readouterr().out
+    text = " ".join(capsys.readouterr().out.split())  # as read, not as wrapped
     assert all(f"{option} SIZE" not in text for option in hidden)
     assert "confirmed a stop" not in text  # its default budget waits for no criterion
     with pytest.raises(SystemExit):
         cli.build_parser().parse_args(["denoise", "--help"])
-    denoise = capsys.readouterr().out
+    denoise = " ".join(capsys.readouterr().out.split())
     assert all(f"{option} SIZE" in denoise for option in hidden)
     assert "confirmed a stop" in denoise  # CIFS's stop extends its budget
 
