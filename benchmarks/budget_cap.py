@@ -34,12 +34,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
-from autodip.defaults import ADAPTIVE_CAP, DENOISE_ITERS, DENOISE_PATIENCE, DENOISE_STOP
+from autodip.defaults import DENOISE_ITERS, DENOISE_PATIENCE, DENOISE_STOP, TASK_DEFAULTS
+from cbsd68_full import FORMER_CAP
 from ensemble import rule_pick
 from guard import _key, bm3d_estimated, current, load_runs, stop_cell
 
 #: Issue 14's target: PSNR at the stop at least CBM3D (σ̂) − 1.0 dB.
 TARGET_GAP = -1.0
+#: Denoising's caps in words, e.g. ``3× (5× from 131072 pixels ≈ 362²)``.
+DENOISE_CAPS = TASK_DEFAULTS["denoise"].describe_cap()
 #: Issue 14's floor: no result more than this many dB under CBM3D (σ̂) (nor below its input).
 FLOOR_GAP = 2.0
 
@@ -85,8 +88,8 @@ def markdown(found: list[dict[str, Any]], caps: list[int], runs_folder: Path) ->
     lines = [
         f"- trajectories: `{runs_folder}` ({len(found)} runs recorded to ≥ {max(caps)} steps); "
         f"policy: {DENOISE_STOP} with S = {DENOISE_PATIENCE}, nominal {DENOISE_ITERS} steps, "
-        f"the adaptive budget as shipped but for its cap (today {ADAPTIVE_CAP} × "
-        f"{DENOISE_ITERS} = {ADAPTIVE_CAP * DENOISE_ITERS})",
+        f"the adaptive budget as shipped but for its cap (today {DENOISE_CAPS} × "
+        f"{DENOISE_ITERS})",
         f"- recorded on: {placements(found)}; *s/step* is each recording's own clock, which "
         "costs the caps against each other (not against another machine)",
         "",
@@ -187,17 +190,19 @@ def rule_lines(found: list[dict[str, Any]], caps: list[int]) -> list[str]:
 
 def whole_rows(path: Path, found: list[dict[str, Any]], caps: list[int]) -> list[str]:
     """Every whole image of ``cbsd68_full.json`` at each cap: the runs there that halted before
-    the shipped cap are kept as they ran (a larger cap changes nothing for them); the capped ones
-    are replaced by this sweep's replay of their image (so the shipped cap's row checks the
+    their cap are kept as they ran (a larger cap changes nothing for them); the capped ones are
+    replaced by this sweep's replay of their image (so the row of the cap they ran with checks the
     replay against the runs as they ran)."""
     if not path.exists():
         return []
     ran = json.loads(path.read_text(encoding="utf-8"))["rows"]
     replayed = {r["image"]: r for r in found}
-    shipped = ADAPTIVE_CAP * DENOISE_ITERS
+    ran_caps = Counter(r.get("cap") or FORMER_CAP for r in ran)
     mean = statistics.fmean
     lines = [
-        f"## Every whole image ({path}, {len(ran)} default runs at cap {shipped})",
+        f"## Every whole image ({path}: {len(ran)} default runs, their caps "
+        + ", ".join(f"{cap} × {n}" for cap, n in sorted(ran_caps.items()))
+        + ")",
         "",
         f"Each image's run as it ran, but for the {len(replayed)} above, replaced by their replay "
         "at each cap (a run that halted before the cap is the same at any larger one). "

@@ -15,6 +15,9 @@ Resumable and shareable: each finished image is one small JSON file in ``--cache
 several instances of this script share the work by holding an image's lock file while they restore
 it (an advisory ``flock``, released by the kernel if the instance dies). Each instance writes the
 report from every finished image when it ends; ``--analyse-only`` writes it from the cache alone.
+An image whose row ran to a smaller adaptive-budget cap than today's defaults give it, unconfirmed
+(:func:`superseded`: the 12 capped images of 2026-12-04, since whole images get 7500 steps), is
+run again.
 The seconds of a run are only clean timings when nothing else shared the CPU; ``--conditions``
 says what did. Usage, from the repository root (two processes, one thread each)::
 
@@ -43,6 +46,7 @@ from autodip.bench.analyse import history_peak
 from autodip.bench.calibrate import select_images
 from autodip.bench.provenance import provenance, write_report
 from autodip.bench.sweep import Job, Sweep, expand
+from autodip.defaults import DENOISE_ITERS, TASK_DEFAULTS
 from autodip.metrics.full_reference import psnr, ssim
 from common import SHARED_DATA, cached, defaults_beside_cbm3d
 
@@ -83,6 +87,21 @@ def holding(lock: Path) -> Iterator[bool]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
+#: The cap of the rows that do not record theirs: the runs of 2026-12-03/04, before whole images
+#: got a larger one (``autodip.defaults.DENOISE_LONG_CAP``).
+FORMER_CAP = 4500
+
+
+def superseded(row: dict[str, Any]) -> bool:
+    """Whether the defaults would now run ``row``'s image differently: it ran to its adaptive
+    budget's cap unconfirmed, and that cap is below today's for its size. Confirmed runs, and
+    runs that ended before their cap, are what they would be under any larger cap."""
+    cap = row.get("cap") or FORMER_CAP
+    height, width = row["shape"][-2:]
+    today = TASK_DEFAULTS["denoise"].cap_for(height, width) * DENOISE_ITERS
+    return not row["confirmed"] and row["iterations"] >= cap and cap < today
+
+
 def measure(job: Job) -> dict[str, Any]:
     """Restore the job's noisy image with every default; CBM3D (σ̂) on the same file."""
     done = defaults_beside_cbm3d(job, record_psnr=True)
@@ -106,6 +125,19 @@ def measure(job: Job) -> dict[str, Any]:
     }
 
 
+def _superseded_note(rows: list[dict[str, Any]]) -> list[str]:
+    """A line naming the rows today's defaults would run longer (:func:`superseded`)."""
+    old = [Path(r["image"]).stem for r in rows if superseded(r)]
+    if not old:
+        return []
+    return [
+        f"- {len(old)} rows ran to a smaller adaptive-budget cap than today's defaults give "
+        f"their size, unconfirmed ({', '.join(old)}): rerunning the command runs them again; "
+        "until then [`budget_cap.md`](budget_cap.md) replays today's cap on their 9000-step "
+        "trajectories"
+    ]
+
+
 def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: str) -> list[str]:
     """The per-image table and the summary beside the paper's numbers."""
     lines = [
@@ -115,6 +147,7 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
         "`restore(noisy, Denoise(), ensemble=1)`: every default of `autodip denoise` but one "
         "run instead of the default ensemble; CBM3D with σ̂ on the same noisy file",
         f"- {conditions}",
+        *_superseded_note(rows),
         "",
         "| image | size | noisy | network | stop / steps | confirmed by | PSNR | SSIM | peak "
         "(step) | gap to peak | CBM3D (σ̂) | vs CBM3D | seconds | ran on | CBM3D s |",
@@ -206,8 +239,10 @@ def main() -> None:
         stem = Path(job.image).stem
         path = args.cache / f"{stem}-s{SIGMA:g}.json"
         with holding(args.cache / f"{stem}.lock") as held:
-            if not held or path.exists():  # another instance's, or done (checked once held)
+            # another instance's, or done (checked once held) with today's defaults
+            if not held or (path.exists() and not superseded(json.loads(path.read_text()))):
                 continue
+            path.unlink(missing_ok=True)  # a superseded row is run again (git keeps the old)
             print(f"{job.image}: restoring", flush=True)
             try:
                 row = cached(path, lambda job=job: {**measure(job), "conditions": args.conditions})

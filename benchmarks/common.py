@@ -54,7 +54,7 @@ def defaults_beside_cbm3d(job: Any, *, record_psnr: bool) -> dict[str, Any]:
     image to :func:`autodip.api.restore` as ``reference`` (PSNR at the monitored steps, for the
     run's peak; it does not steer the run). Returns the noisy image, the reference, the run's
     result and estimate, their seconds, and ``run`` (network, placement, stop, steps,
-    confirmation) and ``bm3d`` (σ used, PSNR, SSIM, seconds) records.
+    confirmation, the adaptive budget's cap) and ``bm3d`` (σ used, PSNR, SSIM, seconds) records.
     """
     import time
 
@@ -86,6 +86,7 @@ def defaults_beside_cbm3d(job: Any, *, record_psnr: bool) -> dict[str, Any]:
             "iterations": result.iterations,
             "confirmed": result.confirmed,
             "confirmed_by": result.config.get("confirmed_by"),
+            "cap": result.config["budget"]["cap"],  # the adaptive budget's (None: a hard budget)
         },
         "bm3d": {
             "sigma": sigma_used,
