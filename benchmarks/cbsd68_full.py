@@ -48,7 +48,8 @@ from autodip.bench.provenance import provenance, write_report
 from autodip.bench.sweep import Job, Sweep, expand
 from autodip.defaults import DENOISE_ITERS, TASK_DEFAULTS
 from autodip.metrics.full_reference import psnr, ssim
-from common import SHARED_DATA, cached, defaults_beside_cbm3d
+from autodip.reporting.files import write_json
+from common import SHARED_DATA, defaults_beside_cbm3d
 
 SIGMA = 25.0
 #: Takagi, Ishizaki and Maeda, ICIP 2023, Table 1 (CBSD68, σ = 25; T = 20 000 iterations, S = 1000,
@@ -242,10 +243,11 @@ def main() -> None:
             # another instance's, or done (checked once held) with today's defaults
             if not held or (path.exists() and not superseded(json.loads(path.read_text()))):
                 continue
-            path.unlink(missing_ok=True)  # a superseded row is run again (git keeps the old)
             print(f"{job.image}: restoring", flush=True)
             try:
-                row = cached(path, lambda job=job: {**measure(job), "conditions": args.conditions})
+                # written atomically when done: a superseded row stays until its rerun replaces it
+                row = {**measure(job), "conditions": args.conditions}
+                write_json(path, row)
             except Exception as error:  # one image's failure must not stop the others
                 print(f"{job.image}: failed ({type(error).__name__}: {error})", flush=True)
                 continue

@@ -1,13 +1,18 @@
 #!/usr/bin/env bash
-# One GPU lease, prepared in advance: the speed benchmarks (per step, batched members, and the
-# default ensemble batched against one member after another), the device tests on CUDA beside a slice
-# of the whole-image CBSD68 runs (benchmarks/cbsd68_full.py, several instances sharing the GPU),
-# then a slice of the 256² development sweep. A lease is about 15 minutes of device time with at
-# most 10 per command, so everything runs in one command of at most 90 + 60 + 150 + FULL_SECONDS
-# + SWEEP_SECONDS s plus set-up (≈ 560 s by default), inside the 600 s a command may take (each part
-# has its own timeout, and each part's results are packed as soon as it ends, so a command killed
-# late still returns them). The machine has none of the `bm3d` baseline's packages: `prepare`
-# downloads their wheels into .whl/ (python 3.12, the machine's) and `run` installs them there.
+# One GPU lease, prepared in advance. Its parts (PARTS, run in this order): `timings`, the speed
+# benchmarks alone on the GPU (per step, batched members, and the default ensemble batched against
+# one member after another: 90 + 60 + 150 s); `tests`, the device tests on CUDA, beside `full`, the
+# whole-image CBSD68 runs (benchmarks/cbsd68_full.py, FULL_INSTANCES instances sharing the GPU:
+# images not yet run, and rows today's defaults supersede); then `sweeps`, the sweep files'
+# missing runs. A lease is about 15 minutes of device time with at most 10 per command, and each
+# part has its own timeout inside the 600 s a command may take; each part's results are packed
+# as soon as it ends, so a command killed late still returns them. By default (`tests full`,
+# ≈ 500 s) the lease reruns the 12 whole images the 7500-step cap supersedes; a second call
+# `PARTS=sweeps SWEEP_SECONDS=300` then runs dev256-pass1.json's 4 dip-skip runs, and
+# `PARTS=timings` re-measures the speed (e.g. `batched_ensemble.py` on more images). The first
+# lease (2026-12-04) ran all parts; the second ran `full-cap.json` (SWEEP_FILES) and the batched
+# ensemble. The machine has none of the `bm3d` baseline's packages: `prepare` downloads their
+# wheels into .whl/ (python 3.12, the machine's) and `run` installs them there.
 #
 # Here, before the lease (copies CBSD68 and the sweep's images into .gpu-data/, which git ignores;
 # the tool sends at most 64 MiB, so move benchmarks/results/ensemble-runs/ aside for the call):
@@ -17,7 +22,8 @@
 # Back here (unpacks the runs into the sweep caches and the whole-image rows into
 # benchmarks/results/cbsd68-full/, keeps the logs and reports in benchmarks/results/gpu/):
 #   bash benchmarks/gpu_session.sh collect FILES_AT
-# then `make reports-256`, `python benchmarks/cbsd68_full.py --analyse-only` and commit. The runs' placement says cuda; their keys are the CPU
+# then `make reports-256`, `python benchmarks/cbsd68_full.py --analyse-only`, `python
+# benchmarks/budget_cap.py` and commit. The runs' placement says cuda; their keys are the CPU
 # runs' (a job's key leaves out where it ran), so the PSNR analyses use them as they are; their
 # seconds are GPU seconds (choose256.py, which rescales CPU times, refuses them in dev256).
 set -uo pipefail
@@ -30,10 +36,10 @@ WHEELS=.whl
 DEVICE=${DEVICE:-cuda}          # DEVICE=cpu SWEEP_SECONDS=20 FULL_SECONDS=30 tries it on a CPU
 SWEEP_SECONDS=${SWEEP_SECONDS:-60}
 SWEEP_WORKERS=${SWEEP_WORKERS:-4}  # runs sharing the GPU at once (a run killed at the timeout is lost)
-FULL_SECONDS=${FULL_SECONDS:-180}
-FULL_INSTANCES=${FULL_INSTANCES:-8}
-FULL_THREADS=${FULL_THREADS:-2}
-PARTS=${PARTS:-timings tests full sweeps}  # e.g. PARTS=full for a second, shorter lease
+FULL_SECONDS=${FULL_SECONDS:-480}
+FULL_INSTANCES=${FULL_INSTANCES:-12}
+FULL_THREADS=${FULL_THREADS:-1}
+PARTS=${PARTS:-tests full}  # any of: timings tests full sweeps
 has() { [[ " $PARTS " == *" $1 "* ]]; }
 
 case "${1:-}" in
@@ -156,12 +162,22 @@ collect)
     if [ -f "$from/cbsd68-full.tgz" ]; then
         scratch=$(mktemp -d)
         tar -C "$scratch" -xzf "$from/cbsd68-full.tgz"
-        added=0
-        for row in "$scratch"/cbsd68-full/*.json; do
-            target="benchmarks/results/cbsd68-full/$(basename "$row")"
-            if [ ! -e "$target" ]; then cp "$row" "$target"; added=$((added + 1)); fi
-        done
-        echo "cbsd68-full: $added new images"
+        # a new row, or one that replaces a row today's defaults supersede (cbsd68_full.py)
+        "${PYTHON:-.venv/bin/python}" - "$scratch/cbsd68-full" benchmarks/results/cbsd68-full <<'PY'
+import json, shutil, sys
+from pathlib import Path
+sys.path[:0] = ["benchmarks", "src"]
+from cbsd68_full import superseded
+came, here = Path(sys.argv[1]), Path(sys.argv[2])
+added = 0
+for row in sorted(came.glob("*.json")):
+    target = here / row.name
+    old = json.loads(target.read_text()) if target.exists() else None
+    if old is None or (superseded(old) and not superseded(json.loads(row.read_text()))):
+        shutil.copy(row, target)
+        added += 1
+print(f"cbsd68-full: {added} new or superseding rows")
+PY
         rm -rf "$scratch"
     fi
     for packed in "$from"/runs-*.tgz; do
