@@ -217,12 +217,10 @@ def whole_rows(path: Path, found: list[dict[str, Any]], caps: list[int]) -> list
         f"{sum(r['psnr'] < r['noisy_psnr'] for r in ran)} |",
     ]
     for cap in caps:
-        psnr = {
-            r["image"]: replayed[Path(r["image"]).stem]["replays"][str(cap)]["psnr"]
-            if Path(r["image"]).stem in replayed
-            else r["psnr"]
-            for r in ran
-        }
+        psnr = {}
+        for r in ran:
+            again = replayed.get(Path(r["image"]).stem)
+            psnr[r["image"]] = r["psnr"] if again is None else again["replays"][str(cap)]["psnr"]
         gaps = [psnr[r["image"]] - r["bm3d_psnr"] for r in ran]
         lines.append(
             f"| {cap} | {mean(psnr.values()):.2f} | {mean(gaps):+.2f} | "

@@ -289,8 +289,7 @@ class TaskDefaults:
         """
         if self.long_cap is None:
             return f"{ADAPTIVE_CAP}×"
-        side = round(self.long_cap_pixels**0.5)
-        return f"{ADAPTIVE_CAP}× ({self.long_cap}× from {self.long_cap_pixels} pixels ≈ {side}²)"
+        return f"{ADAPTIVE_CAP}× ({self.long_cap}× from {_pixels_in_words(self.long_cap_pixels)})"
 
     def describe_width(self) -> str:
         """The default width in words: ``'32 (64 from 49152 pixels ≈ 222²)'`` or ``'64'``.
@@ -302,11 +301,15 @@ class TaskDefaults:
         """
         if self.wide_width is None:
             return str(self.width)
-        side = round(self.wide_pixels**0.5)
         unless = (
             f" unless σ̂ ≥ {self.narrow_from_sigma:g}" if self.narrow_from_sigma is not None else ""
         )
-        return f"{self.width} ({self.wide_width} from {self.wide_pixels} pixels ≈ {side}²{unless})"
+        return f"{self.width} ({self.wide_width} from {_pixels_in_words(self.wide_pixels)}{unless})"
+
+
+def _pixels_in_words(pixels: int) -> str:
+    """A pixel count with the square it is about: ``'49152 pixels ≈ 222²'``."""
+    return f"{pixels} pixels ≈ {round(pixels**0.5)}²"
 
 
 #: Per task (operator name): what ``denoise``, ``inpaint`` and ``sr`` run by default.
