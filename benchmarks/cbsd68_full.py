@@ -13,13 +13,18 @@ and CBM3D with the estimated σ̂ (the ``bm3d`` baseline on the same noisy file)
 
 Resumable and shareable: each finished image is one small JSON file in ``--cache`` (committed), and
 several instances of this script share the work by holding an image's lock file while they restore
-it (an advisory ``flock``, released by the kernel if the instance dies). Each instance writes the
-report from every finished image when it ends; ``--analyse-only`` writes it from the cache alone.
+it (an advisory ``flock``, released by the kernel if the instance dies). A run in progress saves a
+checkpoint every 200 steps in ``--cache``/``runs/`` (git-ignored; ``benchmarks/sweep_state.py
+--stage`` commits those far enough along), and the next instance to take the image resumes it, on
+the same device: an hour-long whole-image run on one CPU thread goes on across sessions. Each
+instance writes the report from every finished image when it ends; ``--analyse-only`` writes it
+from the cache alone.
 An image whose row ran to a smaller adaptive-budget cap than today's defaults give it, unconfirmed
 (:func:`superseded`: the 12 capped images of 2026-12-04, since whole images get 7500 steps), is
 run again.
-The seconds of a run are only clean timings when nothing else shared the CPU; ``--conditions``
-says what did. Usage, from the repository root (two processes, one thread each)::
+The seconds of a run are only clean timings when nothing else shared the CPU (a resumed run's are
+its own clock over all its segments, under the conditions of each, marked "resumed");
+``--conditions`` says what did. Usage, from the repository root (two processes, one thread each)::
 
     for i in 1 2; do OMP_NUM_THREADS=1 nohup nice -n 5 python benchmarks/cbsd68_full.py \\
         --threads 1 --conditions 'two instances, one thread each' > /tmp/cbsd68-$i.log 2>&1 & done
@@ -103,9 +108,11 @@ def superseded(row: dict[str, Any]) -> bool:
     return not row["confirmed"] and row["iterations"] >= cap and cap < today
 
 
-def measure(job: Job) -> dict[str, Any]:
-    """Restore the job's noisy image with every default; CBM3D (σ̂) on the same file."""
-    done = defaults_beside_cbm3d(job, record_psnr=True)
+def measure(job: Job, checkpoint: Path | None = None) -> dict[str, Any]:
+    """Restore the job's noisy image with every default; CBM3D (σ̂) on the same file. The run
+    keeps a ``checkpoint`` there, if given, and resumes from one it finds (see
+    :func:`common.defaults_beside_cbm3d`)."""
+    done = defaults_beside_cbm3d(job, record_psnr=True, checkpoint=checkpoint)
     reference, estimate, bm3d = done["reference"], done["estimate"], done["bm3d"]
     peak, peak_step = history_peak(done["result"].history)
     return {
@@ -161,7 +168,8 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
             f"{r['net']}-w{r['width']} | {r['stop_step']} / {r['iterations']} | {by} | "
             f"{r['psnr']:.2f} | {r['ssim']:.3f} | {r['peak']:.2f} ({r['peak_step']}) | "
             f"{r['peak'] - r['psnr']:.2f} | {r['bm3d_psnr']:.2f} | "
-            f"{r['psnr'] - r['bm3d_psnr']:+.2f} | {r['seconds']:.0f} | {ran_on(r)} | "
+            f"{r['psnr'] - r['bm3d_psnr']:+.2f} | {r['seconds']:.0f}"
+            f"{' (resumed)' if r.get('resumed') else ''} | {ran_on(r)} | "
             f"{r['bm3d_seconds']:.1f} |"
         )
     if not rows:
@@ -246,7 +254,8 @@ def main() -> None:
             print(f"{job.image}: restoring", flush=True)
             try:
                 # written atomically when done: a superseded row stays until its rerun replaces it
-                row = {**measure(job), "conditions": args.conditions}
+                checkpoint = args.cache / "runs" / f"{stem}-s{SIGMA:g}.ckpt"
+                row = {**measure(job, checkpoint), "conditions": args.conditions}
                 write_json(path, row)
             except Exception as error:  # one image's failure must not stop the others
                 print(f"{job.image}: failed ({type(error).__name__}: {error})", flush=True)

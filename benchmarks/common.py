@@ -47,7 +47,9 @@ def claim(lock: Path) -> bool:
     return True
 
 
-def defaults_beside_cbm3d(job: Any, *, record_psnr: bool) -> dict[str, Any]:
+def defaults_beside_cbm3d(
+    job: Any, *, record_psnr: bool, checkpoint: Path | None = None
+) -> dict[str, Any]:
     """Restore a sweep job's noisy image with every default, then CBM3D (σ̂) on the same file.
 
     Each is timed by the wall clock from its call to its return. ``record_psnr`` passes the clean
@@ -55,20 +57,48 @@ def defaults_beside_cbm3d(job: Any, *, record_psnr: bool) -> dict[str, Any]:
     run's peak; it does not steer the run). Returns the noisy image, the reference, the run's
     result and estimate, their seconds, and ``run`` (network, placement, stop, steps,
     confirmation, the adaptive budget's cap) and ``bm3d`` (σ used, PSNR, SSIM, seconds) records.
+
+    ``checkpoint``: a file where the run saves its state every
+    :data:`autodip.defaults.BENCH_CHECKPOINT_EVERY` steps and, when it is there, resumes from
+    (:mod:`autodip.core.checkpoint`: the same result as an uninterrupted run), so that a long run
+    goes on across sessions; deleted once the run is done. A checkpoint that cannot serve (another
+    run's, or saved on another device) is deleted and the run starts afresh. A resumed run's
+    ``seconds`` are the run's own clock summed over its segments (``run["resumed"]``), since the
+    wall clock saw only the last. A run ended by Ctrl-C raises :class:`KeyboardInterrupt` again
+    rather than return its unfinished estimate as a result.
     """
     import time
 
     from autodip.api import restore
     from autodip.bench.baselines import denoise_baseline
     from autodip.bench.run import degrade, load_clean
+    from autodip.errors import CheckpointError
     from autodip.metrics.full_reference import psnr, ssim
     from autodip.physics.operators import Denoise
 
     noisy, _, reference = degrade(load_clean(job), job)
     started = time.perf_counter()
-    # one run (ensemble=1): these tables are of single runs; ensembles have their own
-    result = restore(noisy, Denoise(), reference=reference if record_psnr else None, ensemble=1)
-    seconds = time.perf_counter() - started
+    resumed = checkpoint is not None and checkpoint.exists()
+    try:
+        # one run (ensemble=1): these tables are of single runs; ensembles have their own
+        result = restore(
+            noisy,
+            Denoise(),
+            reference=reference if record_psnr else None,
+            ensemble=1,
+            checkpoint=_checkpointing(checkpoint, resumed),
+        )
+    except CheckpointError as error:
+        if not resumed:
+            raise
+        print(f"{checkpoint}: cannot resume ({error}); starting afresh", flush=True)
+        checkpoint.unlink()
+        return defaults_beside_cbm3d(job, record_psnr=record_psnr, checkpoint=checkpoint)
+    if result.interrupted:  # Ctrl-C: the best estimate so far, not a row (the checkpoint stays)
+        raise KeyboardInterrupt
+    seconds = result.seconds if resumed else time.perf_counter() - started
+    if checkpoint is not None:
+        checkpoint.unlink(missing_ok=True)
     started = time.perf_counter()
     denoised, sigma_used, _ = denoise_baseline("bm3d", noisy, None)
     bm3d_seconds = time.perf_counter() - started
@@ -87,6 +117,7 @@ def defaults_beside_cbm3d(job: Any, *, record_psnr: bool) -> dict[str, Any]:
             "confirmed": result.confirmed,
             "confirmed_by": result.config.get("confirmed_by"),
             "cap": result.config["budget"]["cap"],  # the adaptive budget's (None: a hard budget)
+            **({"resumed": True} if resumed else {}),
         },
         "bm3d": {
             "sigma": sigma_used,
@@ -95,3 +126,13 @@ def defaults_beside_cbm3d(job: Any, *, record_psnr: bool) -> dict[str, Any]:
             "seconds": bm3d_seconds,
         },
     }
+
+
+def _checkpointing(path: Path | None, resume: bool) -> Any:
+    """The run's :class:`~autodip.core.checkpoint.Checkpointing` at ``path`` (``None``: none)."""
+    if path is None:
+        return None
+    from autodip.core.checkpoint import Checkpointing
+    from autodip.defaults import BENCH_CHECKPOINT_EVERY
+
+    return Checkpointing(path, every=BENCH_CHECKPOINT_EVERY, resume=resume)
