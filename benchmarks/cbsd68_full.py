@@ -247,14 +247,17 @@ def main() -> None:
     for job in [] if args.analyse_only else planned:
         stem = Path(job.image).stem
         path = args.cache / f"{stem}-s{SIGMA:g}.json"
+        checkpoint = args.cache / "runs" / f"{stem}-s{SIGMA:g}.ckpt"
         with holding(args.cache / f"{stem}.lock") as held:
-            # another instance's, or done (checked once held) with today's defaults
-            if not held or (path.exists() and not superseded(json.loads(path.read_text()))):
+            if not held:  # another instance's
+                continue
+            if path.exists() and not superseded(json.loads(path.read_text())):
+                # done with today's defaults (a GPU's row collected over a CPU's partial run)
+                checkpoint.unlink(missing_ok=True)
                 continue
             print(f"{job.image}: restoring", flush=True)
             try:
                 # written atomically when done: a superseded row stays until its rerun replaces it
-                checkpoint = args.cache / "runs" / f"{stem}-s{SIGMA:g}.ckpt"
                 row = {**measure(job, checkpoint), "conditions": args.conditions}
                 write_json(path, row)
             except Exception as error:  # one image's failure must not stop the others
