@@ -71,31 +71,28 @@ def defaults_beside_cbm3d(
 
     from autodip.api import restore
     from autodip.bench.baselines import denoise_baseline
-    from autodip.bench.run import degrade, load_clean
-    from autodip.errors import CheckpointError
+    from autodip.bench.run import degrade, fit_resuming, load_clean
+    from autodip.core.checkpoint import Checkpointing
+    from autodip.defaults import BENCH_CHECKPOINT_EVERY
     from autodip.metrics.full_reference import psnr, ssim
     from autodip.physics.operators import Denoise
 
     noisy, _, reference = degrade(load_clean(job), job)
-    started = time.perf_counter()
-    resumed = checkpoint is not None and checkpoint.exists()
-    try:
-        # one run (ensemble=1): these tables are of single runs; ensembles have their own
-        result = restore(
+
+    def fit(resume: bool) -> Any:
+        return restore(
             noisy,
             Denoise(),
             reference=reference if record_psnr else None,
-            ensemble=1,
-            checkpoint=_checkpointing(checkpoint, resumed),
+            ensemble=1,  # these tables are of single runs; ensembles have their own
+            checkpoint=None
+            if checkpoint is None
+            else Checkpointing(checkpoint, every=BENCH_CHECKPOINT_EVERY, resume=resume),
         )
-    except CheckpointError as error:
-        if not resumed:
-            raise
-        print(f"{checkpoint}: cannot resume ({error}); starting afresh", flush=True)
-        checkpoint.unlink()
-        return defaults_beside_cbm3d(job, record_psnr=record_psnr, checkpoint=checkpoint)
-    if result.interrupted:  # Ctrl-C: the best estimate so far, not a row (the checkpoint stays)
-        raise KeyboardInterrupt
+
+    started = time.perf_counter()
+    result = fit_resuming(fit, checkpoint, log=lambda line: print(line, flush=True))
+    resumed = "resumed_from_step" in result.config
     seconds = result.seconds if resumed else time.perf_counter() - started
     if checkpoint is not None:
         checkpoint.unlink(missing_ok=True)
@@ -126,13 +123,3 @@ def defaults_beside_cbm3d(
             "seconds": bm3d_seconds,
         },
     }
-
-
-def _checkpointing(path: Path | None, resume: bool) -> Any:
-    """The run's :class:`~autodip.core.checkpoint.Checkpointing` at ``path`` (``None``: none)."""
-    if path is None:
-        return None
-    from autodip.core.checkpoint import Checkpointing
-    from autodip.defaults import BENCH_CHECKPOINT_EVERY
-
-    return Checkpointing(path, every=BENCH_CHECKPOINT_EVERY, resume=resume)

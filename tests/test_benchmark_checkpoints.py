@@ -39,15 +39,17 @@ class StandIn:
             raise CheckpointError(f"checkpoint '{checkpoint.path}' belongs to a different run")
         checkpoint.path.parent.mkdir(parents=True, exist_ok=True)
         checkpoint.path.write_text("this run's")
-        return _result(noisy, self.interrupted)
+        return _result(noisy, self.interrupted, resumed=checkpoint.resume)
 
 
-def _result(noisy: np.ndarray, interrupted: bool = False) -> Result:
-    """A finished (or interrupted) run's result, 1234 s by its own clock."""
+def _result(noisy: np.ndarray, interrupted: bool = False, resumed: bool = False) -> Result:
+    """A finished (or interrupted) run's result, 1234 s by its own clock; a resumed one says from
+    which step, as :class:`autodip.core.run.Run` does."""
     config = {
         "net": {"name": "hourglass", "options": {"width": 64}},
         "placement": {"device": "cpu", "precision": "fp32"},
         "budget": {"cap": 7500},
+        **({"resumed_from_step": 200} if resumed else {}),
     }
     image = torch.from_numpy(noisy)[None]
     return Result(image, 4000, "stopped", interrupted, 1234.0, config=config, stop_step=3700,

@@ -14,8 +14,9 @@ image is a noisy camera shot and its reference the mean of many shots.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -26,6 +27,9 @@ from autodip.io import read_image
 from autodip.metrics.full_reference import psnr, ssim
 from autodip.physics.noise import add_gaussian_noise, add_poisson_noise
 from autodip.physics.operators import Denoise, Inpaint, Operator, SuperResolve
+
+if TYPE_CHECKING:  # pragma: no cover
+    from autodip.core.result import Result
 
 #: The input perturbation's draw of every sweep job: DIP's fresh draws, as every cached run was made
 #: before the shifted draw became the default (``autodip.core.perturbation``); a sweep's cache does
@@ -137,17 +141,7 @@ def run_job(
             **options,
         )
 
-    resume = partial is not None and partial.is_file()
-    try:
-        result = fit(resume)
-    except Exception:  # CheckpointError (another placement), or a state that no longer loads
-        if not resume:
-            raise
-        assert partial is not None  # resume implies a partial file
-        partial.unlink(missing_ok=True)
-        result = fit(False)
-    if result.interrupted:
-        raise KeyboardInterrupt
+    result = fit_resuming(fit, partial)
     return {
         "job": _job_data(job),
         "measured_psnr": psnr(measured, reference) if measured.shape == reference.shape else None,
@@ -242,6 +236,32 @@ def noise_std(noisy: np.ndarray, reference: np.ndarray) -> float:
     can be judged (it also holds the reference's own small error: a mean of finitely many shots).
     """
     return float(np.std(noisy.astype(np.float64) - reference) * 255.0)
+
+
+def fit_resuming(
+    fit: Callable[[bool], Result], partial: Path | None, log: Callable[[str], None] | None = None
+) -> Result:
+    """``fit(resume)``, continuing the checkpoint ``partial`` where that file exists.
+
+    A checkpoint the run cannot continue (another placement's, a damaged file, a state that no
+    longer loads) is deleted and the run starts afresh, saying so to ``log`` if given. A run ended
+    by Ctrl-C raises :class:`KeyboardInterrupt` rather than return its unfinished estimate as a
+    finished run; its checkpoint stays for the next attempt.
+    """
+    resume = partial is not None and partial.is_file()
+    try:
+        result = fit(resume)
+    except Exception as error:  # CheckpointError (another placement), a state that no longer loads
+        if not resume:
+            raise
+        assert partial is not None  # resume implies a partial file
+        if log is not None:
+            log(f"{partial}: cannot resume ({error}); starting afresh")
+        partial.unlink(missing_ok=True)
+        result = fit(False)
+    if result.interrupted:
+        raise KeyboardInterrupt
+    return result
 
 
 def _job_data(job: Job) -> dict[str, Any]:
