@@ -167,6 +167,74 @@ def policy_markdown(rows: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def by_coverage(runs: list[dict[str, Any]], networks: list[str]) -> tuple[list[str], list[str]]:
+    """``networks`` split into those that have run every (image, degradation) pair any of them
+    has run, and those still short of some: a network being swept joins the comparison once done."""
+    have = defaultdict(set)
+    for run in runs:
+        have[run["job"]["network"]].add((run["job"]["image"], run["job"]["degradation"]))
+    every = set().union(*have.values()) if have else set()
+    complete = [n for n in networks if have[n] == every]
+    return complete, [n for n in networks if n not in complete]
+
+
+def compare(
+    dip: list[dict[str, Any]],
+    networks: list[str],
+    costs: dict[str, float],
+    bm3d: dict[tuple[str, str], float],
+    sweep: dict[str, Any],
+    level: int = 2,
+) -> tuple[list[str], Any, list[dict[str, Any]]]:
+    """The shipped policy per network and the project's rule over every combination, on the
+    pairs every one of ``networks`` has run; markdown sections at heading ``level``."""
+    runs = [rescaled(r, costs[r["job"]["network"]]) for r in comparable(dip, networks)]
+    runs = [r for r in runs if r["job"]["network"] in networks]
+    pairs = len({(r["job"]["image"], r["job"]["degradation"]) for r in runs})
+    candidates = summarise(
+        replay(runs, PATIENCES, budgets_for(sweep["iters"]))
+        + adaptive_samples(runs, PATIENCES, list(NOMINALS), defaults.ADAPTIVE_CAP)
+    )
+    chosen, _ = pick(candidates)
+    shipped = defaults.TASK_DEFAULTS["denoise"].iters
+    policy = [
+        row
+        for nominal in NOMINALS
+        for row in shipped_policy_rows(
+            runs, costs, bm3d, nominal, min(defaults.ADAPTIVE_CAP * nominal, sweep["iters"])
+        )
+    ]
+    sigma_hat = {(r["job"]["image"], r["job"]["level"]): r["sigma_hat"] for r in runs}
+    policy += default_rows(policy, sigma_hat)
+    head = "#" * level
+    rule = markdown(candidates)
+    if level > 2:  # the rule's own sub-headings, one level down
+        rule = "\n".join(
+            "#" + line if line.startswith("###") else line for line in rule.splitlines()
+        )
+    lines = [
+        f"{len(runs)} runs of {', '.join(networks)} on the {pairs} (image, σ) pairs every one of "
+        "them has run.",
+        "",
+        f"{head} The shipped policy per network",
+        "",
+        f"CIFS with S = 300 and the adaptive budget of the fit guard, replayed on each trajectory: "
+        f"*budget* is the nominal budget → the cap ({defaults.ADAPTIVE_CAP}× the nominal one, cut "
+        f"at the {sweep['iters']} recorded steps; shipped: {shipped} → "
+        f"{defaults.ADAPTIVE_CAP * shipped}); seconds = steps run × the clean cost per step "
+        "of the fit and CIFS. *default*: on each crop the network `autodip denoise` picks "
+        f"there ({defaults.TASK_DEFAULTS['denoise'].describe_width()}, by the crop's σ̂); "
+        "*all*: every σ together.",
+        "",
+        *policy_markdown(policy),
+        "",
+        f"{head} The project's rule over every combination",
+        "",
+        rule,
+    ]
+    return lines, chosen, policy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--measure", action="store_true", help="(re)measure the clean costs")
@@ -199,48 +267,43 @@ def main() -> None:
         record = provenance(threads=1, size=f"{SIZE}²", measured=", ".join(measured))
         COSTS.write_text(json.dumps({"provenance": record, "seconds_per_step": costs}, indent=1))
     bm3d = bm3d_estimated(runs)
-    dip = [rescaled(r, costs[r["job"]["network"]]) for r in comparable(dip, networks)]
-    pairs = len({(r["job"]["image"], r["job"]["degradation"]) for r in dip})
-    candidates = summarise(
-        replay(dip, PATIENCES, budgets_for(sweep["iters"]))
-        + adaptive_samples(dip, PATIENCES, list(NOMINALS), defaults.ADAPTIVE_CAP)
-    )
-    chosen, _ = pick(candidates)
-    shipped = defaults.TASK_DEFAULTS["denoise"].iters
-    policy = [
-        row
-        for nominal in NOMINALS
-        for row in shipped_policy_rows(
-            dip, costs, bm3d, nominal, min(defaults.ADAPTIVE_CAP * nominal, sweep["iters"])
-        )
-    ]
-    sigma_hat = {(r["job"]["image"], r["job"]["level"]): r["sigma_hat"] for r in dip}
-    policy += default_rows(policy, sigma_hat)
+    complete, partial = by_coverage(dip, networks)
+    main_lines, chosen, policy = compare(dip, complete, costs, bm3d, sweep)
     cost_line = ", ".join(f"{n} {1000 * costs[n]:.0f} ms" for n in networks)
     lines = [
         "# Denoising defaults from the 256² development sweep",
         "",
-        f"- sweep: `benchmarks/results/dev256/` ({len(dip)} runs of {', '.join(networks)} on the "
-        f"{pairs} (image, σ) pairs every one of them has run)",
+        f"- sweep: `benchmarks/results/dev256/`; the networks that have run every (image, σ) pair "
+        f"any network has: {', '.join(complete)}"
+        + (
+            f"; still running: {', '.join(partial)} (each compared on its own pairs below)"
+            if partial
+            else ""
+        ),
         f"- clean seconds per step at 256², one thread ([`net_costs.json`](net_costs.json)): "
         f"{cost_line}",
         "",
-        "## The shipped policy per network",
-        "",
-        f"CIFS with S = 300 and the adaptive budget of the fit guard, replayed on each trajectory: "
-        f"*budget* is the nominal budget → the cap ({defaults.ADAPTIVE_CAP}× the nominal one, cut "
-        f"at the {sweep['iters']} recorded steps; shipped: {shipped} → "
-        f"{defaults.ADAPTIVE_CAP * shipped}); seconds = steps run × the clean cost per step "
-        "of the fit and CIFS. *default*: on each crop the network `autodip denoise` picks "
-        f"there ({defaults.TASK_DEFAULTS['denoise'].describe_width()}, by the crop's σ̂); "
-        "*all*: every σ together.",
-        "",
-        *policy_markdown(policy),
-        "",
-        "## The project's rule over every combination",
-        "",
-        markdown(candidates),
+        *main_lines,
     ]
+    for network in partial:
+        part_lines, _, _ = compare(dip, [*complete, network], costs, bm3d, sweep, level=3)
+        pairs = len(
+            {
+                (r["job"]["image"], r["job"]["degradation"])
+                for r in dip
+                if r["job"]["network"] == network
+            }
+        )
+        lines += [
+            "",
+            f"## So far: {network} on the {pairs} pairs it has run",
+            "",
+            f"{network} has not run every pair yet, so it is compared with the other networks on "
+            "its own pairs only; the rule's choice above does not count it until it has run "
+            "them all.",
+            "",
+            *part_lines,
+        ]
     data = {"costs": costs, "chosen": chosen.__dict__, "policy": policy}
     write_report(args.out, "\n".join(lines), data, provenance())
     print(args.out)
