@@ -9,7 +9,8 @@ other work, so its recorded seconds mix in whatever shared the CPU (the same 450
    network that has runs but no cost yet is measured, ``--measure`` measures all again — pause
    background jobs first);
 2. rescales every cached run's seconds (its fit and its criteria alike) so that its fit costs the
-   clean time per step;
+   clean time per step; a run from a GPU lease (its seconds are GPU seconds) gets the clean CPU
+   cost for its fit and, for each criterion, the median CPU cost of that criterion in the sweep;
 3. compares the networks on the (image, σ) pairs that every one of them has run:
    - the project's rule (:mod:`autodip.bench.choose`: most dB gained per second within 0.1 dB of
      the best mean PSNR at the stop) over every criterion, patience and budget, hard or adaptive
@@ -79,16 +80,46 @@ def measure_costs(networks: list[str], rounds: int = 3, steps: int = 40) -> dict
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
-def rescaled(run: dict[str, Any], clean: float) -> dict[str, Any]:
-    """``run`` with its fit's seconds per step set to ``clean`` and its criteria scaled alike."""
+def rescaled(
+    run: dict[str, Any], clean: float, criterion_costs: dict[str, float]
+) -> dict[str, Any]:
+    """``run`` with its fit's seconds per step set to ``clean`` and its criteria's costs made CPU
+    costs.
+
+    A CPU run's criteria are scaled by the same factor as its fit (whatever shared the CPU slowed
+    both alike). A run from another device (a GPU lease) has GPU seconds, which say nothing of
+    what its criteria cost on a CPU: each criterion is given ``criterion_costs``, its median cost
+    per step over the sweep's CPU runs (a criterion scores the 256² estimate, whatever network
+    made it).
+    """
     base, _ = step_costs(run)
+    on_cpu = run["placement"]["device"] == "cpu"
     factor = clean / base if base > 0 else 1.0
     out = copy.deepcopy(run)
-    out["seconds"] = run["seconds"] * factor
-    for record in out["criteria"].values():
-        if record.get("seconds") is not None:
+    iterations = max(int(run["iterations"]), 1)
+    for name, record in out["criteria"].items():
+        if record.get("seconds") is None:
+            continue
+        if on_cpu:
             record["seconds"] *= factor
+        else:
+            record["seconds"] = criterion_costs[name] * iterations
+    own = sum(float(r.get("seconds") or 0.0) for r in out["criteria"].values())
+    out["seconds"] = clean * iterations + own
     return out
+
+
+def cpu_criterion_costs(runs: list[dict[str, Any]], costs: dict[str, float]) -> dict[str, float]:
+    """Each criterion's median seconds per step over the CPU runs, rescaled as their fits are."""
+    per_step = defaultdict(list)
+    for run in runs:
+        if run["placement"]["device"] != "cpu":
+            continue
+        base, own = step_costs(run)
+        factor = costs[run["job"]["network"]] / base if base > 0 else 1.0
+        for name, cost in own.items():
+            per_step[name].append(cost * factor)
+    return {name: float(np.median(values)) for name, values in per_step.items()}
 
 
 def comparable(runs: list[dict[str, Any]], networks: list[str]) -> list[dict[str, Any]]:
@@ -188,7 +219,10 @@ def compare(
 ) -> tuple[list[str], Any, list[dict[str, Any]]]:
     """The shipped policy per network and the project's rule over every combination, on the
     pairs every one of ``networks`` has run; markdown sections at heading ``level``."""
-    runs = [rescaled(r, costs[r["job"]["network"]]) for r in comparable(dip, networks)]
+    criterion_costs = cpu_criterion_costs(dip, costs)
+    runs = [
+        rescaled(r, costs[r["job"]["network"]], criterion_costs) for r in comparable(dip, networks)
+    ]
     runs = [r for r in runs if r["job"]["network"] in networks]
     pairs = len({(r["job"]["image"], r["job"]["degradation"]) for r in runs})
     candidates = summarise(
@@ -251,12 +285,6 @@ def main() -> None:
     sweep = json.loads((SWEEP / "sweep.json").read_text())
     runs = current(load_runs(SWEEP))  # σ̂ and CIFS as today's estimator gives them
     dip = [r for r in runs if r["job"]["kind"] == "dip"]
-    elsewhere = sorted({r["placement"]["device"] for r in dip} - {"cpu"})
-    if elsewhere:  # their seconds are not CPU seconds: rescaling would mis-state the criteria's
-        raise SystemExit(
-            f"choose256: runs from {', '.join(elsewhere)} in {SWEEP}; this script rescales CPU "
-            "runs only (keep other devices' runs in a folder of their own)"
-        )
     networks = [n for n in sweep["networks"] if any(r["job"]["network"] == n for r in dip)]
     costs = json.loads(COSTS.read_text())["seconds_per_step"] if COSTS.exists() else {}
     missing = [n for n in networks if n not in costs]

@@ -17,7 +17,10 @@
 #      odd-position CBSD68 images at σ = 25, two instances sharing the images (issue 14 item 7;
 #      about 30 minutes an image per instance on a 2-core AMX CPU);
 #   6. dev256-pass1.json: a first pass of width 128 and dip-skip (σ = 25, 4 images) before either
-#      gets all 36 (docs/benchmarks.md says why).
+#      gets all 36 (docs/benchmarks.md says why);
+#   7. dip-skip on all of dev256.json (it gained +0.31 dB over width 64 in pass 1: pass1.md), σ = 25
+#      first, then σ = 15 and 50; pass 1's dip-skip runs are hard-linked into dev256's cache first
+#      (the same job keys), and choose256.py compares it on the pairs it has run meanwhile.
 #
 # Usage, from the repository root (the sweeps' image paths are relative to it):
 #   OMP_NUM_THREADS=1 nohup nice -n 5 bash benchmarks/dev256_queue.sh > /tmp/dev256.log 2>&1 &
@@ -57,6 +60,10 @@ if [ -e "$narrowed/runs" ] && [ ! -L "$narrowed/runs" ]; then
     exit 2
 fi
 ln -sfn "$(cd "$results/dev256/runs" && pwd)" "$narrowed/runs"
+# dip-skip's narrowing of dev256.json (step 7) is yet another sweep: a folder of its own, same cache
+dipskip=${TMPDIR:-/tmp}/dev256-dipskip
+mkdir -p "$dipskip"
+ln -sfn "$(cd "$results/dev256/runs" && pwd)" "$dipskip/runs"
 bench --sweep benchmarks/sweeps/dev256.json --nets hourglass-w32 hourglass-w64 -o "$narrowed"
 bench --sweep benchmarks/sweeps/dev-full.json -o "$results/dev-full"
 link_shared benchmarks/sweeps/dev256-own.json "$results/dev256-own"
@@ -76,3 +83,19 @@ wait  # an image that failed has no cache file: a rerun of the queue retries it
 bench --sweep benchmarks/sweeps/full-cap.json -o "$results/full-cap"
 link_shared benchmarks/sweeps/dev256-pass1.json "$results/dev256-pass1"
 bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"
+"$python" - "$results/dev256-pass1/runs" "$results/dev256/runs" <<'EOF'
+import gzip
+import json
+import os
+import sys
+from pathlib import Path
+
+source, target = Path(sys.argv[1]), Path(sys.argv[2])
+for path in source.glob("*.json.gz"):  # pass 1's dip-skip runs only: width 128 was pruned
+    with gzip.open(path, "rt") as f:
+        network = json.load(f)["job"].get("network")
+    if network == "dip-skip" and not (target / path.name).exists():
+        os.link(path, target / path.name)
+EOF
+bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip --noise gaussian:25 -o "$dipskip"
+bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip -o "$dipskip"

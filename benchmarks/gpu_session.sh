@@ -8,7 +8,8 @@
 # part has its own timeout inside the 600 s a command may take; each part's results are packed
 # as soon as it ends, so a command killed late still returns them. By default (`tests full`,
 # ≈ 500 s) the lease reruns the 12 whole images the 7500-step cap supersedes; a second call
-# `PARTS=sweeps SWEEP_SECONDS=300` then runs dev256-pass1.json's 4 dip-skip runs, and
+# `PARTS=sweeps SWEEP_SECONDS=500` then runs dev256-dipskip.json's missing dip-skip runs (32 of
+# dev256.json's 36 after pass 1; as many as fit), and
 # `PARTS=timings` re-measures the speed (e.g. `batched_ensemble.py` on more images). The first
 # lease (2026-12-04) ran all parts; the second ran `full-cap.json` (SWEEP_FILES) and the batched
 # ensemble. The machine has none of the `bm3d` baseline's packages: `prepare` downloads their
@@ -25,12 +26,13 @@
 # then `make reports-256`, `python benchmarks/cbsd68_full.py --analyse-only`, `python
 # benchmarks/budget_cap.py` and commit. The runs' placement says cuda; their keys are the CPU
 # runs' (a job's key leaves out where it ran), so the PSNR analyses use them as they are; their
-# seconds are GPU seconds (choose256.py, which rescales CPU times, refuses them in dev256).
+# seconds are GPU seconds (choose256.py gives them the clean CPU costs of their network and
+# criteria, so they join the CPU runs in dev256: collect hard-links dev256-dipskip's runs there).
 set -uo pipefail
 # the sweeps' files, in order (e.g. SWEEP_FILES=benchmarks/sweeps/full-cap.json SWEEP_SECONDS=500
 # PARTS=sweeps for a second call: its 9000-step whole-image runs need minutes each on a shared GPU,
 # and a run killed at the timeout is lost)
-read -r -a SWEEPS <<< "${SWEEP_FILES:-benchmarks/sweeps/dev256-pass1.json}"
+read -r -a SWEEPS <<< "${SWEEP_FILES:-benchmarks/sweeps/dev256-dipskip.json}"
 DATA=.gpu-data
 WHEELS=.whl
 DEVICE=${DEVICE:-cuda}          # DEVICE=cpu SWEEP_SECONDS=20 FULL_SECONDS=30 tries it on a CPU
@@ -41,6 +43,29 @@ FULL_INSTANCES=${FULL_INSTANCES:-12}
 FULL_THREADS=${FULL_THREADS:-1}
 PARTS=${PARTS:-tests full}  # any of: timings tests full sweeps
 has() { [[ " $PARTS " == *" $1 "* ]]; }
+# share_runs PYTHON FROM TO SWEEP: copy into the cache TO each run of the cache FROM that is a job
+# of SWEEP and missing in TO (hard links where they can be): sweeps whose jobs are dev256.json's
+# (dev256-dipskip.json) start from its runs and give it theirs
+share_runs() {
+    "$1" - "$2" "$3" "$4" <<'PY'
+import os, shutil, sys
+from pathlib import Path
+sys.path[:0] = ["src"]
+from autodip.bench.sweep import Sweep, expand
+source, target, sweep = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
+target.mkdir(parents=True, exist_ok=True)
+shared = 0
+for job in expand(Sweep.from_file(sweep)):
+    name = f"{job.key}.json.gz"
+    if (source / name).exists() and not (target / name).exists():
+        try:
+            os.link(source / name, target / name)
+        except OSError:
+            shutil.copy(source / name, target / name)
+        shared += 1
+print(f"{shared} runs shared from {source} into {target}")
+PY
+}
 
 case "${1:-}" in
 prepare)
@@ -145,6 +170,8 @@ run)
         mkdir -p /tmp/sweeps  # start from the committed cache: only missing jobs run
         rm -rf "/tmp/sweeps/$name"
         [ -d "benchmarks/results/$name" ] && cp -r "benchmarks/results/$name" "/tmp/sweeps/$name"
+        share_runs "$py" benchmarks/results/dev256/runs "/tmp/sweeps/$name/runs" "$sweep" \
+            >> "$work/sweep.log" 2>&1
         # no run checkpoints: the files of a killed run would not come back (and are large)
         timeout "$SWEEP_SECONDS" "$py" -m autodip bench run --sweep "$sweep" --device "$DEVICE" \
             --workers "$SWEEP_WORKERS" --checkpoint-every 0 -o "/tmp/sweeps/$name" >> "$work/sweep.log" 2>&1
@@ -193,6 +220,10 @@ PY
             if [ ! -e "$target" ]; then cp "$run" "$target"; added=$((added + 1)); fi
         done
         echo "$name: $added new runs"
+        if [ "$name" != dev256 ]; then  # runs of dev256.json's jobs join its cache
+            share_runs "${PYTHON:-.venv/bin/python}" "benchmarks/results/$name/runs" \
+                benchmarks/results/dev256/runs benchmarks/sweeps/dev256.json
+        fi
         rm -rf "$scratch"
     done
     ;;
