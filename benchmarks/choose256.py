@@ -313,8 +313,12 @@ def main() -> None:
         "",
         *main_lines,
     ]
+    so_far: dict[str, Any] = {}  # the partial networks' comparisons, on their own pairs
     for network in partial:
-        part_lines, _, _ = compare(dip, [*complete, network], costs, bm3d, sweep, level=3)
+        part_lines, part_chosen, part_policy = compare(
+            dip, [*complete, network], costs, bm3d, sweep, level=3
+        )
+        so_far[network] = {"chosen": part_chosen.__dict__, "policy": part_policy}
         pairs = len(
             {
                 (r["job"]["image"], r["job"]["degradation"])
@@ -332,7 +336,7 @@ def main() -> None:
             "",
             *part_lines,
         ]
-    data = {"costs": costs, "chosen": chosen.__dict__, "policy": policy}
+    data = {"costs": costs, "chosen": chosen.__dict__, "policy": policy, "so_far": so_far}
     write_report(args.out, "\n".join(lines), data, provenance())
     print(args.out)
 
