@@ -80,6 +80,12 @@ def measure_costs(networks: list[str], rounds: int = 3, steps: int = 40) -> dict
     return {name: float(np.median(values)) for name, values in times.items()}
 
 
+def clean_factor(run: dict[str, Any], clean: float) -> float:
+    """What a CPU run's seconds are multiplied by for its fit to cost ``clean`` seconds a step."""
+    base, _ = step_costs(run)
+    return clean / base if base > 0 else 1.0
+
+
 def rescaled(
     run: dict[str, Any], clean: float, criterion_costs: dict[str, float]
 ) -> dict[str, Any]:
@@ -92,9 +98,8 @@ def rescaled(
     per step over the sweep's CPU runs (a criterion scores the 256² estimate, whatever network
     made it).
     """
-    base, _ = step_costs(run)
     on_cpu = run["placement"]["device"] == "cpu"
-    factor = clean / base if base > 0 else 1.0
+    factor = clean_factor(run, clean)
     out = copy.deepcopy(run)
     iterations = max(int(run["iterations"]), 1)
     for name, record in out["criteria"].items():
@@ -115,18 +120,23 @@ def cpu_criterion_costs(runs: list[dict[str, Any]], costs: dict[str, float]) -> 
     for run in runs:
         if run["placement"]["device"] != "cpu":
             continue
-        base, own = step_costs(run)
-        factor = costs[run["job"]["network"]] / base if base > 0 else 1.0
-        for name, cost in own.items():
+        factor = clean_factor(run, costs[run["job"]["network"]])
+        for name, cost in step_costs(run)[1].items():
             per_step[name].append(cost * factor)
     return {name: float(np.median(values)) for name, values in per_step.items()}
 
 
-def comparable(runs: list[dict[str, Any]], networks: list[str]) -> list[dict[str, Any]]:
-    """The runs on the (image, degradation) pairs that every one of ``networks`` has run."""
-    have = defaultdict(set)
+def pairs_run(runs: list[dict[str, Any]]) -> dict[str, set[tuple[str, str]]]:
+    """The (image, degradation) pairs each network in ``runs`` has run."""
+    have: dict[str, set[tuple[str, str]]] = defaultdict(set)
     for run in runs:
         have[run["job"]["network"]].add((run["job"]["image"], run["job"]["degradation"]))
+    return have
+
+
+def comparable(runs: list[dict[str, Any]], networks: list[str]) -> list[dict[str, Any]]:
+    """The runs on the (image, degradation) pairs that every one of ``networks`` has run."""
+    have = pairs_run(runs)
     common = set.intersection(*(have[n] for n in networks)) if networks else set()
     return [r for r in runs if (r["job"]["image"], r["job"]["degradation"]) in common]
 
@@ -201,9 +211,7 @@ def policy_markdown(rows: list[dict[str, Any]]) -> list[str]:
 def by_coverage(runs: list[dict[str, Any]], networks: list[str]) -> tuple[list[str], list[str]]:
     """``networks`` split into those that have run every (image, degradation) pair any of them
     has run, and those still short of some: a network being swept joins the comparison once done."""
-    have = defaultdict(set)
-    for run in runs:
-        have[run["job"]["network"]].add((run["job"]["image"], run["job"]["degradation"]))
+    have = pairs_run(runs)
     every = set().union(*have.values()) if have else set()
     complete = [n for n in networks if have[n] == every]
     return complete, [n for n in networks if n not in complete]
@@ -213,13 +221,13 @@ def compare(
     dip: list[dict[str, Any]],
     networks: list[str],
     costs: dict[str, float],
+    criterion_costs: dict[str, float],
     bm3d: dict[tuple[str, str], float],
     sweep: dict[str, Any],
     level: int = 2,
 ) -> tuple[list[str], Any, list[dict[str, Any]]]:
     """The shipped policy per network and the project's rule over every combination, on the
     pairs every one of ``networks`` has run; markdown sections at heading ``level``."""
-    criterion_costs = cpu_criterion_costs(dip, costs)
     runs = [
         rescaled(r, costs[r["job"]["network"]], criterion_costs) for r in comparable(dip, networks)
     ]
@@ -296,7 +304,8 @@ def main() -> None:
         COSTS.write_text(json.dumps({"provenance": record, "seconds_per_step": costs}, indent=1))
     bm3d = bm3d_estimated(runs)
     complete, partial = by_coverage(dip, networks)
-    main_lines, chosen, policy = compare(dip, complete, costs, bm3d, sweep)
+    criterion_costs = cpu_criterion_costs(dip, costs)
+    main_lines, chosen, policy = compare(dip, complete, costs, criterion_costs, bm3d, sweep)
     cost_line = ", ".join(f"{n} {1000 * costs[n]:.0f} ms" for n in networks)
     lines = [
         "# Denoising defaults from the 256² development sweep",
@@ -314,21 +323,15 @@ def main() -> None:
         *main_lines,
     ]
     so_far: dict[str, Any] = {}  # the partial networks' comparisons, on their own pairs
+    pairs = pairs_run(dip)
     for network in partial:
         part_lines, part_chosen, part_policy = compare(
-            dip, [*complete, network], costs, bm3d, sweep, level=3
+            dip, [*complete, network], costs, criterion_costs, bm3d, sweep, level=3
         )
         so_far[network] = {"chosen": part_chosen.__dict__, "policy": part_policy}
-        pairs = len(
-            {
-                (r["job"]["image"], r["job"]["degradation"])
-                for r in dip
-                if r["job"]["network"] == network
-            }
-        )
         lines += [
             "",
-            f"## So far: {network} on the {pairs} pairs it has run",
+            f"## So far: {network} on the {len(pairs[network])} pairs it has run",
             "",
             f"{network} has not run every pair yet, so it is compared with the other networks on "
             "its own pairs only; the rule's choice above does not count it until it has run "

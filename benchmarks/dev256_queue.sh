@@ -35,20 +35,7 @@ bench() {
 }
 
 link_shared() {  # $1: sweep file, $2: its results folder: hard-link the jobs dev256 already ran
-    mkdir -p "$2/runs"
-    "$python" - "$1" "$2" "$results/dev256/runs" <<'EOF'
-import os
-import sys
-from pathlib import Path
-
-from autodip.bench.sweep import Sweep, expand
-
-sweep, target, source = Path(sys.argv[1]), Path(sys.argv[2]) / "runs", Path(sys.argv[3])
-for job in expand(Sweep.from_file(sweep)):
-    name = f"{job.key}.json.gz"
-    if (source / name).exists() and not (target / name).exists():
-        os.link(source / name, target / name)
-EOF
+    "$python" benchmarks/share_runs.py "$results/dev256/runs" "$2/runs" "$1"
 }
 
 # dev256.json narrowed to widths 32 and 64 is another sweep to `bench run`, which will not write
@@ -83,19 +70,8 @@ wait  # an image that failed has no cache file: a rerun of the queue retries it
 bench --sweep benchmarks/sweeps/full-cap.json -o "$results/full-cap"
 link_shared benchmarks/sweeps/dev256-pass1.json "$results/dev256-pass1"
 bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"
-"$python" - "$results/dev256-pass1/runs" "$results/dev256/runs" <<'EOF'
-import gzip
-import json
-import os
-import sys
-from pathlib import Path
-
-source, target = Path(sys.argv[1]), Path(sys.argv[2])
-for path in source.glob("*.json.gz"):  # pass 1's dip-skip runs only: width 128 was pruned
-    with gzip.open(path, "rt") as f:
-        network = json.load(f)["job"].get("network")
-    if network == "dip-skip" and not (target / path.name).exists():
-        os.link(path, target / path.name)
-EOF
+# pass 1's dip-skip runs join dev256's cache (dev256-dipskip.json's jobs: width 128 was pruned)
+"$python" benchmarks/share_runs.py "$results/dev256-pass1/runs" "$results/dev256/runs" \
+    benchmarks/sweeps/dev256-dipskip.json
 bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip --noise gaussian:25 -o "$dipskip"
 bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip -o "$dipskip"

@@ -43,29 +43,6 @@ FULL_INSTANCES=${FULL_INSTANCES:-12}
 FULL_THREADS=${FULL_THREADS:-1}
 PARTS=${PARTS:-tests full}  # any of: timings tests full sweeps
 has() { [[ " $PARTS " == *" $1 "* ]]; }
-# share_runs PYTHON FROM TO SWEEP: copy into the cache TO each run of the cache FROM that is a job
-# of SWEEP and missing in TO (hard links where they can be): sweeps whose jobs are dev256.json's
-# (dev256-dipskip.json) start from its runs and give it theirs
-share_runs() {
-    "$1" - "$2" "$3" "$4" <<'PY'
-import os, shutil, sys
-from pathlib import Path
-sys.path[:0] = ["src"]
-from autodip.bench.sweep import Sweep, expand
-source, target, sweep = Path(sys.argv[1]), Path(sys.argv[2]), Path(sys.argv[3])
-target.mkdir(parents=True, exist_ok=True)
-shared = 0
-for job in expand(Sweep.from_file(sweep)):
-    name = f"{job.key}.json.gz"
-    if (source / name).exists() and not (target / name).exists():
-        try:
-            os.link(source / name, target / name)
-        except OSError:
-            shutil.copy(source / name, target / name)
-        shared += 1
-print(f"{shared} runs shared from {source} into {target}")
-PY
-}
 
 case "${1:-}" in
 prepare)
@@ -170,8 +147,9 @@ run)
         mkdir -p /tmp/sweeps  # start from the committed cache: only missing jobs run
         rm -rf "/tmp/sweeps/$name"
         [ -d "benchmarks/results/$name" ] && cp -r "benchmarks/results/$name" "/tmp/sweeps/$name"
-        share_runs "$py" benchmarks/results/dev256/runs "/tmp/sweeps/$name/runs" "$sweep" \
-            >> "$work/sweep.log" 2>&1
+        # sweeps whose jobs are dev256.json's (dev256-dipskip.json) start from its runs
+        "$py" benchmarks/share_runs.py benchmarks/results/dev256/runs "/tmp/sweeps/$name/runs" \
+            "$sweep" >> "$work/sweep.log" 2>&1
         # no run checkpoints: the files of a killed run would not come back (and are large)
         timeout "$SWEEP_SECONDS" "$py" -m autodip bench run --sweep "$sweep" --device "$DEVICE" \
             --workers "$SWEEP_WORKERS" --checkpoint-every 0 -o "/tmp/sweeps/$name" >> "$work/sweep.log" 2>&1
@@ -221,8 +199,9 @@ PY
         done
         echo "$name: $added new runs"
         if [ "$name" != dev256 ]; then  # runs of dev256.json's jobs join its cache
-            share_runs "${PYTHON:-.venv/bin/python}" "benchmarks/results/$name/runs" \
-                benchmarks/results/dev256/runs benchmarks/sweeps/dev256.json
+            "${PYTHON:-.venv/bin/python}" benchmarks/share_runs.py \
+                "benchmarks/results/$name/runs" benchmarks/results/dev256/runs \
+                benchmarks/sweeps/dev256.json
         fi
         rm -rf "$scratch"
     done
