@@ -232,29 +232,53 @@ def combine_rows(
 # --------------------------------------------------------------------------------------
 
 
+def shard_spec(text: str) -> tuple[int, int]:
+    """``I/N`` as ``(I, N)``, with 0 ≤ I < N.
+
+    Examples
+    --------
+    >>> shard_spec("1/2")
+    (1, 2)
+    """
+    index, _, count = text.partition("/")
+    try:
+        shard, shards = int(index), int(count)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected I/N, got {text!r}") from None
+    if not 0 <= shard < shards:
+        raise argparse.ArgumentTypeError(f"expected 0 <= I < N, got {text!r}")
+    return shard, shards
+
+
 def run_all(args: argparse.Namespace) -> None:
-    """Every missing member, member index by member index (K = 1 for all images first)."""
+    """Every missing member, member index by member index (K = 1 for all images first).
+
+    With ``--shard I/N`` this process runs every N-th member of the plan from the I-th (those not
+    cached), so that N processes share the work without running a member twice, whenever each
+    of them starts; the first of them also runs the CBM3D baselines.
+    """
     images = select_images(SHARED_DATA / "cbsd68", "odd", args.images)
+    shard, shards = args.shard
     args.cache.mkdir(parents=True, exist_ok=True)
-    for image in images:
-        baseline(args.cache, image, args.sigma, *measurement(image, args.sigma))
+    if shard == 0:
+        for image in images:
+            baseline(args.cache, image, args.sigma, *measurement(image, args.sigma))
+    plan: dict[str, tuple[Path, Member]] = {}  # member 1 is one run for every kind
     for index in range(args.members):
         for image in images:
             for kind in args.kinds:
                 member = plan_for(kind, args.members)[index]
                 name = member_name(image, args.sigma, member, args.width, args.reg_noise_draw)
-                if load_member(args.cache, name) is not None:
-                    continue
-                noisy, clean = measurement(image, args.sigma)
-                out = args.cache / f"{name}.npz"
-                record = run_one(
-                    noisy, clean, member, out, args.width, args.iters, args.reg_noise_draw
-                )
-                (args.cache / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
-                print(
-                    f"{name}: PSNR {record['psnr']:.2f} dB in {record['seconds']:.0f} s", flush=True
-                )
-                write(args)
+                plan[name] = (image, member)
+    for name, (image, member) in list(plan.items())[shard::shards]:
+        if load_member(args.cache, name) is not None:
+            continue
+        noisy, clean = measurement(image, args.sigma)
+        out = args.cache / f"{name}.npz"
+        record = run_one(noisy, clean, member, out, args.width, args.iters, args.reg_noise_draw)
+        (args.cache / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
+        print(f"{name}: PSNR {record['psnr']:.2f} dB in {record['seconds']:.0f} s", flush=True)
+        write(args)
 
 
 def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
@@ -481,6 +505,13 @@ def main() -> None:
         choices=KINDS,
         default=list(DEFAULT_KINDS),
         help="which kinds of member to run (the report shows every kind the cache has)",
+    )
+    parser.add_argument(
+        "--shard",
+        type=shard_spec,
+        default=(0, 1),
+        metavar="I/N",
+        help="run only every N-th member from the I-th (0-based), for N processes at once",
     )
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/results/ensemble-runs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ensemble.md"))

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import argparse
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from autodip.core.ensemble import plan_members
@@ -13,6 +15,7 @@ from autodip.physics.transforms import DIHEDRAL
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
 
+import ensemble
 from ensemble import plan_for, rule_pick
 from ensemble_default import analyse, complete_groups
 
@@ -52,3 +55,36 @@ def test_the_benchmarks_kinds_of_member_are_nested_and_share_member_one():
     for kind in ("seeds", "dihedral", "transforms"):
         assert plan_for(kind, 2) == plan_for(kind, 8)[:2]
         assert plan_for(kind, 1) == plan_for("seeds", 1)
+
+
+def test_shards_split_the_missing_members_between_processes_without_overlap(tmp_path, monkeypatch):
+    ran: list[str] = []
+    images = [Path(f"{stem}.png") for stem in ("a", "b", "c")]
+    monkeypatch.setattr(ensemble, "select_images", lambda *_: images)
+    monkeypatch.setattr(ensemble, "baseline", lambda *_: None)
+    monkeypatch.setattr(ensemble, "measurement", lambda *_: (None, None))
+    monkeypatch.setattr(ensemble, "write", lambda _: None)
+
+    def run_one(noisy, clean, member, out, *rest):
+        ran.append(out.stem)
+        np.savez(out, estimate=np.zeros((1, 2, 2), np.uint16))
+        return {"psnr": 0.0, "seconds": 0.0}
+
+    monkeypatch.setattr(ensemble, "run_one", run_one)
+    done = ensemble.member_name(images[1], 25, plan_for("seeds", 2)[1], 64)
+    (tmp_path / f"{done}.json").write_text("{}")  # a cached member is not run again
+    np.savez(tmp_path / f"{done}.npz", estimate=np.zeros((1, 2, 2), np.uint16))
+    shards = []
+    for shard in (0, 1):
+        ran.clear()
+        args = argparse.Namespace(images=3, sigma=25.0, members=2, kinds=["seeds", "dihedral"],
+                                  width=64, iters=None, reg_noise_draw="fresh", cache=tmp_path,
+                                  shard=(shard, 2))  # fmt: skip
+        ensemble.run_all(args)
+        shards.append(list(ran))
+    # 3 images × (member 1, shared by the kinds, + member 2 of each kind) − the cached one
+    assert len(shards[0]) + len(shards[1]) == 8
+    assert not set(shards[0]) & set(shards[1]) and done not in shards[0] + shards[1]
+    with pytest.raises(argparse.ArgumentTypeError):
+        ensemble.shard_spec("2/2")
+    assert ensemble.shard_spec("1/2") == (1, 2)
