@@ -58,6 +58,7 @@ reports-256: $(STAMP)
 	$(REPLAY) benchmarks/cifs_scaling.py
 	$(REPLAY) benchmarks/choose256.py
 	$(REPLAY) benchmarks/auto256.py
+	$(REPLAY) benchmarks/ensemble_vs_net.py
 	if [ -f benchmarks/results/dev-full/sweep.json ]; then \
 	  $(REPLAY) benchmarks/guard.py --runs benchmarks/results/dev-full \
 	    --out benchmarks/results/guard-full.md && \
