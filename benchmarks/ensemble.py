@@ -37,6 +37,7 @@ import json
 import math
 import statistics
 import time
+from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -250,6 +251,21 @@ def shard_spec(text: str) -> tuple[int, int]:
     return shard, shards
 
 
+def planned(
+    args: argparse.Namespace, images: list[Path], kinds: Iterable[str]
+) -> dict[str, tuple[Path, Member]]:
+    """Every distinct member run of the ``kinds`` on the ``images`` by cache name, member index
+    by member index (K = 1 for all images first); member 1 is one run for every kind."""
+    plan: dict[str, tuple[Path, Member]] = {}
+    for index in range(args.members):
+        for image in images:
+            for kind in kinds:
+                member = plan_for(kind, args.members)[index]
+                name = member_name(image, args.sigma, member, args.width, args.reg_noise_draw)
+                plan[name] = (image, member)
+    return plan
+
+
 def run_all(args: argparse.Namespace) -> None:
     """Every missing member, member index by member index (K = 1 for all images first).
 
@@ -263,14 +279,7 @@ def run_all(args: argparse.Namespace) -> None:
     if shard == 0:
         for image in images:
             baseline(args.cache, image, args.sigma, *measurement(image, args.sigma))
-    plan: dict[str, tuple[Path, Member]] = {}  # member 1 is one run for every kind
-    for index in range(args.members):
-        for image in images:
-            for kind in args.kinds:
-                member = plan_for(kind, args.members)[index]
-                name = member_name(image, args.sigma, member, args.width, args.reg_noise_draw)
-                plan[name] = (image, member)
-    for name, (image, member) in list(plan.items())[shard::shards]:
+    for name, (image, member) in list(planned(args, images, args.kinds).items())[shard::shards]:
         if load_member(args.cache, name) is not None:
             continue
         noisy, clean = measurement(image, args.sigma)
@@ -436,13 +445,10 @@ def combining_table(rows: list[dict[str, Any]]) -> list[str]:
 def write(args: argparse.Namespace) -> None:
     """``ensemble.md`` and ``ensemble.json`` from what the cache holds now."""
     rows = collect(args)
-    shifted = args.reg_noise_draw == "shifted"
-    cached_members = sum(
-        path.name.endswith("-shifted.json") == shifted
-        for path in args.cache.glob(f"*-s{args.sigma:g}-w{args.width}-seed*.json")
-    )
     kinds = set(args.kinds) | {r["kind"] for r in rows}
-    unique = args.images * (1 + len(kinds) * (args.members - 1))
+    plan = planned(args, select_images(SHARED_DATA / "cbsd68", "odd", args.images), sorted(kinds))
+    cached_members = sum((args.cache / f"{name}.json").exists() for name in plan)
+    unique = len(plan)
     text = [
         "# Ensembles of DIP restorations against CBM3D (σ̂)",
         "",
