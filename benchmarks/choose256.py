@@ -335,7 +335,10 @@ def main() -> None:
             "",
             f"{network} has not run every pair yet, so it is compared with the other networks on "
             "its own pairs only; the rule's choice above does not count it until it has run "
-            "them all.",
+            "them all. Every row here is one run, while `autodip denoise` averages "
+            f"{defaults.DENOISE_ENSEMBLE} runs of its network: "
+            "[`ensemble_vs_net.md`](ensemble_vs_net.md) sets one run of a costlier network "
+            "beside that ensemble at the same CPU time.",
             "",
             *part_lines,
         ]

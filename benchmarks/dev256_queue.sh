@@ -49,10 +49,14 @@ if [ -e "$narrowed/runs" ] && [ ! -L "$narrowed/runs" ]; then
     exit 2
 fi
 ln -sfn "$(cd "$results/dev256/runs" && pwd)" "$narrowed/runs"
-# dip-skip's narrowing of dev256.json (step 7) is yet another sweep: a folder of its own, same cache
+# dip-skip's narrowings of dev256.json (step 7) are other sweeps: a folder of their own each (a
+# folder keeps the settings of its sweep), with dev256's cache as theirs
 dipskip=${TMPDIR:-/tmp}/dev256-dipskip
-mkdir -p "$dipskip"
-ln -sfn "$(cd "$results/dev256/runs" && pwd)" "$dipskip/runs"
+pass2=${TMPDIR:-/tmp}/dev256-pass2
+for folder in "$dipskip" "$pass2"; do
+    mkdir -p "$folder"
+    ln -sfn "$(cd "$results/dev256/runs" && pwd)" "$folder/runs"
+done
 bench --sweep benchmarks/sweeps/dev256.json --nets hourglass-w32 hourglass-w64 -o "$narrowed"
 bench --sweep benchmarks/sweeps/dev-full.json -o "$results/dev-full"
 link_shared benchmarks/sweeps/dev256-own.json "$results/dev256-own"
@@ -75,7 +79,7 @@ bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"
 # pass 1's dip-skip runs join dev256's cache (dev256-dipskip.json's jobs: width 128 was pruned)
 "$python" benchmarks/share_runs.py "$results/dev256-pass1/runs" "$results/dev256/runs" \
     benchmarks/sweeps/dev256-dipskip.json
-bench --sweep benchmarks/sweeps/dev256-dipskip-pass2.json --noise gaussian:15 -o "$dipskip"
-bench --sweep benchmarks/sweeps/dev256-dipskip-pass2.json -o "$dipskip"
+bench --sweep benchmarks/sweeps/dev256-dipskip-pass2.json --noise gaussian:15 -o "$pass2"
+bench --sweep benchmarks/sweeps/dev256-dipskip-pass2.json -o "$pass2"
 bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip --noise gaussian:25 -o "$dipskip"
 bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip -o "$dipskip"
