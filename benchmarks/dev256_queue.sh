@@ -21,12 +21,13 @@
 #   7. dip-skip on dev256.json (it gained +0.31 dB over one width-64 run in pass 1: pass1.md);
 #      pass 1's dip-skip runs are hard-linked into dev256's cache first (the same job keys). One
 #      dip-skip run costs what the default's 4-run ensemble costs, and at σ = 25 it ends under it
-#      (ensemble_vs_net.md), so σ = 15 and 50 on the 4 crops whose ensembles are cached
-#      (dev256-dipskip-pass2.json, same keys) come before the rest of dev256.json's dip-skip runs;
-#   8. between pass 2's σ = 15 and σ = 50: the default itself, the 4-run ensemble of the width
-#      `autodip denoise` picks (64, or 32 at σ = 50), on all 12 crops at each σ (ensemble.py, two
-#      shards; about 2.7 CPU-hours beyond the 16 crops × σ already cached): issue 14's target
-#      rows for what the tool ships.
+#      (ensemble_vs_net.md, also at σ = 15 on 2 crops), so σ = 15 and 50 on the 4 crops whose
+#      ensembles are cached (dev256-dipskip-pass2.json, same keys) come before the rest of
+#      dev256.json's dip-skip runs, and after step 8;
+#   8. first of the two: the default itself, the 4-run ensemble of the width `autodip denoise`
+#      picks (64, or 32 at σ = 50), on all 12 crops at each σ (ensemble.py, two shards; about
+#      2.7 CPU-hours beyond the 16 crops × σ already cached): issue 14's target rows for what the
+#      tool ships.
 #
 # Usage, from the repository root (the sweeps' image paths are relative to it):
 #   OMP_NUM_THREADS=1 nohup nice -n 5 bash benchmarks/dev256_queue.sh > /tmp/dev256.log 2>&1 &
@@ -83,7 +84,6 @@ bench --sweep benchmarks/sweeps/dev256-pass1.json -o "$results/dev256-pass1"
 # pass 1's dip-skip runs join dev256's cache (dev256-dipskip.json's jobs: width 128 was pruned)
 "$python" benchmarks/share_runs.py "$results/dev256-pass1/runs" "$results/dev256/runs" \
     benchmarks/sweeps/dev256-dipskip.json
-bench --sweep benchmarks/sweeps/dev256-dipskip-pass2.json --noise gaussian:15 -o "$pass2"
 ensemble() {  # $1 width, $2 σ, $3 perturbation draw: two one-thread shards, then the report
     local args=(--kinds seeds --members 4 --images 12 --width "$1" --sigma "$2" --reg-noise-draw "$3")
     local out="$results/ensemble-w$1-s$2-12crops.md"
@@ -95,6 +95,7 @@ ensemble() {  # $1 width, $2 σ, $3 perturbation draw: two one-thread shards, th
 ensemble 64 25 fresh  # the draw of the 8 crops cached at σ = 25
 ensemble 64 15 shifted
 ensemble 32 50 shifted
+bench --sweep benchmarks/sweeps/dev256-dipskip-pass2.json --noise gaussian:15 -o "$pass2"
 bench --sweep benchmarks/sweeps/dev256-dipskip-pass2.json -o "$pass2"
 bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip --noise gaussian:25 -o "$dipskip"
 bench --sweep benchmarks/sweeps/dev256.json --nets dip-skip -o "$dipskip"
