@@ -192,7 +192,13 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "ensemble_vs_net.md")
     args = parser.parse_args()
     costs = json.loads((RESULTS / "net_costs.json").read_text())["seconds_per_step"]
-    found = rows(current(load_runs(args.runs)), args.network, args.ensemble_runs, costs)
+    # σ̂ and CIFS measured again (guard.current) only where they are read: the network's runs
+    wanted = [
+        r
+        for r in load_runs(args.runs)
+        if r["job"]["kind"] == "baseline" or r["job"].get("network") == args.network
+    ]
+    found = rows(current(wanted), args.network, args.ensemble_runs, costs)
     if not found:
         raise SystemExit("ensemble_vs_net: no crop has both the network's run and every member")
     table, picks = summary(found, args.network)
