@@ -21,8 +21,16 @@ At K = 4 it also measures two other ways to combine the members: weighting each 
 criterion's score at its stop (a soft minimum, :func:`weighted_mean`) and dropping outlier members
 (:func:`trimmed_mean`); and the pixel-wise median.
 
+``--whole`` runs the same on the whole images (481×321) instead, image by image (all of one image's
+members before the next image's, so that each finished image is a finished ensemble); their cache
+names carry ``-whole``.
+
 Every finished member is cached under ``--cache`` (its record as JSON and its estimate as 16-bit
-integers in ``.npz``), so the script resumes; the report is rewritten after each member.
+integers in ``.npz``), so the script resumes; the report is rewritten after each member. A member
+keeps a checkpoint beside them while it runs (every
+:data:`autodip.defaults.BENCH_CHECKPOINT_EVERY` steps) and continues from it when the script is
+started again after Ctrl-C or SIGTERM: a whole image's member takes half an hour or more on a
+CPU core.
 ``--analyse-only`` writes it from the cache alone; ``--kinds seeds`` runs only the seed members
 (e.g. to extend one kind to K = 8; without it, ``seeds`` and ``dihedral`` run). Usage (one
 process; the machine's other work keeps its cores)::
@@ -50,10 +58,13 @@ from autodip.bench.analyse import history_peak
 from autodip.bench.baselines import denoise_baseline
 from autodip.bench.calibrate import select_images
 from autodip.bench.provenance import provenance, write_report
-from autodip.bench.run import degrade, load_clean
+from autodip.bench.run import degrade, fit_resuming, load_clean
 from autodip.bench.sweep import Degradation, Job
+from autodip.cli.common import Termination
+from autodip.core.checkpoint import Checkpointing
 from autodip.core.ensemble import Member, plan_members, run_member, score_at_stop
-from autodip.defaults import TASK_DEFAULTS
+from autodip.core.result import Result
+from autodip.defaults import BENCH_CHECKPOINT_EVERY, TASK_DEFAULTS
 from autodip.metrics.full_reference import psnr
 from autodip.metrics.uncertainty import error_ranking, pixel_std
 from autodip.physics.operators import Denoise
@@ -84,20 +95,34 @@ def plan_for(kind: str, size: int) -> list[Member]:
     return plan_members(size, 0, "dihedral" if kind == "dihedral" else "none")
 
 
-def measurement(path: Path, sigma: float) -> tuple[np.ndarray, np.ndarray]:
-    """The noisy and clean 256² crop, made exactly as the development sweep makes them."""
-    job = Job("dip", str(path), Degradation("gaussian", sigma), 0, crop=256, gray=False)
+#: The development sweep's crop; ``--whole`` takes the whole images instead.
+CROP = 256
+
+
+def measurement(path: Path, sigma: float, whole: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """The noisy and clean 256² crop (or ``whole`` image), made exactly as the development sweep
+    makes them: the noise is seeded by the file's name and σ, not by the crop."""
+    crop = None if whole else CROP
+    job = Job("dip", str(path), Degradation("gaussian", sigma), 0, crop=crop, gray=False)
     clean = load_clean(job)
     noisy, _, reference = degrade(clean, job)
     return noisy, reference
 
 
-def member_name(image: Path, sigma: float, member: Member, width: int, draw: str = "fresh") -> str:
-    """The cache name of one member run: image, σ, the hourglass's width, seed and transform, and
-    the perturbation's draw unless it is ``fresh`` (the draw of every member cached before it
-    was a setting)."""
+def image_tag(image: Path, whole: bool = False) -> str:
+    """How cache names start: the image's stem, with ``-whole`` for the whole image."""
+    return f"{image.stem}-whole" if whole else image.stem
+
+
+def member_name(
+    image: Path, sigma: float, member: Member, width: int, draw: str = "fresh", whole: bool = False
+) -> str:
+    """The cache name of one member run: image (:func:`image_tag`), σ, the hourglass's width, seed
+    and transform, and the perturbation's draw unless it is ``fresh`` (the draw of every member
+    cached before it was a setting)."""
     suffix = "" if draw == "fresh" else f"-{draw}"
-    return f"{image.stem}-s{sigma:g}-w{width}-seed{member.seed}-{member.transform}{suffix}"
+    tag = image_tag(image, whole)
+    return f"{tag}-s{sigma:g}-w{width}-seed{member.seed}-{member.transform}{suffix}"
 
 
 def run_one(
@@ -111,23 +136,33 @@ def run_one(
 ) -> dict[str, Any]:
     """One member with the defaults but the hourglass's ``width`` and the perturbation's ``draw``
     (``iters``: a hard budget instead of the adaptive one, for a quick trial); its estimate goes to
-    ``out`` (.npz), its record is returned.
+    ``out`` (.npz), its record is returned. The run keeps a checkpoint beside ``out``
+    (``.ckpt``) and continues from one it finds there (:func:`autodip.bench.run.fit_resuming`:
+    the same result as an uninterrupted run); ``seconds`` are then the run's own clock over its
+    segments.
     """
+    partial_run = out.with_suffix(".ckpt")
+
+    def fit(resume: bool) -> Result:
+        return run_member(
+            member,
+            torch.from_numpy(noisy)[None],
+            Denoise(),
+            partial(
+                restore,
+                device="cpu",
+                iters=iters,
+                width=width,
+                fit_options={"reg_noise_draw": draw},
+                ensemble=1,  # a member is one run
+                checkpoint=Checkpointing(partial_run, every=BENCH_CHECKPOINT_EVERY, resume=resume),
+            ),
+            reference=torch.from_numpy(clean)[None],
+        )
+
     started = time.perf_counter()
-    result = run_member(
-        member,
-        torch.from_numpy(noisy)[None],
-        Denoise(),
-        partial(
-            restore,
-            device="cpu",
-            iters=iters,
-            width=width,
-            fit_options={"reg_noise_draw": draw},
-            ensemble=1,  # a member is one run
-        ),
-        reference=torch.from_numpy(clean)[None],
-    )
+    result = fit_resuming(fit, partial_run, log=lambda line: print(line, flush=True))
+    partial_run.unlink(missing_ok=True)
     pixels = result.pixels
     np.savez_compressed(out, estimate=np.round(pixels * 65535).astype(np.uint16))
     peak, peak_step = history_peak(result.history)
@@ -141,6 +176,7 @@ def run_one(
         "seconds": result.seconds,
         "wall_seconds": time.perf_counter() - started,
         "reason": result.reason,
+        "resumed_from_step": result.config.get("resumed_from_step"),
         "underfitted": result.underfitted,
         "score_at_stop": score_at_stop(result),
         "psnr": psnr(pixels, clean),
@@ -159,14 +195,21 @@ def load_member(cache: Path, name: str) -> tuple[dict[str, Any], np.ndarray] | N
     return json.loads(record.read_text()), estimate
 
 
-def baseline(cache: Path, image: Path, sigma: float, noisy: np.ndarray, clean: np.ndarray) -> dict:
-    """CBM3D with σ̂ on the noisy crop (cached)."""
+def baseline(
+    cache: Path,
+    image: Path,
+    sigma: float,
+    noisy: np.ndarray,
+    clean: np.ndarray,
+    whole: bool = False,
+) -> dict:
+    """CBM3D with σ̂ on the noisy crop or ``whole`` image (cached)."""
 
     def make() -> dict[str, Any]:
         denoised, used, seconds = denoise_baseline("bm3d", noisy)
         return {"sigma_hat": used, "psnr": psnr(denoised, clean), "seconds": seconds}
 
-    return cached(cache / f"{image.stem}-s{sigma:g}-cbm3d.json", make)
+    return cached(cache / f"{image_tag(image, whole)}-s{sigma:g}-cbm3d.json", make)
 
 
 # --------------------------------------------------------------------------------------
@@ -255,14 +298,21 @@ def planned(
     args: argparse.Namespace, images: list[Path], kinds: Iterable[str]
 ) -> dict[str, tuple[Path, Member]]:
     """Every distinct member run of the ``kinds`` on the ``images`` by cache name, member index
-    by member index (K = 1 for all images first); member 1 is one run for every kind."""
+    by member index (K = 1 for all images first), or image by image with ``--whole``; member 1
+    is one run for every kind."""
     plan: dict[str, tuple[Path, Member]] = {}
-    for index in range(args.members):
-        for image in images:
-            for kind in kinds:
-                member = plan_for(kind, args.members)[index]
-                name = member_name(image, args.sigma, member, args.width, args.reg_noise_draw)
-                plan[name] = (image, member)
+    order = (
+        [(image, index) for image in images for index in range(args.members)]
+        if args.whole
+        else [(image, index) for index in range(args.members) for image in images]
+    )
+    for image, index in order:
+        for kind in kinds:
+            member = plan_for(kind, args.members)[index]
+            name = member_name(
+                image, args.sigma, member, args.width, args.reg_noise_draw, args.whole
+            )
+            plan[name] = (image, member)
     return plan
 
 
@@ -278,11 +328,12 @@ def run_all(args: argparse.Namespace) -> None:
     args.cache.mkdir(parents=True, exist_ok=True)
     if shard == 0:
         for image in images:
-            baseline(args.cache, image, args.sigma, *measurement(image, args.sigma))
+            noisy, clean = measurement(image, args.sigma, args.whole)
+            baseline(args.cache, image, args.sigma, noisy, clean, args.whole)
     for name, (image, member) in list(planned(args, images, args.kinds).items())[shard::shards]:
         if load_member(args.cache, name) is not None:
             continue
-        noisy, clean = measurement(image, args.sigma)
+        noisy, clean = measurement(image, args.sigma, args.whole)
         out = args.cache / f"{name}.npz"
         record = run_one(noisy, clean, member, out, args.width, args.iters, args.reg_noise_draw)
         (args.cache / f"{name}.json").write_text(json.dumps(record, indent=1) + "\n")
@@ -295,15 +346,18 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
     sizes = tuple(k for k in (1, 2, 4, 8) if k <= args.members)
     rows = []
     for image in select_images(SHARED_DATA / "cbsd68", "odd", args.images):
-        noisy, clean = measurement(image, args.sigma)
-        bm3d_path = args.cache / f"{image.stem}-s{args.sigma:g}-cbm3d.json"
+        noisy, clean = measurement(image, args.sigma, args.whole)
+        tag = image_tag(image, args.whole)
+        bm3d_path = args.cache / f"{tag}-s{args.sigma:g}-cbm3d.json"
         bm3d = json.loads(bm3d_path.read_text()) if bm3d_path.exists() else None
         for kind in KINDS:
             members = []
             for member in plan_for(kind, args.members):
                 found = load_member(
                     args.cache,
-                    member_name(image, args.sigma, member, args.width, args.reg_noise_draw),
+                    member_name(
+                        image, args.sigma, member, args.width, args.reg_noise_draw, args.whole
+                    ),
                 )
                 if found is None:
                     break
@@ -452,7 +506,8 @@ def write(args: argparse.Namespace) -> None:
     text = [
         "# Ensembles of DIP restorations against CBM3D (σ̂)",
         "",
-        f"- data: {args.images} odd-position CBSD68 images, 256² centre crops, Gaussian "
+        f"- data: {args.images} odd-position CBSD68 images, "
+        f"{'whole' if args.whole else f'{CROP}² centre crops'}, Gaussian "
         f"σ = {args.sigma:g} (the development sweep's noisy files); defaults of "
         f"`autodip denoise` for every member, with the hourglass at width {args.width} and "
         f"the input perturbation drawn `{args.reg_noise_draw}`",
@@ -521,11 +576,21 @@ def main() -> None:
     )
     parser.add_argument("--cache", type=Path, default=Path("benchmarks/results/ensemble-runs"))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/ensemble.md"))
+    parser.add_argument(
+        "--whole",
+        action="store_true",
+        help=f"the whole images instead of {CROP}² centre crops, image by image",
+    )
     parser.add_argument("--analyse-only", action="store_true")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     if not args.analyse_only:
-        run_all(args)
+        try:
+            with Termination():  # SIGTERM as Ctrl-C: the running member keeps its checkpoint
+                run_all(args)
+        except KeyboardInterrupt:
+            message = "stopped; the next start continues from the cache and checkpoints"
+            raise SystemExit(message) from None
     write(args)
 
 

@@ -79,7 +79,7 @@ def test_shards_split_the_missing_members_between_processes_without_overlap(tmp_
         ran.clear()
         args = argparse.Namespace(images=3, sigma=25.0, members=2, kinds=["seeds", "dihedral"],
                                   width=64, iters=None, reg_noise_draw="fresh", cache=tmp_path,
-                                  shard=(shard, 2))  # fmt: skip
+                                  shard=(shard, 2), whole=False)  # fmt: skip
         ensemble.run_all(args)
         shards.append(list(ran))
     # 3 images × (member 1, shared by the kinds, + member 2 of each kind) − the cached one
@@ -88,3 +88,28 @@ def test_shards_split_the_missing_members_between_processes_without_overlap(tmp_
     with pytest.raises(argparse.ArgumentTypeError):
         ensemble.shard_spec("2/2")
     assert ensemble.shard_spec("1/2") == (1, 2)
+
+
+def test_whole_images_are_planned_image_by_image_under_their_own_names():
+    images = [Path(f"{stem}.png") for stem in ("a", "b")]
+    args = argparse.Namespace(members=2, sigma=25.0, width=64, reg_noise_draw="shifted", whole=True)
+    plan = ensemble.planned(args, images, ["seeds"])
+    order = [f"{image.stem}{member.seed}" for image, member in plan.values()]
+    assert order == ["a0", "a1", "b0", "b1"]  # each image's ensemble finishes before the next
+    assert all(name.startswith(("a-whole-s25-", "b-whole-s25-")) for name in plan)
+    args.whole = False
+    crops = ensemble.planned(args, images, ["seeds"])
+    order = [f"{image.stem}{member.seed}" for image, member in crops.values()]
+    assert order == ["a0", "b0", "a1", "b1"]  # crops: K = 1 for every image first
+    assert not set(crops) & set(plan)
+
+
+def test_a_member_run_leaves_its_estimate_and_no_checkpoint(tmp_path):
+    rng = np.random.default_rng(0)
+    clean = rng.random((3, 16, 16), dtype=np.float32)
+    noisy = np.clip(clean + 0.1 * rng.standard_normal(clean.shape, dtype=np.float32), 0, 1)
+    out = tmp_path / "m.npz"
+    record = ensemble.run_one(noisy, clean, plan_for("seeds", 1)[0], out, 8, iters=20)
+    assert out.exists() and not out.with_suffix(".ckpt").exists()
+    assert record["iterations"] == 20 and record["resumed_from_step"] is None
+    assert np.isfinite(record["psnr"])
