@@ -362,8 +362,8 @@ def collect(args: argparse.Namespace) -> list[dict[str, Any]]:
                 if found is None:
                     break
                 members.append(found)
-            if len(members) < 2 and kind not in DEFAULT_KINDS:  # member 1 alone is every kind's
-                continue
+            if len(members) < 2 and kind != "seeds":  # member 1 alone is every kind's: the
+                continue  # other kinds are shown where they have members of their own
             for row in combine_rows(members, clean, sizes):
                 rows.append({"image": image.stem, "sigma": args.sigma, "kind": kind,
                              "noisy": psnr(noisy, clean), "cbm3d": bm3d, **row})  # fmt: skip
