@@ -26,21 +26,10 @@ from autodip.bench.adaptive import replay_adaptive
 from autodip.bench.analyse import history_peak
 from autodip.bench.provenance import provenance, write_report
 from autodip.defaults import TASK_DEFAULTS
-from guard import by_sigma, current, default_network, job_size, load_runs
+from guard import by_sigma, current, job_size, load_runs, replayable
 
 #: The trajectories replayed, as recorded by the development sweeps.
 FOLDERS = ("dev256", "dev-full", "full-cap")
-
-
-def runs_of(folder: Path) -> list[dict[str, Any]]:
-    """The plain runs of the default network in ``folder``, with today's σ̂ and CIFS λ."""
-    return [
-        run
-        for run in current(load_runs(folder))
-        if run["job"]["kind"] == "dip"
-        and run["job"]["network"] == default_network(run["job"], run.get("sigma_hat"))
-        and "residual" in run["history"][-1]
-    ]
 
 
 def replay_group(runs: list[dict[str, Any]], patience: int) -> dict[str, Any]:
@@ -75,13 +64,14 @@ def main() -> None:
         "default network's recorded runs, S replaced. *to step*: the runs recorded to fewer steps "
         "than their cap are replayed to their last step (how many). Steps are the halt step.",
         "",
-        "| folder | σ | runs | S | mean PSNR | vs S = 300 | gap to peak | mean steps | confirmed "
+        f"| folder | σ | runs | S | mean PSNR | vs S = {args.patiences[0]} | gap to peak "
+        "| mean steps | confirmed "
         "| to step |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     rows = []
     for name in FOLDERS:
-        for sigma, group in by_sigma(runs_of(args.results / name)).items():
+        for sigma, group in by_sigma(replayable(current(load_runs(args.results / name)))).items():
             base = None
             for patience in args.patiences:
                 r = {"folder": name, "sigma": sigma, "patience": patience,
