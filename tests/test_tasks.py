@@ -181,3 +181,19 @@ def test_denoise_stops_with_the_task_default_patience() -> None:
     assert result.criteria[defaults.stop]["patience"] == (defaults.patience or own)
     explicit = denoise(noisy, iters=20, width=8, device="cpu", precision="fp32", patience=7)
     assert explicit.criteria[defaults.stop]["patience"] == 7
+
+
+def test_denoise_waits_longer_on_a_large_image() -> None:
+    """From the cap's pixel count the task's S is the long one, for both confirming criteria."""
+    from autodip.api import TASK_DEFAULTS
+
+    defaults = TASK_DEFAULTS["denoise"]
+    wide = defaults.long_cap_pixels // 256
+    rng = np.random.default_rng(0)
+    small = {"iters": 2, "width": 4, "device": "cpu", "precision": "fp32", "ensemble": 1}
+    for w, expected in ((wide - 1, defaults.patience), (wide, defaults.long_patience)):
+        noisy = np.clip(0.5 + 0.1 * rng.standard_normal((1, 256, w)), 0, 1).astype(np.float32)
+        result = denoise(noisy, **small)
+        assert result.config["task"]["default_patience"] == expected
+        assert {c["patience"] for c in result.criteria.values()} == {expected}
+    assert defaults.long_patience != defaults.patience

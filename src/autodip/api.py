@@ -418,7 +418,7 @@ def _prepare(
         **(fit_options or {}),
     }
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
-    task_patience = defaults.patience if stop == defaults.stop else None
+    task_patience = defaults.patience_for(*size) if stop == defaults.stop else None
     if also_confirm is _UNSET:
         also_confirm = defaults.also_confirm if stop == defaults.stop else None
     stopper = build_stopper(stop, monitor, patience, criterion_options, task_patience, also_confirm)
@@ -454,7 +454,7 @@ def _finish(result: Result, run: _Run) -> Result:
         "name": run.operator.name,
         "default_iters": defaults.iters,
         "default_stop": defaults.stop,
-        "default_patience": defaults.patience,
+        "default_patience": defaults.patience_for(*run.operator.estimate_size(*run.y.shape[-2:])),
         "default_reg_noise_std": defaults.reg_noise_std,
         "defaults_from": defaults.why,
         **({"stop_note": run.stop_note} if run.stop_note else {}),
@@ -851,7 +851,7 @@ def denoise(image: np.ndarray | torch.Tensor, **options: Any) -> Result:
     :class:`~autodip.physics.operators.Denoise`.
 
     Defaults: ``net="hourglass"`` at width 32 (64 from 3·128² pixels), 1500 iterations (adaptive),
-    CIFS stopping with patience 300, the mean of an ensemble of
+    CIFS stopping with patience 300 (450 from 2·256² pixels), the mean of an ensemble of
     :data:`~autodip.defaults.DENOISE_ENSEMBLE` runs (``ensemble=1``: one run, in a fraction of
     the time; :data:`TASK_DEFAULTS`).
 

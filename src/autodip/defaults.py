@@ -75,8 +75,20 @@ DENOISE_NARROW_FROM_SIGMA = 35.0
 
 #: Denoising's step budget (the same development sweep as :data:`DENOISE_WIDTH`).
 DENOISE_ITERS = 1500
-#: The candidate rule's patience ``S`` for :data:`DENOISE_STOP` (same sweep).
+#: The candidate rule's patience ``S`` for :data:`DENOISE_STOP` (same sweep). At 256² it stays:
+#: replayed on the 36 default runs of the 256² sweep, S = 300 / 450 / 600 / 900 return 31.66 /
+#: 31.71 / 31.72 / 31.66 dB at σ = 15, 28.82 / 28.83 / 28.77 / 28.56 at σ = 25 and 24.88 / 24.88 /
+#: 24.87 / 24.86 at σ = 50 (``benchmarks/results/patience_replay.md``): 300 is within 0.1 dB of
+#: the best at each σ and the cheapest.
 DENOISE_PATIENCE = 300
+#: Denoising's patience on estimates of at least :data:`DENOISE_LONG_CAP_PIXELS` pixels. On whole
+#: CBSD68 images (481×321, σ = 25) every default run's PSNR dips by a few tenths of a dB for a few
+#: hundred steps and climbs again, and S = 300 takes some dips for the peak: replayed on the
+#: recorded runs (``patience_replay.md``), S = 300 / 450 / 600 / 900 return 26.96 / 27.07 / 27.07
+#: / 27.07 dB on the 12 runs recorded to 9000 steps (5508 / 6073 / 6189 / 6414 mean steps) and
+#: 29.12 / 29.36 / 29.36 / 29.36 dB on the 4 development images; the rule picks 450. The line is
+#: the cap's (only 256² and 481×321 were measured).
+DENOISE_LONG_PATIENCE = 450
 #: The criterion that stops ``denoise``; ``None`` would run all steps. CIFS with its calibrated
 #: λ(σ̂) has the best mean PSNR at the stop of every criterion in the sweep, for both widths (EMV
 #: next, 0.43 dB lower at width 32 and 0.49 dB at 64; ``dev-cpu/report.md``).
@@ -199,6 +211,9 @@ class TaskDefaults:
     #: (``None``: :data:`ADAPTIVE_CAP` at any size; :meth:`cap_for`).
     long_cap: int | None = None
     long_cap_pixels: int = 0
+    #: A larger patience for :attr:`stop` on estimates of at least :attr:`long_cap_pixels` pixels
+    #: (``None``: :attr:`patience` at any size; :meth:`patience_for`).
+    long_patience: int | None = None
 
     def needs_sigma(self, height: int, width: int) -> bool:
         """Whether :meth:`width_for` depends on the noise level for this size."""
@@ -291,6 +306,41 @@ class TaskDefaults:
             return f"{ADAPTIVE_CAP}×"
         return f"{ADAPTIVE_CAP}× ({self.long_cap}× from {_pixels_in_words(self.long_cap_pixels)})"
 
+    def patience_for(self, height: int, width: int) -> int | None:
+        """The default ``S`` of :attr:`stop` for an estimate of ``height × width`` pixels:
+        :attr:`patience`, or :attr:`long_patience` from :attr:`long_cap_pixels` pixels (the
+        sizes whose runs are long enough to dip and climb again).
+
+        Examples
+        --------
+        >>> denoise = TASK_DEFAULTS["denoise"]
+        >>> denoise.patience_for(256, 256), denoise.patience_for(321, 481)
+        (300, 450)
+        >>> TASK_DEFAULTS["sr"].patience_for(1024, 1024) is None
+        True
+        """
+        if self.long_patience is None or height * width < self.long_cap_pixels:
+            return self.patience
+        return self.long_patience
+
+    def describe_patience(self) -> str | None:
+        """The default ``S`` in words: ``'300 (450 from 131072 pixels ≈ 362²)'``, ``'300'``, or
+        ``None`` where each criterion keeps its own.
+
+        Examples
+        --------
+        >>> TASK_DEFAULTS["denoise"].describe_patience()
+        '300 (450 from 131072 pixels ≈ 362²)'
+        >>> TASK_DEFAULTS["sr"].describe_patience() is None
+        True
+        """
+        if self.patience is None:
+            return None
+        if self.long_patience is None:
+            return str(self.patience)
+        long = f"{self.long_patience} from {_pixels_in_words(self.long_cap_pixels)}"
+        return f"{self.patience} ({long})"
+
     def describe_width(self) -> str:
         """The default width in words: ``'32 (64 from 49152 pixels ≈ 222²)'`` or ``'64'``.
 
@@ -329,6 +379,7 @@ TASK_DEFAULTS = {
         auto_tile=True,
         long_cap=DENOISE_LONG_CAP,
         long_cap_pixels=DENOISE_LONG_CAP_PIXELS,
+        long_patience=DENOISE_LONG_PATIENCE,
     ),
     "inpaint": TaskDefaults(
         INPAINT_ITERS,

@@ -399,7 +399,7 @@ def _add_run_arguments(parser: argparse.ArgumentParser, task: str) -> None:
         "--patience",
         type=_positive_int,
         help="steps without a better score that confirm a stop (default: "
-        + (f"{defaults.patience} for {defaults.stop}, " if defaults.patience else "")
+        + (f"{defaults.describe_patience()} for {defaults.stop}, " if defaults.patience else "")
         + "each criterion's own)",
     )
     stopping.add_argument(

@@ -288,7 +288,7 @@ def _info(state: ServeState) -> dict[str, Any]:
             task: {
                 "iters": d.iters,
                 "stop": d.stop,
-                "patience": d.patience,
+                "patience": d.describe_patience(),
                 "width": d.describe_width(),
                 "ensemble": d.ensemble,
                 "tile": AUTO_TILE if d.auto_tile else None,
