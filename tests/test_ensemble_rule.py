@@ -113,3 +113,14 @@ def test_a_member_run_leaves_its_estimate_and_no_checkpoint(tmp_path):
     assert out.exists() and not out.with_suffix(".ckpt").exists()
     assert record["iterations"] == 20 and record["resumed_from_step"] is None
     assert np.isfinite(record["psnr"])
+
+
+def test_the_report_judges_whole_images_by_their_own_target_and_says_each_members_patience():
+    row = {"image": "a", "kind": "seeds", "k": 1, "psnr": 29.0, "cbm3d": {"psnr": 29.8},
+           "noisy": 20.0, "seconds": 60.0, "spearman": None}  # fmt: skip
+    crops = ensemble.summary_table([row], 1)
+    whole = ensemble.summary_table([row], 1, ensemble.WHOLE_TARGET_DB)
+    assert "| no |" in crops[-1] and "| yes |" in whole[-1]  # 0.8 dB under: misses 0.5, meets 1.0
+    words = ensemble.patiences_in_words([{"patience": 450}, {}, {"patience": 450}])
+    assert words == "450 (2), not recorded (1)"
+    assert ensemble.patiences_in_words([]) == "none cached"
