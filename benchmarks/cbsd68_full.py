@@ -96,15 +96,31 @@ def holding(lock: Path) -> Iterator[bool]:
 #: The cap of the rows that do not record theirs: the runs of 2026-12-03/04, before whole images
 #: got a larger one (``autodip.defaults.DENOISE_LONG_CAP``).
 FORMER_CAP = 4500
+#: The patience of the rows that do not record theirs: every run before denoising's patience grew
+#: with the size (``autodip.defaults.DENOISE_LONG_PATIENCE``, 2026-12-05).
+FORMER_PATIENCE = 300
 
 
 def superseded(row: dict[str, Any]) -> bool:
-    """Whether the defaults would now run ``row``'s image differently: it ran to its adaptive
-    budget's cap unconfirmed, and that cap is below today's for its size. Confirmed runs, and
-    runs that ended before their cap, are what they would be under any larger cap."""
-    cap = row.get("cap") or FORMER_CAP
+    """Whether the defaults would now run ``row``'s image differently: it ran with another
+    patience than today's for its size, or to its adaptive budget's cap unconfirmed and that cap
+    is below today's. Confirmed runs, and runs that ended before their cap, are what they would be
+    under any larger cap.
+
+    Examples
+    --------
+    >>> row = {"shape": [3, 321, 481], "confirmed": True, "iterations": 3000, "cap": 7500}
+    >>> superseded({**row, "patience": 450}), superseded(row)  # the latter: S = 300, then
+    (False, True)
+    >>> superseded({**row, "patience": 450, "confirmed": False, "cap": 4500, "iterations": 4500})
+    True
+    """
+    defaults = TASK_DEFAULTS["denoise"]
     height, width = row["shape"][-2:]
-    today = TASK_DEFAULTS["denoise"].cap_for(height, width) * DENOISE_ITERS
+    if row.get("patience", FORMER_PATIENCE) != defaults.patience_for(height, width):
+        return True
+    cap = row.get("cap") or FORMER_CAP
+    today = defaults.cap_for(height, width) * DENOISE_ITERS
     return not row["confirmed"] and row["iterations"] >= cap and cap < today
 
 
@@ -139,10 +155,11 @@ def _superseded_note(rows: list[dict[str, Any]]) -> list[str]:
     if not old:
         return []
     return [
-        f"- {len(old)} rows ran to a smaller adaptive-budget cap than today's defaults give "
-        f"their size, unconfirmed ({', '.join(old)}): rerunning the command runs them again; "
-        "until then [`budget_cap.md`](budget_cap.md) replays today's cap on their 9000-step "
-        "trajectories"
+        f"- {len(old)} rows ran with another patience than today's defaults give their size, or "
+        f"to a smaller adaptive-budget cap, unconfirmed ({', '.join(old)}): rerunning the "
+        "command runs them again; until then [`budget_cap.md`](budget_cap.md) replays today's "
+        "cap, and [`patience_replay.md`](patience_replay.md) today's patience, on the "
+        "trajectories recorded long enough"
     ]
 
 

@@ -114,6 +114,7 @@ def defaults_beside_cbm3d(
             "confirmed": result.confirmed,
             "confirmed_by": result.config.get("confirmed_by"),
             "cap": result.config["budget"]["cap"],  # the adaptive budget's (None: a hard budget)
+            "patience": result.config["task"]["default_patience"],  # the stop's S for this size
             **({"resumed": True} if resumed else {}),
         },
         "bm3d": {

@@ -49,6 +49,7 @@ def _result(noisy: np.ndarray, interrupted: bool = False, resumed: bool = False)
         "net": {"name": "hourglass", "options": {"width": 64}},
         "placement": {"device": "cpu", "precision": "fp32"},
         "budget": {"cap": 7500},
+        "task": {"default_patience": 450},
         **({"resumed_from_step": 200} if resumed else {}),
     }
     image = torch.from_numpy(noisy)[None]
@@ -117,3 +118,18 @@ def test_without_a_checkpoint_file_the_run_keeps_none(monkeypatch, stand_in):
     monkeypatch.setattr("autodip.api.restore", restore)
     defaults_beside_cbm3d(None, record_psnr=False)
     assert seen == [None]
+
+
+def test_a_row_run_with_another_patience_than_todays_is_run_again(stand_in, tmp_path):
+    from autodip.defaults import TASK_DEFAULTS
+    from cbsd68_full import superseded
+
+    done = defaults_beside_cbm3d(None, record_psnr=False, checkpoint=tmp_path / "run.ckpt")
+    assert done["run"]["patience"] == 450  # what the run's config says it stopped with
+    today = TASK_DEFAULTS["denoise"].patience_for(321, 481)
+    row = {"shape": [3, 321, 481], "confirmed": True, "iterations": 3000, "cap": 7500}
+    assert not superseded({**row, "patience": today})
+    assert superseded({**row, "patience": today - 150})
+    assert superseded(row) == (today != 300)  # rows before it was recorded ran with S = 300
+    capped = {**row, "patience": today, "confirmed": False, "iterations": 4500, "cap": 4500}
+    assert superseded(capped)  # today's cap there is larger
