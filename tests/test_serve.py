@@ -29,7 +29,7 @@ from fastapi.testclient import TestClient
 from PIL import Image
 
 from autodip.cli import main
-from autodip.defaults import AUTO_TILE, AUTO_TILE_PIXELS, DENOISE_ENSEMBLE
+from autodip.defaults import AUTO_TILE, AUTO_TILE_PIXELS, DENOISE_ENSEMBLE, TASK_DEFAULTS
 from autodip.serve import jobs as serve_jobs
 from autodip.serve.app import create_app
 from autodip.serve.server import LocalServer, is_loopback
@@ -150,6 +150,10 @@ def test_info_lists_what_the_page_offers(client):
     assert info["defaults"]["denoise"]["stop"] == "cifs"
     assert info["defaults"]["denoise"]["ensemble"] == DENOISE_ENSEMBLE  # the page's placeholder
     assert info["defaults"]["sr"]["ensemble"] == 1
+    # the patience in words, by size, as --help gives it; none where the criteria keep their own
+    assert info["defaults"]["denoise"]["patience"] == TASK_DEFAULTS["denoise"].describe_patience()
+    assert info["defaults"]["denoise"]["patience"].startswith("300 (450 from")
+    assert info["defaults"]["sr"]["patience"] is None
     # the page shows the tiling choice, and one run per tile, where the task tiles large images
     assert info["defaults"]["denoise"]["tile"] == AUTO_TILE
     assert info["defaults"]["denoise"]["tile_from_pixels"] == AUTO_TILE_PIXELS
