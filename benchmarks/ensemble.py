@@ -45,6 +45,7 @@ import json
 import math
 import statistics
 import time
+from collections import Counter
 from collections.abc import Iterable
 from functools import partial
 from pathlib import Path
@@ -64,7 +65,7 @@ from autodip.cli.common import Termination
 from autodip.core.checkpoint import Checkpointing
 from autodip.core.ensemble import Member, plan_members, run_member, score_at_stop
 from autodip.core.result import Result
-from autodip.defaults import BENCH_CHECKPOINT_EVERY, DENOISE_STOP, TASK_DEFAULTS
+from autodip.defaults import BENCH_CHECKPOINT_EVERY, TASK_DEFAULTS
 from autodip.metrics.full_reference import psnr
 from autodip.metrics.uncertainty import error_ranking, pixel_std
 from autodip.physics.operators import Denoise
@@ -181,7 +182,7 @@ def run_one(
         "resumed_from_step": result.config.get("resumed_from_step"),
         "underfitted": result.underfitted,
         "score_at_stop": score_at_stop(result),
-        "patience": result.criteria[DENOISE_STOP]["patience"],
+        "patience": result.config["task"]["default_patience"],  # as cbsd68_full's rows
         "psnr": psnr(pixels, clean),
         "peak_psnr": peak,
         "peak_step": peak_step,
@@ -508,10 +509,7 @@ def patiences_in_words(records: list[dict[str, Any]]) -> str:
     >>> patiences_in_words([{"patience": 450}, {"patience": 450}, {}])
     '450 (2), not recorded (1)'
     """
-    counts: dict[str, int] = {}
-    for record in records:
-        key = str(record["patience"]) if "patience" in record else "not recorded"
-        counts[key] = counts.get(key, 0) + 1
+    counts = Counter(str(r["patience"]) if "patience" in r else "not recorded" for r in records)
     return ", ".join(f"{key} ({n})" for key, n in counts.items()) or "none cached"
 
 

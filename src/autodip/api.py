@@ -370,6 +370,8 @@ class _Run:
     defaults: TaskDefaults
     stop_note: str | None
     architecture: dict[str, Any] | None
+    #: The task's patience for this estimate's size (:meth:`TaskDefaults.patience_for`).
+    default_patience: int | None
 
 
 def _prepare(
@@ -418,7 +420,8 @@ def _prepare(
         **(fit_options or {}),
     }
     config = FitConfig(max_iters=iters, seed=seed, device=device, precision=precision, **options)
-    task_patience = defaults.patience_for(*size) if stop == defaults.stop else None
+    default_patience = defaults.patience_for(*size)
+    task_patience = default_patience if stop == defaults.stop else None
     if also_confirm is _UNSET:
         also_confirm = defaults.also_confirm if stop == defaults.stop else None
     stopper = build_stopper(stop, monitor, patience, criterion_options, task_patience, also_confirm)
@@ -435,7 +438,7 @@ def _prepare(
     )
     return _Run(
         y, operator, ref, thin, network, config, stopper, memory, net, net_options, defaults,
-        stop_note, architecture,
+        stop_note, architecture, default_patience,
     )  # fmt: skip
 
 
@@ -454,7 +457,7 @@ def _finish(result: Result, run: _Run) -> Result:
         "name": run.operator.name,
         "default_iters": defaults.iters,
         "default_stop": defaults.stop,
-        "default_patience": defaults.patience_for(*run.operator.estimate_size(*run.y.shape[-2:])),
+        "default_patience": run.default_patience,
         "default_reg_noise_std": defaults.reg_noise_std,
         "defaults_from": defaults.why,
         **({"stop_note": run.stop_note} if run.stop_note else {}),
