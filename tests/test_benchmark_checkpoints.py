@@ -133,3 +133,35 @@ def test_a_row_run_with_another_patience_than_todays_is_run_again(stand_in, tmp_
     assert superseded(row) == (today != 300)  # rows before it was recorded ran with S = 300
     capped = {**row, "patience": today, "confirmed": False, "iterations": 4500, "cap": 4500}
     assert superseded(capped)  # today's cap there is larger
+
+
+def test_the_report_names_todays_defaults_and_says_when_old_rows_are_in_its_mean():
+    from autodip.defaults import TASK_DEFAULTS
+    from cbsd68_full import markdown
+
+    row = {
+        "image": "1.png",
+        "shape": [3, 321, 481],
+        "noisy_psnr": 20.0,
+        "net": "hourglass",
+        "width": 64,
+        "stop_step": 3000,
+        "iterations": 3000,
+        "confirmed": True,
+        "confirmed_by": "cifs",
+        "cap": 7500,
+        "psnr": 28.0,
+        "ssim": 0.8,
+        "peak": 28.1,
+        "peak_step": 2900,
+        "bm3d_psnr": 29.0,
+        "seconds": 10.0,
+        "bm3d_seconds": 1.0,
+        "placement": {"device": "cpu", "precision": "bf16"},
+    }
+    today = TASK_DEFAULTS["denoise"].patience_for(321, 481)
+    fresh = "\n".join(markdown([{**row, "patience": today}], 1, "alone", "data"))
+    assert f"CIFS with S = {today} " in fresh
+    assert "ran with earlier defaults" not in fresh
+    mixed = markdown([{**row, "patience": today}, {**row, "patience": today - 150}], 2, "", "")
+    assert "1 of the 2 ran with earlier defaults" in "\n".join(mixed)
