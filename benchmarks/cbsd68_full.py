@@ -149,9 +149,8 @@ def measure(job: Job, checkpoint: Path | None = None) -> dict[str, Any]:
     }
 
 
-def _superseded_note(rows: list[dict[str, Any]]) -> list[str]:
-    """A line naming the rows today's defaults would run longer (:func:`superseded`)."""
-    old = [Path(r["image"]).stem for r in rows if superseded(r)]
+def _superseded_note(old: list[str]) -> list[str]:
+    """A line naming the images whose rows today's defaults run longer (:func:`superseded`)."""
     if not old:
         return []
     return [
@@ -165,6 +164,7 @@ def _superseded_note(rows: list[dict[str, Any]]) -> list[str]:
 
 def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: str) -> list[str]:
     """The per-image table and the summary beside the paper's numbers."""
+    old = [Path(r["image"]).stem for r in rows if superseded(r)]
     lines = [
         f"- images: the odd-position CBSD68 images (`{data}`), whole; "
         f"{len(rows)} of {planned} done (rerun the command to continue)",
@@ -172,7 +172,7 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
         "`restore(noisy, Denoise(), ensemble=1)`: every default of `autodip denoise` but one "
         "run instead of the default ensemble; CBM3D with σ̂ on the same noisy file",
         f"- {conditions}",
-        *_superseded_note(rows),
+        *_superseded_note(old),
         "",
         "| image | size | noisy | network | stop / steps | confirmed by | PSNR | SSIM | peak "
         "(step) | gap to peak | CBM3D (σ̂) | vs CBM3D | seconds | ran on | CBM3D s |",
@@ -224,12 +224,11 @@ def markdown(rows: list[dict[str, Any]], planned: int, conditions: str, data: st
         "DIP network, 20 000 iterations and S = 1000; the odd half of CBSD68 (34 images) against "
         "all 68; our noise draws. The paper's CIFS and peak columns are its own runs, not ours.",
     ]
-    old = sum(superseded(r) for r in rows)
     if old:
         lines += [
             "",
-            f"The summary counts every row as it ran: {old} of the {len(rows)} ran with earlier "
-            "defaults (listed at the top), so it is not yet today's defaults' number.",
+            f"The summary counts every row as it ran: {len(old)} of the {len(rows)} ran with "
+            "earlier defaults (listed at the top), so it is not yet today's defaults' number.",
         ]
     return lines
 
