@@ -99,6 +99,8 @@ FORMER_CAP = 4500
 #: The patience of the rows that do not record theirs: every run before denoising's patience grew
 #: with the size (``autodip.defaults.DENOISE_LONG_PATIENCE``, 2026-12-05).
 FORMER_PATIENCE = 300
+#: Where each finished image's row (and a run in progress's checkpoint, in ``runs/``) is kept.
+CACHE = Path("benchmarks/results/cbsd68-full")
 
 
 def superseded(row: dict[str, Any]) -> bool:
@@ -271,7 +273,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=SHARED_DATA / "cbsd68")
     parser.add_argument("--limit", type=int, default=None, help="only the first N odd images")
-    parser.add_argument("--cache", type=Path, default=Path("benchmarks/results/cbsd68-full"))
+    parser.add_argument("--cache", type=Path, default=CACHE)
     parser.add_argument("--out", type=Path, default=Path("benchmarks/results/cbsd68_full.md"))
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: all)")
     parser.add_argument("--analyse-only", action="store_true", help="report from the cache")
